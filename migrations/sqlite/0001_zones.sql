@@ -1,0 +1,28 @@
+-- Zones and their records. Record data is kept in presentation format, as
+-- PowerDNS does, so the store can be read and repaired with plain SQL.
+
+-- One row per zone served.
+CREATE TABLE zones (
+    id         INTEGER PRIMARY KEY,
+    -- Absolute, lowercase, with the trailing dot: "example.test."
+    name       TEXT    NOT NULL UNIQUE,
+    -- Bumped by every write to the zone; servers reload a zone when it moves.
+    version    INTEGER NOT NULL DEFAULT 1,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+
+-- One row per resource record.
+CREATE TABLE records (
+    id      INTEGER PRIMARY KEY,
+    zone_id INTEGER NOT NULL REFERENCES zones (id) ON DELETE CASCADE,
+    -- Absolute owner name as written, trailing dot included.
+    name    TEXT    NOT NULL,
+    -- Type mnemonic ("A", "LUA", "TYPE65534").
+    type    TEXT    NOT NULL,
+    ttl     INTEGER NOT NULL,
+    -- RDATA in presentation format, names absolute.
+    content TEXT    NOT NULL
+);
+
+CREATE INDEX records_zone_id ON records (zone_id);

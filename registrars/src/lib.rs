@@ -1,0 +1,59 @@
+//! Delegation providers: change a domain's parent-side delegation through a registrar or
+//! DNS-host API.
+//!
+//! A *delegation* is what the parent zone says about a child: the NS set, glue addresses for
+//! nameservers that live inside the child, and the DS set that links the child's DNSSEC keys
+//! to the parent. A [`DelegationProvider`] reads and changes that data for one domain through
+//! one provider's API (Cloudflare as the parent zone's host, or the registrars Namecheap,
+//! GoDaddy, OVH and Dynadot).
+//!
+//! # Flow
+//!
+//! Adding or changing a delegation runs in this order:
+//!
+//! 1. [`DelegationProvider::read`] the current state (this also proves the credentials work
+//!    and the domain is in the account);
+//! 2. [`DelegationProvider::ensure_glue`] for nameservers inside the domain, because a
+//!    registry refuses an NS host that has no address yet;
+//! 3. [`DelegationProvider::set_nameservers`];
+//! 4. wait until the parent's servers answer with the new NS set, then
+//!    [`DelegationProvider::set_ds`];
+//! 5. [`DelegationProvider::poll`] any [`ChangeOutcome::Pending`] operation until it is
+//!    applied, and [`DelegationProvider::verify`] the result.
+//!
+//! Removal runs backwards: DS first (an empty set), then nameservers, then glue.
+//!
+//! Every mutating call reads first, compares and writes only on a difference, so repeating a
+//! call after a timeout or a crash is safe: the second call answers
+//! [`ChangeOutcome::AlreadyInSync`]. The comparison rules live in [`plan`] and are shared by
+//! all adapters. A provider's answer is its API's view only; whether the delegation is live
+//! must still be checked with DNS queries against the parent's servers.
+//!
+//! # Modules
+//!
+//! - [`types`]: validated names, DS/DNSKEY data and outcomes;
+//! - [`provider`]: the trait, per-provider [`Capabilities`] and [`ProviderKind`];
+//! - [`plan`]: the pure read-compare step behind every mutating call;
+//! - [`retry`]: backoff with full jitter that honours `Retry-After`;
+//! - [`error`]: one [`Error`] type with stable codes and HTTP statuses;
+//! - [`secret`]: a string wrapper that never prints its value.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod error;
+pub mod plan;
+pub mod provider;
+pub mod retry;
+pub mod secret;
+pub mod types;
+
+pub use error::{Error, Result};
+pub use plan::{plan_ds, plan_nameservers, DsPlan, NsPlan};
+pub use provider::{capabilities, Capabilities, DelegationProvider, ProviderKind, Support};
+pub use retry::{Backoff, RandomSource, SplitMix64};
+pub use secret::Secret;
+pub use types::{
+    ChangeOutcome, Delegation, Dnskey, DomainName, DsRecord, DsSpec, Glue, NameserverName,
+    OperationId, Verification,
+};

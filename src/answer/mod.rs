@@ -1,0 +1,497 @@
+//! From a query message to a response message.
+//!
+//! [`Responder::respond`] runs the stages of RFC 1034 §4.3.2 over the
+//! catalog snapshot it is handed:
+//!
+//! ```text
+//! parse (wire::Query) ─> find zone (Catalog::find) ─> answer section
+//!     (Zone::lookup, following CNAME and DNAME inside the zone)
+//!   ─> authority section (SOA for negative answers, NS for referrals)
+//!   ─> additional section (addresses of NS, MX and SRV targets; glue)
+//!   ─> finish (OPT, RCODE, truncation)
+//! ```
+//!
+//! Nothing here allocates for an ordinary answer, takes a lock or waits
+//! for I/O: the caller owns the buffers and the snapshot.
+
+use crate::catalog::Catalog;
+use crate::wire::{flag, rcode, Full, MessageWriter, ParseError, Query, Section, OPCODE_QUERY};
+use crate::zone::{soa_minimum, types, Lookup, Node, RRset, Zone};
+
+/// The transport a query came over; it bounds the response size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    Udp,
+    Tcp,
+}
+
+/// What the responder did with one message, for metrics and logs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    pub rcode: u16,
+    pub qtype: u16,
+    pub truncated: bool,
+}
+
+/// Longest CNAME/DNAME chain followed within a zone. Real chains are
+/// short; the bound also breaks loops.
+const MAX_CHAIN: usize = 12;
+
+/// How many distinct target names get addresses in the additional section.
+const MAX_ADDITIONAL_TARGETS: usize = 16;
+
+/// Answers queries; holds only settings, so one per listener is cheap.
+#[derive(Clone, Debug)]
+pub struct Responder {
+    /// Largest UDP payload we send and advertise (RFC 6891 §6.2.5).
+    pub max_udp_payload: u16,
+}
+
+impl Responder {
+    /// Answers the query in `msg` from `catalog`, writing the response to
+    /// `out`. Returns `None` when the message gets no reply at all.
+    pub fn respond(
+        &self,
+        catalog: &Catalog,
+        msg: &[u8],
+        transport: Transport,
+        query: &mut Query,
+        out: &mut Vec<u8>,
+    ) -> Option<Outcome> {
+        let parsed = query.parse_into(msg);
+        let flags = flag::QR | (query.flags & (0x7800 | flag::RD | flag::CD));
+        let outcome = |rcode| Outcome {
+            rcode,
+            qtype: query.qtype,
+            truncated: false,
+        };
+        match parsed {
+            Ok(()) => {}
+            Err(ParseError::Drop) => return None,
+            Err(ParseError::FormErr { question }) => {
+                let mut writer = MessageWriter::header_only(out, query, flags, question);
+                writer.set_rcode(rcode::FORMERR);
+                writer.finish();
+                return Some(outcome(rcode::FORMERR));
+            }
+            Err(ParseError::NotImp { question }) => {
+                let mut writer = MessageWriter::header_only(out, query, flags, question);
+                writer.set_rcode(rcode::NOTIMP);
+                writer.finish();
+                return Some(outcome(rcode::NOTIMP));
+            }
+            Err(ParseError::BadVers) => {
+                // RFC 6891 §6.1.3: BADVERS, and the version we do speak (0).
+                let mut writer = MessageWriter::new(out, query, flags, usize::MAX);
+                writer.section(Section::Additional);
+                writer.push_opt(self.max_udp_payload, rcode::BADVERS, false);
+                writer.finish();
+                return Some(outcome(rcode::BADVERS));
+            }
+        }
+        debug_assert_eq!(query.opcode(), OPCODE_QUERY);
+        let limit = match transport {
+            Transport::Udp => query.udp_limit(self.max_udp_payload),
+            Transport::Tcp => u16::MAX as usize,
+        };
+        let mut writer = MessageWriter::new(out, query, flags, limit);
+        let result = match refusal(query) {
+            Some(rcode) => rcode,
+            None => match catalog.find(query.qname_lower(), query.qtype) {
+                None => rcode::REFUSED,
+                Some(zone) => {
+                    writer.set_flags(flag::AA);
+                    Resolution::new(zone, query, transport).run(&mut writer)
+                }
+            },
+        };
+        let truncated = result == TRUNCATED;
+        let rcode = if truncated {
+            writer.drop_records();
+            writer.set_flags(flag::TC);
+            rcode::NOERROR
+        } else {
+            result
+        };
+        writer.set_rcode(rcode);
+        if let Some(edns) = query.edns {
+            writer.section(Section::Additional);
+            writer.push_opt(self.max_udp_payload, rcode, edns.dnssec_ok);
+        }
+        writer.finish();
+        Some(Outcome {
+            rcode,
+            qtype: query.qtype,
+            truncated,
+        })
+    }
+}
+
+/// Marks a response that did not fit; not a real RCODE value.
+const TRUNCATED: u16 = u16::MAX;
+
+/// The RCODE for questions answered without looking at any zone.
+fn refusal(query: &Query) -> Option<u16> {
+    const CLASS_IN: u16 = 1;
+    if query.qclass != CLASS_IN {
+        return Some(rcode::REFUSED);
+    }
+    match query.qtype {
+        // Meta types that only make sense in other message sections
+        // (RFC 6891 §6.1.1, RFC 8945 §5.1, RFC 2930).
+        types::OPT | types::TSIG | 249 => Some(rcode::FORMERR),
+        // Zone transfers are not offered (yet): refuse, as for a denied ACL.
+        types::AXFR | types::IXFR => Some(rcode::REFUSED),
+        // MAILA and MAILB are obsolete (RFC 2505 §6, RFC 883).
+        253 | 254 => Some(rcode::NOTIMP),
+        _ => None,
+    }
+}
+
+//------------ Resolution ----------------------------------------------------
+
+/// The state of answering one query from one zone.
+struct Resolution<'a> {
+    zone: &'a Zone,
+    query: &'a Query,
+    transport: Transport,
+    /// Names whose addresses go into the additional section.
+    targets: [NameBuf; MAX_ADDITIONAL_TARGETS],
+    target_count: usize,
+}
+
+/// What goes into the authority section.
+enum Authority<'z> {
+    None,
+    /// SOA of a negative answer (RFC 2308 §3).
+    Soa,
+    /// NS of a referral (RFC 1034 §4.3.2 step 3b).
+    Referral(&'z Node),
+}
+
+impl<'a> Resolution<'a> {
+    fn new(zone: &'a Zone, query: &'a Query, transport: Transport) -> Self {
+        Resolution {
+            zone,
+            query,
+            transport,
+            targets: [NameBuf::EMPTY; MAX_ADDITIONAL_TARGETS],
+            target_count: 0,
+        }
+    }
+
+    /// Fills the three sections; returns the RCODE or [`TRUNCATED`].
+    fn run(&mut self, writer: &mut MessageWriter<'_>) -> u16 {
+        match self.fill(writer) {
+            Ok(rcode) => rcode,
+            Err(Full) => TRUNCATED,
+        }
+    }
+
+    fn fill(&mut self, writer: &mut MessageWriter<'_>) -> Result<u16, Full> {
+        let qtype = self.query.qtype;
+        let mut name = NameBuf::from(self.query.qname_lower());
+        let mut rcode = rcode::NOERROR;
+        let mut authority = Authority::None;
+        writer.section(Section::Answer);
+        for step in 0..MAX_CHAIN {
+            // The first owner is the question name itself: write it as
+            // received, so compression points at the question and the
+            // client sees its own case.
+            let owner = if step == 0 { self.query.qname() } else { name.as_slice() };
+            let next = match self.zone.lookup(name.as_slice(), qtype == types::DS) {
+                Lookup::Node(node) | Lookup::Wildcard(node) => match self.answer_from(node, owner, writer)? {
+                    NodeAnswer::Done => None,
+                    NodeAnswer::NoData => {
+                        authority = Authority::Soa;
+                        None
+                    }
+                    NodeAnswer::Follow(target) => Some(target),
+                    NodeAnswer::Unanswerable => return Ok(rcode::SERVFAIL),
+                },
+                Lookup::Referral(cut) => {
+                    // A referral is not authoritative, but a CNAME leading to
+                    // it was (RFC 1034 §4.3.2: AA reflects the first name).
+                    if step == 0 {
+                        writer.clear_flags(flag::AA);
+                    }
+                    authority = Authority::Referral(cut);
+                    None
+                }
+                Lookup::Dname(node) => match self.synthesize(node, owner, name.as_slice(), writer)? {
+                    Some(target) => Some(target),
+                    None => return Ok(rcode::YXDOMAIN),
+                },
+                Lookup::NxDomain => {
+                    // RFC 6604 §3: the RCODE is that of the last name.
+                    rcode = rcode::NXDOMAIN;
+                    authority = Authority::Soa;
+                    None
+                }
+            };
+            match next {
+                Some(target) if target.ends_with(self.zone.apex().as_wire()) => name = target,
+                _ => break,
+            }
+        }
+        writer.section(Section::Authority);
+        match authority {
+            Authority::None => {}
+            Authority::Soa => {
+                if let Some(soa) = self.zone.soa() {
+                    let ttl = soa.rdata.first().and_then(|rdata| soa_minimum(rdata)).map_or(soa.ttl, |min| min.min(soa.ttl));
+                    for rdata in soa.rdata.iter() {
+                        writer.push(self.zone.apex().as_wire(), types::SOA, ttl, rdata)?;
+                    }
+                }
+            }
+            Authority::Referral(cut) => {
+                if let Some(ns) = cut.rrset(types::NS) {
+                    push_rrset(writer, cut.name().as_wire(), ns)?;
+                }
+            }
+        }
+        writer.section(Section::Additional);
+        if let Authority::Referral(cut) = authority {
+            self.add_glue(cut, writer)?;
+        }
+        self.add_target_addresses(writer);
+        Ok(rcode)
+    }
+
+    /// Answers from an existing (or wildcard) node for `owner`.
+    fn answer_from(&mut self, node: &Node, owner: &[u8], writer: &mut MessageWriter<'_>) -> Result<NodeAnswer, Full> {
+        let qtype = self.query.qtype;
+        if qtype == types::ANY {
+            return self.answer_any(node, owner, writer);
+        }
+        if let Some(rrset) = node.rrset(qtype) {
+            push_rrset(writer, owner, rrset)?;
+            self.note_targets(rrset);
+            return Ok(NodeAnswer::Done);
+        }
+        if node.rrset(types::LUA).is_some_and(|lua| lua.answers_for(qtype)) {
+            // LUA records are evaluated per query; this build keeps them
+            // stored and exported but has no evaluator on the answer path.
+            return Ok(NodeAnswer::Unanswerable);
+        }
+        if let Some(cname) = node.rrset(types::CNAME) {
+            push_rrset(writer, owner, cname)?;
+            return Ok(match cname.rdata.first() {
+                Some(target) => NodeAnswer::Follow(NameBuf::lowercase(target)),
+                None => NodeAnswer::Done,
+            });
+        }
+        Ok(NodeAnswer::NoData)
+    }
+
+    /// ANY (RFC 8482 §4.1): over UDP one RRset, the one with the lowest
+    /// type, which keeps the reply small and cheap to amplify; over TCP,
+    /// where size costs the asker, every RRset.
+    fn answer_any(&mut self, node: &Node, owner: &[u8], writer: &mut MessageWriter<'_>) -> Result<NodeAnswer, Full> {
+        let mut rrsets = node.rrsets().iter().filter(|rrset| rrset.rtype != types::LUA);
+        let mut any = false;
+        match self.transport {
+            Transport::Udp => {
+                if let Some(rrset) = rrsets.next() {
+                    push_rrset(writer, owner, rrset)?;
+                    any = true;
+                }
+            }
+            Transport::Tcp => {
+                for rrset in rrsets {
+                    push_rrset(writer, owner, rrset)?;
+                    any = true;
+                }
+            }
+        }
+        Ok(if any { NodeAnswer::Done } else { NodeAnswer::NoData })
+    }
+
+    /// DNAME substitution (RFC 6672 §3.2): the DNAME, then a CNAME from
+    /// `owner` to the rewritten name, which is returned. `None` when the
+    /// rewritten name would be longer than 255 octets (YXDOMAIN).
+    fn synthesize(
+        &mut self,
+        node: &Node,
+        owner: &[u8],
+        name: &[u8],
+        writer: &mut MessageWriter<'_>,
+    ) -> Result<Option<NameBuf>, Full> {
+        let Some(dname) = node.rrset(types::DNAME) else {
+            return Ok(None);
+        };
+        push_rrset(writer, node.name().as_wire(), dname)?;
+        let Some(target) = dname.rdata.first() else {
+            return Ok(None);
+        };
+        let prefix = &name[..name.len() - node.name().as_wire().len()];
+        if prefix.len() + target.len() > 255 {
+            return Ok(None);
+        }
+        let mut synthesized = NameBuf::from(prefix);
+        synthesized.extend(target);
+        // The synthesized CNAME carries the DNAME's TTL (RFC 6672 §3.3).
+        writer.push(owner, types::CNAME, dname.ttl, synthesized.as_slice())?;
+        Ok(Some(NameBuf::lowercase(synthesized.as_slice())))
+    }
+
+    /// Remembers the names in NS, MX and SRV RDATA whose addresses belong
+    /// in the additional section (RFC 1035 §3.3.9 and §3.3.11, RFC 2782).
+    fn note_targets(&mut self, rrset: &RRset) {
+        let skip = match rrset.rtype {
+            types::NS => 0,
+            types::MX => 2,
+            types::SRV => 6,
+            _ => return,
+        };
+        for rdata in rrset.rdata.iter() {
+            if let Some(target) = rdata.get(skip..) {
+                self.note_target(NameBuf::lowercase(target));
+            }
+        }
+    }
+
+    fn note_target(&mut self, target: NameBuf) {
+        if self.target_count < MAX_ADDITIONAL_TARGETS
+            && !self.targets[..self.target_count].iter().any(|known| known.as_slice() == target.as_slice())
+        {
+            self.targets[self.target_count] = target;
+            self.target_count += 1;
+        }
+    }
+
+    /// Adds addresses of the referral's name servers. Glue below the cut
+    /// is required: if it does not fit, the reply is truncated (RFC 9471
+    /// §3.1). Addresses elsewhere in the zone are added while room is left.
+    fn add_glue(&mut self, cut: &Node, writer: &mut MessageWriter<'_>) -> Result<(), Full> {
+        let Some(ns) = cut.rrset(types::NS) else {
+            return Ok(());
+        };
+        for rdata in ns.rdata.iter() {
+            let target = NameBuf::lowercase(rdata);
+            if target.ends_with(cut.name().as_wire()) {
+                if let Some(node) = self.zone.node(target.as_slice()) {
+                    push_addresses(writer, node)?;
+                }
+            } else {
+                self.note_target(target);
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds addresses of noted target names that this zone holds with
+    /// authority, as long as they fit; what does not fit is left out.
+    fn add_target_addresses(&self, writer: &mut MessageWriter<'_>) {
+        for target in &self.targets[..self.target_count] {
+            let Some(node) = self.zone.node(target.as_slice()) else {
+                continue;
+            };
+            if self.zone.is_authoritative(node) && push_addresses(writer, node).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// What answering from a node led to.
+// The large variant lives on the stack for one step; boxing it would put
+// an allocation on every CNAME hop.
+#[allow(clippy::large_enum_variant)]
+enum NodeAnswer {
+    /// The answer section holds the asked data.
+    Done,
+    /// The name exists without the asked type.
+    NoData,
+    /// A CNAME was written; the chain goes on at this name.
+    Follow(NameBuf),
+    /// The data can only be produced by an evaluator this server lacks.
+    Unanswerable,
+}
+
+/// Writes every record of `rrset` under `owner`.
+fn push_rrset(writer: &mut MessageWriter<'_>, owner: &[u8], rrset: &RRset) -> Result<(), Full> {
+    for rdata in rrset.rdata.iter() {
+        writer.push(owner, rrset.rtype, rrset.ttl, rdata)?;
+    }
+    Ok(())
+}
+
+/// Writes the A and AAAA RRsets of `node`, each whole or not at all.
+fn push_addresses(writer: &mut MessageWriter<'_>, node: &Node) -> Result<(), Full> {
+    for rtype in [types::A, types::AAAA] {
+        if let Some(rrset) = node.rrset(rtype) {
+            let mark = writer.mark();
+            if let Err(full) = push_rrset(writer, node.name().as_wire(), rrset) {
+                writer.rollback(mark);
+                return Err(full);
+            }
+        }
+    }
+    Ok(())
+}
+
+//------------ NameBuf -------------------------------------------------------
+
+/// A wire-format name on the stack, so following a chain does not allocate.
+#[derive(Clone, Copy)]
+struct NameBuf {
+    bytes: [u8; 255],
+    len: u8,
+}
+
+impl NameBuf {
+    const EMPTY: NameBuf = NameBuf { bytes: [0; 255], len: 0 };
+
+    /// Copies the uncompressed name at the start of `wire`, stopping at
+    /// its root label; a longer input is cut at 255 octets.
+    fn from(wire: &[u8]) -> NameBuf {
+        let mut buf = NameBuf::EMPTY;
+        let len = wire.len().min(255);
+        buf.bytes[..len].copy_from_slice(&wire[..len]);
+        buf.len = len as u8;
+        buf
+    }
+
+    /// Like [`NameBuf::from`] but lowercased, and only the name itself:
+    /// RDATA after the name (none for the types used here) is ignored.
+    fn lowercase(wire: &[u8]) -> NameBuf {
+        let mut end = 0;
+        while end < wire.len() && wire[end] != 0 {
+            end += wire[end] as usize + 1;
+        }
+        let mut buf = NameBuf::from(&wire[..(end + 1).min(wire.len())]);
+        buf.bytes[..buf.len as usize].make_ascii_lowercase();
+        buf
+    }
+
+    fn extend(&mut self, wire: &[u8]) {
+        let start = self.len as usize;
+        let len = wire.len().min(255 - start);
+        self.bytes[start..start + len].copy_from_slice(&wire[..len]);
+        self.len += len as u8;
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        &self.bytes[..self.len as usize]
+    }
+
+    /// Whether this (lowercased) name is at or below `apex` (lowercased),
+    /// comparing on label boundaries.
+    fn ends_with(&self, apex: &[u8]) -> bool {
+        let name = self.as_slice();
+        if apex.len() > name.len() {
+            return false;
+        }
+        let mut pos = 0;
+        while name.len() - pos > apex.len() {
+            let label = name[pos] as usize;
+            if label == 0 {
+                return false;
+            }
+            pos += label + 1;
+        }
+        name.len() - pos == apex.len() && &name[pos..] == apex
+    }
+}

@@ -1,0 +1,83 @@
+//! The HTTP listener: health, readiness and metrics.
+//!
+//! [`router`] builds the whole application from an [`AppState`], so tests
+//! can drive it without a socket and `serve` mounts it on one.
+
+use std::fmt::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+
+use crate::catalog::SharedCatalog;
+use crate::loader::LoadStatus;
+use crate::metrics::Metrics;
+use crate::store::Store;
+
+/// How long `/readyz` waits for the database.
+const STORE_PING_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub catalog: SharedCatalog,
+    pub metrics: Arc<Metrics>,
+    pub status: Arc<LoadStatus>,
+}
+
+/// The HTTP application.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+/// Liveness: the process answers HTTP.
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// Readiness: the store answers, every stored zone was loaded.
+async fn readyz(State(state): State<AppState>) -> (StatusCode, String) {
+    if !state.status.is_loaded() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "zones not loaded yet\n".into());
+    }
+    match tokio::time::timeout(STORE_PING_TIMEOUT, state.store.ping()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => return (StatusCode::SERVICE_UNAVAILABLE, format!("store unavailable: {error}\n")),
+        Err(_) => return (StatusCode::SERVICE_UNAVAILABLE, "store did not answer in time\n".into()),
+    }
+    let failures = state.status.failures();
+    if !failures.is_empty() {
+        let mut body = String::from("zones not served:\n");
+        for (zone, reason) in failures {
+            let _ = writeln!(body, "{zone}: {reason}");
+        }
+        return (StatusCode::SERVICE_UNAVAILABLE, body);
+    }
+    (StatusCode::OK, format!("ready: {} zones\n", state.catalog.load().len()))
+}
+
+/// Prometheus text exposition.
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let catalog = state.catalog.load();
+    let records: usize = catalog.zones().map(|zone| zone.record_count()).sum();
+    let mut extra = String::new();
+    extra.push_str("# HELP pooldns_zones Zones being served.\n# TYPE pooldns_zones gauge\n");
+    let _ = writeln!(extra, "pooldns_zones {}", catalog.len());
+    extra.push_str("# HELP pooldns_records Records in the zones being served.\n# TYPE pooldns_records gauge\n");
+    let _ = writeln!(extra, "pooldns_records {records}");
+    extra.push_str("# HELP pooldns_zones_failed Stored zones that could not be loaded.\n# TYPE pooldns_zones_failed gauge\n");
+    let _ = writeln!(extra, "pooldns_zones_failed {}", state.status.failures().len());
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        state.metrics.render(&extra),
+    )
+}

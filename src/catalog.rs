@@ -1,0 +1,88 @@
+//! The set of zones being served, replaced whole on every change.
+//!
+//! The answer path reads a [`Catalog`] through an [`arc_swap::ArcSwap`]: no
+//! lock is taken and a reader keeps the catalog it started with until it
+//! lets go, however many zones are swapped meanwhile.
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use foldhash::{HashMap, HashMapExt};
+
+use crate::name::Name;
+use crate::zone::{types, Zone};
+
+/// The catalog as shared between the loader and the listeners.
+pub type SharedCatalog = Arc<ArcSwap<Catalog>>;
+
+/// Zones by lowercased apex.
+#[derive(Clone, Default)]
+pub struct Catalog {
+    zones: HashMap<Box<[u8]>, Arc<Zone>>,
+}
+
+impl Catalog {
+    /// A catalog serving no zone.
+    pub fn new() -> Catalog {
+        Catalog { zones: HashMap::new() }
+    }
+
+    /// A copy with `zone` added or replacing the zone of the same name.
+    pub fn with_zone(&self, zone: Arc<Zone>) -> Catalog {
+        let mut next = self.clone();
+        next.zones.insert(zone.apex().as_wire().into(), zone);
+        next
+    }
+
+    /// A copy without the zone named `apex`.
+    pub fn without_zone(&self, apex: &Name) -> Catalog {
+        let mut next = self.clone();
+        next.zones.remove(apex.to_lowercase().as_wire());
+        next
+    }
+
+    /// The zone named `apex`, if served.
+    pub fn zone(&self, apex: &Name) -> Option<&Arc<Zone>> {
+        self.zones.get(apex.to_lowercase().as_wire())
+    }
+
+    /// Every zone served, in no particular order.
+    pub fn zones(&self) -> impl Iterator<Item = &Arc<Zone>> {
+        self.zones.values()
+    }
+
+    /// How many zones are served.
+    pub fn len(&self) -> usize {
+        self.zones.len()
+    }
+
+    /// Whether no zone is served.
+    pub fn is_empty(&self) -> bool {
+        self.zones.is_empty()
+    }
+
+    /// The zone to answer `qname_lower` from: the one with the longest
+    /// matching apex.
+    ///
+    /// A DS query for the apex of a zone is answered from the parent zone
+    /// when that is served too, since DS lives on the parent side of the
+    /// cut (RFC 4035 §3.1.4.1).
+    pub fn find(&self, qname_lower: &[u8], qtype: u16) -> Option<&Zone> {
+        let mut offset = 0;
+        let mut ds_fallback = None;
+        loop {
+            let suffix = &qname_lower[offset..];
+            if let Some(zone) = self.zones.get(suffix) {
+                if qtype == types::DS && offset == 0 && suffix.len() > 1 {
+                    ds_fallback = Some(zone.as_ref());
+                } else {
+                    return Some(zone);
+                }
+            }
+            match suffix.first() {
+                Some(&label) if label > 0 => offset += label as usize + 1,
+                _ => return ds_fallback,
+            }
+        }
+    }
+}

@@ -1,0 +1,230 @@
+//! Configuration: a TOML file, then environment overrides, validated once.
+//!
+//! Without a file the embedded defaults apply, which serve the example
+//! zones on 127.0.0.1:5300 from `data/pooldns.db`. Unknown keys are an
+//! error that names the key: a typo must not silently fall back to a
+//! default.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// The whole configuration.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub dns: DnsConfig,
+    pub api: ApiConfig,
+    pub store: StoreConfig,
+    pub zones: ZonesConfig,
+}
+
+/// `[dns]`: the DNS listeners.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DnsConfig {
+    /// Addresses to answer on, UDP and TCP each.
+    pub listen: Vec<SocketAddr>,
+    /// UDP worker threads per address; 0 means one per CPU.
+    pub udp_workers: usize,
+    /// Largest UDP response, also advertised in OPT (RFC 6891 §6.2.5).
+    /// 1232 avoids IP fragmentation on common paths (DNS Flag Day 2020).
+    pub max_udp_payload: u16,
+    /// Seconds a TCP connection may sit idle (RFC 7766 §6.2.3).
+    pub tcp_idle_timeout: u64,
+    /// Concurrent TCP connections; more wait in the accept backlog.
+    pub tcp_max_connections: usize,
+}
+
+/// `[api]`: the HTTP listener.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiConfig {
+    pub listen: SocketAddr,
+}
+
+/// `[store]`: where zones live.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// `sqlite://PATH` (relative to the working directory) or `postgres://...`.
+    pub url: String,
+    /// Milliseconds between checks for changed zones.
+    pub poll_interval_ms: u64,
+}
+
+/// `[zones]`: zones imported on first start.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ZonesConfig {
+    /// Every `*.zone` file here is imported when the store has no zone.
+    pub directory: PathBuf,
+}
+
+impl Default for DnsConfig {
+    fn default() -> Self {
+        DnsConfig {
+            listen: vec![SocketAddr::from(([127, 0, 0, 1], 5300))],
+            udp_workers: 0,
+            max_udp_payload: 1232,
+            tcp_idle_timeout: 10,
+            tcp_max_connections: 1024,
+        }
+    }
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8081)),
+        }
+    }
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            url: "sqlite://data/pooldns.db".into(),
+            poll_interval_ms: 250,
+        }
+    }
+}
+
+impl Default for ZonesConfig {
+    fn default() -> Self {
+        ZonesConfig {
+            directory: PathBuf::from("zones"),
+        }
+    }
+}
+
+/// Why the configuration is unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("config file {path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("environment variable {name}: {message}")]
+    Env { name: &'static str, message: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Loads `path` (or `POOLDNS_CONFIG`, or nothing) and applies the
+    /// environment overrides.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let env_path = std::env::var_os("POOLDNS_CONFIG").map(PathBuf::from);
+        let mut config = match path.map(Path::to_path_buf).or(env_path) {
+            Some(path) => Config::from_file(&path)?,
+            None => Config::default(),
+        };
+        config.apply_env(|name| std::env::var(name).ok())?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Parses one file, without environment overrides.
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+        Config::from_toml(&text).map_err(|message| ConfigError::Parse { path: shown, message })
+    }
+
+    /// Parses TOML text.
+    pub fn from_toml(text: &str) -> Result<Config, String> {
+        toml::from_str(text).map_err(|error| error.to_string().trim_end().to_string())
+    }
+
+    /// Applies `POOLDNS_*` overrides read through `get`.
+    fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        if let Some(value) = get("POOLDNS_DNS_LISTEN") {
+            self.dns.listen = value
+                .split(',')
+                .map(|addr| addr.trim().parse::<SocketAddr>())
+                .collect::<Result<_, _>>()
+                .map_err(|error| ConfigError::Env {
+                    name: "POOLDNS_DNS_LISTEN",
+                    message: error.to_string(),
+                })?;
+        }
+        if let Some(value) = get("POOLDNS_API_LISTEN") {
+            self.api.listen = value.trim().parse().map_err(|error: std::net::AddrParseError| ConfigError::Env {
+                name: "POOLDNS_API_LISTEN",
+                message: error.to_string(),
+            })?;
+        }
+        if let Some(value) = get("POOLDNS_STORE_URL") {
+            self.store.url = value;
+        }
+        Ok(())
+    }
+
+    /// Checks values that parse but cannot work.
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.dns.listen.is_empty() {
+            return Err(ConfigError::Invalid("[dns] listen is empty: nothing would answer queries".into()));
+        }
+        if self.dns.max_udp_payload < 512 {
+            return Err(ConfigError::Invalid(format!(
+                "[dns] max_udp_payload = {} is below 512, the minimum every client accepts (RFC 1035 §4.2.1)",
+                self.dns.max_udp_payload
+            )));
+        }
+        if self.dns.tcp_idle_timeout == 0 {
+            return Err(ConfigError::Invalid("[dns] tcp_idle_timeout must be at least 1 second".into()));
+        }
+        if self.store.poll_interval_ms == 0 {
+            return Err(ConfigError::Invalid("[store] poll_interval_ms must be at least 1".into()));
+        }
+        Ok(())
+    }
+
+    /// The TCP idle timeout as a duration.
+    pub fn tcp_idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.dns.tcp_idle_timeout)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_contract() {
+        let config = Config::default();
+        assert_eq!(config.dns.listen, vec!["127.0.0.1:5300".parse().expect("address")]);
+        assert_eq!(config.api.listen, "127.0.0.1:8081".parse().expect("address"));
+        assert_eq!(config.store.url, "sqlite://data/pooldns.db");
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let error = Config::from_toml("[dns]\nlisten = [\"127.0.0.1:53\"]\nlissen = 1\n").expect_err("unknown key");
+        assert!(error.contains("lissen"), "{error}");
+        let error = Config::from_toml("[dnz]\n").expect_err("unknown section");
+        assert!(error.contains("dnz"), "{error}");
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let mut config = Config::from_toml("[store]\nurl = \"sqlite://x.db\"\n").expect("valid");
+        config
+            .apply_env(|name| match name {
+                "POOLDNS_DNS_LISTEN" => Some("127.0.0.1:53, [::1]:53".into()),
+                "POOLDNS_STORE_URL" => Some("postgres://db/x".into()),
+                _ => None,
+            })
+            .expect("valid overrides");
+        assert_eq!(config.dns.listen.len(), 2);
+        assert_eq!(config.store.url, "postgres://db/x");
+        let bad = config.apply_env(|name| (name == "POOLDNS_API_LISTEN").then(|| "nowhere".into()));
+        assert!(matches!(bad, Err(ConfigError::Env { name: "POOLDNS_API_LISTEN", .. })));
+    }
+}

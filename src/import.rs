@@ -1,0 +1,146 @@
+//! Moving zones between zone files, records and store rows.
+//!
+//! An import parses the whole file, checks the whole zone, and only then
+//! writes it in one transaction: a file with one bad line imports nothing.
+
+use std::path::Path;
+
+use crate::name::Name;
+use crate::store::{Store, StoreError, StoredRecord, WriteMode};
+use crate::zone::file::{self, ZoneFileError};
+use crate::zone::rdata::{self, RdataError};
+use crate::zone::{check_zone, types, Record, ZoneError};
+
+/// Why a zone file could not be imported.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("{0}")]
+    Parse(#[from] ZoneFileError),
+    #[error("{file}:{line}: {error}")]
+    CheckAt { file: String, line: usize, error: ZoneError },
+    #[error("{file}: {error}")]
+    Check { file: String, error: ZoneError },
+    #[error("{file}: the file is for zone {found}, not {expected}")]
+    WrongOrigin { file: String, found: Name, expected: Name },
+    #[error("{0}")]
+    Rdata(#[from] RdataError),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+}
+
+/// Why stored rows do not make a zone.
+#[derive(Debug, thiserror::Error)]
+pub enum RowError {
+    #[error("record {name} {rtype}: {message}")]
+    Invalid { name: String, rtype: String, message: String },
+    #[error("{0}")]
+    Check(#[from] ZoneError),
+}
+
+/// Reads, checks and stores the zone in `path`. Returns the zone's name
+/// and its number of records.
+pub async fn import_file(
+    store: &Store,
+    path: &Path,
+    zone: Option<&Name>,
+    mode: WriteMode,
+) -> Result<(Name, usize), ImportError> {
+    let file_name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| ImportError::Read {
+        path: file_name.clone(),
+        source,
+    })?;
+    let (apex, records) = parse_and_check(&text, &file_name, zone)?;
+    let rows = to_rows(&records)?;
+    store.put_zone(&apex.to_lowercase().to_string(), &rows, mode).await?;
+    Ok((apex, records.len()))
+}
+
+/// Parses and checks a zone file without storing it.
+pub fn parse_and_check(text: &str, file_name: &str, zone: Option<&Name>) -> Result<(Name, Vec<Record>), ImportError> {
+    let (apex, parsed) = file::parse_zone_file(text, file_name, zone)?;
+    if let Some(expected) = zone {
+        if !apex.eq_ignore_case(expected) {
+            return Err(ImportError::WrongOrigin {
+                file: file_name.to_string(),
+                found: apex,
+                expected: expected.clone(),
+            });
+        }
+    }
+    let lines: Vec<usize> = parsed.iter().map(|record| record.line).collect();
+    let records: Vec<Record> = parsed
+        .into_iter()
+        .map(|record| Record {
+            owner: record.owner,
+            ttl: record.ttl,
+            rtype: record.rtype,
+            rdata: record.rdata,
+        })
+        .collect();
+    check_zone(&apex, &records).map_err(|error| match error.record.and_then(|index| lines.get(index)) {
+        Some(&line) => ImportError::CheckAt {
+            file: file_name.to_string(),
+            line,
+            error,
+        },
+        None => ImportError::Check {
+            file: file_name.to_string(),
+            error,
+        },
+    })?;
+    Ok((apex, records))
+}
+
+/// Records as store rows, in presentation format.
+pub fn to_rows(records: &[Record]) -> Result<Vec<StoredRecord>, RdataError> {
+    records
+        .iter()
+        .map(|record| {
+            Ok(StoredRecord {
+                name: record.owner.to_string(),
+                rtype: types::type_to_string(record.rtype),
+                ttl: i64::from(record.ttl),
+                content: rdata::format_rdata(record.rtype, &record.rdata)?,
+            })
+        })
+        .collect()
+}
+
+/// Store rows as records of the zone `apex`, checked as a zone.
+pub fn from_rows(apex: &Name, rows: &[StoredRecord]) -> Result<Vec<Record>, RowError> {
+    let mut records = Vec::with_capacity(rows.len());
+    for row in rows {
+        let invalid = |message: String| RowError::Invalid {
+            name: row.name.clone(),
+            rtype: row.rtype.clone(),
+            message,
+        };
+        let owner = Name::parse(&row.name, Some(apex)).map_err(|error| invalid(error.to_string()))?;
+        let rtype = types::type_from_str(&row.rtype).ok_or_else(|| invalid("unknown record type".into()))?;
+        let ttl = u32::try_from(row.ttl).map_err(|_| invalid(format!("TTL {} out of range", row.ttl)))?;
+        let rdata = rdata::parse_rdata_text(rtype, &row.content, apex).map_err(|error| invalid(error.to_string()))?;
+        records.push(Record {
+            owner,
+            ttl,
+            rtype,
+            rdata,
+        });
+    }
+    check_zone(apex, &records)?;
+    Ok(records)
+}
+
+/// The zone as a zone file: SOA first, then the records in store order.
+pub fn export(apex: &Name, records: &[Record]) -> String {
+    let mut out = format!("$ORIGIN {apex}\n");
+    let soa = records.iter().filter(|record| record.rtype == types::SOA);
+    let rest = records.iter().filter(|record| record.rtype != types::SOA);
+    for record in soa.chain(rest) {
+        out.push_str(&record.to_line());
+        out.push('\n');
+    }
+    out
+}

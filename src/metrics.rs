@@ -1,0 +1,185 @@
+//! Query counters and answer latency, rendered as Prometheus text.
+//!
+//! Each listener thread counts into its own [`Shard`] with relaxed atomic
+//! adds, so the answer path shares no cache line with other threads; a
+//! scrape sums the shards.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::answer::Outcome;
+use crate::wire::rcode;
+use crate::zone::types;
+
+/// Query types counted under their own label; the rest count as "other".
+const QTYPES: [u16; 16] = [
+    types::A,
+    types::NS,
+    types::CNAME,
+    types::SOA,
+    types::PTR,
+    types::MX,
+    types::TXT,
+    types::AAAA,
+    types::SRV,
+    types::DS,
+    types::DNSKEY,
+    types::SVCB,
+    types::HTTPS,
+    types::CAA,
+    types::ANY,
+    types::DNAME,
+];
+const QTYPE_SLOTS: usize = QTYPES.len() + 1;
+
+/// RCODEs counted under their own label; the rest count as "OTHER".
+const RCODES: [u16; 9] = [
+    rcode::NOERROR,
+    rcode::FORMERR,
+    rcode::SERVFAIL,
+    rcode::NXDOMAIN,
+    rcode::NOTIMP,
+    rcode::REFUSED,
+    rcode::YXDOMAIN,
+    rcode::NOTAUTH,
+    rcode::BADVERS,
+];
+const RCODE_SLOTS: usize = RCODES.len() + 1;
+
+/// Upper bounds of the latency histogram buckets, in seconds.
+const LATENCY_BOUNDS: [f64; 12] = [
+    0.000_005, 0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.1,
+];
+
+/// All metrics of one process.
+#[derive(Default)]
+pub struct Metrics {
+    shards: Mutex<Vec<Arc<Shard>>>,
+}
+
+/// The counters of one listener thread.
+pub struct Shard {
+    queries: [[AtomicU64; QTYPE_SLOTS]; RCODE_SLOTS],
+    truncated: AtomicU64,
+    /// Cumulative counts are computed at render time; these are per bucket,
+    /// the last one for answers slower than every bound.
+    latency: [AtomicU64; LATENCY_BOUNDS.len() + 1],
+    latency_sum_ns: AtomicU64,
+    dropped: AtomicU64,
+}
+
+impl Metrics {
+    /// Metrics with no shard yet.
+    pub fn new() -> Arc<Metrics> {
+        Arc::new(Metrics::default())
+    }
+
+    /// A new shard for one more listener thread.
+    pub fn shard(&self) -> Arc<Shard> {
+        let shard = Arc::new(Shard {
+            queries: std::array::from_fn(|_| std::array::from_fn(|_| AtomicU64::new(0))),
+            truncated: AtomicU64::new(0),
+            latency: std::array::from_fn(|_| AtomicU64::new(0)),
+            latency_sum_ns: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+        });
+        self.shards.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(shard.clone());
+        shard
+    }
+
+    /// The Prometheus text exposition of every metric, with `extra` lines
+    /// (gauges owned by other modules) appended.
+    pub fn render(&self, extra: &str) -> String {
+        let shards = self.shards.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
+        let sum = |get: &dyn Fn(&Shard) -> &AtomicU64| -> u64 {
+            shards.iter().map(|shard| get(shard).load(Ordering::Relaxed)).sum()
+        };
+        let mut out = String::with_capacity(4096);
+        out.push_str("# HELP pooldns_queries_total DNS messages answered, by response code and query type.\n");
+        out.push_str("# TYPE pooldns_queries_total counter\n");
+        for (r, rcode_label) in rcode_labels().enumerate() {
+            for (t, qtype_label) in qtype_labels().enumerate() {
+                let count = sum(&|shard| &shard.queries[r][t]);
+                if count > 0 {
+                    let _ = writeln!(
+                        out,
+                        "pooldns_queries_total{{rcode=\"{rcode_label}\",qtype=\"{qtype_label}\"}} {count}"
+                    );
+                }
+            }
+        }
+        out.push_str("# HELP pooldns_truncated_total UDP answers sent with TC=1.\n");
+        out.push_str("# TYPE pooldns_truncated_total counter\n");
+        let _ = writeln!(out, "pooldns_truncated_total {}", sum(&|shard| &shard.truncated));
+        out.push_str("# HELP pooldns_dropped_total Messages dropped without a reply.\n");
+        out.push_str("# TYPE pooldns_dropped_total counter\n");
+        let _ = writeln!(out, "pooldns_dropped_total {}", sum(&|shard| &shard.dropped));
+        out.push_str("# HELP pooldns_answer_duration_seconds Time from a parsed message to its encoded reply.\n");
+        out.push_str("# TYPE pooldns_answer_duration_seconds histogram\n");
+        let mut cumulative = 0;
+        for (i, bound) in LATENCY_BOUNDS.iter().enumerate() {
+            cumulative += sum(&|shard| &shard.latency[i]);
+            let _ = writeln!(out, "pooldns_answer_duration_seconds_bucket{{le=\"{bound}\"}} {cumulative}");
+        }
+        cumulative += sum(&|shard| &shard.latency[LATENCY_BOUNDS.len()]);
+        let _ = writeln!(out, "pooldns_answer_duration_seconds_bucket{{le=\"+Inf\"}} {cumulative}");
+        let seconds = sum(&|shard| &shard.latency_sum_ns) as f64 / 1e9;
+        let _ = writeln!(out, "pooldns_answer_duration_seconds_sum {seconds}");
+        let _ = writeln!(out, "pooldns_answer_duration_seconds_count {cumulative}");
+        out.push_str(extra);
+        out
+    }
+}
+
+impl Shard {
+    /// Counts one answered message.
+    pub fn record(&self, outcome: &Outcome, elapsed: Duration) {
+        let r = RCODES.iter().position(|&r| r == outcome.rcode).unwrap_or(RCODES.len());
+        let t = QTYPES.iter().position(|&t| t == outcome.qtype).unwrap_or(QTYPES.len());
+        self.queries[r][t].fetch_add(1, Ordering::Relaxed);
+        if outcome.truncated {
+            self.truncated.fetch_add(1, Ordering::Relaxed);
+        }
+        let seconds = elapsed.as_secs_f64();
+        let bucket = LATENCY_BOUNDS.iter().position(|&bound| seconds <= bound).unwrap_or(LATENCY_BOUNDS.len());
+        self.latency[bucket].fetch_add(1, Ordering::Relaxed);
+        self.latency_sum_ns.fetch_add(elapsed.as_nanos() as u64, Ordering::Relaxed);
+    }
+
+    /// Counts one message dropped without a reply.
+    pub fn record_drop(&self) {
+        self.dropped.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+fn rcode_labels() -> impl Iterator<Item = &'static str> {
+    RCODES.iter().map(|&r| rcode::name(r)).chain(["OTHER"])
+}
+
+fn qtype_labels() -> impl Iterator<Item = String> {
+    QTYPES.iter().map(|&t| types::type_to_string(t)).chain(["other".to_string()])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counts_and_histogram() {
+        let metrics = Metrics::new();
+        let shard = metrics.shard();
+        let outcome = Outcome {
+            rcode: rcode::NXDOMAIN,
+            qtype: types::AAAA,
+            truncated: false,
+        };
+        shard.record(&outcome, Duration::from_micros(30));
+        metrics.shard().record(&outcome, Duration::from_secs(1));
+        let text = metrics.render("");
+        assert!(text.contains("pooldns_queries_total{rcode=\"NXDOMAIN\",qtype=\"AAAA\"} 2"), "{text}");
+        assert!(text.contains("pooldns_answer_duration_seconds_bucket{le=\"0.00005\"} 1"), "{text}");
+        assert!(text.contains("pooldns_answer_duration_seconds_bucket{le=\"+Inf\"} 2"), "{text}");
+    }
+}

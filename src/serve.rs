@@ -1,0 +1,154 @@
+//! `pooldns serve`: wires the store, the loader, the DNS listeners and the
+//! HTTP API together, and takes them down again on SIGINT or SIGTERM.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use arc_swap::ArcSwap;
+
+use crate::answer::Responder;
+use crate::api::{self, AppState};
+use crate::catalog::Catalog;
+use crate::config::Config;
+use crate::import;
+use crate::loader::Loader;
+use crate::metrics::Metrics;
+use crate::server::{tcp, udp, ListenerContext, ListenerSettings};
+use crate::store::{redact_url, Store, WriteMode};
+
+/// Runs the server until a termination signal arrives.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let store = Store::open(&config.store.url).await?;
+    tracing::info!(store = %redact_url(&config.store.url), backend = ?store.backend(), "store open");
+    seed_if_empty(&store, &config.zones.directory).await?;
+
+    let catalog = Arc::new(ArcSwap::from_pointee(Catalog::new()));
+    let mut loader = Loader::new(store.clone(), catalog.clone());
+    loader.sync().await.context("loading zones from the store")?;
+    let status = loader.status();
+    let shutdown = Arc::new(AtomicBool::new(false));
+    let poll = Duration::from_millis(config.store.poll_interval_ms);
+    let loader_task = tokio::spawn(loader.run(poll, shutdown.clone()));
+
+    let metrics = Metrics::new();
+    let context = ListenerContext {
+        catalog: catalog.clone(),
+        responder: Responder {
+            max_udp_payload: config.dns.max_udp_payload,
+        },
+        metrics: metrics.clone(),
+        shutdown: shutdown.clone(),
+    };
+    let settings = ListenerSettings {
+        addresses: config.dns.listen.clone(),
+        udp_workers: match config.dns.udp_workers {
+            0 => udp::default_workers(),
+            workers => workers,
+        },
+        tcp_idle_timeout: config.tcp_idle_timeout(),
+        tcp_max_connections: config.dns.tcp_max_connections,
+    };
+    let mut udp_threads = Vec::new();
+    let mut tcp_tasks = Vec::new();
+    for &address in &settings.addresses {
+        let (bound, threads) =
+            udp::spawn(address, settings.udp_workers, &context).with_context(|| format!("binding UDP {address}"))?;
+        udp_threads.extend(threads);
+        let listener = tcp::bind(bound).with_context(|| format!("binding TCP {bound}"))?;
+        tcp_tasks.push(tokio::spawn(tcp::serve(listener, settings.clone(), context.clone())));
+        tracing::info!(address = %bound, udp_workers = settings.udp_workers, "answering DNS over UDP and TCP");
+    }
+
+    let app = api::router(AppState {
+        store: store.clone(),
+        catalog,
+        metrics,
+        status,
+    });
+    let http = tokio::net::TcpListener::bind(config.api.listen)
+        .await
+        .with_context(|| format!("binding HTTP {}", config.api.listen))?;
+    tracing::info!(address = %config.api.listen, "HTTP API listening");
+    let http_task = tokio::spawn(async move {
+        axum::serve(http, app).with_graceful_shutdown(termination()).await
+    });
+
+    // The HTTP server stops on the signal itself; the rest follow it.
+    match http_task.await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => tracing::error!(%error, "HTTP server failed"),
+        Err(error) => tracing::error!(%error, "HTTP server task failed"),
+    }
+    tracing::info!("shutting down");
+    shutdown.store(true, Ordering::Relaxed);
+    for task in tcp_tasks {
+        let _ = task.await;
+    }
+    let _ = loader_task.await;
+    tokio::task::spawn_blocking(move || {
+        for thread in udp_threads {
+            let _ = thread.join();
+        }
+    })
+    .await?;
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Imports every `*.zone` file of `directory` when the store has no zone,
+/// so a fresh installation answers right away. A file that does not import
+/// is reported and skipped; the others still load.
+async fn seed_if_empty(store: &Store, directory: &Path) -> anyhow::Result<()> {
+    if !store.zone_versions().await?.is_empty() {
+        return Ok(());
+    }
+    let entries = match std::fs::read_dir(directory) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            tracing::info!(directory = %directory.display(), "store is empty and there is no zone directory to import");
+            return Ok(());
+        }
+        Err(error) => return Err(error).with_context(|| format!("reading {}", directory.display())),
+    };
+    let mut files: Vec<_> = entries
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "zone"))
+        .collect();
+    files.sort();
+    for path in files {
+        match import::import_file(store, &path, None, WriteMode::CreateOnly).await {
+            Ok((zone, records)) => tracing::info!(%zone, records, file = %path.display(), "zone imported"),
+            Err(error) => tracing::error!(%error, "zone file not imported"),
+        }
+    }
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn termination() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM; stopping on SIGINT only");
+                let _ = interrupt.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}

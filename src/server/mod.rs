@@ -1,0 +1,39 @@
+//! DNS listeners: UDP on dedicated threads, TCP on the async runtime.
+//!
+//! UDP carries nearly all traffic, so it skips the runtime entirely: each
+//! worker thread owns one SO_REUSEPORT socket, receives a datagram, answers
+//! it inline into a buffer it reuses, and sends the reply. No task is
+//! spawned and nothing is allocated per query. TCP (RFC 7766) runs one task
+//! per connection on tokio, where waiting on slow peers is cheap.
+
+pub mod tcp;
+pub mod udp;
+
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::answer::Responder;
+use crate::catalog::SharedCatalog;
+use crate::metrics::Metrics;
+
+/// What every listener needs.
+#[derive(Clone)]
+pub struct ListenerContext {
+    pub catalog: SharedCatalog,
+    pub responder: Responder,
+    pub metrics: Arc<Metrics>,
+    /// Set once to make every listener stop.
+    pub shutdown: Arc<AtomicBool>,
+}
+
+/// Listener settings taken from the configuration.
+#[derive(Clone, Debug)]
+pub struct ListenerSettings {
+    pub addresses: Vec<SocketAddr>,
+    /// UDP worker threads per address.
+    pub udp_workers: usize,
+    pub tcp_idle_timeout: Duration,
+    pub tcp_max_connections: usize,
+}

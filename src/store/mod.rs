@@ -1,0 +1,295 @@
+//! Persistent zones and records: SQLite by default, PostgreSQL for fleets.
+//!
+//! Both backends run the same SQL through sqlx's `Any` driver (positional
+//! `$n` parameters, which SQLite also understands when numbered in order)
+//! and their own migrations under `migrations/`. Every write is one
+//! transaction and bumps the zone's `version`, which is how running servers
+//! — this process or another one — notice that a zone must be rebuilt.
+
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
+
+/// Records inserted per statement: few round trips, well under SQLite's
+/// limit of 32766 parameters.
+const INSERT_BATCH: usize = 500;
+
+/// A handle on the database; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+/// Which database the store runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store URL {url:?} is not supported: use sqlite://PATH or postgres://USER@HOST/DB")]
+    UnsupportedUrl { url: String },
+    #[error("cannot open the store at {url}: {source}")]
+    Open { url: String, source: sqlx::Error },
+    #[error("cannot create the directory {path} for the store: {source}")]
+    CreateDirectory { path: String, source: std::io::Error },
+    #[error("cannot migrate the store at {url}: {source}")]
+    Migrate { url: String, source: sqlx::migrate::MigrateError },
+    #[error("zone {0} already exists (use --replace to overwrite it)")]
+    ZoneExists(String),
+    #[error("zone {0} does not exist")]
+    NoSuchZone(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+/// A zone row: identity and change counter.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ZoneVersion {
+    pub id: i64,
+    pub name: String,
+    pub version: i64,
+}
+
+/// A record row, all fields in presentation format.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredRecord {
+    pub name: String,
+    pub rtype: String,
+    pub ttl: i64,
+    pub content: String,
+}
+
+/// How a zone write treats an existing zone of the same name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriteMode {
+    /// Fail with [`StoreError::ZoneExists`].
+    CreateOnly,
+    /// Replace all of its records.
+    Replace,
+}
+
+impl Store {
+    /// Opens (and creates and migrates, when needed) the store at `url`.
+    pub async fn open(url: &str) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        let shown = redact_url(url);
+        let (backend, connect_url) = if let Some(path) = url.strip_prefix("sqlite://") {
+            let (file, query) = path.split_once('?').unwrap_or((path, ""));
+            if let Some(dir) = Path::new(file).parent().filter(|dir| !dir.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDirectory {
+                    path: dir.display().to_string(),
+                    source,
+                })?;
+            }
+            let query = if query.is_empty() { "mode=rwc" } else { query };
+            (Backend::Sqlite, format!("sqlite://{file}?{query}"))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            (Backend::Postgres, url.to_string())
+        } else {
+            return Err(StoreError::UnsupportedUrl { url: shown });
+        };
+        let open_error = |source| StoreError::Open {
+            url: shown.clone(),
+            source,
+        };
+        let mut options = AnyPoolOptions::new().max_connections(8);
+        if backend == Backend::Sqlite {
+            // One writer at a time is all SQLite allows; more connections
+            // only add lock waits. Readers do not block it under WAL.
+            options = options.max_connections(4);
+        }
+        let pool = options.connect(&connect_url).await.map_err(open_error)?;
+        if backend == Backend::Sqlite {
+            // WAL lets `pooldns zone import` write while `serve` reads.
+            sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await.map_err(open_error)?;
+        }
+        let migrator = match backend {
+            Backend::Sqlite => sqlx::migrate!("migrations/sqlite"),
+            Backend::Postgres => sqlx::migrate!("migrations/postgres"),
+        };
+        migrator.run(&pool).await.map_err(|source| StoreError::Migrate { url: shown, source })?;
+        Ok(Store { pool, backend })
+    }
+
+    /// The database in use.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Checks that the database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Every zone with its change counter, by name.
+    pub async fn zone_versions(&self) -> Result<Vec<ZoneVersion>, StoreError> {
+        let rows = sqlx::query("SELECT id, name, version FROM zones ORDER BY name").fetch_all(&self.pool).await?;
+        rows.iter().map(zone_version).collect()
+    }
+
+    /// Every zone with its record count, by name.
+    pub async fn list_zones(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT z.name, (SELECT COUNT(*) FROM records r WHERE r.zone_id = z.id) AS records \
+             FROM zones z ORDER BY z.name",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get("name")?, row.try_get("records")?)))
+            .collect()
+    }
+
+    /// The records of the zone with row id `zone_id`, in insertion order.
+    pub async fn zone_records(&self, zone_id: i64) -> Result<Vec<StoredRecord>, StoreError> {
+        let rows = sqlx::query("SELECT name, type, ttl, content FROM records WHERE zone_id = $1 ORDER BY id")
+            .bind(zone_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(stored_record).collect()
+    }
+
+    /// The records of the zone called `name` (absolute, lowercase).
+    pub async fn zone_records_by_name(&self, name: &str) -> Result<Vec<StoredRecord>, StoreError> {
+        let row = sqlx::query("SELECT id FROM zones WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::NoSuchZone(name.to_string()))?;
+        self.zone_records(row.try_get("id")?).await
+    }
+
+    /// Writes a whole zone in one transaction: either all of `records`
+    /// are stored (replacing the old ones under [`WriteMode::Replace`]) or
+    /// nothing changes.
+    pub async fn put_zone(&self, name: &str, records: &[StoredRecord], mode: WriteMode) -> Result<(), StoreError> {
+        let now = unix_time();
+        let mut tx = self.pool.begin().await?;
+        let existing = sqlx::query("SELECT id FROM zones WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let zone_id: i64 = match existing {
+            Some(_) if mode == WriteMode::CreateOnly => return Err(StoreError::ZoneExists(name.to_string())),
+            Some(row) => {
+                let id: i64 = row.try_get("id")?;
+                sqlx::query("DELETE FROM records WHERE zone_id = $1").bind(id).execute(&mut *tx).await?;
+                sqlx::query("UPDATE zones SET version = version + 1, updated_at = $1 WHERE id = $2")
+                    .bind(now)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                id
+            }
+            None => sqlx::query("INSERT INTO zones (name, version, created_at, updated_at) VALUES ($1, 1, $2, $3) RETURNING id")
+                .bind(name)
+                .bind(now)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get("id")?,
+        };
+        for batch in records.chunks(INSERT_BATCH) {
+            let mut sql = String::from("INSERT INTO records (zone_id, name, type, ttl, content) VALUES ");
+            for i in 0..batch.len() {
+                let n = i * 5;
+                if i > 0 {
+                    sql.push(',');
+                }
+                sql.push_str(&format!("(${}, ${}, ${}, ${}, ${})", n + 1, n + 2, n + 3, n + 4, n + 5));
+            }
+            let mut insert = sqlx::query(&sql);
+            for record in batch {
+                insert = insert
+                    .bind(zone_id)
+                    .bind(record.name.as_str())
+                    .bind(record.rtype.as_str())
+                    .bind(record.ttl)
+                    .bind(record.content.as_str());
+            }
+            insert.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Deletes a zone and all its records.
+    pub async fn delete_zone(&self, name: &str) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query("SELECT id FROM zones WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::NoSuchZone(name.to_string()))?;
+        let id: i64 = row.try_get("id")?;
+        sqlx::query("DELETE FROM records WHERE zone_id = $1").bind(id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM zones WHERE id = $1").bind(id).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Closes every connection.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn zone_version(row: &AnyRow) -> Result<ZoneVersion, StoreError> {
+    Ok(ZoneVersion {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        version: row.try_get("version")?,
+    })
+}
+
+fn stored_record(row: &AnyRow) -> Result<StoredRecord, StoreError> {
+    Ok(StoredRecord {
+        name: row.try_get("name")?,
+        rtype: row.try_get("type")?,
+        ttl: row.try_get("ttl")?,
+        content: row.try_get("content")?,
+    })
+}
+
+fn unix_time() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs() as i64)
+}
+
+/// The URL without its password, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (authority, path) = rest.split_once('/').map_or((rest, None), |(a, p)| (a, Some(p)));
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _password)) => format!("{user}:***@{host}"),
+            None => format!("{userinfo}@{host}"),
+        },
+        None => authority.to_string(),
+    };
+    match path {
+        Some(path) => format!("{scheme}://{authority}/{path}"),
+        None => format!("{scheme}://{authority}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(redact_url("postgres://u:secret@db:5432/x"), "postgres://u:***@db:5432/x");
+        assert_eq!(redact_url("postgres://u@db/x"), "postgres://u@db/x");
+        assert_eq!(redact_url("sqlite://data/pooldns.db"), "sqlite://data/pooldns.db");
+    }
+}

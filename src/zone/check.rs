@@ -1,0 +1,253 @@
+//! The semantic checks a zone must pass before it is stored or served.
+//!
+//! These are the checks real servers make on load (Knot's semantic checks,
+//! BIND's `named-checkzone`): they reject data that would make answers
+//! ambiguous, not data that is merely unusual.
+
+use foldhash::HashMap;
+use foldhash::HashMapExt;
+
+use super::{types, Record};
+use crate::name::Name;
+
+/// Why a set of records is not a valid zone.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{problem}")]
+pub struct ZoneError {
+    /// Index of the first record involved, when one is to blame.
+    pub record: Option<usize>,
+    pub problem: ZoneProblem,
+}
+
+/// The rule a zone breaks.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ZoneProblem {
+    #[error("{owner} is outside the zone {apex}")]
+    OutOfZone { owner: Name, apex: Name },
+    #[error("the zone {apex} has no SOA record at its apex")]
+    MissingSoa { apex: Name },
+    #[error("the zone {apex} has {count} SOA records; exactly one is allowed (RFC 1035 §5.2)")]
+    MultipleSoa { apex: Name, count: usize },
+    #[error("SOA record at {owner}, which is not the zone apex {apex}")]
+    SoaNotAtApex { owner: Name, apex: Name },
+    #[error("the zone {apex} has no NS records at its apex (RFC 1034 §4.2.1)")]
+    MissingApexNs { apex: Name },
+    #[error("CNAME at {owner} has other data beside it (RFC 1034 §3.6.2, RFC 2181 §10.1)")]
+    CnameWithOtherData { owner: Name },
+    #[error("more than one CNAME record at {owner} (RFC 2181 §10.1)")]
+    MultipleCname { owner: Name },
+    #[error("more than one DNAME record at {owner} (RFC 6672 §2.4)")]
+    MultipleDname { owner: Name },
+    #[error("{owner} is below the DNAME at {dname}; no data may exist there (RFC 6672 §2.4)")]
+    BelowDname { owner: Name, dname: Name },
+    #[error("{rtype} is a meta type and cannot be stored in a zone (RFC 6895 §3.1)")]
+    MetaType { rtype: String },
+    #[error("TTL {ttl} of {owner} exceeds 2147483647 (RFC 2181 §8)")]
+    TtlTooLarge { owner: Name, ttl: u32 },
+}
+
+/// Largest TTL a record may carry (RFC 2181 §8).
+pub const MAX_TTL: u32 = 0x7fff_ffff;
+
+/// Checks that `records` form a valid zone at `apex`.
+///
+/// A `LUA` record counts as a record of the type it produces: a `LUA CNAME`
+/// must stand alone like a CNAME does.
+pub fn check_zone(apex: &Name, records: &[Record]) -> Result<(), ZoneError> {
+    let fail = |record: Option<usize>, problem| Err(ZoneError { record, problem });
+    let apex_lower = apex.to_lowercase();
+    let mut by_owner: HashMap<&[u8], OwnerTypes> = HashMap::with_capacity(records.len());
+    let mut lowered = Vec::with_capacity(records.len());
+    for record in records {
+        lowered.push(record.owner.to_lowercase());
+    }
+    let mut soa_count = 0;
+    let mut dnames = Vec::new();
+    for (index, (record, owner)) in records.iter().zip(&lowered).enumerate() {
+        if !owner.ends_with(&apex_lower) {
+            return fail(
+                Some(index),
+                ZoneProblem::OutOfZone {
+                    owner: record.owner.clone(),
+                    apex: apex.clone(),
+                },
+            );
+        }
+        if types::is_meta_type(record.rtype) {
+            return fail(
+                Some(index),
+                ZoneProblem::MetaType {
+                    rtype: types::type_to_string(record.rtype),
+                },
+            );
+        }
+        if record.ttl > MAX_TTL {
+            return fail(
+                Some(index),
+                ZoneProblem::TtlTooLarge {
+                    owner: record.owner.clone(),
+                    ttl: record.ttl,
+                },
+            );
+        }
+        if record.rtype == types::SOA {
+            if *owner != apex_lower {
+                return fail(
+                    Some(index),
+                    ZoneProblem::SoaNotAtApex {
+                        owner: record.owner.clone(),
+                        apex: apex.clone(),
+                    },
+                );
+            }
+            soa_count += 1;
+            if soa_count > 1 {
+                return fail(
+                    Some(index),
+                    ZoneProblem::MultipleSoa {
+                        apex: apex.clone(),
+                        count: records.iter().filter(|r| r.rtype == types::SOA).count(),
+                    },
+                );
+            }
+        }
+        let entry = by_owner.entry(owner.as_wire()).or_default();
+        let rtype = effective_type(record);
+        match rtype {
+            types::CNAME => {
+                entry.cname += 1;
+                if entry.cname > 1 {
+                    return fail(Some(index), ZoneProblem::MultipleCname { owner: record.owner.clone() });
+                }
+            }
+            types::DNAME => {
+                entry.dname += 1;
+                if entry.dname > 1 {
+                    return fail(Some(index), ZoneProblem::MultipleDname { owner: record.owner.clone() });
+                }
+                dnames.push(owner.clone());
+            }
+            // DNSSEC records may accompany a CNAME (RFC 4035 §2.5).
+            types::RRSIG | types::NSEC | types::NSEC3 => {}
+            _ => entry.other += 1,
+        }
+        if entry.cname > 0 && entry.other > 0 {
+            return fail(Some(index), ZoneProblem::CnameWithOtherData { owner: record.owner.clone() });
+        }
+        if rtype == types::NS && *owner == apex_lower {
+            entry.apex_ns = true;
+        }
+    }
+    if soa_count == 0 {
+        return fail(None, ZoneProblem::MissingSoa { apex: apex.clone() });
+    }
+    if !by_owner.get(apex_lower.as_wire()).is_some_and(|entry| entry.apex_ns) {
+        return fail(None, ZoneProblem::MissingApexNs { apex: apex.clone() });
+    }
+    if !dnames.is_empty() {
+        for (index, owner) in lowered.iter().enumerate() {
+            if let Some(dname) = dnames.iter().find(|d| *d != owner && owner.ends_with(d)) {
+                return fail(
+                    Some(index),
+                    ZoneProblem::BelowDname {
+                        owner: records[index].owner.clone(),
+                        dname: dname.clone(),
+                    },
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The type a record answers as: its own, or for LUA the type it produces.
+pub fn effective_type(record: &Record) -> u16 {
+    if record.rtype == types::LUA && record.rdata.len() >= 2 {
+        u16::from_be_bytes([record.rdata[0], record.rdata[1]])
+    } else {
+        record.rtype
+    }
+}
+
+/// What kinds of records one owner name holds.
+#[derive(Default)]
+struct OwnerTypes {
+    cname: usize,
+    dname: usize,
+    other: usize,
+    apex_ns: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(owner: &str, rtype: u16, rdata: &[u8]) -> Record {
+        Record {
+            owner: owner.parse().expect("valid name"),
+            ttl: 300,
+            rtype,
+            rdata: rdata.to_vec(),
+        }
+    }
+
+    fn base() -> Vec<Record> {
+        vec![
+            record("example.test.", types::SOA, &[0; 22]),
+            record("example.test.", types::NS, b"\x02ns\x07example\x04test\x00"),
+        ]
+    }
+
+    fn problem(records: &[Record]) -> ZoneProblem {
+        let apex: Name = "example.test.".parse().expect("valid name");
+        check_zone(&apex, records).expect_err("invalid zone").problem
+    }
+
+    #[test]
+    fn accepts_minimal_zone() {
+        let apex: Name = "Example.TEST.".parse().expect("valid name");
+        assert_eq!(check_zone(&apex, &base()), Ok(()));
+    }
+
+    #[test]
+    fn names_each_broken_rule() {
+        let mut zone = base();
+        zone.push(record("www.other.test.", types::A, &[1, 2, 3, 4]));
+        assert!(matches!(problem(&zone), ZoneProblem::OutOfZone { .. }));
+
+        let mut zone = base();
+        zone.push(record("example.test.", types::SOA, &[0; 22]));
+        assert!(matches!(problem(&zone), ZoneProblem::MultipleSoa { count: 2, .. }));
+
+        assert!(matches!(problem(&base()[1..]), ZoneProblem::MissingSoa { .. }));
+        assert!(matches!(problem(&base()[..1]), ZoneProblem::MissingApexNs { .. }));
+
+        let mut zone = base();
+        zone.push(record("www.example.test.", types::CNAME, b"\x01a\x00"));
+        zone.push(record("WWW.example.test.", types::A, &[1, 2, 3, 4]));
+        assert!(matches!(problem(&zone), ZoneProblem::CnameWithOtherData { .. }));
+
+        let mut zone = base();
+        zone.push(record("example.test.", types::CNAME, b"\x01a\x00"));
+        assert!(matches!(problem(&zone), ZoneProblem::CnameWithOtherData { .. }));
+
+        let mut zone = base();
+        zone.push(record("d.example.test.", types::DNAME, b"\x01a\x00"));
+        zone.push(record("x.d.example.test.", types::A, &[1, 2, 3, 4]));
+        assert!(matches!(problem(&zone), ZoneProblem::BelowDname { .. }));
+
+        let mut zone = base();
+        zone.push(record("l.example.test.", types::LUA, b"\x00\x05\"x\""));
+        zone.push(record("l.example.test.", types::TXT, b"\x01x"));
+        assert!(matches!(problem(&zone), ZoneProblem::CnameWithOtherData { .. }));
+    }
+
+    #[test]
+    fn reports_the_offending_record() {
+        let mut zone = base();
+        zone.push(record("a.example.test.", types::A, &[1, 2, 3, 4]));
+        zone.push(record("example.test.", types::SOA, &[0; 22]));
+        let apex: Name = "example.test.".parse().expect("valid name");
+        assert_eq!(check_zone(&apex, &zone).expect_err("invalid").record, Some(3));
+    }
+}

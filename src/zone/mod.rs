@@ -1,0 +1,52 @@
+//! Zones: records in text form, checked sets of records, and the frozen
+//! in-memory snapshot that answers are read from.
+//!
+//! The flow is one way:
+//!
+//! ```text
+//! zone file ──file::parse_zone_file──┐
+//! store rows ──rdata::parse_rdata_text┴─> Vec<Record> ──check::check_zone──> Zone::build ──> Arc<Zone>
+//! ```
+//!
+//! [`Zone`] is immutable once built. A change to a zone builds a new one,
+//! which the server swaps in whole (see [`crate::catalog`]).
+
+pub mod check;
+pub mod contents;
+pub mod file;
+pub mod rdata;
+pub mod types;
+
+pub use check::{check_zone, ZoneError};
+pub use contents::{Lookup, Node, RRset, Zone};
+
+use crate::name::Name;
+
+/// One resource record of a zone, RDATA in uncompressed wire format.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Record {
+    pub owner: Name,
+    pub ttl: u32,
+    pub rtype: u16,
+    pub rdata: Vec<u8>,
+}
+
+impl Record {
+    /// The record as one zone-file line.
+    pub fn to_line(&self) -> String {
+        file::format_record(&self.owner, self.ttl, self.rtype, &self.rdata)
+            .unwrap_or_else(|_| format!("; unprintable {} record at {}", types::type_to_string(self.rtype), self.owner))
+    }
+}
+
+/// Reads the SOA MINIMUM field (RFC 1035 §3.3.13) from SOA wire RDATA.
+pub fn soa_minimum(rdata: &[u8]) -> Option<u32> {
+    let tail = rdata.get(rdata.len().checked_sub(4)?..)?;
+    Some(u32::from_be_bytes([tail[0], tail[1], tail[2], tail[3]]))
+}
+
+/// Reads the SOA SERIAL field from SOA wire RDATA.
+pub fn soa_serial(rdata: &[u8]) -> Option<u32> {
+    let tail = rdata.get(rdata.len().checked_sub(20)?..)?;
+    Some(u32::from_be_bytes([tail[0], tail[1], tail[2], tail[3]]))
+}
