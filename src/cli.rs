@@ -73,7 +73,11 @@ async fn zone_command(store: &Store, command: ZoneCommand) -> anyhow::Result<()>
     match command {
         ZoneCommand::Import { file, zone, replace } => {
             let zone = zone.as_deref().map(parse_zone_name).transpose()?;
-            let mode = if replace { WriteMode::Replace } else { WriteMode::CreateOnly };
+            let mode = if replace {
+                WriteMode::Replace
+            } else {
+                WriteMode::CreateOnly
+            };
             let (apex, records) = import::import_file(store, &file, zone.as_ref(), mode).await?;
             println!("imported {apex}: {records} records");
         }
@@ -100,7 +104,13 @@ async fn zone_command(store: &Store, command: ZoneCommand) -> anyhow::Result<()>
 
 /// A zone name from the command line: absolute or not, any case.
 fn parse_zone_name(text: &str) -> anyhow::Result<Name> {
-    let absolute = if text.ends_with('.') { text.to_string() } else { format!("{text}.") };
-    let name: Name = absolute.parse().map_err(|error| anyhow::anyhow!("{text:?} is not a zone name: {error}"))?;
+    let absolute = if text.ends_with('.') {
+        text.to_string()
+    } else {
+        format!("{text}.")
+    };
+    let name: Name = absolute
+        .parse()
+        .map_err(|error| anyhow::anyhow!("{text:?} is not a zone name: {error}"))?;
     Ok(name.to_lowercase())
 }

@@ -155,10 +155,13 @@ impl Config {
                 })?;
         }
         if let Some(value) = get("POOLDNS_API_LISTEN") {
-            self.api.listen = value.trim().parse().map_err(|error: std::net::AddrParseError| ConfigError::Env {
-                name: "POOLDNS_API_LISTEN",
-                message: error.to_string(),
-            })?;
+            self.api.listen = value
+                .trim()
+                .parse()
+                .map_err(|error: std::net::AddrParseError| ConfigError::Env {
+                    name: "POOLDNS_API_LISTEN",
+                    message: error.to_string(),
+                })?;
         }
         if let Some(value) = get("POOLDNS_STORE_URL") {
             self.store.url = value;
@@ -169,7 +172,9 @@ impl Config {
     /// Checks values that parse but cannot work.
     fn validate(&self) -> Result<(), ConfigError> {
         if self.dns.listen.is_empty() {
-            return Err(ConfigError::Invalid("[dns] listen is empty: nothing would answer queries".into()));
+            return Err(ConfigError::Invalid(
+                "[dns] listen is empty: nothing would answer queries".into(),
+            ));
         }
         if self.dns.max_udp_payload < 512 {
             return Err(ConfigError::Invalid(format!(
@@ -178,10 +183,14 @@ impl Config {
             )));
         }
         if self.dns.tcp_idle_timeout == 0 {
-            return Err(ConfigError::Invalid("[dns] tcp_idle_timeout must be at least 1 second".into()));
+            return Err(ConfigError::Invalid(
+                "[dns] tcp_idle_timeout must be at least 1 second".into(),
+            ));
         }
         if self.store.poll_interval_ms == 0 {
-            return Err(ConfigError::Invalid("[store] poll_interval_ms must be at least 1".into()));
+            return Err(ConfigError::Invalid(
+                "[store] poll_interval_ms must be at least 1".into(),
+            ));
         }
         Ok(())
     }
@@ -225,6 +234,12 @@ mod tests {
         assert_eq!(config.dns.listen.len(), 2);
         assert_eq!(config.store.url, "postgres://db/x");
         let bad = config.apply_env(|name| (name == "POOLDNS_API_LISTEN").then(|| "nowhere".into()));
-        assert!(matches!(bad, Err(ConfigError::Env { name: "POOLDNS_API_LISTEN", .. })));
+        assert!(matches!(
+            bad,
+            Err(ConfigError::Env {
+                name: "POOLDNS_API_LISTEN",
+                ..
+            })
+        ));
     }
 }

@@ -19,7 +19,11 @@ pub enum ImportError {
     #[error("{0}")]
     Parse(#[from] ZoneFileError),
     #[error("{file}:{line}: {error}")]
-    CheckAt { file: String, line: usize, error: ZoneError },
+    CheckAt {
+        file: String,
+        line: usize,
+        error: ZoneError,
+    },
     #[error("{file}: {error}")]
     Check { file: String, error: ZoneError },
     #[error("{file}: the file is for zone {found}, not {expected}")]
@@ -34,7 +38,11 @@ pub enum ImportError {
 #[derive(Debug, thiserror::Error)]
 pub enum RowError {
     #[error("record {name} {rtype}: {message}")]
-    Invalid { name: String, rtype: String, message: String },
+    Invalid {
+        name: String,
+        rtype: String,
+        message: String,
+    },
     #[error("{0}")]
     Check(#[from] ZoneError),
 }

@@ -85,7 +85,12 @@ impl Loader {
         let present: HashMap<i64, &ZoneVersion> = versions.iter().map(|zone| (zone.id, zone)).collect();
         // Removals first: a zone deleted and created again has a new id
         // but the same name.
-        let gone: Vec<i64> = self.known.keys().filter(|id| !present.contains_key(id)).copied().collect();
+        let gone: Vec<i64> = self
+            .known
+            .keys()
+            .filter(|id| !present.contains_key(id))
+            .copied()
+            .collect();
         for id in gone {
             if let Some(known) = self.known.remove(&id) {
                 self.publish(|catalog| catalog.without_zone(&known.name));
@@ -94,7 +99,11 @@ impl Loader {
             }
         }
         for zone in &versions {
-            if self.known.get(&zone.id).is_some_and(|known| known.version == zone.version) {
+            if self
+                .known
+                .get(&zone.id)
+                .is_some_and(|known| known.version == zone.version)
+            {
                 continue;
             }
             let Ok(apex) = zone.name.parse::<Name>() else {

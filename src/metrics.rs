@@ -85,14 +85,21 @@ impl Metrics {
             latency_sum_ns: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
         });
-        self.shards.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(shard.clone());
+        self.shards
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(shard.clone());
         shard
     }
 
     /// The Prometheus text exposition of every metric, with `extra` lines
     /// (gauges owned by other modules) appended.
     pub fn render(&self, extra: &str) -> String {
-        let shards = self.shards.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
+        let shards = self
+            .shards
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone();
         let sum = |get: &dyn Fn(&Shard) -> &AtomicU64| -> u64 {
             shards.iter().map(|shard| get(shard).load(Ordering::Relaxed)).sum()
         };
@@ -121,10 +128,16 @@ impl Metrics {
         let mut cumulative = 0;
         for (i, bound) in LATENCY_BOUNDS.iter().enumerate() {
             cumulative += sum(&|shard| &shard.latency[i]);
-            let _ = writeln!(out, "pooldns_answer_duration_seconds_bucket{{le=\"{bound}\"}} {cumulative}");
+            let _ = writeln!(
+                out,
+                "pooldns_answer_duration_seconds_bucket{{le=\"{bound}\"}} {cumulative}"
+            );
         }
         cumulative += sum(&|shard| &shard.latency[LATENCY_BOUNDS.len()]);
-        let _ = writeln!(out, "pooldns_answer_duration_seconds_bucket{{le=\"+Inf\"}} {cumulative}");
+        let _ = writeln!(
+            out,
+            "pooldns_answer_duration_seconds_bucket{{le=\"+Inf\"}} {cumulative}"
+        );
         let seconds = sum(&|shard| &shard.latency_sum_ns) as f64 / 1e9;
         let _ = writeln!(out, "pooldns_answer_duration_seconds_sum {seconds}");
         let _ = writeln!(out, "pooldns_answer_duration_seconds_count {cumulative}");
@@ -143,9 +156,13 @@ impl Shard {
             self.truncated.fetch_add(1, Ordering::Relaxed);
         }
         let seconds = elapsed.as_secs_f64();
-        let bucket = LATENCY_BOUNDS.iter().position(|&bound| seconds <= bound).unwrap_or(LATENCY_BOUNDS.len());
+        let bucket = LATENCY_BOUNDS
+            .iter()
+            .position(|&bound| seconds <= bound)
+            .unwrap_or(LATENCY_BOUNDS.len());
         self.latency[bucket].fetch_add(1, Ordering::Relaxed);
-        self.latency_sum_ns.fetch_add(elapsed.as_nanos() as u64, Ordering::Relaxed);
+        self.latency_sum_ns
+            .fetch_add(elapsed.as_nanos() as u64, Ordering::Relaxed);
     }
 
     /// Counts one message dropped without a reply.
@@ -159,7 +176,10 @@ fn rcode_labels() -> impl Iterator<Item = &'static str> {
 }
 
 fn qtype_labels() -> impl Iterator<Item = String> {
-    QTYPES.iter().map(|&t| types::type_to_string(t)).chain(["other".to_string()])
+    QTYPES
+        .iter()
+        .map(|&t| types::type_to_string(t))
+        .chain(["other".to_string()])
 }
 
 #[cfg(test)]
@@ -178,8 +198,17 @@ mod tests {
         shard.record(&outcome, Duration::from_micros(30));
         metrics.shard().record(&outcome, Duration::from_secs(1));
         let text = metrics.render("");
-        assert!(text.contains("pooldns_queries_total{rcode=\"NXDOMAIN\",qtype=\"AAAA\"} 2"), "{text}");
-        assert!(text.contains("pooldns_answer_duration_seconds_bucket{le=\"0.00005\"} 1"), "{text}");
-        assert!(text.contains("pooldns_answer_duration_seconds_bucket{le=\"+Inf\"} 2"), "{text}");
+        assert!(
+            text.contains("pooldns_queries_total{rcode=\"NXDOMAIN\",qtype=\"AAAA\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("pooldns_answer_duration_seconds_bucket{le=\"0.00005\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("pooldns_answer_duration_seconds_bucket{le=\"+Inf\"} 2"),
+            "{text}"
+        );
     }
 }

@@ -117,7 +117,7 @@ impl Name {
                     other
                 }
             };
-            if len - label_start - 1 >= MAX_LABEL_LEN {
+            if len - label_start > MAX_LABEL_LEN {
                 return Err(NameError::LabelTooLong);
             }
             if len >= MAX_NAME_LEN {
@@ -274,11 +274,7 @@ impl Name {
         let mut theirs = [0u8; MAX_NAME_LEN / 2];
         let my_count = label_offsets(&self.0, &mut mine);
         let their_count = label_offsets(&other.0, &mut theirs);
-        for (&a, &b) in mine[..my_count]
-            .iter()
-            .rev()
-            .zip(theirs[..their_count].iter().rev())
-        {
+        for (&a, &b) in mine[..my_count].iter().rev().zip(theirs[..their_count].iter().rev()) {
             let a = label_at(&self.0, a);
             let b = label_at(&other.0, b);
             let order = a
@@ -378,9 +374,7 @@ fn parse_escape(rest: &[u8]) -> Result<(u8, usize), NameError> {
                 Some(octet) => Ok((octet, 3)),
                 None => {
                     let shown = &rest[..rest.len().min(3)];
-                    Err(NameError::BadEscape(
-                        String::from_utf8_lossy(shown).into_owned(),
-                    ))
+                    Err(NameError::BadEscape(String::from_utf8_lossy(shown).into_owned()))
                 }
             }
         }
@@ -436,6 +430,7 @@ fn label_at(wire: &[u8], offset: u8) -> &[u8] {
 mod tests {
     use super::*;
 
+    /// Parses an absolute test name.
     fn name(text: &str) -> Name {
         text.parse().expect("valid test name")
     }
@@ -444,10 +439,7 @@ mod tests {
     fn parses_absolute_relative_and_origin() {
         let origin = name("example.com.");
         assert_eq!(name("www.example.com.").as_wire(), b"\x03www\x07example\x03com\x00");
-        assert_eq!(
-            Name::parse("www", Some(&origin)).unwrap(),
-            name("www.example.com.")
-        );
+        assert_eq!(Name::parse("www", Some(&origin)).unwrap(), name("www.example.com."));
         assert_eq!(Name::parse("@", Some(&origin)).unwrap(), origin);
         assert_eq!(name("."), Name::root());
         assert_eq!(Name::parse("www", None), Err(NameError::NoOrigin));
@@ -464,10 +456,7 @@ mod tests {
         assert!(matches!(Name::parse("a\\256.", None), Err(NameError::BadEscape(e)) if e == "256"));
         assert!(matches!(Name::parse("a\\12.", None), Err(NameError::BadEscape(e)) if e == "12."));
         assert!(matches!(Name::parse("a\\", None), Err(NameError::BadEscape(_))));
-        assert_eq!(
-            NameError::BadEscape("12x".into()).to_string(),
-            "bad escape \\12x"
-        );
+        assert_eq!(NameError::BadEscape("12x".into()).to_string(), "bad escape \\12x");
     }
 
     #[test]
@@ -484,14 +473,8 @@ mod tests {
         // 127 one-octet labels use 254 octets with the root: the longest possible name.
         let longest = "a.".repeat(127);
         assert_eq!(name(&longest).as_wire().len(), 255);
-        assert_eq!(
-            Name::parse(&format!("b{longest}"), None),
-            Err(NameError::NameTooLong)
-        );
-        assert_eq!(
-            Name::parse("a", Some(&name(&longest))),
-            Err(NameError::NameTooLong)
-        );
+        assert_eq!(Name::parse(&format!("b{longest}"), None), Err(NameError::NameTooLong));
+        assert_eq!(Name::parse("a", Some(&name(&longest))), Err(NameError::NameTooLong));
         let four_63 = format!("{0}.{0}.{0}.{0}.", "a".repeat(63));
         assert_eq!(Name::parse(&four_63, None), Err(NameError::NameTooLong));
     }
@@ -545,10 +528,7 @@ mod tests {
         assert_eq!(name("b.c.").prepend(b"*").unwrap(), n);
         assert_eq!(name("b.").prepend(b""), Err(NameError::EmptyLabel));
         assert_eq!(name("b.").prepend(&[b'x'; 64]), Err(NameError::LabelTooLong));
-        assert_eq!(
-            name(&"a.".repeat(127)).prepend(b"b"),
-            Err(NameError::NameTooLong)
-        );
+        assert_eq!(name(&"a.".repeat(127)).prepend(b"b"), Err(NameError::NameTooLong));
     }
 
     #[test]
@@ -564,8 +544,7 @@ mod tests {
         ));
         let long_target = name(&format!("{0}.{0}.{0}.", "a".repeat(63)));
         assert_eq!(
-            name(&format!("{0}.{0}.example.", "b".repeat(60)))
-                .replace_suffix(&name("example."), &long_target),
+            name(&format!("{0}.{0}.example.", "b".repeat(60))).replace_suffix(&name("example."), &long_target),
             Err(NameError::NameTooLong)
         );
     }
@@ -589,10 +568,7 @@ mod tests {
             assert_eq!(a.cmp_canonical(&b), Ordering::Less, "{a} < {b}");
             assert_eq!(b.cmp_canonical(&a), Ordering::Greater, "{b} > {a}");
         }
-        assert_eq!(
-            name("A.example.").cmp_canonical(&name("a.EXAMPLE.")),
-            Ordering::Equal
-        );
+        assert_eq!(name("A.example.").cmp_canonical(&name("a.EXAMPLE.")), Ordering::Equal);
         assert_eq!(Name::root().cmp_canonical(&name("a.")), Ordering::Less);
         assert_eq!(name("ab.").cmp_canonical(&name("a.")), Ordering::Greater);
     }

@@ -72,9 +72,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding HTTP {}", config.api.listen))?;
     tracing::info!(address = %config.api.listen, "HTTP API listening");
-    let http_task = tokio::spawn(async move {
-        axum::serve(http, app).with_graceful_shutdown(termination()).await
-    });
+    let http_task = tokio::spawn(async move { axum::serve(http, app).with_graceful_shutdown(termination()).await });
 
     // The HTTP server stops on the signal itself; the rest follow it.
     match http_task.await {

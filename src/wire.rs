@@ -165,9 +165,7 @@ impl Query {
                 ParseError::FormErr { question: false }
             });
         }
-        let mut pos = self
-            .read_question(msg)
-            .ok_or(ParseError::FormErr { question: false })?;
+        let mut pos = self.read_question(msg).ok_or(ParseError::FormErr { question: false })?;
         if self.opcode() != OPCODE_QUERY {
             return Err(ParseError::NotImp { question: true });
         }
@@ -675,14 +673,20 @@ mod tests {
         let mut query = Query::new();
         let mut two = OPT.to_vec();
         two.extend_from_slice(OPT);
-        assert_eq!(query.parse_into(&query_bytes(WWW, 1, &two, 2)), Err(ParseError::FormErr { question: true }));
+        assert_eq!(
+            query.parse_into(&query_bytes(WWW, 1, &two, 2)),
+            Err(ParseError::FormErr { question: true })
+        );
         let not_root = [1, b'a', 0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0];
         assert_eq!(
             query.parse_into(&query_bytes(WWW, 1, &not_root, 1)),
             Err(ParseError::FormErr { question: true })
         );
         let version1 = [0, 0, 41, 0x04, 0xd0, 0, 1, 0, 0, 0, 0];
-        assert_eq!(query.parse_into(&query_bytes(WWW, 1, &version1, 1)), Err(ParseError::BadVers));
+        assert_eq!(
+            query.parse_into(&query_bytes(WWW, 1, &version1, 1)),
+            Err(ParseError::BadVers)
+        );
         let bad_option = [0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 3, 0, 8, 0];
         assert_eq!(
             query.parse_into(&query_bytes(WWW, 1, &bad_option, 1)),
@@ -708,7 +712,14 @@ mod tests {
         query.parse_into(&query_bytes(WWW, 1, &[], 0)).expect("valid query");
         let mut buf = Vec::new();
         let mut writer = MessageWriter::new(&mut buf, &query, flag::QR, 512);
-        writer.push(b"\x03www\x07example\x04test\x00", 5, 300, b"\x04mail\x07example\x04test\x00").expect("fits");
+        writer
+            .push(
+                b"\x03www\x07example\x04test\x00",
+                5,
+                300,
+                b"\x04mail\x07example\x04test\x00",
+            )
+            .expect("fits");
         let len = writer.finish();
         // Owner is a pointer to the question; the target shares "example.test".
         assert_eq!(&buf[len - 7..], b"\x04mail\xc0\x10");

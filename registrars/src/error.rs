@@ -161,9 +161,7 @@ impl Error {
 
     /// Builds an [`Error::InvalidRequest`].
     pub fn invalid(detail: impl Into<String>) -> Self {
-        Self::InvalidRequest {
-            detail: detail.into(),
-        }
+        Self::InvalidRequest { detail: detail.into() }
     }
 
     /// Builds an [`Error::UnknownProvider`], shortening an overlong name.
@@ -210,38 +208,16 @@ mod tests {
     fn codes_and_statuses() {
         let table: Vec<(Error, &str, u16)> = vec![
             (Error::InvalidCredentials, "invalid-token", 401),
-            (
-                Error::PermissionDenied {
-                    detail: "scope".into(),
-                },
-                "invalid-token",
-                401,
-            ),
+            (Error::PermissionDenied { detail: "scope".into() }, "invalid-token", 401),
             (
                 Error::DomainNotInAccount { domain: domain() },
                 "domain-not-in-account",
                 403,
             ),
-            (
-                Error::RateLimited { retry_after: None },
-                "rate-limited",
-                429,
-            ),
-            (
-                Error::Unavailable {
-                    detail: "503".into(),
-                },
-                "api-unavailable",
-                502,
-            ),
+            (Error::RateLimited { retry_after: None }, "rate-limited", 429),
+            (Error::Unavailable { detail: "503".into() }, "api-unavailable", 502),
             (Error::Timeout, "api-unavailable", 502),
-            (
-                Error::Rejected {
-                    detail: "no".into(),
-                },
-                "registrar-error",
-                500,
-            ),
+            (Error::Rejected { detail: "no".into() }, "registrar-error", 500),
             (
                 Error::OperationFailed {
                     operation_id: OperationId::new("42"),
@@ -266,11 +242,7 @@ mod tests {
                 422,
             ),
             (Error::invalid("empty"), "invalid-request", 422),
-            (
-                Error::unknown_provider("route53"),
-                "unsupported-registrar",
-                404,
-            ),
+            (Error::unknown_provider("route53"), "unsupported-registrar", 404),
         ];
         for (error, code, status) in table {
             assert_eq!(error.code(), code, "{error:?}");
@@ -295,10 +267,7 @@ mod tests {
         let limited = Error::RateLimited {
             retry_after: Some(Duration::from_millis(29_100)),
         };
-        assert_eq!(
-            limited.to_string(),
-            "rate limited by the provider; retry after 30s"
-        );
+        assert_eq!(limited.to_string(), "rate limited by the provider; retry after 30s");
         assert_eq!(
             Error::DomainNotInAccount { domain: domain() }.to_string(),
             "domain example.com is not in this account"

@@ -54,6 +54,5 @@ pub use provider::{capabilities, Capabilities, DelegationProvider, ProviderKind,
 pub use retry::{Backoff, RandomSource, SplitMix64};
 pub use secret::Secret;
 pub use types::{
-    ChangeOutcome, Delegation, Dnskey, DomainName, DsRecord, DsSpec, Glue, NameserverName,
-    OperationId, Verification,
+    ChangeOutcome, Delegation, Dnskey, DomainName, DsRecord, DsSpec, Glue, NameserverName, OperationId, Verification,
 };

@@ -25,11 +25,7 @@ pub enum NsPlan {
 /// `caps.max_nameservers` entries, and with [`Error::ReadOnly`] or [`Error::Unsupported`]
 /// when the provider cannot change nameservers. Repeats in `current` (as read from the
 /// provider) are tolerated.
-pub fn plan_nameservers(
-    current: &[NameserverName],
-    wanted: &[NameserverName],
-    caps: &Capabilities,
-) -> Result<NsPlan> {
+pub fn plan_nameservers(current: &[NameserverName], wanted: &[NameserverName], caps: &Capabilities) -> Result<NsPlan> {
     caps.require(caps.nameservers, "set nameservers")?;
     if wanted.is_empty() {
         return Err(Error::invalid(
@@ -121,11 +117,7 @@ pub fn plan_ds(current: &[DsRecord], wanted: &[DsSpec], caps: &Capabilities) -> 
         .filter(|spec| !current.contains(spec.ds()))
         .cloned()
         .collect();
-    let mut remove: Vec<DsRecord> = current
-        .iter()
-        .filter(|ds| !wanted_ds.contains(ds))
-        .cloned()
-        .collect();
+    let mut remove: Vec<DsRecord> = current.iter().filter(|ds| !wanted_ds.contains(ds)).cloned().collect();
     remove.sort();
     remove.dedup();
     Ok(DsPlan::Replace {
@@ -139,10 +131,7 @@ pub fn plan_ds(current: &[DsRecord], wanted: &[DsSpec], caps: &Capabilities) -> 
 fn first_repeat<T: Ord>(values: &[T]) -> Option<&T> {
     let mut sorted: Vec<&T> = values.iter().collect();
     sorted.sort();
-    sorted
-        .windows(2)
-        .find(|pair| pair[0] == pair[1])
-        .map(|pair| pair[0])
+    sorted.windows(2).find(|pair| pair[0] == pair[1]).map(|pair| pair[0])
 }
 
 #[cfg(test)]
@@ -152,10 +141,10 @@ mod tests {
     use crate::types::Dnskey;
 
     /// An ECDSA P-256 key-signing key.
-    const KEY: &str = "257 3 13 mdsswUyr3DPW132mOi8V9xESWE8jTo0dxCjjnopKl+GqJxpVXckHAeF+KkxLbxILfDLUT0rAK9iUzy1L53eKGQ==";
+    const KEY: &str =
+        "257 3 13 mdsswUyr3DPW132mOi8V9xESWE8jTo0dxCjjnopKl+GqJxpVXckHAeF+KkxLbxILfDLUT0rAK9iUzy1L53eKGQ==";
     /// The SHA-256 DS of [`KEY`].
-    const KEY_DS: &str =
-        "2371 13 2 c988ec423e3880eb8dd8a46fe06ca230ee23f35b578d64e78b29c3e1c83d245a";
+    const KEY_DS: &str = "2371 13 2 c988ec423e3880eb8dd8a46fe06ca230ee23f35b578d64e78b29c3e1c83d245a";
     /// An unrelated DS record (RFC 4034 example).
     const OTHER_DS: &str = "60485 5 1 2BB183AF5F22588179A53B0A98631FAD1A292118";
 
@@ -250,11 +239,7 @@ mod tests {
         let thirteen: Vec<&str> = thirteen.iter().map(String::as_str).collect();
         let wanted = names(&thirteen);
         assert!(plan_nameservers(&[], &wanted, &dynadot()).is_ok());
-        let detail = invalid(plan_nameservers(
-            &[],
-            &wanted,
-            &capabilities(ProviderKind::Namecheap),
-        ));
+        let detail = invalid(plan_nameservers(&[], &wanted, &capabilities(ProviderKind::Namecheap)));
         assert!(detail.contains("at most 12"), "{detail}");
     }
 
@@ -276,18 +261,9 @@ mod tests {
     #[test]
     fn ds_in_sync_ignores_order_and_hex_case() {
         let current = vec![ds(OTHER_DS), ds(KEY_DS)];
-        let wanted = [
-            DsSpec::from(ds(&KEY_DS.to_uppercase())),
-            DsSpec::from(ds(OTHER_DS)),
-        ];
-        assert_eq!(
-            plan_ds(&current, &wanted, &dynadot()).ok(),
-            Some(DsPlan::AlreadyInSync)
-        );
-        assert_eq!(
-            plan_ds(&[], &[], &dynadot()).ok(),
-            Some(DsPlan::AlreadyInSync)
-        );
+        let wanted = [DsSpec::from(ds(&KEY_DS.to_uppercase())), DsSpec::from(ds(OTHER_DS))];
+        assert_eq!(plan_ds(&current, &wanted, &dynadot()).ok(), Some(DsPlan::AlreadyInSync));
+        assert_eq!(plan_ds(&[], &[], &dynadot()).ok(), Some(DsPlan::AlreadyInSync));
     }
 
     #[test]
@@ -307,12 +283,7 @@ mod tests {
     #[test]
     fn empty_ds_set_removes_everything() {
         let current = vec![ds(KEY_DS), ds(OTHER_DS)];
-        let Ok(DsPlan::Replace {
-            wanted,
-            add,
-            remove,
-        }) = plan_ds(&current, &[], &dynadot())
-        else {
+        let Ok(DsPlan::Replace { wanted, add, remove }) = plan_ds(&current, &[], &dynadot()) else {
             panic!("expected a replacement");
         };
         assert!(wanted.is_empty() && add.is_empty());
@@ -321,10 +292,7 @@ mod tests {
 
     #[test]
     fn duplicate_ds_is_rejected() {
-        let wanted = [
-            DsSpec::from(ds(KEY_DS)),
-            DsSpec::from(ds(&KEY_DS.to_uppercase())),
-        ];
+        let wanted = [DsSpec::from(ds(KEY_DS)), DsSpec::from(ds(&KEY_DS.to_uppercase()))];
         let detail = invalid(plan_ds(&[], &wanted, &dynadot()));
         assert!(detail.contains("listed twice"), "{detail}");
     }
@@ -338,10 +306,7 @@ mod tests {
 
         let key: Dnskey = KEY.parse().expect("valid DNSKEY");
         let paired = [DsSpec::with_dnskey(ds(KEY_DS), key).expect("matching pair")];
-        assert!(matches!(
-            plan_ds(&[], &paired, &ovh),
-            Ok(DsPlan::Replace { .. })
-        ));
+        assert!(matches!(plan_ds(&[], &paired, &ovh), Ok(DsPlan::Replace { .. })));
 
         let five: Vec<DsSpec> = (1..=5)
             .map(|tag| DsSpec::from(ds(&format!("{tag} 13 2 {}", "ab".repeat(32)))))

@@ -6,9 +6,7 @@ use std::future::Future;
 use std::str::FromStr;
 
 use crate::error::{Error, Result};
-use crate::types::{
-    ChangeOutcome, Delegation, DomainName, DsSpec, Glue, NameserverName, OperationId, Verification,
-};
+use crate::types::{ChangeOutcome, Delegation, DomainName, DsSpec, Glue, NameserverName, OperationId, Verification};
 
 /// Reads and changes one domain's parent-side delegation through one provider's API.
 ///
@@ -52,43 +50,27 @@ pub trait DelegationProvider: Send + Sync {
     ///
     /// Creates or updates the listed hosts and never deletes hosts that are not listed.
     /// Every host must lie inside `domain`.
-    fn ensure_glue(
-        &self,
-        domain: &DomainName,
-        glue: &[Glue],
-    ) -> impl Future<Output = Result<ChangeOutcome>> + Send;
+    fn ensure_glue(&self, domain: &DomainName, glue: &[Glue]) -> impl Future<Output = Result<ChangeOutcome>> + Send;
 
     /// Replaces the DS set with `wanted`; an empty slice removes all DS records.
     ///
     /// Publish DS only once the parent serves the new NS set, and remove it before moving
     /// the NS set away, or validating resolvers will fail the domain.
-    fn set_ds(
-        &self,
-        domain: &DomainName,
-        wanted: &[DsSpec],
-    ) -> impl Future<Output = Result<ChangeOutcome>> + Send;
+    fn set_ds(&self, domain: &DomainName, wanted: &[DsSpec]) -> impl Future<Output = Result<ChangeOutcome>> + Send;
 
     /// Checks an operation returned as [`ChangeOutcome::Pending`].
     ///
     /// Answers `Pending` while it runs, `Applied` once it is done, and
     /// [`Error::OperationFailed`] if the provider reports failure. Providers without
     /// asynchronous operations answer `Applied`.
-    fn poll(
-        &self,
-        domain: &DomainName,
-        operation: &OperationId,
-    ) -> impl Future<Output = Result<ChangeOutcome>> + Send;
+    fn poll(&self, domain: &DomainName, operation: &OperationId) -> impl Future<Output = Result<ChangeOutcome>> + Send;
 
     /// Reads the delegation and compares it with `wanted`.
     ///
     /// This is the provider API's view; whether the parent's servers already answer with
     /// it must be checked separately with DNS queries. `wanted.ds == None` skips the DS
     /// comparison.
-    fn verify(
-        &self,
-        domain: &DomainName,
-        wanted: &Delegation,
-    ) -> impl Future<Output = Result<Verification>> + Send {
+    fn verify(&self, domain: &DomainName, wanted: &Delegation) -> impl Future<Output = Result<Verification>> + Send {
         async move {
             let observed = self.read(domain).await?;
             Ok(Verification::compare(observed, wanted))
@@ -274,9 +256,7 @@ pub fn capabilities(provider: ProviderKind) -> Capabilities {
 }
 
 /// The providers this crate has adapters for.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(try_from = "String", into = "&'static str")]
 pub enum ProviderKind {
     /// Cloudflare DNS hosting the parent zone.
@@ -382,10 +362,7 @@ mod tests {
             assert_eq!(kind.to_string().parse::<ProviderKind>().ok(), Some(kind));
             assert_eq!(kind.as_str(), kind.as_str().to_ascii_lowercase());
         }
-        assert_eq!(
-            " GoDaddy ".parse::<ProviderKind>().ok(),
-            Some(ProviderKind::GoDaddy)
-        );
+        assert_eq!(" GoDaddy ".parse::<ProviderKind>().ok(), Some(ProviderKind::GoDaddy));
         assert_eq!(ProviderKind::Ovh.to_string(), "ovh");
     }
 
@@ -403,10 +380,7 @@ mod tests {
     fn provider_kind_serde() {
         let kind: ProviderKind = serde_json::from_str("\"Dynadot\"").expect("known");
         assert_eq!(kind, ProviderKind::Dynadot);
-        assert_eq!(
-            serde_json::to_string(&kind).expect("serialises"),
-            "\"dynadot\""
-        );
+        assert_eq!(serde_json::to_string(&kind).expect("serialises"), "\"dynadot\"");
         assert!(serde_json::from_str::<ProviderKind>("\"route53\"").is_err());
     }
 
@@ -442,18 +416,14 @@ mod tests {
     #[test]
     fn require_explains_why() {
         let namecheap = capabilities(ProviderKind::Namecheap);
-        let error = namecheap
-            .require(namecheap.ds, "set DS")
-            .expect_err("manual only");
+        let error = namecheap.require(namecheap.ds, "set DS").expect_err("manual only");
         assert_eq!(
             error.to_string(),
             "set DS is not supported: only possible in the provider's control panel"
         );
         let locked = Capabilities::read_only("Cloudflare Registrar domains use Cloudflare DNS");
         assert!(!locked.can_set_nameservers());
-        let error = locked
-            .require(Support::Yes, "set nameservers")
-            .expect_err("read-only");
+        let error = locked.require(Support::Yes, "set nameservers").expect_err("read-only");
         assert_eq!(error.code(), "read-only");
     }
 
@@ -474,10 +444,7 @@ mod tests {
             let current = nameservers.iter().map(|name| ns(name)).collect();
             Self {
                 kind,
-                state: Arc::new(Mutex::new(HashMap::from([(
-                    domain(),
-                    (current, Vec::new()),
-                )]))),
+                state: Arc::new(Mutex::new(HashMap::from([(domain(), (current, Vec::new()))]))),
                 writes: Arc::new(Mutex::new(0)),
             }
         }
@@ -494,9 +461,7 @@ mod tests {
                 .expect("not poisoned")
                 .get(domain)
                 .cloned()
-                .ok_or_else(|| Error::DomainNotInAccount {
-                    domain: domain.clone(),
-                })
+                .ok_or_else(|| Error::DomainNotInAccount { domain: domain.clone() })
         }
     }
 
@@ -513,11 +478,7 @@ mod tests {
             })
         }
 
-        async fn set_nameservers(
-            &self,
-            domain: &DomainName,
-            wanted: &[NameserverName],
-        ) -> Result<ChangeOutcome> {
+        async fn set_nameservers(&self, domain: &DomainName, wanted: &[NameserverName]) -> Result<ChangeOutcome> {
             let current = self.read(domain).await?;
             match plan_nameservers(&current.nameservers, wanted, &self.capabilities())? {
                 NsPlan::AlreadyInSync => Ok(ChangeOutcome::AlreadyInSync),
@@ -551,21 +512,14 @@ mod tests {
             }
         }
 
-        async fn poll(
-            &self,
-            _domain: &DomainName,
-            _operation: &OperationId,
-        ) -> Result<ChangeOutcome> {
+        async fn poll(&self, _domain: &DomainName, _operation: &OperationId) -> Result<ChangeOutcome> {
             Ok(ChangeOutcome::Applied)
         }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn mutating_calls_are_idempotent_and_send() {
-        let provider = Memory::new(
-            ProviderKind::Dynadot,
-            &["ns1.old-host.net", "ns2.old-host.net"],
-        );
+        let provider = Memory::new(ProviderKind::Dynadot, &["ns1.old-host.net", "ns2.old-host.net"]);
         let wanted = vec![ns("NS1.pool-dns.net."), ns("ns2.pool-dns.net")];
 
         let task = {
@@ -577,17 +531,13 @@ mod tests {
         assert_eq!(first, ChangeOutcome::Applied);
 
         let reversed: Vec<_> = wanted.iter().rev().cloned().collect();
-        let second = provider
-            .set_nameservers(&domain(), &reversed)
-            .await
-            .expect("in sync");
+        let second = provider.set_nameservers(&domain(), &reversed).await.expect("in sync");
         assert_eq!(second, ChangeOutcome::AlreadyInSync);
         assert_eq!(provider.writes(), 1);
 
-        let ds: DsRecord =
-            "2371 13 2 c988ec423e3880eb8dd8a46fe06ca230ee23f35b578d64e78b29c3e1c83d245a"
-                .parse()
-                .expect("valid DS");
+        let ds: DsRecord = "2371 13 2 c988ec423e3880eb8dd8a46fe06ca230ee23f35b578d64e78b29c3e1c83d245a"
+            .parse()
+            .expect("valid DS");
         let specs = [DsSpec::from(ds.clone())];
         assert_eq!(
             provider.set_ds(&domain(), &specs).await.ok(),
@@ -614,24 +564,12 @@ mod tests {
 
     #[tokio::test]
     async fn provider_limits_surface_as_errors() {
-        let namecheap = Memory::new(
-            ProviderKind::Namecheap,
-            &["ns1.old-host.net", "ns2.old-host.net"],
-        );
-        let error = namecheap
-            .set_ds(&domain(), &[])
-            .await
-            .expect_err("manual only");
+        let namecheap = Memory::new(ProviderKind::Namecheap, &["ns1.old-host.net", "ns2.old-host.net"]);
+        let error = namecheap.set_ds(&domain(), &[]).await.expect_err("manual only");
         assert_eq!(error.code(), "unsupported-operation");
 
-        let godaddy = Memory::new(
-            ProviderKind::GoDaddy,
-            &["ns1.old-host.net", "ns2.old-host.net"],
-        );
-        let error = godaddy
-            .ensure_glue(&domain(), &[])
-            .await
-            .expect_err("manual only");
+        let godaddy = Memory::new(ProviderKind::GoDaddy, &["ns1.old-host.net", "ns2.old-host.net"]);
+        let error = godaddy.ensure_glue(&domain(), &[]).await.expect_err("manual only");
         assert_eq!(error.code(), "unsupported-operation");
 
         let other = DomainName::new("not-mine.example").expect("valid");

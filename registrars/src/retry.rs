@@ -59,16 +59,10 @@ impl Backoff {
             return (wait <= self.cap).then_some(wait);
         }
         let factor = 1u32.checked_shl(attempt - 1).unwrap_or(u32::MAX);
-        let ceiling = self
-            .base
-            .checked_mul(factor)
-            .unwrap_or(self.cap)
-            .min(self.cap);
+        let ceiling = self.base.checked_mul(factor).unwrap_or(self.cap).min(self.cap);
         let span = u128::from(u64::try_from(ceiling.as_nanos()).unwrap_or(u64::MAX)) + 1;
         let pick = (u128::from(random.next_u64()) * span) >> 64;
-        Some(Duration::from_nanos(
-            u64::try_from(pick).unwrap_or(u64::MAX),
-        ))
+        Some(Duration::from_nanos(u64::try_from(pick).unwrap_or(u64::MAX)))
     }
 }
 
@@ -216,9 +210,7 @@ mod tests {
             cap: Duration::MAX,
             max_attempts: u32::MAX,
         };
-        assert!(wide
-            .next_delay_with(1_000, None, &mut Fixed(u64::MAX))
-            .is_some());
+        assert!(wide.next_delay_with(1_000, None, &mut Fixed(u64::MAX)).is_some());
         let unbounded = Backoff {
             max_attempts: u32::MAX,
             ..policy()

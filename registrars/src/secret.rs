@@ -115,10 +115,7 @@ mod tests {
         let text = format!("GET https://api.example/?key={VALUE}&x=1 failed; key {VALUE}");
         let clean = secret.scrub(&text);
         assert!(!clean.contains(VALUE));
-        assert_eq!(
-            clean,
-            "GET https://api.example/?key=***&x=1 failed; key ***"
-        );
+        assert_eq!(clean, "GET https://api.example/?key=***&x=1 failed; key ***");
         assert!(matches!(secret.scrub("no key here"), Cow::Borrowed(_)));
         assert_eq!(Secret::default().scrub("abc"), "abc");
     }

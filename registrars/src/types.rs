@@ -17,9 +17,7 @@ use crate::error::{shorten, Error};
 /// Same rules as [`NameserverName`]: letters, digits and hyphens, at least two labels,
 /// lower-cased, one trailing dot removed, surrounding whitespace ignored. Internationalised
 /// names must be given in their punycode (`xn--`) form.
-#[derive(
-    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct DomainName(String);
 
@@ -41,9 +39,7 @@ impl DomainName {
 /// hyphen; at most 253 characters; at least two labels; the last label not all digits (so
 /// an IPv4 address is refused). The stored form is lower-case without the trailing dot,
 /// which is what every provider API expects (GoDaddy rejects the dot).
-#[derive(
-    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct NameserverName(String);
 
@@ -120,9 +116,7 @@ name_conversions!(NameserverName);
 /// so records read back from an API in lower-case hex compare equal to upper-case input.
 /// The digest length is checked for the known digest types (SHA-1, SHA-256, GOST, SHA-384,
 /// SM3) only; other types just need a non-empty digest.
-#[derive(
-    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct DsRecord {
     key_tag: u16,
@@ -133,12 +127,7 @@ pub struct DsRecord {
 
 impl DsRecord {
     /// Builds a DS record, checking the algorithm, digest type and digest length.
-    pub fn new(
-        key_tag: u16,
-        algorithm: u8,
-        digest_type: u8,
-        digest: Vec<u8>,
-    ) -> Result<Self, Error> {
+    pub fn new(key_tag: u16, algorithm: u8, digest_type: u8, digest: Vec<u8>) -> Result<Self, Error> {
         if algorithm == 0 {
             return Err(Error::invalid("DS algorithm 0 is reserved"));
         }
@@ -200,8 +189,7 @@ impl FromStr for DsRecord {
     /// and use either hex case.
     fn from_str(input: &str) -> Result<Self, Error> {
         let mut fields = input.split_ascii_whitespace();
-        let (Some(tag), Some(alg), Some(kind)) = (fields.next(), fields.next(), fields.next())
-        else {
+        let (Some(tag), Some(alg), Some(kind)) = (fields.next(), fields.next(), fields.next()) else {
             return Err(Error::invalid(format!(
                 "DS {:?}: expected \"key_tag algorithm digest_type digest\"",
                 shorten(input, 80)
@@ -253,9 +241,7 @@ impl From<DsRecord> for String {
 /// Printed and parsed in presentation form, `flags protocol algorithm base64-key`, for
 /// example `257 3 13 mdsswUyr...`. OVH only accepts DNSKEYs; GoDaddy and Dynadot accept one
 /// optionally. The protocol field must be 3.
-#[derive(
-    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Dnskey {
     flags: u16,
@@ -272,16 +258,9 @@ impl Dnskey {
     pub const PROTOCOL: u8 = 3;
 
     /// Builds a DNSKEY, checking the protocol, algorithm and key.
-    pub fn new(
-        flags: u16,
-        protocol: u8,
-        algorithm: u8,
-        public_key: Vec<u8>,
-    ) -> Result<Self, Error> {
+    pub fn new(flags: u16, protocol: u8, algorithm: u8, public_key: Vec<u8>) -> Result<Self, Error> {
         if protocol != Self::PROTOCOL {
-            return Err(Error::invalid(format!(
-                "DNSKEY protocol must be 3, got {protocol}"
-            )));
+            return Err(Error::invalid(format!("DNSKEY protocol must be 3, got {protocol}")));
         }
         if algorithm == 0 {
             return Err(Error::invalid("DNSKEY algorithm 0 is reserved"));
@@ -347,9 +326,7 @@ impl FromStr for Dnskey {
     /// Parses `flags protocol algorithm base64-key`; the key may be split by whitespace.
     fn from_str(input: &str) -> Result<Self, Error> {
         let mut fields = input.split_ascii_whitespace();
-        let (Some(flags), Some(protocol), Some(alg)) =
-            (fields.next(), fields.next(), fields.next())
-        else {
+        let (Some(flags), Some(protocol), Some(alg)) = (fields.next(), fields.next(), fields.next()) else {
             return Err(Error::invalid(format!(
                 "DNSKEY {:?}: expected \"flags protocol algorithm public-key\"",
                 shorten(input, 80)
@@ -359,12 +336,9 @@ impl FromStr for Dnskey {
         let protocol = parse_number(protocol, "DNSKEY protocol")?;
         let algorithm = parse_number(alg, "DNSKEY algorithm")?;
         let key: String = fields.collect();
-        let public_key = BASE64.decode(key.as_bytes()).map_err(|_| {
-            Error::invalid(format!(
-                "DNSKEY public key {:?} is not valid base64",
-                shorten(&key, 80)
-            ))
-        })?;
+        let public_key = BASE64
+            .decode(key.as_bytes())
+            .map_err(|_| Error::invalid(format!("DNSKEY public key {:?} is not valid base64", shorten(&key, 80))))?;
         Self::new(flags, protocol, algorithm, public_key)
     }
 }
@@ -573,14 +547,9 @@ fn parse_hostname(input: &str, what: &str) -> Result<String, Error> {
     for label in name.split('.') {
         labels += 1;
         if label.is_empty() {
-            return Err(bad(
-                "has an empty label (a leading dot or two dots in a row)".into(),
-            ));
+            return Err(bad("has an empty label (a leading dot or two dots in a row)".into()));
         }
-        if let Some(c) = label
-            .chars()
-            .find(|c| !(c.is_ascii_alphanumeric() || *c == '-'))
-        {
+        if let Some(c) = label.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-')) {
             return Err(bad(if c.is_ascii() {
                 format!("contains {c:?}; only letters, digits and '-' are allowed")
             } else {
@@ -588,14 +557,10 @@ fn parse_hostname(input: &str, what: &str) -> Result<String, Error> {
             }));
         }
         if label.starts_with('-') || label.ends_with('-') {
-            return Err(bad(format!(
-                "has label {label:?} starting or ending with '-'"
-            )));
+            return Err(bad(format!("has label {label:?} starting or ending with '-'")));
         }
         if label.len() > 63 {
-            return Err(bad(format!(
-                "has label {label:?} longer than 63 characters"
-            )));
+            return Err(bad(format!("has label {label:?} longer than 63 characters")));
         }
     }
     if name.len() > 253 {
@@ -610,7 +575,7 @@ fn parse_hostname(input: &str, what: &str) -> Result<String, Error> {
         .is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit()))
     {
         return Err(bad(
-            "ends in an all-digit label; an IP address is not a host name".into(),
+            "ends in an all-digit label; an IP address is not a host name".into()
         ));
     }
     Ok(name)
@@ -618,12 +583,8 @@ fn parse_hostname(input: &str, what: &str) -> Result<String, Error> {
 
 /// Parses one numeric field of a presentation-format record.
 fn parse_number<T: FromStr>(text: &str, what: &str) -> Result<T, Error> {
-    text.parse().map_err(|_| {
-        Error::invalid(format!(
-            "{what} {:?} is not a number in range",
-            shorten(text, 20)
-        ))
-    })
+    text.parse()
+        .map_err(|_| Error::invalid(format!("{what} {:?} is not a number in range", shorten(text, 20))))
 }
 
 #[cfg(test)]
@@ -647,18 +608,15 @@ mod tests {
     const RFC4034_KEY: &str = "256 3 5 AQOeiiR0GOMYkDshWoSKz9XzfwJr1AYtsmx3TGkJaNXVbfi/2pHm822aJ5iI9BMzNXxeYCmZDRD99WYwYqUSdjMmmAphXdvxegXd/M5+X7OrzKBaMbCVdFLUUh6DhweJBjEVv5f2wwjM9XzcnOf+EPbtG9DMBmADjFDc2w/rljwvFw==";
     const RFC4034_DS: &str = "60485 5 1 2BB183AF5F22588179A53B0A98631FAD1A292118";
     /// An ECDSA P-256 key-signing key; tag checked with ldns-key2ds.
-    const ECDSA_KEY: &str = "257 3 13 mdsswUyr3DPW132mOi8V9xESWE8jTo0dxCjjnopKl+GqJxpVXckHAeF+KkxLbxILfDLUT0rAK9iUzy1L53eKGQ==";
-    const ECDSA_DS: &str =
-        "2371 13 2 c988ec423e3880eb8dd8a46fe06ca230ee23f35b578d64e78b29c3e1c83d245a";
+    const ECDSA_KEY: &str =
+        "257 3 13 mdsswUyr3DPW132mOi8V9xESWE8jTo0dxCjjnopKl+GqJxpVXckHAeF+KkxLbxILfDLUT0rAK9iUzy1L53eKGQ==";
+    const ECDSA_DS: &str = "2371 13 2 c988ec423e3880eb8dd8a46fe06ca230ee23f35b578d64e78b29c3e1c83d245a";
 
     #[test]
     fn names_are_normalised() {
         assert_eq!(ns("NS1.Pool-DNS.net.").as_str(), "ns1.pool-dns.net");
         assert_eq!(ns("  ns1.example.com \n").as_str(), "ns1.example.com");
-        assert_eq!(
-            ns("ns1.xn--bcher-kva.example").as_str(),
-            "ns1.xn--bcher-kva.example"
-        );
+        assert_eq!(ns("ns1.xn--bcher-kva.example").as_str(), "ns1.xn--bcher-kva.example");
         assert_eq!(
             DomainName::new("Example.COM.").expect("valid").to_string(),
             "example.com"
@@ -706,10 +664,7 @@ mod tests {
         assert!(NameserverName::new(&format!("{}.", &long[..253])).is_ok());
         let message = detail(NameserverName::new(&long[..254]));
         assert!(message.contains("longer than 253"), "{message}");
-        assert!(
-            message.contains('…'),
-            "long input is shortened in the message"
-        );
+        assert!(message.contains('…'), "long input is shortened in the message");
     }
 
     #[test]
@@ -747,14 +702,12 @@ mod tests {
         assert_eq!(ds.to_string(), RFC4034_DS);
 
         let lower: DsRecord = ECDSA_DS.parse().expect("valid DS");
-        let split: DsRecord =
-            "2371 13 2 C988EC423E3880EB8DD8A46FE06CA230\n EE23F35B578D64E78B29C3E1C83D245A"
-                .parse()
-                .expect("valid DS");
+        let split: DsRecord = "2371 13 2 C988EC423E3880EB8DD8A46FE06CA230\n EE23F35B578D64E78B29C3E1C83D245A"
+            .parse()
+            .expect("valid DS");
         assert_eq!(lower, split, "hex case and whitespace do not matter");
         assert_eq!(
-            serde_json::from_str::<DsRecord>(&serde_json::to_string(&lower).expect("serialises"))
-                .expect("parses"),
+            serde_json::from_str::<DsRecord>(&serde_json::to_string(&lower).expect("serialises")).expect("parses"),
             lower
         );
     }
@@ -856,10 +809,7 @@ mod tests {
         assert_eq!(check.ds_match, Some(false));
         assert!(!check.is_in_sync());
 
-        let unknown = Delegation {
-            ds: None,
-            ..observed
-        };
+        let unknown = Delegation { ds: None, ..observed };
         let check = Verification::compare(unknown, &wanted);
         assert_eq!(check.ds_match, None);
         assert!(check.is_in_sync());

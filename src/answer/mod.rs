@@ -239,7 +239,11 @@ impl<'a> Resolution<'a> {
             Authority::None => {}
             Authority::Soa => {
                 if let Some(soa) = self.zone.soa() {
-                    let ttl = soa.rdata.first().and_then(|rdata| soa_minimum(rdata)).map_or(soa.ttl, |min| min.min(soa.ttl));
+                    let ttl = soa
+                        .rdata
+                        .first()
+                        .and_then(|rdata| soa_minimum(rdata))
+                        .map_or(soa.ttl, |min| min.min(soa.ttl));
                     for rdata in soa.rdata.iter() {
                         writer.push(self.zone.apex().as_wire(), types::SOA, ttl, rdata)?;
                     }
@@ -354,7 +358,9 @@ impl<'a> Resolution<'a> {
 
     fn note_target(&mut self, target: NameBuf) {
         if self.target_count < MAX_ADDITIONAL_TARGETS
-            && !self.targets[..self.target_count].iter().any(|known| known.as_slice() == target.as_slice())
+            && !self.targets[..self.target_count]
+                .iter()
+                .any(|known| known.as_slice() == target.as_slice())
         {
             self.targets[self.target_count] = target;
             self.target_count += 1;
@@ -442,7 +448,10 @@ struct NameBuf {
 }
 
 impl NameBuf {
-    const EMPTY: NameBuf = NameBuf { bytes: [0; 255], len: 0 };
+    const EMPTY: NameBuf = NameBuf {
+        bytes: [0; 255],
+        len: 0,
+    };
 
     /// Copies the uncompressed name at the start of `wire`, stopping at
     /// its root label; a longer input is cut at 255 octets.

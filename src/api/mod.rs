@@ -74,7 +74,9 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let _ = writeln!(extra, "pooldns_zones {}", catalog.len());
     extra.push_str("# HELP pooldns_records Records in the zones being served.\n# TYPE pooldns_records gauge\n");
     let _ = writeln!(extra, "pooldns_records {records}");
-    extra.push_str("# HELP pooldns_zones_failed Stored zones that could not be loaded.\n# TYPE pooldns_zones_failed gauge\n");
+    extra.push_str(
+        "# HELP pooldns_zones_failed Stored zones that could not be loaded.\n# TYPE pooldns_zones_failed gauge\n",
+    );
     let _ = writeln!(extra, "pooldns_zones_failed {}", state.status.failures().len());
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],

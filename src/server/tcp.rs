@@ -92,7 +92,10 @@ async fn connection(
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "message body not received in time"))??;
         let started = Instant::now();
         let catalog = context.catalog.load();
-        let Some(outcome) = context.responder.respond(&catalog, &request, Transport::Tcp, &mut query, &mut response) else {
+        let Some(outcome) = context
+            .responder
+            .respond(&catalog, &request, Transport::Tcp, &mut query, &mut response)
+        else {
             shard.record_drop();
             continue;
         };

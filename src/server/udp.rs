@@ -80,7 +80,13 @@ fn serve(socket: UdpSocket, context: ListenerContext) {
             continue;
         }
         let started = Instant::now();
-        let answered = context.responder.respond(catalog.load(), &request[..len], Transport::Udp, &mut query, &mut response);
+        let answered = context.responder.respond(
+            catalog.load(),
+            &request[..len],
+            Transport::Udp,
+            &mut query,
+            &mut response,
+        );
         let Some(outcome) = answered else {
             shard.record_drop();
             continue;

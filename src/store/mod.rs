@@ -7,6 +7,7 @@
 //! — this process or another one — notice that a zone must be rebuilt.
 
 use std::path::Path;
+use std::time::Duration;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -40,7 +41,10 @@ pub enum StoreError {
     #[error("cannot create the directory {path} for the store: {source}")]
     CreateDirectory { path: String, source: std::io::Error },
     #[error("cannot migrate the store at {url}: {source}")]
-    Migrate { url: String, source: sqlx::migrate::MigrateError },
+    Migrate {
+        url: String,
+        source: sqlx::migrate::MigrateError,
+    },
     #[error("zone {0} already exists (use --replace to overwrite it)")]
     ZoneExists(String),
     #[error("zone {0} does not exist")]
@@ -99,7 +103,11 @@ impl Store {
             url: shown.clone(),
             source,
         };
-        let mut options = AnyPoolOptions::new().max_connections(8);
+        // A database that is down should be reported within seconds, not the
+        // 30 s sqlx waits by default.
+        let mut options = AnyPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(5));
         if backend == Backend::Sqlite {
             // One writer at a time is all SQLite allows; more connections
             // only add lock waits. Readers do not block it under WAL.
@@ -108,13 +116,19 @@ impl Store {
         let pool = options.connect(&connect_url).await.map_err(open_error)?;
         if backend == Backend::Sqlite {
             // WAL lets `pooldns zone import` write while `serve` reads.
-            sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await.map_err(open_error)?;
+            sqlx::query("PRAGMA journal_mode = WAL")
+                .execute(&pool)
+                .await
+                .map_err(open_error)?;
         }
         let migrator = match backend {
             Backend::Sqlite => sqlx::migrate!("migrations/sqlite"),
             Backend::Postgres => sqlx::migrate!("migrations/postgres"),
         };
-        migrator.run(&pool).await.map_err(|source| StoreError::Migrate { url: shown, source })?;
+        migrator
+            .run(&pool)
+            .await
+            .map_err(|source| StoreError::Migrate { url: shown, source })?;
         Ok(Store { pool, backend })
     }
 
@@ -131,7 +145,9 @@ impl Store {
 
     /// Every zone with its change counter, by name.
     pub async fn zone_versions(&self) -> Result<Vec<ZoneVersion>, StoreError> {
-        let rows = sqlx::query("SELECT id, name, version FROM zones ORDER BY name").fetch_all(&self.pool).await?;
+        let rows = sqlx::query("SELECT id, name, version FROM zones ORDER BY name")
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(zone_version).collect()
     }
 
@@ -181,7 +197,10 @@ impl Store {
             Some(_) if mode == WriteMode::CreateOnly => return Err(StoreError::ZoneExists(name.to_string())),
             Some(row) => {
                 let id: i64 = row.try_get("id")?;
-                sqlx::query("DELETE FROM records WHERE zone_id = $1").bind(id).execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM records WHERE zone_id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
                 sqlx::query("UPDATE zones SET version = version + 1, updated_at = $1 WHERE id = $2")
                     .bind(now)
                     .bind(id)
@@ -189,13 +208,15 @@ impl Store {
                     .await?;
                 id
             }
-            None => sqlx::query("INSERT INTO zones (name, version, created_at, updated_at) VALUES ($1, 1, $2, $3) RETURNING id")
-                .bind(name)
-                .bind(now)
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await?
-                .try_get("id")?,
+            None => sqlx::query(
+                "INSERT INTO zones (name, version, created_at, updated_at) VALUES ($1, 1, $2, $3) RETURNING id",
+            )
+            .bind(name)
+            .bind(now)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("id")?,
         };
         for batch in records.chunks(INSERT_BATCH) {
             let mut sql = String::from("INSERT INTO records (zone_id, name, type, ttl, content) VALUES ");
@@ -230,8 +251,14 @@ impl Store {
             .await?
             .ok_or_else(|| StoreError::NoSuchZone(name.to_string()))?;
         let id: i64 = row.try_get("id")?;
-        sqlx::query("DELETE FROM records WHERE zone_id = $1").bind(id).execute(&mut *tx).await?;
-        sqlx::query("DELETE FROM zones WHERE id = $1").bind(id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM records WHERE zone_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM zones WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -260,7 +287,9 @@ fn stored_record(row: &AnyRow) -> Result<StoredRecord, StoreError> {
 }
 
 fn unix_time() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs() as i64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs() as i64)
 }
 
 /// The URL without its password, for messages and logs.
@@ -288,7 +317,10 @@ mod tests {
 
     #[test]
     fn redacts_passwords() {
-        assert_eq!(redact_url("postgres://u:secret@db:5432/x"), "postgres://u:***@db:5432/x");
+        assert_eq!(
+            redact_url("postgres://u:secret@db:5432/x"),
+            "postgres://u:***@db:5432/x"
+        );
         assert_eq!(redact_url("postgres://u@db/x"), "postgres://u@db/x");
         assert_eq!(redact_url("sqlite://data/pooldns.db"), "sqlite://data/pooldns.db");
     }

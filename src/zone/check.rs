@@ -7,6 +7,7 @@
 use foldhash::HashMap;
 use foldhash::HashMapExt;
 
+use super::file::MAX_TTL;
 use super::{types, Record};
 use crate::name::Name;
 
@@ -45,9 +46,6 @@ pub enum ZoneProblem {
     #[error("TTL {ttl} of {owner} exceeds 2147483647 (RFC 2181 §8)")]
     TtlTooLarge { owner: Name, ttl: u32 },
 }
-
-/// Largest TTL a record may carry (RFC 2181 §8).
-pub const MAX_TTL: u32 = 0x7fff_ffff;
 
 /// Checks that `records` form a valid zone at `apex`.
 ///
@@ -117,13 +115,23 @@ pub fn check_zone(apex: &Name, records: &[Record]) -> Result<(), ZoneError> {
             types::CNAME => {
                 entry.cname += 1;
                 if entry.cname > 1 {
-                    return fail(Some(index), ZoneProblem::MultipleCname { owner: record.owner.clone() });
+                    return fail(
+                        Some(index),
+                        ZoneProblem::MultipleCname {
+                            owner: record.owner.clone(),
+                        },
+                    );
                 }
             }
             types::DNAME => {
                 entry.dname += 1;
                 if entry.dname > 1 {
-                    return fail(Some(index), ZoneProblem::MultipleDname { owner: record.owner.clone() });
+                    return fail(
+                        Some(index),
+                        ZoneProblem::MultipleDname {
+                            owner: record.owner.clone(),
+                        },
+                    );
                 }
                 dnames.push(owner.clone());
             }
@@ -132,7 +140,12 @@ pub fn check_zone(apex: &Name, records: &[Record]) -> Result<(), ZoneError> {
             _ => entry.other += 1,
         }
         if entry.cname > 0 && entry.other > 0 {
-            return fail(Some(index), ZoneProblem::CnameWithOtherData { owner: record.owner.clone() });
+            return fail(
+                Some(index),
+                ZoneProblem::CnameWithOtherData {
+                    owner: record.owner.clone(),
+                },
+            );
         }
         if rtype == types::NS && *owner == apex_lower {
             entry.apex_ns = true;

@@ -102,7 +102,9 @@ impl Zone {
             zone.insert_node(owner, rrsets.into_boxed_slice());
         }
         zone.add_empty_non_terminals();
-        zone.apex_index = zone.index_of(apex.as_wire()).unwrap_or_else(|| zone.insert_node(apex, Box::new([])));
+        zone.apex_index = zone
+            .index_of(apex.as_wire())
+            .unwrap_or_else(|| zone.insert_node(apex, Box::new([])));
         zone.adjust();
         zone
     }
@@ -199,7 +201,9 @@ impl Zone {
     fn index_of(&self, name_lower: &[u8]) -> Option<u32> {
         let nodes = &self.nodes;
         self.table
-            .find(self.hash(name_lower), |&index| nodes[index as usize].name.as_wire() == name_lower)
+            .find(self.hash(name_lower), |&index| {
+                nodes[index as usize].name.as_wire() == name_lower
+            })
             .copied()
     }
 
@@ -321,7 +325,8 @@ impl RRset {
     /// Whether this RRset answers queries for `qtype`: it is of that type,
     /// or it is LUA and one of its records produces that type.
     pub fn answers_for(&self, qtype: u16) -> bool {
-        self.rtype == qtype || (self.rtype == types::LUA && self.rdata.iter().any(|rdata| lua_type(rdata) == Some(qtype)))
+        self.rtype == qtype
+            || (self.rtype == types::LUA && self.rdata.iter().any(|rdata| lua_type(rdata) == Some(qtype)))
     }
 }
 
@@ -349,7 +354,11 @@ mod tests {
     }
 
     fn wire(name: &str) -> Vec<u8> {
-        name.parse::<Name>().expect("valid name").to_lowercase().as_wire().to_vec()
+        name.parse::<Name>()
+            .expect("valid name")
+            .to_lowercase()
+            .as_wire()
+            .to_vec()
     }
 
     fn sample() -> Zone {

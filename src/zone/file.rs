@@ -54,13 +54,11 @@ pub fn parse_zone_file(
     file_name: &str,
     origin: Option<&Name>,
 ) -> Result<(Name, Vec<FileRecord>), ZoneFileError> {
-    ZoneReader::new(text, origin)
-        .run()
-        .map_err(|failure| ZoneFileError {
-            file: file_name.to_owned(),
-            line: failure.line,
-            message: failure.message,
-        })
+    ZoneReader::new(text, origin).run().map_err(|failure| ZoneFileError {
+        file: file_name.to_owned(),
+        line: failure.line,
+        message: failure.message,
+    })
 }
 
 /// Formats one record as a zone-file line: "owner ttl IN TYPE rdata".
@@ -329,9 +327,8 @@ impl<'a> ZoneReader<'a> {
             }
             _ => {
                 let previous = self.records.last().map(|r| r.owner.clone());
-                let owner = previous.ok_or_else(|| {
-                    fail("the line starts with a blank but there is no previous owner name".into())
-                })?;
+                let owner = previous
+                    .ok_or_else(|| fail("the line starts with a blank but there is no previous owner name".into()))?;
                 (owner, tokens)
             }
         };
@@ -377,12 +374,12 @@ impl<'a> ZoneReader<'a> {
                 self.last_ttl = Some(ttl);
                 ttl
             }
-            None => self.default_ttl.or(self.last_ttl).ok_or_else(|| {
-                fail("no TTL on the record and no $TTL or earlier TTL to default to".into())
-            })?,
+            None => self
+                .default_ttl
+                .or(self.last_ttl)
+                .ok_or_else(|| fail("no TTL on the record and no $TTL or earlier TTL to default to".into()))?,
         };
-        let rdata = rdata::parse_rdata_in(rtype, rest, self.origin.as_ref())
-            .map_err(|e| fail(e.to_string()))?;
+        let rdata = rdata::parse_rdata_in(rtype, rest, self.origin.as_ref()).map_err(|e| fail(e.to_string()))?;
         self.records.push(FileRecord {
             owner,
             ttl,
@@ -398,23 +395,14 @@ impl<'a> ZoneReader<'a> {
 fn check_ttl(text: &str) -> Result<u32, String> {
     match rdata::parse_ttl(text) {
         None => Err(format!("bad TTL \"{text}\"")),
-        Some(ttl) if ttl > MAX_TTL => Err(format!(
-            "TTL {ttl} is above the maximum of {MAX_TTL} (RFC 2181 §8)"
-        )),
+        Some(ttl) if ttl > MAX_TTL => Err(format!("TTL {ttl} is above the maximum of {MAX_TTL} (RFC 2181 §8)")),
         Some(ttl) => Ok(ttl),
     }
 }
 
 /// The class number for a class mnemonic or `CLASSnnn` (RFC 3597 §5); `None` if `text` is not a class.
 fn class_from_str(text: &str) -> Option<u16> {
-    const CLASSES: [(&str, u16); 6] = [
-        ("IN", 1),
-        ("CS", 2),
-        ("CH", 3),
-        ("HS", 4),
-        ("NONE", 254),
-        ("ANY", 255),
-    ];
+    const CLASSES: [(&str, u16); 6] = [("IN", 1), ("CS", 2), ("CH", 3), ("HS", 4), ("NONE", 254), ("ANY", 255)];
     if let Some(&(_, class)) = CLASSES.iter().find(|(m, _)| m.eq_ignore_ascii_case(text)) {
         return Some(class);
     }
@@ -454,11 +442,14 @@ mod tests {
         assert!(!zones.is_empty(), "no cases in {}", dir.display());
         let mut failures = Vec::new();
         for zone in &zones {
-            let case = zone.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let case = zone
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             let text = std::fs::read_to_string(zone).expect("readable zone file");
             let expected_path = zone.with_extension("expected");
-            let expected = std::fs::read_to_string(&expected_path)
-                .unwrap_or_else(|e| panic!("{}: {e}", expected_path.display()));
+            let expected =
+                std::fs::read_to_string(&expected_path).unwrap_or_else(|e| panic!("{}: {e}", expected_path.display()));
             let origin = text
                 .lines()
                 .next()
@@ -506,6 +497,7 @@ mod tests {
         assert!(failures.is_empty(), "{}", failures.join("\n"));
     }
 
+    /// Parses an absolute test name.
     fn name(text: &str) -> Name {
         text.parse().expect("valid test name")
     }

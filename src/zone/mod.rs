@@ -34,8 +34,13 @@ pub struct Record {
 impl Record {
     /// The record as one zone-file line.
     pub fn to_line(&self) -> String {
-        file::format_record(&self.owner, self.ttl, self.rtype, &self.rdata)
-            .unwrap_or_else(|_| format!("; unprintable {} record at {}", types::type_to_string(self.rtype), self.owner))
+        file::format_record(&self.owner, self.ttl, self.rtype, &self.rdata).unwrap_or_else(|_| {
+            format!(
+                "; unprintable {} record at {}",
+                types::type_to_string(self.rtype),
+                self.owner
+            )
+        })
     }
 }
 

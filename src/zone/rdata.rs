@@ -102,10 +102,7 @@ pub struct Token<'a> {
 impl<'a> Token<'a> {
     /// An unquoted token.
     pub fn word(text: &'a str) -> Token<'a> {
-        Token {
-            text,
-            quoted: false,
-        }
+        Token { text, quoted: false }
     }
 
     /// A token that was written between double quotes.
@@ -179,11 +176,7 @@ pub fn parse_ttl(text: &str) -> Option<u32> {
 ///
 /// Without an origin, relative names in the RDATA are an error; the zone-file
 /// reader uses this before it knows the zone's origin.
-pub(crate) fn parse_rdata_in(
-    rtype: u16,
-    tokens: &[Token<'_>],
-    origin: Option<&Name>,
-) -> Result<Vec<u8>, RdataError> {
+pub(crate) fn parse_rdata_in(rtype: u16, tokens: &[Token<'_>], origin: Option<&Name>) -> Result<Vec<u8>, RdataError> {
     if types::is_meta_type(rtype) {
         return Err(RdataError::Invalid(format!(
             "{} is a meta-type and cannot be stored in a zone (RFC 6895 §3.1)",
@@ -263,7 +256,14 @@ pub(crate) fn write_rdata(out: &mut String, rtype: u16, wire: &[u8]) -> Result<(
             put!(out, "{priority} {weight} {port} {}", r.name("target")?);
         }
         CAA => write_caa(out, &mut r)?,
-        DS | CDS if wire.len() > 4 => {
+        // A digest of the wrong length for its type cannot be written in the DS text form.
+        DS | CDS
+            if wire.len() > 4
+                && wire
+                    .get(3)
+                    .and_then(|&t| ds_digest_len(t))
+                    .is_none_or(|l| l == wire.len() - 4) =>
+        {
             let key_tag = r.u16("key tag")?;
             let algorithm = r.u8("algorithm")?;
             let digest_type = r.u8("digest type")?;
@@ -358,8 +358,8 @@ fn tokenize(text: &str) -> Result<Vec<Token<'_>>, RdataError> {
             pos += 1;
         } else if b == b'"' {
             let start = pos + 1;
-            let end = quoted_end(bytes, start)
-                .ok_or_else(|| RdataError::Invalid("unterminated quoted string".into()))?;
+            let end =
+                quoted_end(bytes, start).ok_or_else(|| RdataError::Invalid("unterminated quoted string".into()))?;
             tokens.push(Token::quoted(slice(text, start, end)?));
             pos = end + 1;
         } else {
@@ -378,7 +378,7 @@ fn tokenize(text: &str) -> Result<Vec<Token<'_>>, RdataError> {
 }
 
 /// Index of the `"` that closes a quoted string whose contents start at `start`.
-pub(crate) fn quoted_end(bytes: &[u8], start: usize) -> Option<usize> {
+fn quoted_end(bytes: &[u8], start: usize) -> Option<usize> {
     let mut pos = start;
     loop {
         match bytes.get(pos)? {
@@ -418,12 +418,8 @@ fn parse_generic(rtype: u16, tokens: &[Token<'_>]) -> Result<Vec<u8>, RdataError
     }
     if has_text_form(rtype) {
         let mut scratch = String::new();
-        write_rdata(&mut scratch, rtype, &data).map_err(|e| {
-            RdataError::Invalid(format!(
-                "\\# data is not valid {}: {e}",
-                types::type_to_string(rtype)
-            ))
-        })?;
+        write_rdata(&mut scratch, rtype, &data)
+            .map_err(|e| RdataError::Invalid(format!("\\# data is not valid {}: {e}", types::type_to_string(rtype))))?;
     }
     Ok(data)
 }
@@ -513,14 +509,7 @@ impl<'a> Parser<'_, 'a> {
                 self.u8(1, "DS algorithm")?;
                 let digest_type = self.u8(2, "DS digest type")?;
                 let digest = decode_hex(&self.tokens[3..], "DS digest")?;
-                // RFC 4509 §2.2, RFC 6605 §2.
-                let wanted = match digest_type {
-                    1 => Some(20),
-                    2 => Some(32),
-                    4 => Some(48),
-                    _ => None,
-                };
-                if let Some(wanted) = wanted.filter(|&w| w != digest.len()) {
+                if let Some(wanted) = ds_digest_len(digest_type).filter(|&w| w != digest.len()) {
                     return Err(RdataError::Invalid(format!(
                         "DS digest type {digest_type} needs {wanted} octets, found {}",
                         digest.len()
@@ -693,9 +682,8 @@ impl<'a> Parser<'_, 'a> {
     fn lua(&mut self) -> Result<(), RdataError> {
         self.expect_at_least(2)?;
         let type_text = self.tokens[0].text;
-        let embedded = types::type_from_str(type_text).ok_or_else(|| {
-            RdataError::Invalid(format!("LUA record type \"{type_text}\" is not a known type"))
-        })?;
+        let embedded = types::type_from_str(type_text)
+            .ok_or_else(|| RdataError::Invalid(format!("LUA record type \"{type_text}\" is not a known type")))?;
         self.out.extend_from_slice(&embedded.to_be_bytes());
         for token in &self.tokens[1..] {
             unescape_into(&mut self.out, token.text)?;
@@ -765,9 +753,8 @@ impl<'a> Parser<'_, 'a> {
             }
         }
         for (key, value) in params {
-            let len = u16::try_from(value.len()).map_err(|_| {
-                RdataError::Invalid(format!("SvcParam {} is longer than 65535 octets", SvcKey(key)))
-            })?;
+            let len = u16::try_from(value.len())
+                .map_err(|_| RdataError::Invalid(format!("SvcParam {} is longer than 65535 octets", SvcKey(key))))?;
             self.out.extend_from_slice(&key.to_be_bytes());
             self.out.extend_from_slice(&len.to_be_bytes());
             self.out.extend_from_slice(&value);
@@ -776,15 +763,23 @@ impl<'a> Parser<'_, 'a> {
     }
 }
 
+/// Digest length for a DS digest type (RFC 4509 §2.2, RFC 6605 §2; SHA-1 from RFC 4034 §5.1.4), if known.
+fn ds_digest_len(digest_type: u8) -> Option<usize> {
+    match digest_type {
+        1 => Some(20),
+        2 => Some(32),
+        4 => Some(48),
+        _ => None,
+    }
+}
+
 /// Parses a decimal number of at most `max`, for the field named `field`.
 fn number(text: &str, field: &'static str, kind: &'static str, max: u64) -> Result<u64, RdataError> {
-    parse_u64(text)
-        .filter(|&v| v <= max)
-        .ok_or_else(|| RdataError::Number {
-            field,
-            kind,
-            text: text.into(),
-        })
+    parse_u64(text).filter(|&v| v <= max).ok_or_else(|| RdataError::Number {
+        field,
+        kind,
+        text: text.into(),
+    })
 }
 
 /// Parses plain decimal digits (no sign, no spaces) into a `u64`.
@@ -894,8 +889,7 @@ impl<'a> Reader<'a> {
 
     /// The next uncompressed domain name.
     fn name(&mut self, what: &str) -> Result<Name, RdataError> {
-        let (name, used) =
-            Name::from_wire_prefix(self.wire).map_err(|e| self.malformed(format!("{what}: {e}")))?;
+        let (name, used) = Name::from_wire_prefix(self.wire).map_err(|e| self.malformed(format!("{what}: {e}")))?;
         self.wire = &self.wire[used..];
         Ok(name)
     }
@@ -1268,19 +1262,15 @@ fn svc_param_to_wire(key: u16, value: Option<&[u8]>) -> Result<Vec<u8>, RdataErr
         }
         1 => {
             for id in split_value_list(required.ok_or_else(needs_value)?)? {
-                let len = u8::try_from(id.len()).map_err(|_| {
-                    RdataError::Invalid("alpn protocol id is longer than 255 octets".into())
-                })?;
+                let len = u8::try_from(id.len())
+                    .map_err(|_| RdataError::Invalid("alpn protocol id is longer than 255 octets".into()))?;
                 wire.push(len);
                 wire.extend_from_slice(&id);
             }
         }
         2 | 8 => {
             if value.is_some_and(|v| !v.is_empty()) {
-                return Err(RdataError::Invalid(format!(
-                    "SvcParam {} takes no value",
-                    SvcKey(key)
-                )));
+                return Err(RdataError::Invalid(format!("SvcParam {} takes no value", SvcKey(key))));
             }
         }
         3 => {
@@ -1296,9 +1286,8 @@ fn svc_param_to_wire(key: u16, value: Option<&[u8]>) -> Result<Vec<u8>, RdataErr
                 } else {
                     text.parse::<Ipv6Addr>().ok().map(|ip| ip.octets().to_vec())
                 };
-                let octets = octets.ok_or_else(|| {
-                    RdataError::Invalid(format!("{} \"{text}\" is not a valid address", SvcKey(key)))
-                })?;
+                let octets = octets
+                    .ok_or_else(|| RdataError::Invalid(format!("{} \"{text}\" is not a valid address", SvcKey(key))))?;
                 wire.extend_from_slice(&octets);
             }
         }
@@ -1355,7 +1344,10 @@ fn write_svcb(out: &mut String, r: &mut Reader<'_>) -> Result<(), RdataError> {
         put!(out, " {}", SvcKey(key));
         match key {
             0 => {
-                if value.is_empty() || value.len() % 2 != 0 {
+                // RFC 9460 §8: a non-empty list of keys in strictly increasing order.
+                let keys = value.chunks_exact(2).map(|k| u16::from_be_bytes([k[0], k[1]]));
+                let increasing = keys.clone().zip(keys.skip(1)).all(|(a, b)| a < b);
+                if value.is_empty() || value.len() % 2 != 0 || !increasing {
                     return Err(bad(r));
                 }
                 for (i, listed) in value.chunks_exact(2).enumerate() {
@@ -1447,18 +1439,22 @@ fn write_alpn_id(out: &mut String, id: &[u8]) {
 mod tests {
     use super::*;
 
+    /// The origin used for relative names in these tests.
     fn origin() -> Name {
         "example.com.".parse().expect("valid origin")
     }
 
+    /// Parses RDATA text relative to [`origin`].
     fn parse(rtype: u16, text: &str) -> Result<Vec<u8>, RdataError> {
         parse_rdata_text(rtype, text, &origin())
     }
 
+    /// Parses RDATA text that must be valid.
     fn ok(rtype: u16, text: &str) -> Vec<u8> {
         parse(rtype, text).unwrap_or_else(|e| panic!("{text}: {e}"))
     }
 
+    /// Parses RDATA text that must be rejected, returning the message.
     fn err(rtype: u16, text: &str) -> String {
         match parse(rtype, text) {
             Ok(wire) => panic!("{text} parsed to {wire:02x?}"),
@@ -1629,10 +1625,7 @@ mod tests {
         let wire = ok(LOC, "52 22 23.000 N 4 53 32.000 E -2.00m 0.00m 10000m 10m");
         assert_eq!(
             wire,
-            [
-                0, 0x00, 0x16, 0x13, 0x8b, 0x3c, 0xf0, 0x18, 0x81, 0x0c, 0xbc, 0xe0, 0x00, 0x98,
-                0x95, 0xb8
-            ]
+            [0, 0x00, 0x16, 0x13, 0x8b, 0x3c, 0xf0, 0x18, 0x81, 0x0c, 0xbc, 0xe0, 0x00, 0x98, 0x95, 0xb8]
         );
     }
 
@@ -1645,10 +1638,7 @@ mod tests {
         assert_eq!(err(SRV, "1 2"), "expected 4 fields for SRV, found 2");
         assert_eq!(err(DS, "1 2"), "expected at least 4 fields for DS, found 2");
         assert_eq!(err(A, ""), "expected 1 field for A, found 0");
-        assert_eq!(
-            err(CNAME, "a..b"),
-            "CNAME target \"a..b\": empty label"
-        );
+        assert_eq!(err(CNAME, "a..b"), "CNAME target \"a..b\": empty label");
         assert_eq!(
             err(TXT, &format!("\"{}\"", "x".repeat(256))),
             "TXT string is longer than 255 octets"
@@ -1663,31 +1653,58 @@ mod tests {
         );
         assert_eq!(err(DS, "1 8 2 abcd"), "DS digest type 2 needs 32 octets, found 2");
         assert_eq!(err(DS, "1 8 2 xyz"), "DS digest is not valid hexadecimal: \"xyz\"");
-        assert_eq!(err(CAA, "0 is-sue x"), "CAA tag \"is-sue\" must be 1 to 255 letters and digits");
+        assert_eq!(
+            err(CAA, "0 is-sue x"),
+            "CAA tag \"is-sue\" must be 1 to 255 letters and digits"
+        );
         assert_eq!(
             err(65280, "abc"),
             "TYPE65280 has no text form here; write it as \\# <length> <hex> (RFC 3597 §5)"
         );
-        assert_eq!(err(65280, "\\# 2 abcdef"), "\\# length 2 does not match the 3 octets of data");
+        assert_eq!(
+            err(65280, "\\# 2 abcdef"),
+            "\\# length 2 does not match the 3 octets of data"
+        );
         assert_eq!(err(65280, "\\# 1 a"), "\\# data is not valid hexadecimal: \"a\"");
         assert_eq!(err(65280, "\\#"), "\\# needs a length");
         assert_eq!(
             err(A, "\\# 3 010203"),
             "\\# data is not valid A: malformed A RDATA: truncated address"
         );
-        assert_eq!(err(ANY, "\\# 0"), "ANY is a meta-type and cannot be stored in a zone (RFC 6895 §3.1)");
+        assert_eq!(
+            err(ANY, "\\# 0"),
+            "ANY is a meta-type and cannot be stored in a zone (RFC 6895 §3.1)"
+        );
         assert_eq!(err(LUA, "BOGUS \"x\""), "LUA record type \"BOGUS\" is not a known type");
-        assert_eq!(err(LOC, "91 N 0 E 0"), "LOC latitude degrees \"91\" is not a number from 0 to 90");
+        assert_eq!(
+            err(LOC, "91 N 0 E 0"),
+            "LOC latitude degrees \"91\" is not a number from 0 to 90"
+        );
         assert_eq!(err(LOC, "90 0 1 N 0 E 0"), "LOC latitude is more than 90 degrees");
-        assert_eq!(err(LOC, "1 60 N 0 E 0"), "LOC latitude minutes \"60\" is not a number from 0 to 59");
+        assert_eq!(
+            err(LOC, "1 60 N 0 E 0"),
+            "LOC latitude minutes \"60\" is not a number from 0 to 59"
+        );
         assert_eq!(err(LOC, "1 N 0 E"), "LOC record is missing its altitude");
-        assert_eq!(err(LOC, "1 N 0 E 0 1 1 1 1"), "unexpected \"1\" after the LOC vertical precision");
-        assert_eq!(err(SVCB, "1 . port=99999"), "SvcParam port is not a 16-bit number: \"99999\"");
+        assert_eq!(
+            err(LOC, "1 N 0 E 0 1 1 1 1"),
+            "unexpected \"1\" after the LOC vertical precision"
+        );
+        assert_eq!(
+            err(SVCB, "1 . port=99999"),
+            "SvcParam port is not a 16-bit number: \"99999\""
+        );
         assert_eq!(err(SVCB, "1 . bogus=1"), "unknown SvcParamKey \"bogus\"");
         assert_eq!(err(SVCB, "1 . key65535"), "SvcParamKey key65535 is reserved");
-        assert_eq!(err(SVCB, "1 . port=1 port=2"), "SvcParamKey port appears more than once");
+        assert_eq!(
+            err(SVCB, "1 . port=1 port=2"),
+            "SvcParamKey port appears more than once"
+        );
         let no_origin = parse_rdata_in(NS, &[Token::word("ns1")], None).unwrap_err();
-        assert_eq!(no_origin.to_string(), "NS name server \"ns1\": relative name but no origin is known");
+        assert_eq!(
+            no_origin.to_string(),
+            "NS name server \"ns1\": relative name but no origin is known"
+        );
     }
 
     #[test]
@@ -1709,6 +1726,10 @@ mod tests {
             (SVCB, &[0, 1, 0, 0, 1, 0, 2, 0, 0]),
             (HTTPS, &[0, 1, 0, 0, 4, 0, 3, 1, 2, 3]),
             (LUA, &[0]),
+            (
+                SVCB,
+                &[0, 1, 0, 0, 0, 0, 4, 0, 3, 0, 1, 0, 1, 0, 1, b'x', 0, 3, 0, 2, 0, 53],
+            ),
         ];
         for &(rtype, wire) in bad {
             assert!(
@@ -1723,6 +1744,7 @@ mod tests {
     fn unexpressible_data_uses_generic_form() {
         assert_eq!(format_rdata(DS, &[0, 1, 8, 2]).unwrap(), "\\# 4 00010802");
         assert_eq!(format_rdata(DNSKEY, &[1, 1, 3, 8]).unwrap(), "\\# 4 01010308");
+        assert_eq!(format_rdata(DS, &[0, 1, 8, 2, 0xab]).unwrap(), "\\# 5 00010802AB");
         assert_eq!(format_rdata(LOC, &[1, 2, 3]).unwrap(), "\\# 3 010203");
         assert_eq!(format_rdata(65280, &[]).unwrap(), "\\# 0");
         assert_eq!(ok(DS, "\\# 4 00010802"), [0, 1, 8, 2]);

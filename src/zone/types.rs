@@ -163,9 +163,7 @@ pub fn type_from_str(s: &str) -> Option<u16> {
     if digits.is_empty() || digits.len() > 5 || !digits.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    let value = digits
-        .iter()
-        .fold(0u32, |v, &d| v * 10 + u32::from(d - b'0'));
+    let value = digits.iter().fold(0u32, |v, &d| v * 10 + u32::from(d - b'0'));
     u16::try_from(value).ok()
 }
 

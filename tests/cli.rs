@@ -1,0 +1,180 @@
+//! The `pooldns` command line against a real SQLite file: zone import,
+//! export, list and delete, and how bad input is reported.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A scratch directory with a config file pointing at its own store.
+struct Workspace {
+    dir: tempfile::TempDir,
+}
+
+impl Workspace {
+    fn new() -> Workspace {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = format!("[store]\nurl = \"sqlite://{}/pooldns.db\"\n", dir.path().display());
+        std::fs::write(dir.path().join("pooldns.toml"), config).expect("config written");
+        Workspace { dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.path(name);
+        std::fs::write(&path, text).expect("file written");
+        path
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let config = self.path("pooldns.toml");
+        Command::new(env!("CARGO_BIN_EXE_pooldns"))
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .env_remove("POOLDNS_STORE_URL")
+            .env_remove("POOLDNS_CONFIG")
+            .output()
+            .expect("pooldns runs")
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let output = self.run(args);
+        assert!(
+            output.status.success(),
+            "pooldns {args:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).expect("utf-8 output")
+    }
+
+    fn fails(&self, args: &[&str]) -> String {
+        let output = self.run(args);
+        assert!(!output.status.success(), "pooldns {args:?} should have failed");
+        String::from_utf8(output.stderr).expect("utf-8 output")
+    }
+}
+
+const ZONE: &str = r#"$ORIGIN cli.test.
+$TTL 300
+@       SOA  ns1 hostmaster ( 1 3600 600
+                              86400 60 )
+        NS   ns1
+ns1     A    192.0.2.1
+www     A    192.0.2.80
+        AAAA 2001:db8::80
+txt     TXT  "hello world" "with \"quotes\"" semi\;colon
+lua     LUA  A "ifportup(443, {'192.0.2.1', '192.0.2.2'})"
+"#;
+
+fn path_str(path: &Path) -> &str {
+    path.to_str().expect("utf-8 path")
+}
+
+#[test]
+fn import_export_round_trip() {
+    let ws = Workspace::new();
+    let file = ws.write("cli.zone", ZONE);
+    let out = ws.ok(&["zone", "import", path_str(&file)]);
+    assert!(out.contains("imported cli.test.: 7 records"), "{out}");
+    assert!(ws.ok(&["zone", "list"]).contains("cli.test.\t7 records"));
+
+    let exported = ws.ok(&["zone", "export", "cli.test"]);
+    assert!(
+        exported.contains("lua.cli.test. 300 IN LUA A \"ifportup(443, {'192.0.2.1', '192.0.2.2'})\""),
+        "{exported}"
+    );
+    let again = ws.write("again.zone", &exported);
+    ws.ok(&["zone", "import", path_str(&again), "--replace"]);
+    assert_eq!(
+        ws.ok(&["zone", "export", "cli.test."]),
+        exported,
+        "export imports back to the same data"
+    );
+
+    assert!(ws.ok(&["zone", "delete", "CLI.test"]).contains("deleted cli.test."));
+    assert_eq!(ws.ok(&["zone", "list"]), "");
+}
+
+#[test]
+fn duplicate_import_needs_replace() {
+    let ws = Workspace::new();
+    let file = ws.write("cli.zone", ZONE);
+    ws.ok(&["zone", "import", path_str(&file)]);
+    let changed = ws.write("changed.zone", &ZONE.replace("192.0.2.80", "192.0.2.81"));
+    let error = ws.fails(&["zone", "import", path_str(&changed)]);
+    assert!(
+        error.contains("already exists") && error.contains("--replace"),
+        "{error}"
+    );
+    assert!(
+        ws.ok(&["zone", "export", "cli.test"]).contains("192.0.2.80"),
+        "nothing changed"
+    );
+    ws.ok(&["zone", "import", path_str(&changed), "--replace"]);
+    assert!(ws.ok(&["zone", "export", "cli.test"]).contains("192.0.2.81"));
+}
+
+#[test]
+fn a_bad_line_imports_nothing_and_is_named() {
+    let ws = Workspace::new();
+    let good = ws.write("cli.zone", ZONE);
+    ws.ok(&["zone", "import", path_str(&good)]);
+    let cases = [
+        ("www     A    192.0.2.80", "www     A    192.0.2.999", ":7:"),
+        ("ns1     A    192.0.2.1", "ns1     MX   x", ":6:"),
+        (
+            "www     A    192.0.2.80",
+            "www     CNAME ns1",
+            ":8: CNAME at www.cli.test. has other data",
+        ),
+        (
+            "ns1     A    192.0.2.1",
+            "ns1.other.test.  A 192.0.2.1",
+            "outside the zone",
+        ),
+    ];
+    for (from, to, expected) in cases {
+        let broken = ws.write("broken.zone", &ZONE.replace(from, to));
+        let error = ws.fails(&["zone", "import", path_str(&broken), "--replace"]);
+        assert!(error.contains("broken.zone"), "error names the file: {error}");
+        assert!(error.contains(expected), "expected {expected:?} in: {error}");
+        let exported = ws.ok(&["zone", "export", "cli.test"]);
+        assert!(
+            exported.contains("192.0.2.80") && exported.contains("ns1.cli.test. 300 IN A"),
+            "store unchanged: {exported}"
+        );
+    }
+    let no_soa = ws.write("nosoa.zone", "$ORIGIN x.test.\n@ 300 NS ns1\n");
+    let error = ws.fails(&["zone", "import", path_str(&no_soa), "--zone", "x.test"]);
+    assert!(error.contains("no SOA"), "{error}");
+    let error = ws.fails(&["zone", "import", path_str(&ws.path("missing.zone"))]);
+    assert!(error.contains("missing.zone"), "{error}");
+}
+
+#[test]
+fn bad_configuration_is_reported() {
+    let ws = Workspace::new();
+    let config = ws.write("bad.toml", "[dns]\nlisten = [\"127.0.0.1:5300\"]\nlistne = 1\n");
+    let output = Command::new(env!("CARGO_BIN_EXE_pooldns"))
+        .args(["--config", path_str(&config), "check-config"])
+        .output()
+        .expect("pooldns runs");
+    let error = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(error.contains("listne") && error.contains("bad.toml"), "{error}");
+
+    let output = Command::new(env!("CARGO_BIN_EXE_pooldns"))
+        .args(["zone", "list"])
+        .env("POOLDNS_STORE_URL", "mysql://nowhere/x")
+        .env_remove("POOLDNS_CONFIG")
+        .output()
+        .expect("pooldns runs");
+    let error = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(error.contains("not supported"), "{error}");
+
+    let shown = ws.ok(&["check-config"]);
+    assert!(shown.contains("127.0.0.1:5300"), "{shown}");
+}
