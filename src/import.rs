@@ -4,6 +4,7 @@
 //! writes it in one transaction: a file with one bad line imports nothing.
 
 use std::path::Path;
+use std::time::Instant;
 
 use crate::name::Name;
 use crate::store::{Store, StoreError, StoredRecord, WriteMode};
@@ -60,9 +61,12 @@ pub async fn import_file(
         path: file_name.clone(),
         source,
     })?;
+    let started = Instant::now();
     let (apex, records) = parse_and_check(&text, &file_name, zone)?;
     let rows = to_rows(&records)?;
+    let parsed = started.elapsed();
     store.put_zone(&apex.to_lowercase().to_string(), &rows, mode).await?;
+    tracing::debug!(zone = %apex, records = records.len(), ?parsed, stored = ?started.elapsed() - parsed, "zone file imported");
     Ok((apex, records.len()))
 }
 

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::catalog::{Catalog, SharedCatalog};
 use crate::import;
@@ -153,11 +153,17 @@ impl Loader {
     }
 
     async fn build(&self, id: i64, apex: &Name) -> Result<Zone, BuildError> {
+        let started = Instant::now();
         let rows = self.store.zone_records(id).await?;
+        let fetched = started.elapsed();
         let apex = apex.clone();
         tokio::task::spawn_blocking(move || {
             let records = import::from_rows(&apex, &rows)?;
-            Ok(Zone::build(&apex, records))
+            drop(rows);
+            let parsed = started.elapsed();
+            let zone = Zone::build(&apex, records);
+            tracing::debug!(zone = %apex, ?fetched, parse = ?parsed - fetched, build = ?started.elapsed() - parsed, "zone built");
+            Ok(zone)
         })
         .await
         .map_err(|_| BuildError::Panicked)?
