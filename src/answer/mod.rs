@@ -101,7 +101,7 @@ impl Responder {
                 None => rcode::REFUSED,
                 Some(zone) => {
                     writer.set_flags(flag::AA);
-                    Resolution::new(zone, query, transport).run(&mut writer)
+                    Resolution::new(zone, query).run(&mut writer)
                 }
             },
         };
@@ -154,7 +154,6 @@ fn refusal(query: &Query) -> Option<u16> {
 struct Resolution<'a> {
     zone: &'a Zone,
     query: &'a Query,
-    transport: Transport,
     /// Names whose addresses go into the additional section.
     targets: [NameBuf; MAX_ADDITIONAL_TARGETS],
     target_count: usize,
@@ -170,11 +169,10 @@ enum Authority<'z> {
 }
 
 impl<'a> Resolution<'a> {
-    fn new(zone: &'a Zone, query: &'a Query, transport: Transport) -> Self {
+    fn new(zone: &'a Zone, query: &'a Query) -> Self {
         Resolution {
             zone,
             query,
-            transport,
             targets: [NameBuf::EMPTY; MAX_ADDITIONAL_TARGETS],
             target_count: 0,
         }
@@ -191,6 +189,11 @@ impl<'a> Resolution<'a> {
     fn fill(&mut self, writer: &mut MessageWriter<'_>) -> Result<u16, Full> {
         let qtype = self.query.qtype;
         let mut name = NameBuf::from(self.query.qname_lower());
+        // Names already answered for: a chain that comes back to one of
+        // them is a loop, and each record is written once (Knot and BIND
+        // do the same).
+        let mut visited = [NameBuf::EMPTY; MAX_CHAIN + 1];
+        visited[0] = name;
         let mut rcode = rcode::NOERROR;
         let mut authority = Authority::None;
         writer.section(Section::Answer);
@@ -230,7 +233,10 @@ impl<'a> Resolution<'a> {
                 }
             };
             match next {
-                Some(target) if target.ends_with(self.zone.apex().as_wire()) => name = target,
+                Some(target) if target.ends_with(self.zone.apex().as_wire()) && !visited[..=step].contains(&target) => {
+                    name = target;
+                    visited[step + 1] = target;
+                }
                 _ => break,
             }
         }
@@ -240,18 +246,17 @@ impl<'a> Resolution<'a> {
             Authority::Soa => {
                 if let Some(soa) = self.zone.soa() {
                     let ttl = soa
-                        .rdata
                         .first()
-                        .and_then(|rdata| soa_minimum(rdata))
+                        .and_then(soa_minimum)
                         .map_or(soa.ttl, |min| min.min(soa.ttl));
-                    for rdata in soa.rdata.iter() {
+                    for rdata in soa.rdata() {
                         writer.push(self.zone.apex().as_wire(), types::SOA, ttl, rdata)?;
                     }
                 }
             }
             Authority::Referral(cut) => {
                 if let Some(ns) = cut.rrset(types::NS) {
-                    push_rrset(writer, cut.name().as_wire(), ns)?;
+                    push_rrset(writer, cut.name_wire(), ns)?;
                 }
             }
         }
@@ -281,7 +286,7 @@ impl<'a> Resolution<'a> {
         }
         if let Some(cname) = node.rrset(types::CNAME) {
             push_rrset(writer, owner, cname)?;
-            return Ok(match cname.rdata.first() {
+            return Ok(match cname.first() {
                 Some(target) => NodeAnswer::Follow(NameBuf::lowercase(target)),
                 None => NodeAnswer::Done,
             });
@@ -289,27 +294,17 @@ impl<'a> Resolution<'a> {
         Ok(NodeAnswer::NoData)
     }
 
-    /// ANY (RFC 8482 §4.1): over UDP one RRset, the one with the lowest
-    /// type, which keeps the reply small and cheap to amplify; over TCP,
-    /// where size costs the asker, every RRset.
+    /// ANY (RFC 8482 §4.1): one RRset, the one with the lowest type, over
+    /// every transport (as Knot does). It keeps replies small, makes ANY
+    /// useless for amplification, and resolvers that want more ask for it.
     fn answer_any(&mut self, node: &Node, owner: &[u8], writer: &mut MessageWriter<'_>) -> Result<NodeAnswer, Full> {
-        let mut rrsets = node.rrsets().iter().filter(|rrset| rrset.rtype != types::LUA);
-        let mut any = false;
-        match self.transport {
-            Transport::Udp => {
-                if let Some(rrset) = rrsets.next() {
-                    push_rrset(writer, owner, rrset)?;
-                    any = true;
-                }
+        match node.rrsets().find(|rrset| rrset.rtype != types::LUA) {
+            Some(rrset) => {
+                push_rrset(writer, owner, rrset)?;
+                Ok(NodeAnswer::Done)
             }
-            Transport::Tcp => {
-                for rrset in rrsets {
-                    push_rrset(writer, owner, rrset)?;
-                    any = true;
-                }
-            }
+            None => Ok(NodeAnswer::NoData),
         }
-        Ok(if any { NodeAnswer::Done } else { NodeAnswer::NoData })
     }
 
     /// DNAME substitution (RFC 6672 §3.2): the DNAME, then a CNAME from
@@ -325,11 +320,11 @@ impl<'a> Resolution<'a> {
         let Some(dname) = node.rrset(types::DNAME) else {
             return Ok(None);
         };
-        push_rrset(writer, node.name().as_wire(), dname)?;
-        let Some(target) = dname.rdata.first() else {
+        push_rrset(writer, node.name_wire(), dname)?;
+        let Some(target) = dname.first() else {
             return Ok(None);
         };
-        let prefix = &name[..name.len() - node.name().as_wire().len()];
+        let prefix = &name[..name.len() - node.name_wire().len()];
         if prefix.len() + target.len() > 255 {
             return Ok(None);
         }
@@ -342,14 +337,14 @@ impl<'a> Resolution<'a> {
 
     /// Remembers the names in NS, MX and SRV RDATA whose addresses belong
     /// in the additional section (RFC 1035 §3.3.9 and §3.3.11, RFC 2782).
-    fn note_targets(&mut self, rrset: &RRset) {
+    fn note_targets(&mut self, rrset: RRset<'_>) {
         let skip = match rrset.rtype {
             types::NS => 0,
             types::MX => 2,
             types::SRV => 6,
             _ => return,
         };
-        for rdata in rrset.rdata.iter() {
+        for rdata in rrset.rdata() {
             if let Some(target) = rdata.get(skip..) {
                 self.note_target(NameBuf::lowercase(target));
             }
@@ -374,9 +369,9 @@ impl<'a> Resolution<'a> {
         let Some(ns) = cut.rrset(types::NS) else {
             return Ok(());
         };
-        for rdata in ns.rdata.iter() {
+        for rdata in ns.rdata() {
             let target = NameBuf::lowercase(rdata);
-            if target.ends_with(cut.name().as_wire()) {
+            if target.ends_with(cut.name_wire()) {
                 if let Some(node) = self.zone.node(target.as_slice()) {
                     push_addresses(writer, node)?;
                 }
@@ -417,8 +412,8 @@ enum NodeAnswer {
 }
 
 /// Writes every record of `rrset` under `owner`.
-fn push_rrset(writer: &mut MessageWriter<'_>, owner: &[u8], rrset: &RRset) -> Result<(), Full> {
-    for rdata in rrset.rdata.iter() {
+fn push_rrset(writer: &mut MessageWriter<'_>, owner: &[u8], rrset: RRset<'_>) -> Result<(), Full> {
+    for rdata in rrset.rdata() {
         writer.push(owner, rrset.rtype, rrset.ttl, rdata)?;
     }
     Ok(())
@@ -429,7 +424,7 @@ fn push_addresses(writer: &mut MessageWriter<'_>, node: &Node) -> Result<(), Ful
     for rtype in [types::A, types::AAAA] {
         if let Some(rrset) = node.rrset(rtype) {
             let mark = writer.mark();
-            if let Err(full) = push_rrset(writer, node.name().as_wire(), rrset) {
+            if let Err(full) = push_rrset(writer, node.name_wire(), rrset) {
                 writer.rollback(mark);
                 return Err(full);
             }
@@ -485,7 +480,15 @@ impl NameBuf {
     fn as_slice(&self) -> &[u8] {
         &self.bytes[..self.len as usize]
     }
+}
 
+impl PartialEq for NameBuf {
+    fn eq(&self, other: &NameBuf) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl NameBuf {
     /// Whether this (lowercased) name is at or below `apex` (lowercased),
     /// comparing on label boundaries.
     fn ends_with(&self, apex: &[u8]) -> bool {

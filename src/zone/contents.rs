@@ -76,35 +76,25 @@ impl Zone {
             record_count,
         };
         let mut records = records.into_iter().peekable();
+        let mut data = Vec::new();
         while let Some(first) = records.next() {
-            let owner = first.owner;
-            let mut rrsets: Vec<RRset> = Vec::new();
-            let mut pending = Some((first.rtype, first.ttl, first.rdata));
-            while let Some((rtype, ttl, rdata)) = pending.take() {
-                match rrsets.last_mut() {
-                    Some(rrset) if rrset.rtype == rtype => {
-                        if !rrset.rdata.iter().any(|existing| **existing == *rdata) {
-                            let mut all = std::mem::take(&mut rrset.rdata).into_vec();
-                            all.push(rdata.into_boxed_slice());
-                            rrset.rdata = all.into_boxed_slice();
-                        }
-                    }
-                    _ => rrsets.push(RRset {
-                        rtype,
-                        ttl,
-                        rdata: vec![rdata.into_boxed_slice()].into_boxed_slice(),
-                    }),
+            // One RRset per run of equal types (the input is sorted).
+            data.clear();
+            data.extend_from_slice(first.owner.as_wire());
+            let mut rrset = RRsetEncoder::start(&mut data, first.rtype, first.ttl);
+            rrset.push(&mut data, &first.rdata);
+            while let Some(next) = records.next_if(|next| next.owner == first.owner) {
+                if next.rtype != rrset.rtype {
+                    rrset = RRsetEncoder::start(&mut data, next.rtype, next.ttl);
                 }
-                if records.peek().is_some_and(|next| next.owner == owner) {
-                    pending = records.next().map(|next| (next.rtype, next.ttl, next.rdata));
-                }
+                rrset.push(&mut data, &next.rdata);
             }
-            zone.insert_node(owner, rrsets.into_boxed_slice());
+            zone.insert_node(first.owner.as_wire(), &data);
         }
         zone.add_empty_non_terminals();
         zone.apex_index = zone
             .index_of(apex.as_wire())
-            .unwrap_or_else(|| zone.insert_node(apex, Box::new([])));
+            .unwrap_or_else(|| zone.insert_node(apex.as_wire(), apex.as_wire()));
         zone.adjust();
         zone
     }
@@ -120,15 +110,15 @@ impl Zone {
     }
 
     /// The SOA RRset; an empty zone (never served) yields `None`.
-    pub fn soa(&self) -> Option<&RRset> {
+    pub fn soa(&self) -> Option<RRset<'_>> {
         self.apex_node().rrset(types::SOA)
     }
 
     /// The SOA serial, 0 when there is no SOA.
     pub fn serial(&self) -> u32 {
         self.soa()
-            .and_then(|soa| soa.rdata.first())
-            .and_then(|rdata| super::soa_serial(rdata))
+            .and_then(|soa| soa.first())
+            .and_then(super::soa_serial)
             .unwrap_or(0)
     }
 
@@ -202,24 +192,26 @@ impl Zone {
         let nodes = &self.nodes;
         self.table
             .find(self.hash(name_lower), |&index| {
-                nodes[index as usize].name.as_wire() == name_lower
+                nodes[index as usize].name_wire() == name_lower
             })
             .copied()
     }
 
-    fn insert_node(&mut self, name: Name, rrsets: Box<[RRset]>) -> u32 {
+    /// Adds a node; `data` is the owner's wire name followed by the
+    /// encoded RRsets.
+    fn insert_node(&mut self, name: &[u8], data: &[u8]) -> u32 {
         let index = self.nodes.len() as u32;
-        let hash = self.hash(name.as_wire());
+        let hash = self.hash(name);
         self.nodes.push(Node {
-            name,
-            rrsets,
+            data: data.into(),
+            name_len: name.len() as u8,
             interrupt: NONE,
             wildcard: NONE,
             is_cut: false,
         });
         let (nodes, hasher) = (&self.nodes, &self.hasher);
         self.table
-            .insert_unique(hash, index, |&i| hasher.hash_one(nodes[i as usize].name.as_wire()));
+            .insert_unique(hash, index, |&i| hasher.hash_one(nodes[i as usize].name_wire()));
         index
     }
 
@@ -228,16 +220,13 @@ impl Zone {
     fn add_empty_non_terminals(&mut self) {
         let apex_labels = self.apex.label_count();
         for index in 0..self.nodes.len() {
-            let mut name = self.nodes[index].name.clone();
-            while name.label_count() > apex_labels {
-                let Some(parent) = name.parent() else {
-                    break;
-                };
-                if self.index_of(parent.as_wire()).is_some() {
+            let mut name = self.nodes[index].name_wire().to_vec();
+            while label_count(&name) > apex_labels {
+                name.drain(..name[0] as usize + 1);
+                if self.index_of(&name).is_some() {
                     break;
                 }
-                self.insert_node(parent.clone(), Box::new([]));
-                name = parent;
+                self.insert_node(&name, &name);
             }
         }
     }
@@ -245,16 +234,16 @@ impl Zone {
     /// Works out per node its topmost cut or DNAME and its wildcard child.
     fn adjust(&mut self) {
         let mut order: Vec<u32> = (0..self.nodes.len() as u32).collect();
-        order.sort_by_key(|&index| self.nodes[index as usize].name.label_count());
+        order.sort_by_key(|&index| label_count(self.nodes[index as usize].name_wire()));
         for index in order {
             let node = &self.nodes[index as usize];
             let is_apex = index == self.apex_index;
             let is_cut = !is_apex && node.rrset(types::NS).is_some();
-            let has_dname = node.rrsets.iter().any(|rrset| rrset.answers_for(types::DNAME));
-            let parent = if is_apex {
-                None
-            } else {
-                node.name.parent().and_then(|parent| self.index_of(parent.as_wire()))
+            let has_dname = node.rrsets().any(|rrset| rrset.answers_for(types::DNAME));
+            let name = node.name_wire();
+            let parent = match name.first() {
+                Some(&label) if !is_apex && label > 0 => self.index_of(&name[label as usize + 1..]),
+                _ => None,
             };
             let inherited = parent.map_or(NONE, |parent| self.nodes[parent as usize].interrupt);
             let interrupt = if inherited != NONE {
@@ -264,7 +253,7 @@ impl Zone {
             } else {
                 NONE
             };
-            if node.name.is_wildcard() {
+            if name.starts_with(b"\x01*") {
                 if let Some(parent) = parent {
                     self.nodes[parent as usize].wildcard = index;
                 }
@@ -279,31 +268,39 @@ impl Zone {
 //------------ Node ----------------------------------------------------------
 
 /// One owner name and its RRsets, sorted by type.
+///
+/// Name and RRsets share one allocation, a few dozen octets for a typical
+/// name: a zone of a million names costs a million small blocks, not five
+/// million.
 pub struct Node {
-    name: Name,
-    rrsets: Box<[RRset]>,
+    /// The lowercased wire name, then each RRset as type (2 octets), TTL
+    /// (4), record count (2), and per record its length (2) and RDATA.
+    data: Box<[u8]>,
+    name_len: u8,
+    /// NS records below the apex make this node a zone cut.
+    is_cut: bool,
     /// The topmost zone cut or DNAME at or above this node, if any.
     interrupt: u32,
     /// The `*` child of this node, if any.
     wildcard: u32,
-    /// NS records below the apex make this node a zone cut.
-    is_cut: bool,
 }
 
 impl Node {
-    /// The owner name, lowercased.
-    pub fn name(&self) -> &Name {
-        &self.name
+    /// The owner name, lowercased, in wire format.
+    pub fn name_wire(&self) -> &[u8] {
+        &self.data[..self.name_len as usize]
     }
 
-    /// The RRsets, sorted by type; empty for an empty non-terminal.
-    pub fn rrsets(&self) -> &[RRset] {
-        &self.rrsets
+    /// The RRsets, by type; none for an empty non-terminal.
+    pub fn rrsets(&self) -> RRsets<'_> {
+        RRsets {
+            data: &self.data[self.name_len as usize..],
+        }
     }
 
     /// The RRset of `rtype`, if present.
-    pub fn rrset(&self, rtype: u16) -> Option<&RRset> {
-        self.rrsets.iter().find(|rrset| rrset.rtype == rtype)
+    pub fn rrset(&self, rtype: u16) -> Option<RRset<'_>> {
+        self.rrsets().find(|rrset| rrset.rtype == rtype)
     }
 
     /// Whether this node is a zone cut (NS below the apex).
@@ -312,21 +309,119 @@ impl Node {
     }
 }
 
+/// Iterates over the RRsets of a node.
+pub struct RRsets<'a> {
+    data: &'a [u8],
+}
+
+impl<'a> Iterator for RRsets<'a> {
+    type Item = RRset<'a>;
+
+    fn next(&mut self) -> Option<RRset<'a>> {
+        let header = self.data.get(..RRSET_HEADER)?;
+        let rtype = u16::from_be_bytes([header[0], header[1]]);
+        let ttl = u32::from_be_bytes([header[2], header[3], header[4], header[5]]);
+        let count = u16::from_be_bytes([header[6], header[7]]);
+        let mut end = RRSET_HEADER;
+        for _ in 0..count {
+            let len = self.data.get(end..end + 2)?;
+            end += 2 + u16::from_be_bytes([len[0], len[1]]) as usize;
+        }
+        let records = self.data.get(RRSET_HEADER..end)?;
+        self.data = &self.data[end..];
+        Some(RRset { rtype, ttl, records })
+    }
+}
+
+/// Type, TTL and record count in front of an encoded RRset.
+const RRSET_HEADER: usize = 8;
+
+/// Appends one RRset to a node's data, record by record.
+struct RRsetEncoder {
+    rtype: u16,
+    /// Where the RRset's record count sits.
+    count_at: usize,
+    /// RDATA already pushed, to drop duplicates (RFC 2181 §5).
+    first_record: usize,
+}
+
+impl RRsetEncoder {
+    fn start(data: &mut Vec<u8>, rtype: u16, ttl: u32) -> RRsetEncoder {
+        data.extend_from_slice(&rtype.to_be_bytes());
+        data.extend_from_slice(&ttl.to_be_bytes());
+        let count_at = data.len();
+        data.extend_from_slice(&[0, 0]);
+        RRsetEncoder {
+            rtype,
+            count_at,
+            first_record: data.len(),
+        }
+    }
+
+    fn push(&mut self, data: &mut Vec<u8>, rdata: &[u8]) {
+        let count = u16::from_be_bytes([data[self.count_at], data[self.count_at + 1]]);
+        // RDATA longer than 65535 octets cannot exist on the wire, and an
+        // RRset this large cannot be answered; both are dropped.
+        if count == u16::MAX || rdata.len() > u16::MAX as usize {
+            return;
+        }
+        let records = RRset {
+            rtype: self.rtype,
+            ttl: 0,
+            records: &data[self.first_record..],
+        };
+        if records.rdata().any(|existing| existing == rdata) {
+            return;
+        }
+        data.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
+        data.extend_from_slice(rdata);
+        data[self.count_at..self.count_at + 2].copy_from_slice(&(count + 1).to_be_bytes());
+    }
+}
+
+/// Number of labels in a wire name, root excluded.
+fn label_count(wire: &[u8]) -> usize {
+    let mut count = 0;
+    let mut pos = 0;
+    while pos < wire.len() && wire[pos] != 0 {
+        pos += wire[pos] as usize + 1;
+        count += 1;
+    }
+    count
+}
+
 //------------ RRset ---------------------------------------------------------
 
 /// Records of one owner and type, RDATA in uncompressed wire format.
-pub struct RRset {
+#[derive(Clone, Copy)]
+pub struct RRset<'a> {
     pub rtype: u16,
     pub ttl: u32,
-    pub rdata: Box<[Box<[u8]>]>,
+    /// Each record as its length (2 octets) and RDATA.
+    records: &'a [u8],
 }
 
-impl RRset {
+impl<'a> RRset<'a> {
+    /// The RDATA of each record.
+    pub fn rdata(&self) -> impl Iterator<Item = &'a [u8]> {
+        let mut rest = self.records;
+        std::iter::from_fn(move || {
+            let len = u16::from_be_bytes([*rest.first()?, *rest.get(1)?]) as usize;
+            let rdata = rest.get(2..2 + len)?;
+            rest = &rest[2 + len..];
+            Some(rdata)
+        })
+    }
+
+    /// The RDATA of the first record.
+    pub fn first(&self) -> Option<&'a [u8]> {
+        self.rdata().next()
+    }
+
     /// Whether this RRset answers queries for `qtype`: it is of that type,
     /// or it is LUA and one of its records produces that type.
     pub fn answers_for(&self, qtype: u16) -> bool {
-        self.rtype == qtype
-            || (self.rtype == types::LUA && self.rdata.iter().any(|rdata| lua_type(rdata) == Some(qtype)))
+        self.rtype == qtype || (self.rtype == types::LUA && self.rdata().any(|rdata| lua_type(rdata) == Some(qtype)))
     }
 }
 
@@ -376,13 +471,37 @@ mod tests {
     }
 
     fn name_of(lookup: Lookup<'_>) -> String {
+        let name = |node: &Node| Name::from_wire(node.name_wire()).expect("valid name").to_string();
         match lookup {
-            Lookup::Node(node) => format!("node {}", node.name()),
-            Lookup::Wildcard(node) => format!("wildcard {}", node.name()),
-            Lookup::Referral(node) => format!("referral {}", node.name()),
-            Lookup::Dname(node) => format!("dname {}", node.name()),
+            Lookup::Node(node) => format!("node {}", name(node)),
+            Lookup::Wildcard(node) => format!("wildcard {}", name(node)),
+            Lookup::Referral(node) => format!("referral {}", name(node)),
+            Lookup::Dname(node) => format!("dname {}", name(node)),
             Lookup::NxDomain => "nxdomain".into(),
         }
+    }
+
+    #[test]
+    fn keeps_rrsets_whole_and_drops_duplicates() {
+        let zone = zone(&[
+            ("example.test.", types::SOA, &[0; 22]),
+            ("example.test.", types::NS, b"\x02ns\x07example\x04test\x00"),
+            ("www.example.test.", types::A, &[192, 0, 2, 1]),
+            (
+                "www.example.test.",
+                types::AAAA,
+                &[0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+            ),
+            ("www.example.test.", types::A, &[192, 0, 2, 2]),
+            ("www.example.test.", types::A, &[192, 0, 2, 1]),
+        ]);
+        let node = zone.node(&wire("www.example.test.")).expect("www");
+        let types: Vec<u16> = node.rrsets().map(|rrset| rrset.rtype).collect();
+        assert_eq!(types, [types::A, types::AAAA]);
+        let a: Vec<&[u8]> = node.rrset(types::A).expect("A").rdata().collect();
+        assert_eq!(a, [&[192, 0, 2, 1][..], &[192, 0, 2, 2][..]]);
+        assert_eq!(zone.apex_node().rrsets().count(), 2);
+        assert!(zone.node(&wire("example.test.")).is_some());
     }
 
     #[test]
