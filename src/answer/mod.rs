@@ -154,8 +154,9 @@ fn refusal(query: &Query) -> Option<u16> {
 struct Resolution<'a> {
     zone: &'a Zone,
     query: &'a Query,
-    /// Names whose addresses go into the additional section.
-    targets: [NameBuf; MAX_ADDITIONAL_TARGETS],
+    /// Names (as in the zone's RDATA) whose addresses go into the
+    /// additional section.
+    targets: [&'a [u8]; MAX_ADDITIONAL_TARGETS],
     target_count: usize,
 }
 
@@ -173,7 +174,7 @@ impl<'a> Resolution<'a> {
         Resolution {
             zone,
             query,
-            targets: [NameBuf::EMPTY; MAX_ADDITIONAL_TARGETS],
+            targets: [&[]; MAX_ADDITIONAL_TARGETS],
             target_count: 0,
         }
     }
@@ -192,8 +193,8 @@ impl<'a> Resolution<'a> {
         // Names already answered for: a chain that comes back to one of
         // them is a loop, and each record is written once (Knot and BIND
         // do the same).
-        let mut visited = [NameBuf::EMPTY; MAX_CHAIN + 1];
-        visited[0] = name;
+        let mut visited: [&[u8]; MAX_CHAIN + 1] = [&[]; MAX_CHAIN + 1];
+        visited[0] = self.query.qname_lower();
         let mut rcode = rcode::NOERROR;
         let mut authority = Authority::None;
         writer.section(Section::Answer);
@@ -209,7 +210,14 @@ impl<'a> Resolution<'a> {
                         authority = Authority::Soa;
                         None
                     }
-                    NodeAnswer::Follow(target) => Some(target),
+                    NodeAnswer::Follow(target) => {
+                        if visited[..=step].iter().any(|seen| seen.eq_ignore_ascii_case(target)) {
+                            None
+                        } else {
+                            visited[step + 1] = target;
+                            Some(NameBuf::lowercase(target))
+                        }
+                    }
                     NodeAnswer::Unanswerable => return Ok(rcode::SERVFAIL),
                 },
                 Lookup::Referral(cut) => {
@@ -233,10 +241,7 @@ impl<'a> Resolution<'a> {
                 }
             };
             match next {
-                Some(target) if target.ends_with(self.zone.apex().as_wire()) && !visited[..=step].contains(&target) => {
-                    name = target;
-                    visited[step + 1] = target;
-                }
+                Some(target) if target.ends_with(self.zone.apex().as_wire()) => name = target,
                 _ => break,
             }
         }
@@ -269,7 +274,12 @@ impl<'a> Resolution<'a> {
     }
 
     /// Answers from an existing (or wildcard) node for `owner`.
-    fn answer_from(&mut self, node: &Node, owner: &[u8], writer: &mut MessageWriter<'_>) -> Result<NodeAnswer, Full> {
+    fn answer_from(
+        &mut self,
+        node: &'a Node,
+        owner: &[u8],
+        writer: &mut MessageWriter<'_>,
+    ) -> Result<NodeAnswer<'a>, Full> {
         let qtype = self.query.qtype;
         if qtype == types::ANY {
             return self.answer_any(node, owner, writer);
@@ -287,7 +297,7 @@ impl<'a> Resolution<'a> {
         if let Some(cname) = node.rrset(types::CNAME) {
             push_rrset(writer, owner, cname)?;
             return Ok(match cname.first() {
-                Some(target) => NodeAnswer::Follow(NameBuf::lowercase(target)),
+                Some(target) => NodeAnswer::Follow(target),
                 None => NodeAnswer::Done,
             });
         }
@@ -297,7 +307,12 @@ impl<'a> Resolution<'a> {
     /// ANY (RFC 8482 §4.1): one RRset, the one with the lowest type, over
     /// every transport (as Knot does). It keeps replies small, makes ANY
     /// useless for amplification, and resolvers that want more ask for it.
-    fn answer_any(&mut self, node: &Node, owner: &[u8], writer: &mut MessageWriter<'_>) -> Result<NodeAnswer, Full> {
+    fn answer_any(
+        &mut self,
+        node: &'a Node,
+        owner: &[u8],
+        writer: &mut MessageWriter<'_>,
+    ) -> Result<NodeAnswer<'a>, Full> {
         match node.rrsets().find(|rrset| rrset.rtype != types::LUA) {
             Some(rrset) => {
                 push_rrset(writer, owner, rrset)?;
@@ -337,7 +352,7 @@ impl<'a> Resolution<'a> {
 
     /// Remembers the names in NS, MX and SRV RDATA whose addresses belong
     /// in the additional section (RFC 1035 §3.3.9 and §3.3.11, RFC 2782).
-    fn note_targets(&mut self, rrset: RRset<'_>) {
+    fn note_targets(&mut self, rrset: RRset<'a>) {
         let skip = match rrset.rtype {
             types::NS => 0,
             types::MX => 2,
@@ -346,16 +361,16 @@ impl<'a> Resolution<'a> {
         };
         for rdata in rrset.rdata() {
             if let Some(target) = rdata.get(skip..) {
-                self.note_target(NameBuf::lowercase(target));
+                self.note_target(target);
             }
         }
     }
 
-    fn note_target(&mut self, target: NameBuf) {
+    fn note_target(&mut self, target: &'a [u8]) {
         if self.target_count < MAX_ADDITIONAL_TARGETS
             && !self.targets[..self.target_count]
                 .iter()
-                .any(|known| known.as_slice() == target.as_slice())
+                .any(|known| known.eq_ignore_ascii_case(target))
         {
             self.targets[self.target_count] = target;
             self.target_count += 1;
@@ -365,7 +380,7 @@ impl<'a> Resolution<'a> {
     /// Adds addresses of the referral's name servers. Glue below the cut
     /// is required: if it does not fit, the reply is truncated (RFC 9471
     /// §3.1). Addresses elsewhere in the zone are added while room is left.
-    fn add_glue(&mut self, cut: &Node, writer: &mut MessageWriter<'_>) -> Result<(), Full> {
+    fn add_glue(&mut self, cut: &'a Node, writer: &mut MessageWriter<'_>) -> Result<(), Full> {
         let Some(ns) = cut.rrset(types::NS) else {
             return Ok(());
         };
@@ -376,7 +391,7 @@ impl<'a> Resolution<'a> {
                     push_addresses(writer, node)?;
                 }
             } else {
-                self.note_target(target);
+                self.note_target(rdata);
             }
         }
         Ok(())
@@ -386,7 +401,7 @@ impl<'a> Resolution<'a> {
     /// authority, as long as they fit; what does not fit is left out.
     fn add_target_addresses(&self, writer: &mut MessageWriter<'_>) {
         for target in &self.targets[..self.target_count] {
-            let Some(node) = self.zone.node(target.as_slice()) else {
+            let Some(node) = self.zone.node(NameBuf::lowercase(target).as_slice()) else {
                 continue;
             };
             if self.zone.is_authoritative(node) && push_addresses(writer, node).is_err() {
@@ -397,16 +412,13 @@ impl<'a> Resolution<'a> {
 }
 
 /// What answering from a node led to.
-// The large variant lives on the stack for one step; boxing it would put
-// an allocation on every CNAME hop.
-#[allow(clippy::large_enum_variant)]
-enum NodeAnswer {
+enum NodeAnswer<'a> {
     /// The answer section holds the asked data.
     Done,
     /// The name exists without the asked type.
     NoData,
-    /// A CNAME was written; the chain goes on at this name.
-    Follow(NameBuf),
+    /// A CNAME was written; the chain goes on at this name (its RDATA).
+    Follow(&'a [u8]),
     /// The data can only be produced by an evaluator this server lacks.
     Unanswerable,
 }
