@@ -5,10 +5,21 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+use std::sync::Arc;
+
+use data_encoding::BASE64;
+
 use crate::config::Config;
+use crate::dnssec::crypto::{Algorithm, DigestType};
+use crate::dnssec::denial::canonical_cmp;
+use crate::dnssec::signer::each_rrsig;
+use crate::dnssec::{self};
 use crate::import;
+use crate::loader;
 use crate::name::Name;
-use crate::store::{Store, WriteMode};
+use crate::store::{DnssecSettings, Store, WriteMode};
+use crate::zone::contents::Denial;
+use crate::zone::{file, types, Node, Zone};
 
 /// Authoritative DNS server for multi-region platforms.
 #[derive(Debug, Parser)]
@@ -29,8 +40,21 @@ pub enum Command {
     /// Manage zones in the store.
     #[command(subcommand)]
     Zone(ZoneCommand),
+    /// Inspect DNSSEC keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
     /// Check the configuration and print it as understood.
     CheckConfig,
+}
+
+/// `pooldns key ...`
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// List a zone's keys: role, algorithm, tag, state.
+    List {
+        /// The zone's name.
+        name: String,
+    },
 }
 
 /// `pooldns zone ...`
@@ -51,6 +75,35 @@ pub enum ZoneCommand {
     Export {
         /// The zone's name.
         name: String,
+        /// Include what a secured zone serves: DNSKEY, CDS, CDNSKEY,
+        /// RRSIG and NSEC or NSEC3, for offline verification.
+        #[arg(long)]
+        dnssec: bool,
+    },
+    /// Sign a zone: create its keys and start answering with DNSSEC.
+    Secure {
+        /// The zone's name.
+        name: String,
+        /// Signing algorithm.
+        #[arg(long, default_value = "ecdsap256sha256", value_parser = ["ecdsap256sha256", "ed25519"])]
+        algorithm: String,
+        /// NSEC3 (RFC 5155, no extra iterations, no salt per RFC 9276) instead of NSEC.
+        #[arg(long)]
+        nsec3: bool,
+        /// With --nsec3: leave unsigned delegations out of the chain (RFC 5155 §6).
+        #[arg(long, requires = "nsec3")]
+        nsec3_opt_out: bool,
+        /// A KSK and a ZSK instead of one combined signing key.
+        #[arg(long)]
+        split: bool,
+    },
+    /// Print the DS records the parent zone needs.
+    Ds {
+        /// The zone's name.
+        name: String,
+        /// Digest algorithm.
+        #[arg(long, default_value = "sha256", value_parser = ["sha256", "sha384"])]
+        digest: String,
     },
     /// List zones and their record counts.
     List,
@@ -61,15 +114,25 @@ pub enum ZoneCommand {
     },
 }
 
-/// Runs a command other than `serve`.
+/// Runs a `zone` command.
 pub async fn run_zone_command(config: &Config, command: ZoneCommand) -> anyhow::Result<()> {
     let store = Store::open(&config.store.url).await?;
-    let result = zone_command(&store, command).await;
+    let result = zone_command(config, &store, command).await;
     store.close().await;
     result
 }
 
-async fn zone_command(store: &Store, command: ZoneCommand) -> anyhow::Result<()> {
+/// Runs a `key` command.
+pub async fn run_key_command(config: &Config, command: KeyCommand) -> anyhow::Result<()> {
+    let store = Store::open(&config.store.url).await?;
+    let result = match command {
+        KeyCommand::List { name } => list_keys(&store, &parse_zone_name(&name)?).await,
+    };
+    store.close().await;
+    result
+}
+
+async fn zone_command(config: &Config, store: &Store, command: ZoneCommand) -> anyhow::Result<()> {
     match command {
         ZoneCommand::Import { file, zone, replace } => {
             let zone = zone.as_deref().map(parse_zone_name).transpose()?;
@@ -81,12 +144,63 @@ async fn zone_command(store: &Store, command: ZoneCommand) -> anyhow::Result<()>
             let (apex, records) = import::import_file(store, &file, zone.as_ref(), mode).await?;
             println!("imported {apex}: {records} records");
         }
-        ZoneCommand::Export { name } => {
+        ZoneCommand::Export { name, dnssec: false } => {
             let apex = parse_zone_name(&name)?;
             let rows = store.zone_records_by_name(&apex.to_string()).await?;
             let records =
                 import::from_rows(&apex, &rows).with_context(|| format!("zone {apex} in the store is not valid"))?;
             print!("{}", import::export(&apex, &records));
+        }
+        ZoneCommand::Export { name, dnssec: true } => {
+            let apex = parse_zone_name(&name)?;
+            let id = store.zone_id(&apex.to_string()).await?;
+            let kek = config.key_encryption_key()?.map(Arc::new);
+            let zone = loader::build_zone(store, id, &apex, kek).await?;
+            print!("{}", export_signed(&zone)?);
+        }
+        ZoneCommand::Secure {
+            name,
+            algorithm,
+            nsec3,
+            nsec3_opt_out,
+            split,
+        } => {
+            let apex = parse_zone_name(&name)?;
+            let algorithm: Algorithm = algorithm.parse()?;
+            let kek = config.key_encryption_key()?;
+            if kek.is_none() {
+                eprintln!(
+                    "warning: no [dnssec] key_encryption_key_file is configured: the private keys are stored unencrypted"
+                );
+            }
+            let keys = dnssec::keys::new_keys(&apex, algorithm, split, kek.as_ref())?;
+            let settings = DnssecSettings {
+                denial: if nsec3 { "nsec3" } else { "nsec" }.to_string(),
+                nsec3_opt_out,
+            };
+            store.secure_zone(&apex.to_string(), &settings, &keys).await?;
+            println!(
+                "secured {apex} with {} ({})",
+                algorithm.mnemonic(),
+                if nsec3 { "NSEC3" } else { "NSEC" }
+            );
+            list_keys(store, &apex).await?;
+        }
+        ZoneCommand::Ds { name, digest } => {
+            let apex = parse_zone_name(&name)?;
+            let digest: DigestType = digest.parse()?;
+            let id = store.zone_id(&apex.to_string()).await?;
+            let keys = store.zone_keys(id).await?;
+            if keys.is_empty() {
+                anyhow::bail!("zone {apex} is not secured (run pooldns zone secure {apex})");
+            }
+            for key in keys.iter().filter(|key| key.published && key.role != "zsk") {
+                let dnskey = BASE64
+                    .decode(key.dnskey.as_bytes())
+                    .context("stored DNSKEY is not base64")?;
+                let ds = dnssec::crypto::ds_rdata(&apex, &dnskey, digest);
+                println!("{}", file::format_record(&apex, DS_TTL, types::DS, &ds)?);
+            }
         }
         ZoneCommand::List => {
             for (name, records) in store.list_zones().await? {
@@ -100,6 +214,87 @@ async fn zone_command(store: &Store, command: ZoneCommand) -> anyhow::Result<()>
         }
     }
     Ok(())
+}
+
+/// TTL printed with DS records; the parent zone sets its own.
+const DS_TTL: u32 = 3600;
+
+/// Prints a zone's keys, one per line.
+async fn list_keys(store: &Store, apex: &Name) -> anyhow::Result<()> {
+    let id = store.zone_id(&apex.to_string()).await?;
+    let keys = store.zone_keys(id).await?;
+    if keys.is_empty() {
+        println!("{apex} is not secured");
+        return Ok(());
+    }
+    println!("ID\tROLE\tALGORITHM\tTAG\tFLAGS\tSTATE");
+    for key in keys {
+        let dnskey = BASE64
+            .decode(key.dnskey.as_bytes())
+            .context("stored DNSKEY is not base64")?;
+        let algorithm = u8::try_from(key.algorithm)
+            .ok()
+            .and_then(Algorithm::from_number)
+            .map_or_else(
+                || key.algorithm.to_string(),
+                |algorithm| algorithm.mnemonic().to_string(),
+            );
+        let flags = dnskey.get(..2).map_or(0, |f| u16::from_be_bytes([f[0], f[1]]));
+        let state = match (key.published, key.active) {
+            (true, true) => "published, active",
+            (true, false) => "published, inactive",
+            (false, true) => "unpublished, active",
+            (false, false) => "unpublished, inactive",
+        };
+        println!(
+            "{}\t{}\t{algorithm}\t{}\t{flags}\t{state}",
+            key.id,
+            key.role.to_uppercase(),
+            dnssec::crypto::key_tag(&dnskey)
+        );
+    }
+    Ok(())
+}
+
+/// The signed zone as a zone file: every RRset with its RRSIGs, and the
+/// denial records, in the form a validator such as ldns-verify-zone reads.
+fn export_signed(zone: &Zone) -> anyhow::Result<String> {
+    let mut out = format!("$ORIGIN {}\n", zone.apex());
+    let mut nodes: Vec<&Node> = zone.nodes().iter().collect();
+    nodes.sort_by(|a, b| canonical_cmp(a.name_wire(), b.name_wire()));
+    for node in nodes {
+        let owner = Name::from_wire(node.name_wire())?;
+        let authoritative = zone.is_authoritative(node) || node.is_cut();
+        for rrset in node.rrsets() {
+            for rdata in rrset.rdata() {
+                out.push_str(&file::format_record(&owner, rrset.ttl, rrset.rtype, rdata)?);
+                out.push('\n');
+            }
+            // At a cut only DS and NSEC are the parent's to sign; glue never.
+            let signed = authoritative && (!node.is_cut() || matches!(rrset.rtype, types::DS | types::NSEC));
+            if signed {
+                for rrsig in each_rrsig(zone.rrsigs(node, rrset)) {
+                    out.push_str(&file::format_record(&owner, rrset.ttl, types::RRSIG, rrsig)?);
+                    out.push('\n');
+                }
+            }
+        }
+    }
+    if let Some(secured) = zone.secured() {
+        if let Denial::Nsec3 { chain, .. } = secured.denial() {
+            for (index, entry) in chain.entries().iter().enumerate() {
+                let owner = Name::from_wire(&entry.owner)?;
+                let ttl = secured.negative_ttl();
+                out.push_str(&file::format_record(&owner, ttl, types::NSEC3, &entry.rdata)?);
+                out.push('\n');
+                for rrsig in each_rrsig(zone.nsec3_rrsigs(index)) {
+                    out.push_str(&file::format_record(&owner, ttl, types::RRSIG, rrsig)?);
+                    out.push('\n');
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// A zone name from the command line: absolute or not, any case.

@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::dnssec::crypto::KeyEncryptionKey;
+
 /// The whole configuration.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -19,6 +21,17 @@ pub struct Config {
     pub api: ApiConfig,
     pub store: StoreConfig,
     pub zones: ZonesConfig,
+    pub dnssec: DnssecConfig,
+}
+
+/// `[dnssec]`: signing.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DnssecConfig {
+    /// A file holding the secret that encrypts private keys at rest: 32
+    /// random octets, base64 or hex (`head -c 32 /dev/urandom | base64`).
+    /// Without it, private keys are stored unencrypted.
+    pub key_encryption_key_file: Option<PathBuf>,
 }
 
 /// `[dns]`: the DNS listeners.
@@ -193,6 +206,21 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    /// Reads the key-encryption key, if one is configured.
+    pub fn key_encryption_key(&self) -> Result<Option<KeyEncryptionKey>, ConfigError> {
+        let Some(path) = &self.dnssec.key_encryption_key_file else {
+            return Ok(None);
+        };
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+        KeyEncryptionKey::from_file_contents(&text)
+            .map(Some)
+            .map_err(|error| ConfigError::Invalid(format!("[dnssec] key_encryption_key_file {shown}: {error}")))
     }
 
     /// The TCP idle timeout as a duration.

@@ -14,6 +14,7 @@
 //! | `store`   | zones and records in SQL                                    |
 //! | `import`  | zone file <-> records <-> store rows                        |
 //! | `zone`    | zone-file syntax, checks, the frozen `Zone` and its lookup  |
+//! | `dnssec`  | keys, signatures, NSEC/NSEC3 denial                         |
 //! | `catalog` | the set of zones served                                     |
 //! | `loader`  | keeps the catalog in step with the store                    |
 //! | `wire`    | query parsing and response writing                          |
@@ -29,6 +30,7 @@ pub mod api;
 pub mod catalog;
 pub mod cli;
 pub mod config;
+pub mod dnssec;
 pub mod import;
 pub mod loader;
 pub mod metrics;

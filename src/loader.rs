@@ -12,22 +12,29 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use data_encoding::BASE64;
+
 use crate::catalog::{Catalog, SharedCatalog};
+use crate::dnssec::{self, crypto::KeyEncryptionKey, denial::Nsec3Params, window::Window};
 use crate::import;
 use crate::name::Name;
 use crate::store::{Store, StoreError, ZoneVersion};
+use crate::zone::contents::DenialKind;
 use crate::zone::Zone;
 
 /// What the loader knows about one stored zone.
 struct Known {
     name: Name,
     version: i64,
+    /// The signature week of the snapshot, for secured zones.
+    week: Option<u64>,
 }
 
 /// Watches the store and rebuilds changed zones.
 pub struct Loader {
     store: Store,
     catalog: SharedCatalog,
+    kek: Option<Arc<KeyEncryptionKey>>,
     known: HashMap<i64, Known>,
     status: Arc<LoadStatus>,
 }
@@ -65,10 +72,11 @@ impl LoadStatus {
 
 impl Loader {
     /// A loader that publishes into `catalog`.
-    pub fn new(store: Store, catalog: SharedCatalog) -> Loader {
+    pub fn new(store: Store, catalog: SharedCatalog, kek: Option<Arc<KeyEncryptionKey>>) -> Loader {
         Loader {
             store,
             catalog,
+            kek,
             known: HashMap::new(),
             status: Arc::new(LoadStatus::default()),
         }
@@ -98,12 +106,11 @@ impl Loader {
                 tracing::info!(zone = %known.name, "zone removed");
             }
         }
+        let week = Window::now().week;
         for zone in &versions {
-            if self
-                .known
-                .get(&zone.id)
-                .is_some_and(|known| known.version == zone.version)
-            {
+            // Secured zones are also rebuilt when the signature week moves on.
+            let current = |known: &Known| known.version == zone.version && known.week.is_none_or(|built| built == week);
+            if self.known.get(&zone.id).is_some_and(current) {
                 continue;
             }
             let Ok(apex) = zone.name.parse::<Name>() else {
@@ -111,8 +118,10 @@ impl Loader {
                 self.status.set_failure(&zone.name, Some("invalid zone name".into()));
                 continue;
             };
+            let mut built_week = None;
             match self.build(zone.id, &apex).await {
                 Ok(built) => {
+                    built_week = built.secured().map(|secured| secured.signer().window().week);
                     tracing::info!(zone = %apex, records = built.record_count(), serial = built.serial(), "zone loaded");
                     let built = Arc::new(built);
                     self.publish(|catalog| catalog.with_zone(built.clone()));
@@ -129,6 +138,7 @@ impl Loader {
                 Known {
                     name: apex,
                     version: zone.version,
+                    week: built_week,
                 },
             );
         }
@@ -153,20 +163,7 @@ impl Loader {
     }
 
     async fn build(&self, id: i64, apex: &Name) -> Result<Zone, BuildError> {
-        let started = Instant::now();
-        let rows = self.store.zone_records(id).await?;
-        let fetched = started.elapsed();
-        let apex = apex.clone();
-        tokio::task::spawn_blocking(move || {
-            let records = import::from_rows(&apex, &rows)?;
-            drop(rows);
-            let parsed = started.elapsed();
-            let zone = Zone::build(&apex, records);
-            tracing::debug!(zone = %apex, ?fetched, parse = ?parsed - fetched, build = ?started.elapsed() - parsed, "zone built");
-            Ok(zone)
-        })
-        .await
-        .map_err(|_| BuildError::Panicked)?
+        build_zone(&self.store, id, apex, self.kek.clone()).await
     }
 
     fn publish(&self, change: impl Fn(&Catalog) -> Catalog) {
@@ -174,13 +171,99 @@ impl Loader {
     }
 }
 
+/// Builds the snapshot of the stored zone with row id `id`: its records,
+/// DS records for secured children, and when secured its keys and denial
+/// chain.
+pub async fn build_zone(
+    store: &Store,
+    id: i64,
+    apex: &Name,
+    kek: Option<Arc<KeyEncryptionKey>>,
+) -> Result<Zone, BuildError> {
+    {
+        let started = Instant::now();
+        let rows = store.zone_records(id).await?;
+        let dnssec = store.zone_dnssec(id).await?;
+        let stored_keys = match dnssec {
+            Some(_) => store.zone_keys(id).await?,
+            None => Vec::new(),
+        };
+        let entry_points = store.secure_entry_points().await?;
+        let fetched = started.elapsed();
+        let apex = apex.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut records = import::from_rows(&apex, &rows)?;
+            drop(rows);
+            dnssec::sync_child_ds(&mut records, &children_of(&apex, &entry_points)?);
+            let parsed = started.elapsed();
+            let zone = match dnssec {
+                None => Zone::build(&apex, records),
+                Some(settings) => {
+                    let keys = dnssec::keys::load_keys(&apex, &stored_keys, kek.as_deref())?;
+                    let denial = match settings.denial.as_str() {
+                        "nsec" => DenialKind::Nsec,
+                        "nsec3" => DenialKind::Nsec3(Nsec3Params {
+                            iterations: 0,
+                            salt: Vec::new(),
+                            opt_out: settings.nsec3_opt_out,
+                        }),
+                        other => return Err(BuildError::Denial(other.to_string())),
+                    };
+                    let nsec3 = match &denial {
+                        DenialKind::Nsec3(params) => Some(params),
+                        DenialKind::Nsec => None,
+                    };
+                    dnssec::prepare_records(&apex, &mut records, &keys, nsec3);
+                    let mut zone = Zone::build(&apex, records);
+                    zone.secure(keys, denial, Window::now());
+                    zone
+                }
+            };
+            tracing::debug!(zone = %apex, ?fetched, parse = ?parsed - fetched, build = ?started.elapsed() - parsed, "zone built");
+            Ok(zone)
+        })
+        .await
+        .map_err(|_| BuildError::Panicked)?
+    }
+}
+
 /// Why a stored zone could not be built.
 #[derive(Debug, thiserror::Error)]
-enum BuildError {
+pub enum BuildError {
     #[error("{0}")]
     Store(#[from] StoreError),
     #[error("{0}")]
     Rows(#[from] import::RowError),
     #[error("zone build panicked")]
     Panicked,
+    #[error("DNSSEC keys: {0}")]
+    Keys(#[from] dnssec::keys::KeyError),
+    #[error("unknown denial of existence {0:?} (expected nsec or nsec3)")]
+    Denial(String),
+    #[error("DS of child zone {zone}: DNSKEY is not base64")]
+    ChildKey { zone: String },
+}
+
+/// A secured child zone and the DNSKEY RDATA of its key-signing keys.
+type ChildKeys = (Name, Vec<Vec<u8>>);
+
+/// The secured zones strictly below `apex`, each with the DNSKEY RDATA of
+/// its published key-signing keys.
+fn children_of(apex: &Name, entry_points: &[(String, Vec<String>)]) -> Result<Vec<ChildKeys>, BuildError> {
+    let mut children = Vec::new();
+    for (zone, dnskeys) in entry_points {
+        let Ok(child) = zone.parse::<Name>() else {
+            continue;
+        };
+        if child.eq_ignore_case(apex) || !child.ends_with(apex) {
+            continue;
+        }
+        let keys = dnskeys
+            .iter()
+            .map(|key| BASE64.decode(key.as_bytes()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| BuildError::ChildKey { zone: zone.clone() })?;
+        children.push((child, keys));
+    }
+    Ok(children)
 }

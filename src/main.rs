@@ -31,6 +31,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve => runtime.block_on(pooldns::serve::run(config)),
         Command::Zone(command) => runtime.block_on(pooldns::cli::run_zone_command(&config, command)),
+        Command::Key(command) => runtime.block_on(pooldns::cli::run_key_command(&config, command)),
         Command::CheckConfig => {
             println!("{config:#?}");
             Ok(())

@@ -26,7 +26,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     seed_if_empty(&store, &config.zones.directory).await?;
 
     let catalog = Arc::new(ArcSwap::from_pointee(Catalog::new()));
-    let mut loader = Loader::new(store.clone(), catalog.clone());
+    let kek = config.key_encryption_key()?.map(Arc::new);
+    if kek.is_none() {
+        tracing::info!("no [dnssec] key_encryption_key_file: private keys of secured zones are stored unencrypted");
+    }
+    let mut loader = Loader::new(store.clone(), catalog.clone(), kek);
     loader.sync().await.context("loading zones from the store")?;
     let status = loader.status();
     let shutdown = Arc::new(AtomicBool::new(false));

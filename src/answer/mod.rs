@@ -15,7 +15,10 @@
 //! for I/O: the caller owns the buffers and the snapshot.
 
 use crate::catalog::Catalog;
+use crate::dnssec::denial::Nsec3Chain;
+use crate::dnssec::signer::each_rrsig;
 use crate::wire::{flag, rcode, Full, MessageWriter, ParseError, Query, Section, OPCODE_QUERY};
+use crate::zone::contents::Denial;
 use crate::zone::{soa_minimum, types, Lookup, Node, RRset, Zone};
 
 /// The transport a query came over; it bounds the response size.
@@ -154,10 +157,15 @@ fn refusal(query: &Query) -> Option<u16> {
 struct Resolution<'a> {
     zone: &'a Zone,
     query: &'a Query,
+    /// Whether DNSSEC records go into this answer: the client set DO and
+    /// the zone is secured (RFC 4035 §3.1).
+    dnssec: bool,
     /// Names (as in the zone's RDATA) whose addresses go into the
     /// additional section.
     targets: [&'a [u8]; MAX_ADDITIONAL_TARGETS],
     target_count: usize,
+    /// What the authority section must prove did not exist.
+    proofs: Vec<Proof<'a>>,
 }
 
 /// What goes into the authority section.
@@ -169,13 +177,33 @@ enum Authority<'z> {
     Referral(&'z Node),
 }
 
+/// A denial of existence the answer needs (RFC 4035 §3.1.3, RFC 5155 §7.2).
+enum Proof<'a> {
+    /// `name` does not exist; `encloser` is its closest encloser.
+    NameError { name: NameBuf, encloser: &'a Node },
+    /// `node` exists without the asked type.
+    NoData { node: &'a Node },
+    /// `name` does not exist and was answered from `wildcard`; `nodata`
+    /// when the wildcard lacks the asked type too.
+    Wildcard {
+        name: NameBuf,
+        wildcard: &'a Node,
+        nodata: bool,
+    },
+    /// The delegation at `cut` has no DS: it leads to an unsigned zone.
+    NoDs { cut: &'a Node },
+}
+
 impl<'a> Resolution<'a> {
     fn new(zone: &'a Zone, query: &'a Query) -> Self {
+        let dnssec = zone.secured().is_some() && query.edns.is_some_and(|edns| edns.dnssec_ok);
         Resolution {
             zone,
             query,
+            dnssec,
             targets: [&[]; MAX_ADDITIONAL_TARGETS],
             target_count: 0,
+            proofs: Vec::new(),
         }
     }
 
@@ -203,23 +231,9 @@ impl<'a> Resolution<'a> {
             // received, so compression points at the question and the
             // client sees its own case.
             let owner = if step == 0 { self.query.qname() } else { name.as_slice() };
-            let next = match self.zone.lookup(name.as_slice(), qtype == types::DS) {
-                Lookup::Node(node) | Lookup::Wildcard(node) => match self.answer_from(node, owner, writer)? {
-                    NodeAnswer::Done => None,
-                    NodeAnswer::NoData => {
-                        authority = Authority::Soa;
-                        None
-                    }
-                    NodeAnswer::Follow(target) => {
-                        if visited[..=step].iter().any(|seen| seen.eq_ignore_ascii_case(target)) {
-                            None
-                        } else {
-                            visited[step + 1] = target;
-                            Some(NameBuf::lowercase(target))
-                        }
-                    }
-                    NodeAnswer::Unanswerable => return Ok(rcode::SERVFAIL),
-                },
+            let (node, wildcard) = match self.zone.lookup(name.as_slice(), qtype == types::DS) {
+                Lookup::Node(node) => (node, false),
+                Lookup::Wildcard(node) => (node, true),
                 Lookup::Referral(cut) => {
                     // A referral is not authoritative, but a CNAME leading to
                     // it was (RFC 1034 §4.3.2: AA reflects the first name).
@@ -227,43 +241,85 @@ impl<'a> Resolution<'a> {
                         writer.clear_flags(flag::AA);
                     }
                     authority = Authority::Referral(cut);
-                    None
+                    break;
                 }
                 Lookup::Dname(node) => match self.synthesize(node, owner, name.as_slice(), writer)? {
-                    Some(target) => Some(target),
+                    Some(target) if target.ends_with(self.zone.apex().as_wire()) => {
+                        name = target;
+                        continue;
+                    }
+                    Some(_) => break,
                     None => return Ok(rcode::YXDOMAIN),
                 },
-                Lookup::NxDomain => {
+                Lookup::NxDomain(encloser) => {
                     // RFC 6604 §3: the RCODE is that of the last name.
                     rcode = rcode::NXDOMAIN;
                     authority = Authority::Soa;
-                    None
+                    self.prove(Proof::NameError { name, encloser });
+                    break;
                 }
             };
-            match next {
-                Some(target) if target.ends_with(self.zone.apex().as_wire()) => name = target,
-                _ => break,
+            let answer = self.answer_from(node, owner, writer)?;
+            if wildcard {
+                self.prove(Proof::Wildcard {
+                    name,
+                    wildcard: node,
+                    nodata: matches!(answer, NodeAnswer::NoData),
+                });
+            }
+            match answer {
+                NodeAnswer::Done => break,
+                NodeAnswer::NoData => {
+                    authority = Authority::Soa;
+                    if !wildcard {
+                        self.prove(Proof::NoData { node });
+                    }
+                    break;
+                }
+                NodeAnswer::Unanswerable => return Ok(rcode::SERVFAIL),
+                NodeAnswer::Follow(target) => {
+                    if visited[..=step].iter().any(|seen| seen.eq_ignore_ascii_case(target)) {
+                        break;
+                    }
+                    visited[step + 1] = target;
+                    let target = NameBuf::lowercase(target);
+                    if !target.ends_with(self.zone.apex().as_wire()) {
+                        break;
+                    }
+                    name = target;
+                }
             }
         }
         writer.section(Section::Authority);
         match authority {
             Authority::None => {}
             Authority::Soa => {
-                if let Some(soa) = self.zone.soa() {
+                let apex = self.zone.apex_node();
+                if let Some(soa) = apex.rrset(types::SOA) {
+                    // RFC 2308 §3: the SOA of a negative answer carries the
+                    // negative-caching TTL.
                     let ttl = soa
                         .first()
                         .and_then(soa_minimum)
                         .map_or(soa.ttl, |min| min.min(soa.ttl));
-                    for rdata in soa.rdata() {
-                        writer.push(self.zone.apex().as_wire(), types::SOA, ttl, rdata)?;
-                    }
+                    self.push_signed_with_ttl(writer, apex.name_wire(), apex, soa, ttl)?;
                 }
             }
             Authority::Referral(cut) => {
                 if let Some(ns) = cut.rrset(types::NS) {
                     push_rrset(writer, cut.name_wire(), ns)?;
                 }
+                if self.dnssec {
+                    // RFC 4035 §3.1.4: the DS RRset, or proof there is none.
+                    match cut.rrset(types::DS) {
+                        Some(ds) => self.push_signed(writer, cut.name_wire(), cut, ds)?,
+                        None => self.prove(Proof::NoDs { cut }),
+                    }
+                }
             }
+        }
+        if self.dnssec {
+            self.write_proofs(writer)?;
         }
         writer.section(Section::Additional);
         if let Authority::Referral(cut) = authority {
@@ -285,7 +341,7 @@ impl<'a> Resolution<'a> {
             return self.answer_any(node, owner, writer);
         }
         if let Some(rrset) = node.rrset(qtype) {
-            push_rrset(writer, owner, rrset)?;
+            self.push_signed(writer, owner, node, rrset)?;
             self.note_targets(rrset);
             return Ok(NodeAnswer::Done);
         }
@@ -295,7 +351,7 @@ impl<'a> Resolution<'a> {
             return Ok(NodeAnswer::Unanswerable);
         }
         if let Some(cname) = node.rrset(types::CNAME) {
-            push_rrset(writer, owner, cname)?;
+            self.push_signed(writer, owner, node, cname)?;
             return Ok(match cname.first() {
                 Some(target) => NodeAnswer::Follow(target),
                 None => NodeAnswer::Done,
@@ -313,9 +369,12 @@ impl<'a> Resolution<'a> {
         owner: &[u8],
         writer: &mut MessageWriter<'_>,
     ) -> Result<NodeAnswer<'a>, Full> {
-        match node.rrsets().find(|rrset| rrset.rtype != types::LUA) {
+        let mut candidates = node
+            .rrsets()
+            .filter(|rrset| !matches!(rrset.rtype, types::LUA | types::NSEC));
+        match candidates.next() {
             Some(rrset) => {
-                push_rrset(writer, owner, rrset)?;
+                self.push_signed(writer, owner, node, rrset)?;
                 Ok(NodeAnswer::Done)
             }
             None => Ok(NodeAnswer::NoData),
@@ -327,7 +386,7 @@ impl<'a> Resolution<'a> {
     /// rewritten name would be longer than 255 octets (YXDOMAIN).
     fn synthesize(
         &mut self,
-        node: &Node,
+        node: &'a Node,
         owner: &[u8],
         name: &[u8],
         writer: &mut MessageWriter<'_>,
@@ -335,7 +394,7 @@ impl<'a> Resolution<'a> {
         let Some(dname) = node.rrset(types::DNAME) else {
             return Ok(None);
         };
-        push_rrset(writer, node.name_wire(), dname)?;
+        self.push_signed(writer, node.name_wire(), node, dname)?;
         let Some(target) = dname.first() else {
             return Ok(None);
         };
@@ -345,9 +404,220 @@ impl<'a> Resolution<'a> {
         }
         let mut synthesized = NameBuf::from(prefix);
         synthesized.extend(target);
-        // The synthesized CNAME carries the DNAME's TTL (RFC 6672 §3.3).
+        // The synthesized CNAME carries the DNAME's TTL (RFC 6672 §3.3)
+        // and no signature: validators derive it from the DNAME.
         writer.push(owner, types::CNAME, dname.ttl, synthesized.as_slice())?;
         Ok(Some(NameBuf::lowercase(synthesized.as_slice())))
+    }
+
+    /// Writes an RRset and, in a DNSSEC answer, its RRSIGs.
+    fn push_signed(
+        &self,
+        writer: &mut MessageWriter<'_>,
+        owner: &[u8],
+        node: &Node,
+        rrset: RRset<'_>,
+    ) -> Result<(), Full> {
+        self.push_signed_with_ttl(writer, owner, node, rrset, rrset.ttl)
+    }
+
+    /// Like [`Resolution::push_signed`] with the records' TTL replaced.
+    fn push_signed_with_ttl(
+        &self,
+        writer: &mut MessageWriter<'_>,
+        owner: &[u8],
+        node: &Node,
+        rrset: RRset<'_>,
+        ttl: u32,
+    ) -> Result<(), Full> {
+        for rdata in rrset.rdata() {
+            writer.push(owner, rrset.rtype, ttl, rdata)?;
+        }
+        if self.dnssec {
+            for rrsig in each_rrsig(self.zone.rrsigs(node, rrset)) {
+                writer.push(owner, types::RRSIG, ttl, rrsig)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Notes a denial the authority section must carry, in DNSSEC answers.
+    fn prove(&mut self, proof: Proof<'a>) {
+        if self.dnssec {
+            self.proofs.push(proof);
+        }
+    }
+
+    /// Writes the NSEC or NSEC3 records (with RRSIGs) for every noted proof,
+    /// each record once.
+    fn write_proofs(&self, writer: &mut MessageWriter<'_>) -> Result<(), Full> {
+        let Some(secured) = self.zone.secured() else {
+            return Ok(());
+        };
+        let mut written = ProofSet::default();
+        match secured.denial() {
+            Denial::Nsec(_) => {
+                for proof in &self.proofs {
+                    match proof {
+                        Proof::NameError { name, encloser } => {
+                            // RFC 4035 §3.1.3.2: the name, and the wildcard
+                            // that would have matched, do not exist.
+                            self.push_nsec_covering(writer, name.as_slice(), &mut written)?;
+                            let wildcard = NameBuf::wildcard_of(encloser.name_wire());
+                            self.push_nsec_covering(writer, wildcard.as_slice(), &mut written)?;
+                        }
+                        Proof::NoData { node } => match node.rrset(types::NSEC) {
+                            Some(_) => self.push_nsec(writer, node, &mut written)?,
+                            // An empty non-terminal: the NSEC before it
+                            // shows there is nothing at the name.
+                            None => self.push_nsec_covering(writer, node.name_wire(), &mut written)?,
+                        },
+                        Proof::Wildcard { name, wildcard, nodata } => {
+                            // RFC 4035 §3.1.3.3 and §3.1.3.4.
+                            if *nodata {
+                                self.push_nsec(writer, wildcard, &mut written)?;
+                            }
+                            self.push_nsec_covering(writer, name.as_slice(), &mut written)?;
+                        }
+                        Proof::NoDs { cut } => self.push_nsec(writer, cut, &mut written)?,
+                    }
+                }
+            }
+            Denial::Nsec3 { chain, .. } => {
+                for proof in &self.proofs {
+                    match proof {
+                        Proof::NameError { name, encloser } => {
+                            // RFC 5155 §7.2.2: closest encloser proof and
+                            // the wildcard at the closest encloser.
+                            self.push_closest_encloser(
+                                writer,
+                                chain,
+                                name.as_slice(),
+                                encloser.name_wire(),
+                                &mut written,
+                            )?;
+                            let wildcard = NameBuf::wildcard_of(encloser.name_wire());
+                            self.push_nsec3(writer, chain.covering(&chain.hash(wildcard.as_slice())), &mut written)?;
+                        }
+                        Proof::NoData { node } => {
+                            // RFC 5155 §7.2.3 and §7.2.4.
+                            let hash = chain.hash(node.name_wire());
+                            match chain.matching(&hash) {
+                                Some(index) => self.push_nsec3(writer, Some(index), &mut written)?,
+                                None => self.push_opt_out_proof(writer, chain, node.name_wire(), &mut written)?,
+                            }
+                        }
+                        Proof::Wildcard { name, wildcard, nodata } => {
+                            let encloser = &wildcard.name_wire()[2..];
+                            if *nodata {
+                                // RFC 5155 §7.2.5.
+                                self.push_closest_encloser(writer, chain, name.as_slice(), encloser, &mut written)?;
+                                let hash = chain.hash(wildcard.name_wire());
+                                self.push_nsec3(writer, chain.matching(&hash), &mut written)?;
+                            } else {
+                                // RFC 5155 §7.2.6: the next closer name is covered.
+                                let next_closer = next_closer(name.as_slice(), encloser);
+                                self.push_nsec3(writer, chain.covering(&chain.hash(next_closer)), &mut written)?;
+                            }
+                        }
+                        Proof::NoDs { cut } => {
+                            let hash = chain.hash(cut.name_wire());
+                            match chain.matching(&hash) {
+                                Some(index) => self.push_nsec3(writer, Some(index), &mut written)?,
+                                None => self.push_opt_out_proof(writer, chain, cut.name_wire(), &mut written)?,
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The NSEC at `node`, with its RRSIGs.
+    fn push_nsec(&self, writer: &mut MessageWriter<'_>, node: &Node, written: &mut ProofSet) -> Result<(), Full> {
+        let Some(nsec) = node.rrset(types::NSEC) else {
+            return Ok(());
+        };
+        if written.insert(node as *const Node as usize) {
+            self.push_signed(writer, node.name_wire(), node, nsec)?;
+        }
+        Ok(())
+    }
+
+    /// The NSEC that matches or covers `name`.
+    fn push_nsec_covering(
+        &self,
+        writer: &mut MessageWriter<'_>,
+        name: &[u8],
+        written: &mut ProofSet,
+    ) -> Result<(), Full> {
+        match self.zone.nsec_covering(name) {
+            Some(node) => self.push_nsec(writer, node, written),
+            None => Ok(()),
+        }
+    }
+
+    /// NSEC3 record `index` of the chain, with its RRSIGs.
+    fn push_nsec3(
+        &self,
+        writer: &mut MessageWriter<'_>,
+        index: Option<usize>,
+        written: &mut ProofSet,
+    ) -> Result<(), Full> {
+        let (Some(index), Some(secured)) = (index, self.zone.secured()) else {
+            return Ok(());
+        };
+        let Denial::Nsec3 { chain, .. } = secured.denial() else {
+            return Ok(());
+        };
+        let Some(entry) = chain.entries().get(index) else {
+            return Ok(());
+        };
+        if !written.insert(usize::MAX - index) {
+            return Ok(());
+        }
+        let ttl = secured.negative_ttl();
+        writer.push(&entry.owner, types::NSEC3, ttl, &entry.rdata)?;
+        for rrsig in each_rrsig(self.zone.nsec3_rrsigs(index)) {
+            writer.push(&entry.owner, types::RRSIG, ttl, rrsig)?;
+        }
+        Ok(())
+    }
+
+    /// RFC 5155 §7.2.1: the NSEC3 matching the closest encloser and the one
+    /// covering the next closer name.
+    fn push_closest_encloser(
+        &self,
+        writer: &mut MessageWriter<'_>,
+        chain: &Nsec3Chain,
+        name: &[u8],
+        encloser: &[u8],
+        written: &mut ProofSet,
+    ) -> Result<(), Full> {
+        self.push_nsec3(writer, chain.matching(&chain.hash(encloser)), written)?;
+        let next_closer = next_closer(name, encloser);
+        self.push_nsec3(writer, chain.covering(&chain.hash(next_closer)), written)
+    }
+
+    /// For a name left out of an opt-out chain (RFC 5155 §7.2.4): the
+    /// closest provable encloser and the opt-out NSEC3 covering the next
+    /// closer name.
+    fn push_opt_out_proof(
+        &self,
+        writer: &mut MessageWriter<'_>,
+        chain: &Nsec3Chain,
+        name: &[u8],
+        written: &mut ProofSet,
+    ) -> Result<(), Full> {
+        let mut encloser = name;
+        while let Some(&label) = encloser.first().filter(|&&label| label > 0) {
+            encloser = &encloser[label as usize + 1..];
+            if chain.matching(&chain.hash(encloser)).is_some() {
+                return self.push_closest_encloser(writer, chain, name, encloser, written);
+            }
+        }
+        Ok(())
     }
 
     /// Remembers the names in NS, MX and SRV RDATA whose addresses belong
@@ -399,6 +669,8 @@ impl<'a> Resolution<'a> {
 
     /// Adds addresses of noted target names that this zone holds with
     /// authority, as long as they fit; what does not fit is left out.
+    /// Their RRSIGs are left out too: validators query for them when they
+    /// need them (RFC 4035 §3.1.1 makes them optional here).
     fn add_target_addresses(&self, writer: &mut MessageWriter<'_>) {
         for target in &self.targets[..self.target_count] {
             let Some(node) = self.zone.node(NameBuf::lowercase(target).as_slice()) else {
@@ -408,6 +680,43 @@ impl<'a> Resolution<'a> {
                 return;
             }
         }
+    }
+}
+
+/// The name one label longer than `encloser` on the way to `name`
+/// (RFC 5155 §1.3 "next closer name").
+fn next_closer<'n>(name: &'n [u8], encloser: &[u8]) -> &'n [u8] {
+    let mut rest = name;
+    loop {
+        let Some(&label) = rest.first().filter(|&&label| label > 0) else {
+            return rest;
+        };
+        let parent = &rest[label as usize + 1..];
+        if parent.len() <= encloser.len() {
+            return rest;
+        }
+        rest = parent;
+    }
+}
+
+/// Denial records already written, so each goes out once.
+#[derive(Default)]
+struct ProofSet {
+    keys: [usize; 8],
+    len: usize,
+}
+
+impl ProofSet {
+    /// Adds `key`; false if it was there already.
+    fn insert(&mut self, key: usize) -> bool {
+        if self.keys[..self.len].contains(&key) {
+            return false;
+        }
+        if self.len < self.keys.len() {
+            self.keys[self.len] = key;
+            self.len += 1;
+        }
+        true
     }
 }
 
@@ -479,6 +788,13 @@ impl NameBuf {
         }
         let mut buf = NameBuf::from(&wire[..(end + 1).min(wire.len())]);
         buf.bytes[..buf.len as usize].make_ascii_lowercase();
+        buf
+    }
+
+    /// `*.` followed by `encloser` (RFC 4592 §2.1.1 "source of synthesis").
+    fn wildcard_of(encloser: &[u8]) -> NameBuf {
+        let mut buf = NameBuf::from(b"\x01*");
+        buf.extend(encloser);
         buf
     }
 

@@ -48,6 +48,8 @@ pub enum StoreError {
     ZoneExists(String),
     #[error("zone {0} does not exist")]
     NoSuchZone(String),
+    #[error("zone {0} is already secured")]
+    AlreadySecured(String),
     #[error("stored data cannot be read: {0}")]
     Corrupt(String),
     #[error("database error: {0}")]
@@ -69,6 +71,51 @@ pub struct StoredRecord {
     pub rtype: String,
     pub ttl: i64,
     pub content: String,
+}
+
+/// How a zone is secured.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DnssecSettings {
+    /// "nsec" or "nsec3".
+    pub denial: String,
+    pub nsec3_opt_out: bool,
+}
+
+/// A key row. `private_key` is never logged or printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoredKey {
+    pub id: i64,
+    pub role: String,
+    pub algorithm: i64,
+    /// DNSKEY RDATA, base64.
+    pub dnskey: String,
+    /// "plain:<base64 PKCS#8>" or "v1:..." (sealed).
+    pub private_key: String,
+    pub published: bool,
+    pub active: bool,
+    pub created_at: i64,
+}
+
+impl std::fmt::Debug for StoredKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredKey")
+            .field("id", &self.id)
+            .field("role", &self.role)
+            .field("algorithm", &self.algorithm)
+            .field("published", &self.published)
+            .field("active", &self.active)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A key to store with [`Store::secure_zone`].
+pub struct NewKey {
+    pub role: String,
+    pub algorithm: i64,
+    pub dnskey: String,
+    pub private_key: String,
+    pub published: bool,
+    pub active: bool,
 }
 
 /// How a zone write treats an existing zone of the same name.
@@ -295,6 +342,111 @@ impl Store {
         Ok(())
     }
 
+    /// How the zone is secured, or `None` when it is not.
+    pub async fn zone_dnssec(&self, zone_id: i64) -> Result<Option<DnssecSettings>, StoreError> {
+        let row = sqlx::query("SELECT denial, nsec3_opt_out FROM dnssec_zones WHERE zone_id = $1")
+            .bind(zone_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| {
+            Ok(DnssecSettings {
+                denial: row.try_get("denial")?,
+                nsec3_opt_out: row.try_get::<i64, _>("nsec3_opt_out")? != 0,
+            })
+        })
+        .transpose()
+    }
+
+    /// The keys of the zone with row id `zone_id`, oldest first.
+    pub async fn zone_keys(&self, zone_id: i64) -> Result<Vec<StoredKey>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, role, algorithm, dnskey, private_key, published, active, created_at \
+             FROM dnssec_keys WHERE zone_id = $1 ORDER BY id",
+        )
+        .bind(zone_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(stored_key).collect()
+    }
+
+    /// The row id of the zone called `name`.
+    pub async fn zone_id(&self, name: &str) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT id FROM zones WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::NoSuchZone(name.to_string()))?;
+        Ok(row.try_get("id")?)
+    }
+
+    /// Every secured zone's name and published DNSKEY RDATA of its
+    /// key-signing keys (KSK or CSK): what a parent's DS set derives from.
+    pub async fn secure_entry_points(&self) -> Result<Vec<(String, Vec<String>)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT z.name, k.dnskey FROM zones z JOIN dnssec_keys k ON k.zone_id = z.id \
+             WHERE k.published = 1 AND k.role IN ('csk', 'ksk') ORDER BY z.name, k.id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out: Vec<(String, Vec<String>)> = Vec::new();
+        for row in &rows {
+            let name: String = row.try_get("name")?;
+            let dnskey: String = row.try_get("dnskey")?;
+            match out.last_mut() {
+                Some((last, keys)) if *last == name => keys.push(dnskey),
+                _ => out.push((name, vec![dnskey])),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Secures a zone: stores its settings and first keys in one
+    /// transaction, and marks its parent zone (if stored) changed so the
+    /// parent's DS set follows.
+    pub async fn secure_zone(&self, name: &str, settings: &DnssecSettings, keys: &[NewKey]) -> Result<(), StoreError> {
+        let now = unix_time();
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query("SELECT id FROM zones WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::NoSuchZone(name.to_string()))?;
+        let zone_id: i64 = row.try_get("id")?;
+        let secured = sqlx::query("SELECT zone_id FROM dnssec_zones WHERE zone_id = $1")
+            .bind(zone_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if secured.is_some() {
+            return Err(StoreError::AlreadySecured(name.to_string()));
+        }
+        sqlx::query("INSERT INTO dnssec_zones (zone_id, denial, nsec3_opt_out, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(zone_id)
+            .bind(settings.denial.as_str())
+            .bind(i64::from(settings.nsec3_opt_out))
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        for key in keys {
+            sqlx::query(
+                "INSERT INTO dnssec_keys (zone_id, role, algorithm, dnskey, private_key, published, active, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(zone_id)
+            .bind(key.role.as_str())
+            .bind(key.algorithm)
+            .bind(key.dnskey.as_str())
+            .bind(key.private_key.as_str())
+            .bind(i64::from(key.published))
+            .bind(i64::from(key.active))
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        bump_zone_and_parents(&mut tx, zone_id, name, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Closes every connection.
     pub async fn close(&self) {
         self.pool.close().await;
@@ -306,6 +458,53 @@ fn zone_version(row: &AnyRow) -> Result<ZoneVersion, StoreError> {
         id: row.try_get("id")?,
         name: row.try_get("name")?,
         version: row.try_get("version")?,
+    })
+}
+
+/// Marks a zone and every stored ancestor zone changed. A parent's DS
+/// records derive from its children's keys, so a change to a child's keys
+/// is a change to the parent.
+async fn bump_zone_and_parents(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    zone_id: i64,
+    name: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE zones SET version = version + 1, updated_at = $1 WHERE id = $2")
+        .bind(now)
+        .bind(zone_id)
+        .execute(&mut **tx)
+        .await?;
+    bump_parents(tx, name, now).await
+}
+
+/// Marks every stored zone above `name` changed.
+async fn bump_parents(tx: &mut sqlx::Transaction<'_, sqlx::Any>, name: &str, now: i64) -> Result<(), StoreError> {
+    let mut rest = name;
+    while let Some((_, parent)) = rest.split_once('.') {
+        if parent.is_empty() {
+            break;
+        }
+        sqlx::query("UPDATE zones SET version = version + 1, updated_at = $1 WHERE name = $2")
+            .bind(now)
+            .bind(parent)
+            .execute(&mut **tx)
+            .await?;
+        rest = parent;
+    }
+    Ok(())
+}
+
+fn stored_key(row: &AnyRow) -> Result<StoredKey, StoreError> {
+    Ok(StoredKey {
+        id: row.try_get("id")?,
+        role: row.try_get("role")?,
+        algorithm: row.try_get("algorithm")?,
+        dnskey: row.try_get("dnskey")?,
+        private_key: row.try_get("private_key")?,
+        published: row.try_get::<i64, _>("published")? != 0,
+        active: row.try_get::<i64, _>("active")? != 0,
+        created_at: row.try_get("created_at")?,
     })
 }
 

@@ -8,7 +8,7 @@
 use std::fmt::{self, Write as _};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use data_encoding::{BASE64, HEXLOWER_PERMISSIVE, HEXUPPER};
+use data_encoding::{BASE32HEX_NOPAD, BASE64, HEXLOWER_PERMISSIVE, HEXUPPER};
 
 use crate::name::{Name, NameError};
 use crate::zone::types::{self, *};
@@ -307,12 +307,122 @@ pub(crate) fn write_rdata(out: &mut String, rtype: u16, wire: &[u8]) -> Result<(
             put!(out, "{} ", types::type_to_string(embedded));
             write_quoted(out, r.rest());
         }
+        // DNSSEC records are printed (signed exports) but never parsed:
+        // a secured zone makes its own.
+        RRSIG if wire.len() > 18 => {
+            let covered = r.u16("type covered")?;
+            let algorithm = r.u8("algorithm")?;
+            let labels = r.u8("labels")?;
+            let original_ttl = r.u32("original TTL")?;
+            let expiration = r.u32("expiration")?;
+            let inception = r.u32("inception")?;
+            let key_tag = r.u16("key tag")?;
+            let signer = r.name("signer")?;
+            put!(
+                out,
+                "{} {algorithm} {labels} {original_ttl} {} {} {key_tag} {signer} {}",
+                types::type_to_string(covered),
+                dnssec_time(expiration),
+                dnssec_time(inception),
+                BASE64.encode(r.rest())
+            );
+        }
+        NSEC => {
+            put!(out, "{}", r.name("next owner")?);
+            write_bitmap(out, r.rest())?;
+        }
+        NSEC3 if wire.len() >= 5 => {
+            let algorithm = r.u8("hash algorithm")?;
+            let flags = r.u8("flags")?;
+            let iterations = r.u16("iterations")?;
+            let salt = r.char_string("salt")?;
+            let salt = if salt.is_empty() {
+                "-".to_string()
+            } else {
+                HEXUPPER.encode(salt)
+            };
+            let next = r.char_string("next hashed owner")?;
+            put!(
+                out,
+                "{algorithm} {flags} {iterations} {salt} {}",
+                BASE32HEX_NOPAD.encode(next)
+            );
+            write_bitmap(out, r.rest())?;
+        }
+        NSEC3PARAM if wire.len() >= 5 => {
+            let algorithm = r.u8("hash algorithm")?;
+            let flags = r.u8("flags")?;
+            let iterations = r.u16("iterations")?;
+            let salt = r.char_string("salt")?;
+            let salt = if salt.is_empty() {
+                "-".to_string()
+            } else {
+                HEXUPPER.encode(salt)
+            };
+            put!(out, "{algorithm} {flags} {iterations} {salt}");
+        }
         _ => {
             write_generic(out, wire);
             return Ok(());
         }
     }
     r.finish()
+}
+
+/// Reads an RRSIG time: YYYYMMDDHHmmSS (UTC), or plain seconds (RFC 4034 §3.2).
+fn parse_dnssec_time(text: &str) -> Option<u32> {
+    if text.len() != 14 {
+        return text.parse().ok();
+    }
+    let field = |range: std::ops::Range<usize>| text.get(range)?.parse::<i64>().ok();
+    let (year, month, day) = (field(0..4)?, field(4..6)?, field(6..8)?);
+    let (hour, minute, second) = (field(8..10)?, field(10..12)?, field(12..14)?);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    // Civil date to days since the epoch, after H. Hinnant.
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let seconds = days * 86_400 + hour * 3600 + minute * 60 + second;
+    // Serial number arithmetic: times wrap modulo 2^32 (RFC 4034 §3.1.5).
+    Some(seconds.rem_euclid(1 << 32) as u32)
+}
+
+/// RRSIG time in the YYYYMMDDHHmmSS form (RFC 4034 §3.2), UTC.
+fn dnssec_time(seconds: u32) -> String {
+    let days = i64::from(seconds / 86_400);
+    let rest = seconds % 86_400;
+    // Days to a civil date (proleptic Gregorian), after H. Hinnant.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}{month:02}{day:02}{:02}{:02}{:02}",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
+/// Appends the types of an NSEC/NSEC3 type bitmap, each after a space.
+fn write_bitmap(out: &mut String, bitmap: &[u8]) -> Result<(), RdataError> {
+    let present = crate::dnssec::bitmap::decode_type_bitmap(bitmap)
+        .map_err(|error| RdataError::Invalid(format!("type bitmap: {error}")))?;
+    for rtype in present {
+        put!(out, " {}", types::type_to_string(rtype));
+    }
+    Ok(())
 }
 
 /// True if `rtype` has a text form other than the generic one.
@@ -342,6 +452,10 @@ fn has_text_form(rtype: u16) -> bool {
             | HTTPS
             | CAA
             | LUA
+            | RRSIG
+            | NSEC
+            | NSEC3
+            | NSEC3PARAM
     )
 }
 
@@ -552,12 +666,87 @@ impl<'a> Parser<'_, 'a> {
             LOC => parse_loc(self.tokens, &mut self.out)?,
             SVCB | HTTPS => self.svcb()?,
             LUA => self.lua()?,
+            RRSIG => {
+                self.expect_at_least(9)?;
+                let covered = self.tokens[0].text;
+                let covered = types::type_from_str(covered)
+                    .ok_or_else(|| RdataError::Invalid(format!("RRSIG type covered {covered:?} is not a type")))?;
+                self.out.extend_from_slice(&covered.to_be_bytes());
+                self.u8(1, "RRSIG algorithm")?;
+                self.u8(2, "RRSIG labels")?;
+                self.u32(3, "RRSIG original TTL")?;
+                for (i, field) in [(4, "RRSIG expiration"), (5, "RRSIG inception")] {
+                    let text = self.tokens[i].text;
+                    let time = parse_dnssec_time(text).ok_or_else(|| {
+                        RdataError::Invalid(format!("{field} {text:?} is neither YYYYMMDDHHmmSS nor seconds"))
+                    })?;
+                    self.out.extend_from_slice(&time.to_be_bytes());
+                }
+                self.u16(6, "RRSIG key tag")?;
+                self.name(7, "RRSIG signer")?;
+                let signature = decode_base64(&self.tokens[8..], "RRSIG signature")?;
+                self.out.extend_from_slice(&signature);
+            }
+            NSEC => {
+                self.expect_at_least(1)?;
+                self.name(0, "NSEC next owner")?;
+                self.type_bitmap(1)?;
+            }
+            NSEC3 => {
+                self.expect_at_least(5)?;
+                self.u8(0, "NSEC3 hash algorithm")?;
+                self.u8(1, "NSEC3 flags")?;
+                self.u16(2, "NSEC3 iterations")?;
+                self.salt(3)?;
+                let text = self.tokens[4].text;
+                let next = BASE32HEX_NOPAD
+                    .decode(text.to_ascii_uppercase().as_bytes())
+                    .ok()
+                    .filter(|next| !next.is_empty() && next.len() <= 255)
+                    .ok_or_else(|| RdataError::Invalid(format!("NSEC3 next hashed owner {text:?} is not base32hex")))?;
+                self.out.push(next.len() as u8);
+                self.out.extend_from_slice(&next);
+                self.type_bitmap(5)?;
+            }
+            NSEC3PARAM => {
+                self.expect(4)?;
+                self.u8(0, "NSEC3PARAM hash algorithm")?;
+                self.u8(1, "NSEC3PARAM flags")?;
+                self.u16(2, "NSEC3PARAM iterations")?;
+                self.salt(3)?;
+            }
             other => {
                 return Err(RdataError::GenericOnly {
                     rtype: types::type_to_string(other),
                 })
             }
         }
+        Ok(())
+    }
+
+    /// An NSEC3 salt: hex, or `-` for none (RFC 5155 §3.3).
+    fn salt(&mut self, i: usize) -> Result<(), RdataError> {
+        let salt = match self.tokens[i].text {
+            "-" => Vec::new(),
+            _ => decode_hex(&self.tokens[i..=i], "NSEC3 salt")?,
+        };
+        if salt.len() > 255 {
+            return Err(RdataError::Invalid("NSEC3 salt is longer than 255 octets".into()));
+        }
+        self.out.push(salt.len() as u8);
+        self.out.extend_from_slice(&salt);
+        Ok(())
+    }
+
+    /// The type list of NSEC and NSEC3 from token `from` on (RFC 4034 §4.2).
+    fn type_bitmap(&mut self, from: usize) -> Result<(), RdataError> {
+        let mut present = Vec::with_capacity(self.tokens.len().saturating_sub(from));
+        for token in &self.tokens[from..] {
+            let rtype = types::type_from_str(token.text)
+                .ok_or_else(|| RdataError::Invalid(format!("{:?} in the type list is not a type", token.text)))?;
+            present.push(rtype);
+        }
+        self.out.extend_from_slice(&crate::dnssec::bitmap::type_bitmap(present));
         Ok(())
     }
 
@@ -1533,7 +1722,19 @@ mod tests {
             (65280, "\\# 0", "\\# 0"),
             (A, "\\# 4 C0000201", "192.0.2.1"),
             (TXT, "\\# 4 03616263", "\"abc\""),
-            (NSEC3PARAM, "\\# 5 0100000000", "\\# 5 0100000000"),
+            (NSEC3PARAM, "\\# 5 0100000000", "1 0 0 -"),
+            (NSEC3PARAM, "1 0 10 AABBCCDD", "1 0 10 AABBCCDD"),
+            (NSEC, "host.example.com. A MX RRSIG NSEC TYPE1234", "host.example.com. A MX RRSIG NSEC TYPE1234"),
+            (
+                NSEC3,
+                "1 1 12 aabbccdd 2vptu5timamqttgl4luu9kg21e0aor3s A RRSIG",
+                "1 1 12 AABBCCDD 2VPTU5TIMAMQTTGL4LUU9KG21E0AOR3S A RRSIG",
+            ),
+            (
+                RRSIG,
+                "A 13 3 3600 20261217000000 20261125000000 60789 example.test. AAECAw==",
+                "A 13 3 3600 20261217000000 20261125000000 60789 example.test. AAECAw==",
+            ),
         ];
         for &(rtype, input, expected) in cases {
             assert_eq!(round_trip(rtype, input), expected, "{input}");

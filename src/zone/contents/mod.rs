@@ -7,6 +7,8 @@
 //! needs one hash probe per label of the query name below the apex, at most,
 //! and never scans.
 
+mod secured;
+
 use std::hash::BuildHasher;
 
 use hashbrown::HashTable;
@@ -31,7 +33,11 @@ pub struct Zone {
     hasher: foldhash::fast::FixedState,
     apex_index: u32,
     record_count: usize,
+    /// Signing state, for zones secured with DNSSEC.
+    secured: Option<Box<secured::Secured>>,
 }
+
+pub use secured::{Denial, DenialKind, Secured};
 
 /// Where a name leads inside a zone (RFC 1034 §4.3.2 step 3).
 #[derive(Clone, Copy)]
@@ -45,8 +51,8 @@ pub enum Lookup<'z> {
     Referral(&'z Node),
     /// The name is below this node's DNAME (RFC 6672 §3.2).
     Dname(&'z Node),
-    /// The name does not exist.
-    NxDomain,
+    /// The name does not exist; the node is its closest encloser.
+    NxDomain(&'z Node),
 }
 
 impl Zone {
@@ -74,6 +80,7 @@ impl Zone {
             hasher: foldhash::fast::FixedState::with_seed(HASH_SEED),
             apex_index: 0,
             record_count,
+            secured: None,
         };
         let mut records = records.into_iter().peekable();
         let mut data = Vec::new();
@@ -154,7 +161,8 @@ impl Zone {
                 break &self.nodes[index as usize];
             }
             if suffix.len() <= apex_len {
-                return Lookup::NxDomain;
+                // Unreachable for names inside the zone: the apex exists.
+                return Lookup::NxDomain(self.apex_node());
             }
             offset += suffix[0] as usize + 1;
         };
@@ -175,7 +183,7 @@ impl Zone {
         } else if encloser.wildcard != NONE {
             Lookup::Wildcard(&self.nodes[encloser.wildcard as usize])
         } else {
-            Lookup::NxDomain
+            Lookup::NxDomain(encloser)
         }
     }
 
@@ -208,6 +216,7 @@ impl Zone {
             interrupt: NONE,
             wildcard: NONE,
             is_cut: false,
+            first_slot: 0,
         });
         let (nodes, hasher) = (&self.nodes, &self.hasher);
         self.table
@@ -283,6 +292,8 @@ pub struct Node {
     interrupt: u32,
     /// The `*` child of this node, if any.
     wildcard: u32,
+    /// Signature slot of this node's first RRset in a secured zone.
+    first_slot: u32,
 }
 
 impl Node {
@@ -295,6 +306,7 @@ impl Node {
     pub fn rrsets(&self) -> RRsets<'_> {
         RRsets {
             data: &self.data[self.name_len as usize..],
+            index: 0,
         }
     }
 
@@ -312,6 +324,7 @@ impl Node {
 /// Iterates over the RRsets of a node.
 pub struct RRsets<'a> {
     data: &'a [u8],
+    index: u16,
 }
 
 impl<'a> Iterator for RRsets<'a> {
@@ -329,7 +342,14 @@ impl<'a> Iterator for RRsets<'a> {
         }
         let records = self.data.get(RRSET_HEADER..end)?;
         self.data = &self.data[end..];
-        Some(RRset { rtype, ttl, records })
+        let index = self.index;
+        self.index += 1;
+        Some(RRset {
+            rtype,
+            ttl,
+            index,
+            records,
+        })
     }
 }
 
@@ -368,6 +388,7 @@ impl RRsetEncoder {
         let records = RRset {
             rtype: self.rtype,
             ttl: 0,
+            index: 0,
             records: &data[self.first_record..],
         };
         if records.rdata().any(|existing| existing == rdata) {
@@ -397,6 +418,8 @@ fn label_count(wire: &[u8]) -> usize {
 pub struct RRset<'a> {
     pub rtype: u16,
     pub ttl: u32,
+    /// Position among its node's RRsets.
+    pub index: u16,
     /// Each record as its length (2 octets) and RDATA.
     records: &'a [u8],
 }
@@ -477,7 +500,7 @@ mod tests {
             Lookup::Wildcard(node) => format!("wildcard {}", name(node)),
             Lookup::Referral(node) => format!("referral {}", name(node)),
             Lookup::Dname(node) => format!("dname {}", name(node)),
-            Lookup::NxDomain => "nxdomain".into(),
+            Lookup::NxDomain(_) => "nxdomain".into(),
         }
     }
 

@@ -1,0 +1,274 @@
+//! Authenticated denial of existence: the NSEC chain's order and the
+//! NSEC3 chain, built once per snapshot and searched per query.
+
+use std::cmp::Ordering;
+
+use super::bitmap::type_bitmap;
+use super::nsec3::{hash_label, nsec3_hash, nsec3_rdata};
+
+/// Canonical DNS order of two lowercased wire names (RFC 4034 §6.1):
+/// label by label from the right, each label as an octet string.
+pub fn canonical_cmp(a: &[u8], b: &[u8]) -> Ordering {
+    let (mut a_labels, a_count) = label_starts(a);
+    let (mut b_labels, b_count) = label_starts(b);
+    a_labels[..a_count].reverse();
+    b_labels[..b_count].reverse();
+    for (&i, &j) in a_labels[..a_count].iter().zip(&b_labels[..b_count]) {
+        let (i, j) = (i as usize, j as usize);
+        let label_a = &a[i + 1..i + 1 + a[i] as usize];
+        let label_b = &b[j + 1..j + 1 + b[j] as usize];
+        match label_a.cmp(label_b) {
+            Ordering::Equal => {}
+            other => return other,
+        }
+    }
+    a_count.cmp(&b_count)
+}
+
+/// Offsets of the labels of a wire name, root excluded, left to right.
+fn label_starts(name: &[u8]) -> ([u8; 128], usize) {
+    let mut starts = [0u8; 128];
+    let mut count = 0;
+    let mut pos = 0;
+    while pos < name.len() && name[pos] != 0 && count < 128 {
+        starts[count] = pos as u8;
+        count += 1;
+        pos += name[pos] as usize + 1;
+    }
+    (starts, count)
+}
+
+/// NSEC RDATA (RFC 4034 §4.1): the next owner name and the types present.
+pub fn nsec_rdata(next_lower: &[u8], types: impl IntoIterator<Item = u16>) -> Vec<u8> {
+    let mut rdata = next_lower.to_vec();
+    rdata.extend_from_slice(&type_bitmap(types));
+    rdata
+}
+
+/// Index of the last entry of a sorted chain that sorts at or before a
+/// key, wrapping to the last entry for keys before the first: the entry
+/// that matches or covers the key.
+fn at_or_before(len: usize, before_or_equal: impl Fn(usize) -> bool) -> usize {
+    // partition_point over "entry <= key" gives the count of such entries.
+    let mut low = 0;
+    let mut high = len;
+    while low < high {
+        let mid = (low + high) / 2;
+        if before_or_equal(mid) {
+            low = mid + 1;
+        } else {
+            high = mid;
+        }
+    }
+    if low == 0 {
+        len.saturating_sub(1)
+    } else {
+        low - 1
+    }
+}
+
+//------------ NsecOrder -----------------------------------------------------
+
+/// The owners of a zone's NSEC records in canonical order, as node indexes.
+pub struct NsecOrder {
+    nodes: Vec<u32>,
+}
+
+impl NsecOrder {
+    /// Sorts `nodes` canonically by the names `name_of` gives.
+    pub fn new<'n>(mut nodes: Vec<u32>, name_of: impl Fn(u32) -> &'n [u8]) -> NsecOrder {
+        nodes.sort_by(|&a, &b| canonical_cmp(name_of(a), name_of(b)));
+        NsecOrder { nodes }
+    }
+
+    /// The node indexes in canonical order.
+    pub fn nodes(&self) -> &[u32] {
+        &self.nodes
+    }
+
+    /// The node whose NSEC matches or covers `name` (RFC 4035 §3.1.3).
+    pub fn covering<'n>(&self, name: &[u8], name_of: impl Fn(u32) -> &'n [u8]) -> Option<u32> {
+        if self.nodes.is_empty() {
+            return None;
+        }
+        let index = at_or_before(self.nodes.len(), |i| {
+            canonical_cmp(name_of(self.nodes[i]), name) != Ordering::Greater
+        });
+        Some(self.nodes[index])
+    }
+}
+
+//------------ Nsec3Chain ----------------------------------------------------
+
+/// NSEC3 parameters (RFC 5155 §3.1; RFC 9276 §3.1 recommends no extra
+/// iterations and no salt).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Nsec3Params {
+    pub iterations: u16,
+    pub salt: Vec<u8>,
+    pub opt_out: bool,
+}
+
+/// One NSEC3 record of the chain.
+pub struct Nsec3Entry {
+    pub hash: [u8; 20],
+    /// Owner: the base32hex hash as first label, then the zone apex.
+    pub owner: Box<[u8]>,
+    pub rdata: Box<[u8]>,
+}
+
+/// A zone's NSEC3 records sorted by hash.
+pub struct Nsec3Chain {
+    params: Nsec3Params,
+    entries: Vec<Nsec3Entry>,
+}
+
+impl Nsec3Chain {
+    /// Builds the chain over `names` (lowercased wire names, each with the
+    /// types present there) of the zone at `apex`.
+    pub fn build(apex: &[u8], names: Vec<(Vec<u8>, Vec<u16>)>, params: Nsec3Params) -> Nsec3Chain {
+        let mut hashed: Vec<([u8; 20], Vec<u16>)> = names
+            .into_iter()
+            .map(|(name, types)| (nsec3_hash(&name, &params.salt, params.iterations), types))
+            .collect();
+        hashed.sort_by_key(|entry| entry.0);
+        hashed.dedup_by(|a, b| a.0 == b.0);
+        let count = hashed.len();
+        let entries = (0..count)
+            .map(|i| {
+                let (hash, types) = &hashed[i];
+                let next = &hashed[(i + 1) % count].0;
+                let label = hash_label(hash);
+                let mut owner = Vec::with_capacity(1 + label.len() + apex.len());
+                owner.push(label.len() as u8);
+                owner.extend_from_slice(label.as_bytes());
+                owner.extend_from_slice(apex);
+                let bitmap = type_bitmap(types.iter().copied());
+                Nsec3Entry {
+                    hash: *hash,
+                    owner: owner.into_boxed_slice(),
+                    rdata: nsec3_rdata(params.opt_out, params.iterations, &params.salt, next, &bitmap)
+                        .into_boxed_slice(),
+                }
+            })
+            .collect();
+        Nsec3Chain { params, entries }
+    }
+
+    /// The chain's parameters.
+    pub fn params(&self) -> &Nsec3Params {
+        &self.params
+    }
+
+    /// The records, by hash.
+    pub fn entries(&self) -> &[Nsec3Entry] {
+        &self.entries
+    }
+
+    /// The hash of a lowercased wire name under this chain's parameters.
+    pub fn hash(&self, name: &[u8]) -> [u8; 20] {
+        nsec3_hash(name, &self.params.salt, self.params.iterations)
+    }
+
+    /// The entry whose owner hash equals `hash`.
+    pub fn matching(&self, hash: &[u8; 20]) -> Option<usize> {
+        self.entries.binary_search_by(|entry| entry.hash.cmp(hash)).ok()
+    }
+
+    /// The entry that covers `hash` (RFC 5155 §7.2.1): the last one whose
+    /// hash is lower, wrapping around.
+    pub fn covering(&self, hash: &[u8; 20]) -> Option<usize> {
+        if self.entries.is_empty() {
+            return None;
+        }
+        Some(at_or_before(self.entries.len(), |i| self.entries[i].hash < *hash))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::name::Name;
+
+    fn wire(name: &str) -> Vec<u8> {
+        name.parse::<Name>().expect("name").to_lowercase().as_wire().to_vec()
+    }
+
+    #[test]
+    fn orders_names_canonically() {
+        // RFC 4034 §6.1 example, in order.
+        let names = [
+            "example.",
+            "a.example.",
+            "yljkjljk.a.example.",
+            "z.a.example.",
+            "zabc.a.example.",
+            "z.example.",
+            "\\001.z.example.",
+            "*.z.example.",
+            "\\200.z.example.",
+        ];
+        for pair in names.windows(2) {
+            assert_eq!(
+                canonical_cmp(&wire(pair[0]), &wire(pair[1])),
+                Ordering::Less,
+                "{pair:?}"
+            );
+            assert_eq!(
+                canonical_cmp(&wire(pair[1]), &wire(pair[0])),
+                Ordering::Greater,
+                "{pair:?}"
+            );
+        }
+        assert_eq!(canonical_cmp(&wire("a.example."), &wire("a.example.")), Ordering::Equal);
+    }
+
+    #[test]
+    fn finds_covering_nsec() {
+        let names: Vec<Vec<u8>> = ["example.", "b.example.", "d.example."]
+            .iter()
+            .map(|n| wire(n))
+            .collect();
+        let order = NsecOrder::new(vec![2, 0, 1], |i| &names[i as usize]);
+        assert_eq!(order.nodes(), [0, 1, 2]);
+        let name_of = |i: u32| names[i as usize].as_slice();
+        assert_eq!(order.covering(&wire("c.example."), name_of), Some(1));
+        assert_eq!(order.covering(&wire("b.example."), name_of), Some(1));
+        assert_eq!(order.covering(&wire("a.b.example."), name_of), Some(1));
+        assert_eq!(order.covering(&wire("z.example."), name_of), Some(2));
+        assert_eq!(order.covering(&wire("a.example."), name_of), Some(0));
+    }
+
+    #[test]
+    fn finds_matching_and_covering_nsec3() {
+        let apex = wire("example.");
+        let names = vec![
+            (wire("example."), vec![6, 2]),
+            (wire("a.example."), vec![1]),
+            (wire("b.example."), vec![1]),
+        ];
+        let chain = Nsec3Chain::build(
+            &apex,
+            names,
+            Nsec3Params {
+                iterations: 0,
+                salt: Vec::new(),
+                opt_out: false,
+            },
+        );
+        assert_eq!(chain.entries().len(), 3);
+        let a = chain.hash(&wire("a.example."));
+        let index = chain.matching(&a).expect("a is in the chain");
+        assert_eq!(chain.covering(&a), Some(index).map(|i| (i + 2) % 3));
+        let other = chain.hash(&wire("nope.example."));
+        assert!(chain.matching(&other).is_none());
+        let covering = chain.covering(&other).expect("covered");
+        let entry = &chain.entries()[covering];
+        let next = &chain.entries()[(covering + 1) % 3];
+        assert!(
+            (entry.hash < other && other < next.hash)
+                || (next.hash < entry.hash && (other > entry.hash || other < next.hash)),
+            "covering entry brackets the hash"
+        );
+    }
+}

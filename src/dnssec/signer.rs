@@ -1,0 +1,125 @@
+//! RRSIGs for one zone snapshot, each made once and then copied.
+
+use std::sync::OnceLock;
+
+use super::canonical::{rrsig_labels, signed_data, RrsigHeader};
+use super::keys::ZoneKey;
+use super::window::Window;
+use crate::zone::types;
+
+/// Signs the RRsets of one zone snapshot.
+///
+/// Slot `i` holds the RRSIGs of RRset `i` of the snapshot (the zone
+/// numbers its RRsets when it is built). A slot is filled on first use;
+/// two threads racing for an empty slot both wait for one signing. The
+/// slots live as long as the snapshot, which is rebuilt when its data or
+/// keys change, or when the signature window moves on.
+pub struct ZoneSigner {
+    apex: Box<[u8]>,
+    keys: Vec<ZoneKey>,
+    window: Window,
+    slots: Box<[OnceLock<Box<[u8]>>]>,
+}
+
+impl ZoneSigner {
+    /// A signer for the zone at `apex` (lowercased wire name) using the
+    /// active ones of `keys`, with `slots` signature slots.
+    pub fn new(apex: &[u8], keys: Vec<ZoneKey>, window: Window, slots: usize) -> ZoneSigner {
+        ZoneSigner {
+            apex: apex.into(),
+            keys: keys.into_iter().filter(|key| key.active).collect(),
+            window,
+            slots: (0..slots).map(|_| OnceLock::new()).collect(),
+        }
+    }
+
+    /// The window the signatures of this snapshot carry.
+    pub fn window(&self) -> Window {
+        self.window
+    }
+
+    /// The keys, active ones only.
+    pub fn keys(&self) -> &[ZoneKey] {
+        &self.keys
+    }
+
+    /// The RRSIG RDATAs of an RRset as a sequence of 2-octet length and
+    /// RDATA, signing it on first use. `owner` is the lowercased owner the
+    /// RRset is stored under (for a wildcard, the `*` name); `rdatas`
+    /// yields the RRset's records.
+    pub fn rrsigs<'s, I>(
+        &'s self,
+        slot: usize,
+        owner: &[u8],
+        rtype: u16,
+        ttl: u32,
+        rdatas: impl FnOnce() -> I,
+    ) -> &'s [u8]
+    where
+        I: Iterator,
+        I::Item: AsRef<[u8]>,
+    {
+        match self.slots.get(slot) {
+            Some(cell) => cell.get_or_init(|| {
+                let records: Vec<I::Item> = rdatas().collect();
+                let records: Vec<&[u8]> = records.iter().map(AsRef::as_ref).collect();
+                let mut out = Vec::new();
+                self.sign_into(owner, rtype, ttl, &records, &mut out);
+                out.into_boxed_slice()
+            }),
+            None => &[],
+        }
+    }
+
+    /// Signs an RRset with every key whose role covers its type, appending
+    /// each RRSIG RDATA with a 2-octet length to `out`.
+    pub fn sign_into(&self, owner: &[u8], rtype: u16, ttl: u32, rdatas: &[&[u8]], out: &mut Vec<u8>) {
+        let signs_keys = matches!(rtype, types::DNSKEY | types::CDS | types::CDNSKEY);
+        let mut data = Vec::with_capacity(512);
+        for zone_key in &self.keys {
+            let wanted = if signs_keys {
+                zone_key.role.signs_keys()
+            } else {
+                zone_key.role.signs_data()
+            };
+            if !wanted {
+                continue;
+            }
+            let header = RrsigHeader {
+                type_covered: rtype,
+                algorithm: zone_key.key.algorithm().number(),
+                labels: rrsig_labels(owner),
+                original_ttl: ttl,
+                expiration: self.window.expiration,
+                inception: self.window.inception,
+                key_tag: zone_key.key.key_tag(),
+                signer: &self.apex,
+            };
+            data.clear();
+            signed_data(&header, owner, rtype, rdatas, &mut data);
+            let signature = match zone_key.key.sign(&data) {
+                Ok(signature) => signature,
+                Err(error) => {
+                    tracing::error!(key = zone_key.id, %error, "signing failed");
+                    continue;
+                }
+            };
+            let mut rdata = Vec::with_capacity(32 + self.apex.len() + signature.len());
+            header.write(&mut rdata);
+            rdata.extend_from_slice(&signature);
+            out.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
+            out.extend_from_slice(&rdata);
+        }
+    }
+}
+
+/// Splits a sequence made by [`ZoneSigner::rrsigs`] into RDATAs.
+pub fn each_rrsig(encoded: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = encoded;
+    std::iter::from_fn(move || {
+        let len = u16::from_be_bytes([*rest.first()?, *rest.get(1)?]) as usize;
+        let rdata = rest.get(2..2 + len)?;
+        rest = &rest[2 + len..];
+        Some(rdata)
+    })
+}
