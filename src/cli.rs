@@ -12,7 +12,9 @@ use data_encoding::BASE64;
 use crate::config::Config;
 use crate::dnssec::crypto::{Algorithm, DigestType};
 use crate::dnssec::denial::canonical_cmp;
+use crate::dnssec::roll::{self, Timing};
 use crate::dnssec::signer::each_rrsig;
+use crate::dnssec::KeyRole;
 use crate::dnssec::{self};
 use crate::import;
 use crate::loader;
@@ -50,10 +52,26 @@ pub enum Command {
 /// `pooldns key ...`
 #[derive(Debug, Subcommand)]
 pub enum KeyCommand {
-    /// List a zone's keys: role, algorithm, tag, state.
+    /// List a zone's keys: role, algorithm, tag, state, and any rollover.
     List {
         /// The zone's name.
         name: String,
+    },
+    /// Roll a key: a new key replaces the old one in the steps and waits of
+    /// RFC 7583, carried out by the running server.
+    Roll {
+        /// The zone's name.
+        name: String,
+        /// The role to roll; default: the zone's CSK, or else its ZSK.
+        #[arg(long, value_parser = ["csk", "ksk", "zsk"])]
+        role: Option<String>,
+    },
+    /// Remove a key that is no longer needed.
+    Remove {
+        /// The zone's name.
+        name: String,
+        /// The key's id (see key list).
+        id: i64,
     },
 }
 
@@ -127,6 +145,13 @@ pub async fn run_key_command(config: &Config, command: KeyCommand) -> anyhow::Re
     let store = Store::open(&config.store.url).await?;
     let result = match command {
         KeyCommand::List { name } => list_keys(&store, &parse_zone_name(&name)?).await,
+        KeyCommand::Roll { name, role } => start_roll(config, &store, &parse_zone_name(&name)?, role.as_deref()).await,
+        KeyCommand::Remove { name, id } => {
+            let apex = parse_zone_name(&name)?;
+            store.remove_key(&apex.to_string(), id).await?;
+            println!("removed key {id} of {apex}");
+            Ok(())
+        }
     };
     store.close().await;
     result
@@ -219,6 +244,60 @@ async fn zone_command(config: &Config, store: &Store, command: ZoneCommand) -> a
 /// TTL printed with DS records; the parent zone sets its own.
 const DS_TTL: u32 = 3600;
 
+/// Starts a rollover of the zone's `role` key (CSK, or else ZSK, by
+/// default); the server carries it out.
+async fn start_roll(config: &Config, store: &Store, apex: &Name, role: Option<&str>) -> anyhow::Result<()> {
+    let id = store.zone_id(&apex.to_string()).await?;
+    let keys = store.zone_keys(id).await?;
+    if keys.is_empty() {
+        anyhow::bail!("zone {apex} is not secured (run pooldns zone secure {apex})");
+    }
+    let role: KeyRole = match role {
+        Some(role) => role.parse()?,
+        None if keys.iter().any(|key| key.role == "csk" && key.active) => KeyRole::Csk,
+        None => KeyRole::Zsk,
+    };
+    let Some(old) = keys.iter().find(|key| key.role == role.as_str() && key.active) else {
+        anyhow::bail!("zone {apex} has no active {role} to roll");
+    };
+    let algorithm = u8::try_from(old.algorithm)
+        .ok()
+        .and_then(Algorithm::from_number)
+        .ok_or_else(|| anyhow::anyhow!("key {} has an unsupported algorithm", old.id))?;
+    // The DNSKEY RRset takes the SOA's TTL (see dnssec::prepare_records).
+    let rows = store.zone_records(id).await?;
+    let dnskey_ttl = rows
+        .iter()
+        .find(|row| row.rtype == "SOA")
+        .map_or(3600, |soa| soa.ttl.max(0) as u64);
+    let timing = Timing {
+        propagation: config.dnssec.propagation_delay,
+        dnskey_ttl,
+        max_ttl: 0,
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
+    let (flags, publish_until) = roll::start(role, timing, now);
+    let kek = config.key_encryption_key()?;
+    let new = dnssec::keys::new_key(
+        apex,
+        algorithm,
+        role,
+        (flags.published, flags.active, flags.ds),
+        kek.as_ref(),
+    )?;
+    let new_id = store
+        .start_roll(&apex.to_string(), role.as_str(), &new, publish_until as i64)
+        .await?;
+    println!(
+        "started a {role} roll of {apex}: key {new_id} published, replacing key {}; next step in {} s (a running pooldns serve carries it out)",
+        old.id,
+        publish_until.saturating_sub(now)
+    );
+    Ok(())
+}
+
 /// Prints a zone's keys, one per line.
 async fn list_keys(store: &Store, apex: &Name) -> anyhow::Result<()> {
     let id = store.zone_id(&apex.to_string()).await?;
@@ -246,11 +325,26 @@ async fn list_keys(store: &Store, apex: &Name) -> anyhow::Result<()> {
             (false, true) => "unpublished, active",
             (false, false) => "unpublished, inactive",
         };
+        let ds = if key.ds { ", DS" } else { "" };
         println!(
-            "{}\t{}\t{algorithm}\t{}\t{flags}\t{state}",
+            "{}\t{}\t{algorithm}\t{}\t{flags}\t{state}{ds}",
             key.id,
             key.role.to_uppercase(),
             dnssec::crypto::key_tag(&dnskey)
+        );
+    }
+    for roll in store.rolls().await?.into_iter().filter(|roll| roll.zone_id == id) {
+        let waiting = if roll.phase == "ds-wait" && roll.ds_seen_at.is_none() {
+            "waiting for the parent's DS".to_string()
+        } else {
+            format!("next step at {} (Unix time)", roll.next_at)
+        };
+        println!(
+            "roll: {} key {} -> key {}, phase {}, {waiting}",
+            roll.role.to_uppercase(),
+            roll.old_key_id,
+            roll.new_key_id,
+            roll.phase
         );
     }
     Ok(())

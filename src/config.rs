@@ -24,14 +24,31 @@ pub struct Config {
     pub dnssec: DnssecConfig,
 }
 
-/// `[dnssec]`: signing.
-#[derive(Clone, Debug, Default, Deserialize)]
+/// `[dnssec]`: signing and key rollovers.
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DnssecConfig {
     /// A file holding the secret that encrypts private keys at rest: 32
     /// random octets, base64 or hex (`head -c 32 /dev/urandom | base64`).
     /// Without it, private keys are stored unencrypted.
     pub key_encryption_key_file: Option<PathBuf>,
+    /// Seconds a change takes to reach every server of the zone
+    /// (RFC 7583 Dprp); added to each rollover wait.
+    pub propagation_delay: u64,
+    /// Resolver asked for a parent's DS set during KSK and CSK rollovers
+    /// when the parent is not served here; default: the first nameserver
+    /// of /etc/resolv.conf.
+    pub parent_resolver: Option<SocketAddr>,
+}
+
+impl Default for DnssecConfig {
+    fn default() -> Self {
+        DnssecConfig {
+            key_encryption_key_file: None,
+            propagation_delay: 300,
+            parent_resolver: None,
+        }
+    }
 }
 
 /// `[dns]`: the DNS listeners.

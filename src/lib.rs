@@ -17,6 +17,7 @@
 //! | `dnssec`  | keys, signatures, NSEC/NSEC3 denial                         |
 //! | `catalog` | the set of zones served                                     |
 //! | `loader`  | keeps the catalog in step with the store                    |
+//! | `roller`  | moves DNSSEC key rollovers forward                          |
 //! | `wire`    | query parsing and response writing                          |
 //! | `answer`  | RFC 1034 §4.3.2 answers from a catalog                      |
 //! | `server`  | UDP workers and TCP connections                             |
@@ -35,6 +36,7 @@ pub mod import;
 pub mod loader;
 pub mod metrics;
 pub mod name;
+pub mod roller;
 pub mod serve;
 pub mod server;
 pub mod store;

@@ -16,6 +16,7 @@ use crate::config::Config;
 use crate::import;
 use crate::loader::Loader;
 use crate::metrics::Metrics;
+use crate::roller::Roller;
 use crate::server::{tcp, udp, ListenerContext, ListenerSettings};
 use crate::store::{redact_url, Store, WriteMode};
 
@@ -36,6 +37,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let shutdown = Arc::new(AtomicBool::new(false));
     let poll = Duration::from_millis(config.store.poll_interval_ms);
     let loader_task = tokio::spawn(loader.run(poll, shutdown.clone()));
+    let roller = Roller::new(
+        store.clone(),
+        catalog.clone(),
+        config.dnssec.propagation_delay,
+        config.dnssec.parent_resolver,
+    );
+    let rolls = roller.status();
+    let roller_task = tokio::spawn(roller.run(Duration::from_secs(1), shutdown.clone()));
 
     let metrics = Metrics::new();
     let context = ListenerContext {
@@ -71,6 +80,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         catalog,
         metrics,
         status,
+        rolls,
     });
     let http = tokio::net::TcpListener::bind(config.api.listen)
         .await
@@ -90,6 +100,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         let _ = task.await;
     }
     let _ = loader_task.await;
+    let _ = roller_task.await;
     tokio::task::spawn_blocking(move || {
         for thread in udp_threads {
             let _ = thread.join();

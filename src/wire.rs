@@ -271,17 +271,19 @@ impl Default for Query {
 }
 
 /// The parts of a resource record the query parser looks at.
-struct RawRecord {
-    owner_is_root: bool,
-    rtype: u16,
-    class: u16,
-    ttl: u32,
-    rdata: usize,
-    end: usize,
+pub struct RawRecord {
+    pub owner_is_root: bool,
+    pub rtype: u16,
+    pub class: u16,
+    pub ttl: u32,
+    /// Offset of the RDATA in the message.
+    pub rdata: usize,
+    /// Offset after the record.
+    pub end: usize,
 }
 
 /// Reads the record at `pos` without decoding its RDATA.
-fn read_record(msg: &[u8], pos: usize) -> Option<RawRecord> {
+pub fn read_record(msg: &[u8], pos: usize) -> Option<RawRecord> {
     let owner_is_root = *msg.get(pos)? == 0;
     let pos = skip_name(msg, pos)?;
     let fixed = msg.get(pos..pos + 10)?;
@@ -302,7 +304,7 @@ fn read_record(msg: &[u8], pos: usize) -> Option<RawRecord> {
 }
 
 /// Skips a possibly compressed name; returns the offset after it.
-fn skip_name(msg: &[u8], mut pos: usize) -> Option<usize> {
+pub fn skip_name(msg: &[u8], mut pos: usize) -> Option<usize> {
     let mut total = 0;
     loop {
         let label = *msg.get(pos)?;

@@ -16,6 +16,7 @@ use axum::Router;
 use crate::catalog::SharedCatalog;
 use crate::loader::LoadStatus;
 use crate::metrics::Metrics;
+use crate::roller::RollStatus;
 use crate::store::Store;
 
 /// How long `/readyz` waits for the database.
@@ -28,6 +29,7 @@ pub struct AppState {
     pub catalog: SharedCatalog,
     pub metrics: Arc<Metrics>,
     pub status: Arc<LoadStatus>,
+    pub rolls: Arc<RollStatus>,
 }
 
 /// The HTTP application.
@@ -78,6 +80,7 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         "# HELP pooldns_zones_failed Stored zones that could not be loaded.\n# TYPE pooldns_zones_failed gauge\n",
     );
     let _ = writeln!(extra, "pooldns_zones_failed {}", state.status.failures().len());
+    extra.push_str(&state.rolls.render());
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
         state.metrics.render(&extra),

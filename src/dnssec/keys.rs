@@ -85,6 +85,8 @@ pub struct ZoneKey {
     pub key: SigningKey,
     pub published: bool,
     pub active: bool,
+    /// Whether CDS, CDNSKEY and the parent's DS point at this key.
+    pub ds: bool,
 }
 
 /// Why keys could not be made or loaded. Never contains key material.
@@ -122,18 +124,28 @@ pub fn new_keys(
     };
     roles
         .iter()
-        .map(|&role| {
-            let (key, pkcs8) = SigningKey::generate(algorithm, role.flags())?;
-            Ok(NewKey {
-                role: role.as_str().to_string(),
-                algorithm: i64::from(algorithm.number()),
-                dnskey: BASE64.encode(&key.dnskey_rdata()),
-                private_key: seal(zone, &pkcs8, kek)?,
-                published: true,
-                active: true,
-            })
-        })
+        .map(|&role| new_key(zone, algorithm, role, (true, true, role.signs_keys()), kek))
         .collect()
+}
+
+/// Creates one key of `role` with the given (published, active, ds) flags.
+pub fn new_key(
+    zone: &Name,
+    algorithm: Algorithm,
+    role: KeyRole,
+    (published, active, ds): (bool, bool, bool),
+    kek: Option<&KeyEncryptionKey>,
+) -> Result<NewKey, KeyError> {
+    let (key, pkcs8) = SigningKey::generate(algorithm, role.flags())?;
+    Ok(NewKey {
+        role: role.as_str().to_string(),
+        algorithm: i64::from(algorithm.number()),
+        dnskey: BASE64.encode(&key.dnskey_rdata()),
+        private_key: seal(zone, &pkcs8, kek)?,
+        published,
+        active,
+        ds,
+    })
 }
 
 /// Loads and decrypts a zone's keys, checking each private key against its
@@ -173,6 +185,7 @@ pub fn load_keys(zone: &Name, stored: &[StoredKey], kek: Option<&KeyEncryptionKe
                 key,
                 published: row.published,
                 active: row.active,
+                ds: row.ds,
             })
         })
         .collect()
@@ -220,6 +233,7 @@ mod tests {
                 private_key: key.private_key,
                 published: key.published,
                 active: key.active,
+                ds: key.ds,
                 created_at: 0,
             })
             .collect()

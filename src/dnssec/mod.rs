@@ -19,6 +19,7 @@ pub mod crypto;
 pub mod denial;
 pub mod keys;
 pub mod nsec3;
+pub mod roll;
 pub mod signer;
 pub mod window;
 
@@ -43,8 +44,8 @@ const DERIVED_TYPES: [u16; 7] = [
 ];
 
 /// Makes a secured zone's records: drops stored DNSSEC records and adds
-/// the DNSKEY RRset of the published keys, CDS and CDNSKEY for the
-/// published key-signing keys (RFC 7344 §4), and NSEC3PARAM for NSEC3
+/// the DNSKEY RRset of the published keys, CDS and CDNSKEY for the keys
+/// the parent's DS should point at (RFC 7344 §4), and NSEC3PARAM for NSEC3
 /// zones (RFC 5155 §4). All take the SOA's TTL.
 pub fn prepare_records(apex: &Name, records: &mut Vec<Record>, keys: &[ZoneKey], nsec3: Option<&Nsec3Params>) {
     records.retain(|record| !DERIVED_TYPES.contains(&record.rtype));
@@ -62,7 +63,7 @@ pub fn prepare_records(apex: &Name, records: &mut Vec<Record>, keys: &[ZoneKey],
     };
     for key in keys.iter().filter(|key| key.published) {
         let dnskey = key.key.dnskey_rdata();
-        if key.role.signs_keys() {
+        if key.ds {
             add(types::CDS, crypto::ds_rdata(apex, &dnskey, DigestType::Sha256));
             add(types::CDNSKEY, dnskey.clone());
         }

@@ -330,6 +330,14 @@ impl Pooldns {
             .unwrap_or_else(|e| panic!("run pooldns {args:?}: {e}"))
     }
 
+    /// The command [`Pooldns::cli`] runs, not yet started, for callers that
+    /// need to bound how long it may take or redirect its output.
+    pub fn cli_command(&self, args: &[&str]) -> Command {
+        let mut command = pooldns_command();
+        command.args(args).arg("--config").arg(&self.config);
+        command
+    }
+
     /// Like [`Pooldns::cli`], panicking unless the command succeeds; returns
     /// its standard output.
     pub fn cli_ok(&self, args: &[&str]) -> String {
