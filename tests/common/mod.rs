@@ -190,6 +190,8 @@ pub struct PooldnsOptions {
     pub store_url: Option<String>,
     /// `[dns] tcp_idle_timeout` in seconds; `None` keeps the default.
     pub tcp_idle_timeout: Option<u64>,
+    /// TOML appended to the generated configuration (whole sections).
+    pub extra_config: String,
 }
 
 impl PooldnsOptions {
@@ -199,6 +201,7 @@ impl PooldnsOptions {
             zones_dir: zones_dir.into(),
             store_url: None,
             tcp_idle_timeout: None,
+            extra_config: String::new(),
         }
     }
 }
@@ -253,6 +256,7 @@ impl Pooldns {
         writeln!(config, "url = {}", toml_string(&store_url)).unwrap();
         writeln!(config, "\n[zones]").unwrap();
         writeln!(config, "directory = {}", toml_string(&zones_dir.to_string_lossy())).unwrap();
+        config.push_str(&options.extra_config);
 
         let config_path = dir.path().join("pooldns.toml");
         fs::write(&config_path, config).expect("write pooldns.toml");
