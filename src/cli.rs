@@ -10,6 +10,7 @@ use std::sync::Arc;
 use data_encoding::BASE64;
 
 use crate::config::Config;
+use crate::dnssec::cache::SignatureCache;
 use crate::dnssec::crypto::{Algorithm, DigestType};
 use crate::dnssec::denial::canonical_cmp;
 use crate::dnssec::roll::{self, Timing};
@@ -180,7 +181,8 @@ async fn zone_command(config: &Config, store: &Store, command: ZoneCommand) -> a
             let apex = parse_zone_name(&name)?;
             let id = store.zone_id(&apex.to_string()).await?;
             let kek = config.key_encryption_key()?.map(Arc::new);
-            let zone = loader::build_zone(store, id, &apex, kek).await?;
+            let signatures = Arc::new(SignatureCache::new(usize::MAX));
+            let zone = loader::build_zone(store, id, &apex, kek, signatures).await?;
             print!("{}", export_signed(&zone)?);
         }
         ZoneCommand::Secure {

@@ -15,12 +15,18 @@ use std::time::{Duration, Instant};
 use data_encoding::BASE64;
 
 use crate::catalog::{Catalog, SharedCatalog};
+use crate::dnssec::cache::SignatureCache;
 use crate::dnssec::{self, crypto::KeyEncryptionKey, denial::Nsec3Params, window::Window};
 use crate::import;
 use crate::name::Name;
 use crate::store::{Store, StoreError, ZoneVersion};
 use crate::zone::contents::DenialKind;
 use crate::zone::Zone;
+
+/// Signatures kept across snapshots, about 130 octets each: enough for
+/// every RRset of the zones of a typical fleet member; a zone larger than
+/// this is re-signed in part when it changes.
+const SIGNATURE_CACHE_ENTRIES: usize = 2_000_000;
 
 /// What the loader knows about one stored zone.
 struct Known {
@@ -35,6 +41,7 @@ pub struct Loader {
     store: Store,
     catalog: SharedCatalog,
     kek: Option<Arc<KeyEncryptionKey>>,
+    signatures: Arc<SignatureCache>,
     known: HashMap<i64, Known>,
     status: Arc<LoadStatus>,
 }
@@ -77,6 +84,7 @@ impl Loader {
             store,
             catalog,
             kek,
+            signatures: Arc::new(SignatureCache::new(SIGNATURE_CACHE_ENTRIES)),
             known: HashMap::new(),
             status: Arc::new(LoadStatus::default()),
         }
@@ -125,6 +133,11 @@ impl Loader {
                     tracing::info!(zone = %apex, records = built.record_count(), serial = built.serial(), "zone loaded");
                     let built = Arc::new(built);
                     self.publish(|catalog| catalog.with_zone(built.clone()));
+                    if built.secured().is_some() {
+                        // Signing happens here, not on the answer path.
+                        let zone = built.clone();
+                        tokio::task::spawn_blocking(move || zone.presign());
+                    }
                     self.status.set_failure(&zone.name, None);
                 }
                 Err(error) => {
@@ -163,7 +176,7 @@ impl Loader {
     }
 
     async fn build(&self, id: i64, apex: &Name) -> Result<Zone, BuildError> {
-        build_zone(&self.store, id, apex, self.kek.clone()).await
+        build_zone(&self.store, id, apex, self.kek.clone(), self.signatures.clone()).await
     }
 
     fn publish(&self, change: impl Fn(&Catalog) -> Catalog) {
@@ -179,6 +192,7 @@ pub async fn build_zone(
     id: i64,
     apex: &Name,
     kek: Option<Arc<KeyEncryptionKey>>,
+    signatures: Arc<SignatureCache>,
 ) -> Result<Zone, BuildError> {
     {
         let started = Instant::now();
@@ -215,7 +229,7 @@ pub async fn build_zone(
                     };
                     dnssec::prepare_records(&apex, &mut records, &keys, nsec3);
                     let mut zone = Zone::build(&apex, records);
-                    zone.secure(keys, denial, Window::now());
+                    zone.secure(keys, denial, Window::now(), signatures);
                     zone
                 }
             };

@@ -173,6 +173,7 @@ fn zsk_roll_completes_and_validates_throughout() {
     });
     assert!(phases.contains(&"retire".to_string()), "phases seen: {phases:?}");
     assert_eq!(largest, 3, "old and new ZSK were published together");
+    wait_until(|| dnskeys(&server, "roll.test").len() == 2, "old ZSK withdrawn");
     let after = dnskeys(&server, "roll.test");
     assert_eq!(after.len(), 2, "{after:?}");
     let with_flags = |keys: &[(u16, String)], flags: u16| keys.iter().find(|key| key.0 == flags).cloned();
@@ -211,6 +212,10 @@ fn csk_roll_follows_a_local_parent_and_survives_a_restart() {
 
     let new_ds = server.cli_ok(&["zone", "ds", "c.p.test"]);
     assert_ne!(old_ds, new_ds, "the CSK changed");
+    wait_until(
+        || dig_short(&server, "c.p.test", "DS").len() == 1,
+        "the parent's DS set follows",
+    );
     let served_ds = dig_short(&server, "c.p.test", "DS");
     let tag = new_ds.split_whitespace().nth(4).expect("key tag");
     assert!(
@@ -268,6 +273,17 @@ fn ksk_roll_waits_for_a_parent_served_elsewhere() {
     // The registrar (here: the parent's operator) switches the DS.
     publish_ds(&child.cli_ok(&["zone", "ds", "kid.remote.test"]));
     wait_for_roll(&child, "kid.remote.test", |_| {});
+    // The server serves the finished state once it has rebuilt the zone.
+    wait_until(
+        || {
+            dnskeys(&child, "kid.remote.test")
+                .iter()
+                .filter(|(flags, _)| *flags == 257)
+                .count()
+                == 1
+        },
+        "old KSK withdrawn",
+    );
     let keys = dnskeys(&child, "kid.remote.test");
     assert_eq!(
         keys.iter().filter(|(flags, _)| *flags == 257).count(),

@@ -14,6 +14,7 @@
 //! ```
 
 pub mod bitmap;
+pub mod cache;
 pub mod canonical;
 pub mod crypto;
 pub mod denial;

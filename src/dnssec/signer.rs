@@ -1,7 +1,8 @@
 //! RRSIGs for one zone snapshot, each made once and then copied.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
+use super::cache::SignatureCache;
 use super::canonical::{rrsig_labels, signed_data, RrsigHeader};
 use super::keys::ZoneKey;
 use super::window::Window;
@@ -19,17 +20,27 @@ pub struct ZoneSigner {
     keys: Vec<ZoneKey>,
     window: Window,
     slots: Box<[OnceLock<Box<[u8]>>]>,
+    cache: Arc<SignatureCache>,
 }
 
 impl ZoneSigner {
     /// A signer for the zone at `apex` (lowercased wire name) using the
     /// active ones of `keys`, with `slots` signature slots.
-    pub fn new(apex: &[u8], keys: Vec<ZoneKey>, window: Window, slots: usize) -> ZoneSigner {
+    /// Signatures come from `cache` when an identical RRset was signed
+    /// with the same key in the same week before.
+    pub fn new(
+        apex: &[u8],
+        keys: Vec<ZoneKey>,
+        window: Window,
+        slots: usize,
+        cache: Arc<SignatureCache>,
+    ) -> ZoneSigner {
         ZoneSigner {
             apex: apex.into(),
             keys: keys.into_iter().filter(|key| key.active).collect(),
             window,
             slots: (0..slots).map(|_| OnceLock::new()).collect(),
+            cache,
         }
     }
 
@@ -97,7 +108,10 @@ impl ZoneSigner {
             };
             data.clear();
             signed_data(&header, owner, rtype, rdatas, &mut data);
-            let signature = match zone_key.key.sign(&data) {
+            let signature = match self
+                .cache
+                .get_or_sign(self.window.week, &data, || zone_key.key.sign(&data))
+            {
                 Ok(signature) => signature,
                 Err(error) => {
                     tracing::error!(key = zone_key.id, %error, "signing failed");

@@ -1,6 +1,9 @@
 //! Securing a built zone: the denial chain and the signature slots.
 
+use std::sync::Arc;
+
 use super::{Node, RRset, RRsetEncoder, Zone, NONE};
+use crate::dnssec::cache::SignatureCache;
 use crate::dnssec::denial::{nsec_rdata, Nsec3Chain, Nsec3Params, NsecOrder};
 use crate::dnssec::signer::ZoneSigner;
 use crate::dnssec::window::Window;
@@ -52,7 +55,7 @@ impl Zone {
     ///
     /// The zone must already hold its DNSKEY, CDS, CDNSKEY (and NSEC3PARAM)
     /// records; see [`crate::dnssec::prepare_records`].
-    pub fn secure(&mut self, keys: Vec<ZoneKey>, denial: DenialKind, window: Window) {
+    pub fn secure(&mut self, keys: Vec<ZoneKey>, denial: DenialKind, window: Window, cache: Arc<SignatureCache>) {
         let soa_ttl = self.soa().map_or(0, |soa| soa.ttl);
         let minimum = self
             .soa()
@@ -83,7 +86,7 @@ impl Zone {
             }
             nsec => nsec,
         };
-        let signer = ZoneSigner::new(self.apex.as_wire(), keys, window, slots as usize);
+        let signer = ZoneSigner::new(self.apex.as_wire(), keys, window, slots as usize, cache);
         self.secured = Some(Box::new(Secured {
             signer,
             denial,
@@ -129,6 +132,33 @@ impl Zone {
             secured.negative_ttl,
             || std::iter::once(&entry.rdata[..]),
         )
+    }
+
+    /// Signs every RRset of a secured zone that answers can carry, so that
+    /// answers copy signatures instead of making them. Run off the answer
+    /// path right after the snapshot is published; a DO query that comes
+    /// first for an RRset signs it itself.
+    pub fn presign(&self) {
+        let Some(secured) = &self.secured else {
+            return;
+        };
+        for (index, node) in self.nodes.iter().enumerate() {
+            if !self.in_chain(index as u32) {
+                continue;
+            }
+            for rrset in node.rrsets() {
+                // At a cut only DS and NSEC belong to this zone.
+                if node.is_cut && !matches!(rrset.rtype, types::DS | types::NSEC) {
+                    continue;
+                }
+                self.rrsigs(node, rrset);
+            }
+        }
+        if let Denial::Nsec3 { chain, .. } = &secured.denial {
+            for index in 0..chain.entries().len() {
+                self.nsec3_rrsigs(index);
+            }
+        }
     }
 
     /// The node whose NSEC matches or covers `name` (NSEC zones only).
