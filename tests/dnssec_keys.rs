@@ -276,3 +276,52 @@ fn ds_and_key_listing() {
         "same key tag"
     );
 }
+
+#[test]
+fn additional_addresses_carry_their_signatures() {
+    let setup = Setup::new();
+    let (dns, api) = (free_address(), free_address());
+    let config = setup.config("mx", None, dns, api);
+    let zone = "$ORIGIN mx.test.\n$TTL 300\n@ SOA ns1 hostmaster 1 3600 600 86400 60\n@ NS ns1\n@ MX 10 mail\nns1 A 192.0.2.1\nmail A 192.0.2.25\n";
+    let file = setup.path("mx.test.zone");
+    std::fs::write(&file, zone).expect("zone written");
+    assert!(setup
+        .cli(&config, &["zone", "import", file.to_str().expect("utf-8")])
+        .status
+        .success());
+    assert!(setup.cli(&config, &["zone", "secure", "mx.test"]).status.success());
+    let _server = start(&setup, &config);
+    assert!(eventually(
+        || http_get(api, "/readyz").is_some_and(|(status, _)| status == 200)
+    ));
+    let dig = |flags: &[&str]| {
+        let output = Command::new("dig")
+            .args([
+                &format!("@{}", dns.ip()),
+                "-p",
+                &dns.port().to_string(),
+                "mx.test",
+                "MX",
+                "+norec",
+            ])
+            .args(flags)
+            .output()
+            .expect("dig runs");
+        String::from_utf8_lossy(&output.stdout).to_string()
+    };
+    let additional = |text: &str| {
+        text.split(";; ADDITIONAL SECTION:")
+            .nth(1)
+            .map(|rest| rest.split("\n\n").next().unwrap_or_default().to_string())
+            .unwrap_or_default()
+    };
+    // RFC 4035 §3.1.1: a signed RRset in the additional section brings
+    // its RRSIGs; without DO there are none.
+    let signed = additional(&dig(&["+dnssec"]));
+    assert!(
+        signed.contains("mail.mx.test.") && signed.contains("RRSIG\tA 13"),
+        "{signed}"
+    );
+    let plain = additional(&dig(&[]));
+    assert!(plain.contains("mail.mx.test.") && !plain.contains("RRSIG"), "{plain}");
+}

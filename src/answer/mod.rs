@@ -668,16 +668,30 @@ impl<'a> Resolution<'a> {
     }
 
     /// Adds addresses of noted target names that this zone holds with
-    /// authority, as long as they fit; what does not fit is left out.
-    /// Their RRSIGs are left out too: validators query for them when they
-    /// need them (RFC 4035 §3.1.1 makes them optional here).
+    /// authority, as long as they fit; what does not fit is left out. In a
+    /// DNSSEC answer each RRset brings its RRSIGs, or comes without them
+    /// when only the RRset fits (RFC 4035 §3.1.1).
     fn add_target_addresses(&self, writer: &mut MessageWriter<'_>) {
         for target in &self.targets[..self.target_count] {
             let Some(node) = self.zone.node(NameBuf::lowercase(target).as_slice()) else {
                 continue;
             };
-            if self.zone.is_authoritative(node) && push_addresses(writer, node).is_err() {
-                return;
+            if !self.zone.is_authoritative(node) {
+                continue;
+            }
+            for rtype in [types::A, types::AAAA] {
+                let Some(rrset) = node.rrset(rtype) else {
+                    continue;
+                };
+                let mark = writer.mark();
+                if self.push_signed(writer, node.name_wire(), node, rrset).is_ok() {
+                    continue;
+                }
+                writer.rollback(mark);
+                if push_rrset(writer, node.name_wire(), rrset).is_err() {
+                    writer.rollback(mark);
+                    return;
+                }
             }
         }
     }
