@@ -21,6 +21,18 @@ pub enum Error {
     #[error("the provider rejected the credentials")]
     InvalidCredentials,
 
+    /// The credential string does not have the shape this provider's credentials have, so
+    /// nothing was sent.
+    ///
+    /// The message names the expected shape and never repeats the input.
+    #[error("malformed {provider} credentials: expected {expected}")]
+    MalformedCredentials {
+        /// The provider the credentials were meant for.
+        provider: ProviderKind,
+        /// The expected shape, for example `"key:secret"`.
+        expected: &'static str,
+    },
+
     /// The credentials are valid but may not do this (token scope, IP allow-list, account
     /// not eligible for API access).
     ///
@@ -116,7 +128,9 @@ impl Error {
     /// of their own.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::InvalidCredentials | Self::PermissionDenied { .. } => "invalid-token",
+            Self::InvalidCredentials | Self::MalformedCredentials { .. } | Self::PermissionDenied { .. } => {
+                "invalid-token"
+            }
             Self::DomainNotInAccount { .. } => "domain-not-in-account",
             Self::RateLimited { .. } => "rate-limited",
             Self::Unavailable { .. } | Self::Timeout => "api-unavailable",
@@ -131,7 +145,7 @@ impl Error {
     /// Returns the HTTP status an API should answer with for this error.
     pub fn http_status(&self) -> u16 {
         match self {
-            Self::InvalidCredentials | Self::PermissionDenied { .. } => 401,
+            Self::InvalidCredentials | Self::MalformedCredentials { .. } | Self::PermissionDenied { .. } => 401,
             Self::DomainNotInAccount { .. } => 403,
             Self::RateLimited { .. } => 429,
             Self::Unavailable { .. } | Self::Timeout => 502,
@@ -209,6 +223,14 @@ mod tests {
         let table: Vec<(Error, &str, u16)> = vec![
             (Error::InvalidCredentials, "invalid-token", 401),
             (Error::PermissionDenied { detail: "scope".into() }, "invalid-token", 401),
+            (
+                Error::MalformedCredentials {
+                    provider: ProviderKind::GoDaddy,
+                    expected: "key:secret",
+                },
+                "invalid-token",
+                401,
+            ),
             (
                 Error::DomainNotInAccount { domain: domain() },
                 "domain-not-in-account",

@@ -29,6 +29,20 @@
 //! all adapters. A provider's answer is its API's view only; whether the delegation is live
 //! must still be checked with DNS queries against the parent's servers.
 //!
+//! # Adapters
+//!
+//! | provider | NS | glue | DS | asynchronous |
+//! |---|---|---|---|---|
+//! | [`Cloudflare`] (parent zone's host) | NS records | A/AAAA records | DS records (after NS) | no |
+//! | [`Namecheap`] | `dns.setCustom` | `ns.create`/`ns.update`, one IPv4 | control panel only | no |
+//! | [`GoDaddy`] | v1 `PATCH` or v2 `PUT` | control panel only | v2 `dnssecRecords` | v2 actions |
+//! | [`Ovh`] | `nameServers/update` | `glueRecord` | `dsRecord` from DNSKEYs | tasks |
+//! | [`Dynadot`] | `add_ns` + `set_ns` | `register_ns`/`set_ns_ip` | `set_dnssec`, one record | no |
+//!
+//! Build one at run time with [`provider_from_config`] or [`provider_from_token`]; both
+//! return an [`AnyProvider`]. Requests are paced by a per-account budget ([`RateLimit`]),
+//! and rate limits and server errors are retried with [`Backoff`], honouring `Retry-After`.
+//!
 //! # Modules
 //!
 //! - [`types`]: validated names, DS/DNSKEY data and outcomes;
@@ -36,19 +50,46 @@
 //! - [`plan`]: the pure read-compare step behind every mutating call;
 //! - [`retry`]: backoff with full jitter that honours `Retry-After`;
 //! - [`error`]: one [`Error`] type with stable codes and HTTP statuses;
-//! - [`secret`]: a string wrapper that never prints its value.
+//! - [`secret`]: a string wrapper that never prints its value;
+//! - [`credentials`]: per-provider credentials, token parsing and [`ProviderConfig`];
+//! - [`dns`]: checking the delegation at the parent's servers ([`verify_delegation`]);
+//! - [`cloudflare`], [`namecheap`], [`godaddy`], [`ovh`], [`dynadot`]: the adapters.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod any;
+pub mod cloudflare;
+pub mod credentials;
+pub mod dns;
+pub mod dynadot;
 pub mod error;
+pub mod godaddy;
+mod http;
+pub mod namecheap;
+pub mod ovh;
 pub mod plan;
 pub mod provider;
 pub mod retry;
 pub mod secret;
 pub mod types;
+mod xml;
 
+pub use any::{parse_nameservers, provider_from_config, provider_from_token, AnyProvider};
+pub use cloudflare::Cloudflare;
+pub use credentials::{
+    CloudflareCredentials, Credentials, DynadotCredentials, GoDaddyCredentials, NamecheapCredentials, OvhCredentials,
+    ProviderConfig,
+};
+pub use dns::{
+    find_parent_servers, verify_delegation, verify_delegation_with, DelegationCheck, ServerView, VerifyOptions,
+};
+pub use dynadot::Dynadot;
 pub use error::{Error, Result};
+pub use godaddy::GoDaddy;
+pub use http::RateLimit;
+pub use namecheap::Namecheap;
+pub use ovh::Ovh;
 pub use plan::{plan_ds, plan_nameservers, DsPlan, NsPlan};
 pub use provider::{capabilities, Capabilities, DelegationProvider, ProviderKind, Support};
 pub use retry::{Backoff, RandomSource, SplitMix64};

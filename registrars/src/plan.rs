@@ -168,9 +168,12 @@ mod tests {
         }
     }
 
-    /// Capabilities of a typical registrar: 2 to 13 nameservers, DS by digest.
+    /// Capabilities of a typical registrar: 2 to 13 nameservers, DS by digest, no DS limit.
     fn dynadot() -> Capabilities {
-        capabilities(ProviderKind::Dynadot)
+        Capabilities {
+            max_ds: None,
+            ..capabilities(ProviderKind::Dynadot)
+        }
     }
 
     #[test]

@@ -238,7 +238,7 @@ pub fn capabilities(provider: ProviderKind) -> Capabilities {
             max_nameservers: 13,
             read_only: None,
         },
-        // ns0-ns12 in one call; glue hosts take ip0-ip9.
+        // ns0-ns12 in one call; glue hosts take ip0-ip9; set_dnssec takes one DS record.
         ProviderKind::Dynadot => Capabilities {
             nameservers: Support::Yes,
             glue: Support::Yes,
@@ -246,7 +246,7 @@ pub fn capabilities(provider: ProviderKind) -> Capabilities {
             glue_multiple_addresses: true,
             ds: Support::Yes,
             ds_requires_dnskey: false,
-            max_ds: None,
+            max_ds: Some(1),
             async_operations: false,
             min_nameservers: 2,
             max_nameservers: 13,

@@ -75,6 +75,7 @@ pub trait RandomSource {
 /// A small, fast, seedable generator (SplitMix64); not for cryptographic use.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SplitMix64 {
+    /// The generator state, advanced by a fixed odd constant per draw.
     state: u64,
 }
 

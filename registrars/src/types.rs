@@ -119,9 +119,13 @@ name_conversions!(NameserverName);
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct DsRecord {
+    /// The key tag of the DNSKEY pointed to.
     key_tag: u16,
+    /// The DNSSEC algorithm number.
     algorithm: u8,
+    /// The digest type number.
     digest_type: u8,
+    /// The digest bytes.
     digest: Vec<u8>,
 }
 
@@ -244,8 +248,11 @@ impl From<DsRecord> for String {
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Dnskey {
+    /// The flags field (257 for a key-signing key).
     flags: u16,
+    /// The DNSSEC algorithm number.
     algorithm: u8,
+    /// The public key bytes.
     public_key: Vec<u8>,
 }
 
@@ -293,6 +300,38 @@ impl Dnskey {
     /// Returns the public key in base64, as provider APIs take it.
     pub fn public_key_base64(&self) -> String {
         BASE64.encode(&self.public_key)
+    }
+
+    /// Returns the record data in wire form: flags, protocol, algorithm, public key.
+    pub fn rdata(&self) -> Vec<u8> {
+        let mut rdata = Vec::with_capacity(4 + self.public_key.len());
+        rdata.extend_from_slice(&self.flags.to_be_bytes());
+        rdata.push(Self::PROTOCOL);
+        rdata.push(self.algorithm);
+        rdata.extend_from_slice(&self.public_key);
+        rdata
+    }
+
+    /// Computes the DS record that points to this key when it is published at `owner`
+    /// (RFC 4034 section 5.1.4, RFC 4509, RFC 6605).
+    ///
+    /// `digest_type` is 1 (SHA-1), 2 (SHA-256) or 4 (SHA-384); other types are refused.
+    pub fn to_ds(&self, owner: &DomainName, digest_type: u8) -> Result<DsRecord, Error> {
+        let algorithm = match digest_type {
+            1 => &ring::digest::SHA1_FOR_LEGACY_USE_ONLY,
+            2 => &ring::digest::SHA256,
+            4 => &ring::digest::SHA384,
+            other => {
+                return Err(Error::invalid(format!(
+                    "cannot compute a DS with digest type {other}; use 1, 2 or 4"
+                )))
+            }
+        };
+        let mut context = ring::digest::Context::new(algorithm);
+        context.update(&wire_name(owner.as_str()));
+        context.update(&self.rdata());
+        let digest = context.finish().as_ref().to_vec();
+        DsRecord::new(self.key_tag(), self.algorithm, digest_type, digest)
     }
 
     /// Computes the key tag (RFC 4034, appendix B) that DS records use to name this key.
@@ -377,7 +416,9 @@ impl From<Dnskey> for String {
 /// set); the digest itself is not recomputed.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct DsSpec {
+    /// The DS record.
     ds: DsRecord,
+    /// The DNSKEY it points to, when known.
     dnskey: Option<Dnskey>,
 }
 
@@ -402,6 +443,13 @@ impl DsSpec {
             ds,
             dnskey: Some(dnskey),
         })
+    }
+
+    /// Builds a spec from a DNSKEY alone, computing its DS for `owner` with `digest_type`
+    /// (2, SHA-256, is what registries expect today).
+    pub fn from_dnskey(owner: &DomainName, dnskey: Dnskey, digest_type: u8) -> Result<Self, Error> {
+        let ds = dnskey.to_ds(owner, digest_type)?;
+        Self::with_dnskey(ds, dnskey)
     }
 
     /// Returns the DS record.
@@ -529,6 +577,18 @@ pub(crate) fn same_set<T: Ord>(left: &[T], right: &[T]) -> bool {
     right.sort();
     right.dedup();
     left == right
+}
+
+/// Encodes a normalised host name (no trailing dot) in DNS wire form, lower-case.
+pub(crate) fn wire_name(name: &str) -> Vec<u8> {
+    let mut wire = Vec::with_capacity(name.len() + 2);
+    for label in name.split('.').filter(|label| !label.is_empty()) {
+        let bytes = label.as_bytes();
+        wire.push(u8::try_from(bytes.len()).unwrap_or(63).min(63));
+        wire.extend(bytes.iter().take(63).map(u8::to_ascii_lowercase));
+    }
+    wire.push(0);
+    wire
 }
 
 /// Validates a host name and returns its normalised form; `what` names it in messages.
@@ -767,6 +827,25 @@ mod tests {
             let message = detail(input.parse::<Dnskey>());
             assert!(message.contains(reason), "{input:?}: {message}");
         }
+    }
+
+    #[test]
+    fn ds_from_dnskey_matches_the_rfc_examples() {
+        let owner = DomainName::new("dskey.example.com").expect("valid");
+        let key: Dnskey = RFC4034_KEY.parse().expect("valid DNSKEY");
+        assert_eq!(key.to_ds(&owner, 1).expect("sha1").to_string(), RFC4034_DS);
+        // RFC 4509 section 2.3: the same key with SHA-256.
+        assert_eq!(
+            key.to_ds(&owner, 2).expect("sha256").to_string(),
+            "60485 5 2 D4B7D520E7BB5F0F67674A0CCEB1E3E0614B93C4F9E99B8383F6A1E4469DA50A"
+        );
+        assert_eq!(key.to_ds(&owner, 4).expect("sha384").digest().len(), 48);
+        assert!(detail(key.to_ds(&owner, 3)).contains("digest type 3"));
+
+        let spec = DsSpec::from_dnskey(&owner, key.clone(), 2).expect("pair");
+        assert_eq!(spec.dnskey(), Some(&key));
+        assert_eq!(spec.ds().key_tag(), 60485);
+        assert_eq!(wire_name("Ab.c"), b"\x02ab\x01c\x00".to_vec());
     }
 
     #[test]
