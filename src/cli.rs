@@ -46,8 +46,39 @@ pub enum Command {
     /// Inspect DNSSEC keys.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Check delegations at the parent zone.
+    #[command(subcommand)]
+    Delegation(DelegationCommand),
     /// Check the configuration and print it as understood.
     CheckConfig,
+}
+
+/// `pooldns delegation ...`
+#[derive(Debug, Subcommand)]
+pub enum DelegationCommand {
+    /// Ask the parent zone's servers until they delegate NAME to the
+    /// expected name servers (and DS), or the deadline passes.
+    Verify {
+        /// The delegated domain.
+        name: String,
+        /// An expected name server; default: [pool] nameservers.
+        #[arg(long = "ns", value_name = "HOST")]
+        nameservers: Vec<String>,
+        /// Also expect the DS set of the zone's keys in this store.
+        #[arg(long)]
+        ds: bool,
+        /// A server of the parent zone to ask (repeatable); default: found
+        /// through the resolver.
+        #[arg(long = "parent-server", value_name = "ADDRESS:PORT")]
+        parent_servers: Vec<std::net::SocketAddr>,
+        /// Resolver used to find the parent's servers; default:
+        /// [dnssec] parent_resolver, else /etc/resolv.conf.
+        #[arg(long, value_name = "ADDRESS:PORT")]
+        resolver: Option<std::net::SocketAddr>,
+        /// Seconds to keep asking.
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
+    },
 }
 
 /// `pooldns key ...`
@@ -139,6 +170,102 @@ pub async fn run_zone_command(config: &Config, command: ZoneCommand) -> anyhow::
     let result = zone_command(config, &store, command).await;
     store.close().await;
     result
+}
+
+/// Runs a `delegation` command.
+pub async fn run_delegation_command(config: &Config, command: DelegationCommand) -> anyhow::Result<()> {
+    let DelegationCommand::Verify {
+        name,
+        nameservers,
+        ds,
+        parent_servers,
+        resolver,
+        timeout,
+    } = command;
+    let domain = registrars::DomainName::new(&name)?;
+    let names = if nameservers.is_empty() {
+        config.pool.nameservers.clone()
+    } else {
+        nameservers
+    };
+    if names.is_empty() {
+        anyhow::bail!("no name servers to expect: pass --ns HOST or set [pool] nameservers");
+    }
+    let expected: Vec<registrars::NameserverName> = registrars::parse_nameservers(&names)?;
+    let expected_ds = if ds {
+        let store = Store::open(&config.store.url).await?;
+        let apex = parse_zone_name(&name)?;
+        let keys = store.zone_keys(store.zone_id(&apex.to_string()).await?).await;
+        store.close().await;
+        let mut records = Vec::new();
+        for key in keys?.iter().filter(|key| key.ds) {
+            let dnskey = BASE64
+                .decode(key.dnskey.as_bytes())
+                .context("stored DNSKEY is not base64")?;
+            let rdata = dnssec::crypto::ds_rdata(&apex, &dnskey, DigestType::Sha256);
+            records.push(registrars::DsRecord::new(
+                u16::from_be_bytes([rdata[0], rdata[1]]),
+                rdata[2],
+                rdata[3],
+                rdata[4..].to_vec(),
+            )?);
+        }
+        if records.is_empty() {
+            anyhow::bail!("--ds: zone {apex} has no key the parent's DS should point at");
+        }
+        Some(records)
+    } else {
+        None
+    };
+    let options = registrars::VerifyOptions::default();
+    let servers = if parent_servers.is_empty() {
+        let resolver = resolver
+            .or(config.dnssec.parent_resolver)
+            .or_else(crate::roller::system_resolver)
+            .ok_or_else(|| {
+                anyhow::anyhow!("no resolver to find the parent's servers: pass --resolver or --parent-server")
+            })?;
+        registrars::find_parent_servers(resolver, &domain, &options).await?
+    } else {
+        parent_servers
+    };
+    let check = registrars::verify_delegation_with(
+        &servers,
+        &domain,
+        &expected,
+        expected_ds.as_deref(),
+        std::time::Duration::from_secs(timeout),
+        &options,
+    )
+    .await?;
+    for view in &check.servers {
+        let status = if view.matches { "ok" } else { "differs" };
+        let ns: Vec<&str> = view.nameservers.iter().map(|name| name.as_str()).collect();
+        print!("{}\t{status}\tNS {}", view.server, ns.join(" "));
+        if let Some(ds) = &view.ds {
+            print!(
+                "\tDS {}",
+                ds.iter()
+                    .map(|record| record.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        match &view.error {
+            Some(error) => println!("\terror: {error}"),
+            None => println!(),
+        }
+    }
+    if check.converged {
+        println!(
+            "{domain}: delegation in place on all {} parent servers after {} rounds",
+            check.servers.len(),
+            check.rounds
+        );
+        Ok(())
+    } else {
+        anyhow::bail!("{domain}: the parent's servers do not all show the expected delegation after {timeout} s")
+    }
 }
 
 /// Runs a `key` command.

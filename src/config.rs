@@ -22,6 +22,8 @@ pub struct Config {
     pub store: StoreConfig,
     pub zones: ZonesConfig,
     pub dnssec: DnssecConfig,
+    pub pool: PoolConfig,
+    pub registrars: std::collections::BTreeMap<String, RegistrarConfig>,
 }
 
 /// `[dnssec]`: signing and key rollovers.
@@ -68,11 +70,67 @@ pub struct DnsConfig {
     pub tcp_max_connections: usize,
 }
 
-/// `[api]`: the HTTP listener.
+/// `[api]`: the HTTP listener and who may use it.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ApiConfig {
     pub listen: SocketAddr,
+    /// The operator's key, inline (prefer `api_key_file`). It may point
+    /// domains at any name servers.
+    pub api_key: Option<Secret>,
+    /// A file holding the operator's key (surrounding whitespace ignored).
+    pub api_key_file: Option<PathBuf>,
+    /// Further keys, each with its own permissions.
+    pub keys: Vec<ApiKeyConfig>,
+}
+
+/// `[[api.keys]]`: one client's key.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeyConfig {
+    /// Shown in logs instead of the key.
+    pub name: String,
+    pub key: Option<Secret>,
+    pub key_file: Option<PathBuf>,
+    /// Whether this key may point domains at name servers other than
+    /// `[pool] nameservers`.
+    #[serde(default)]
+    pub any_nameservers: bool,
+}
+
+/// A secret from the configuration: never printed.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret itself.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// `[pool]`: the name servers pool domains are delegated to.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PoolConfig {
+    /// The pooldns name servers; set-ns accepts only these unless the
+    /// caller's key allows any.
+    pub nameservers: Vec<String>,
+}
+
+/// `[registrars.<name>]`: settings of one registrar adapter.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RegistrarConfig {
+    /// The API's base URL, for sandboxes and tests.
+    pub base_url: Option<String>,
 }
 
 /// `[store]`: where zones live.
@@ -109,6 +167,9 @@ impl Default for ApiConfig {
     fn default() -> Self {
         ApiConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8081)),
+            api_key: None,
+            api_key_file: None,
+            keys: Vec::new(),
         }
     }
 }
@@ -196,6 +257,9 @@ impl Config {
         if let Some(value) = get("POOLDNS_STORE_URL") {
             self.store.url = value;
         }
+        if let Some(value) = get("POOLDNS_API_KEY") {
+            self.api.api_key = Some(Secret(value));
+        }
         Ok(())
     }
 
@@ -217,12 +281,70 @@ impl Config {
                 "[dns] tcp_idle_timeout must be at least 1 second".into(),
             ));
         }
+        if self.api.api_key.is_some() && self.api.api_key_file.is_some() {
+            return Err(ConfigError::Invalid(
+                "[api] set api_key or api_key_file, not both".into(),
+            ));
+        }
+        for key in &self.api.keys {
+            if key.key.is_some() == key.key_file.is_some() {
+                return Err(ConfigError::Invalid(format!(
+                    "[[api.keys]] {}: set exactly one of key and key_file",
+                    key.name
+                )));
+            }
+        }
+        for name in self.registrars.keys() {
+            if name.parse::<registrars::ProviderKind>().is_err() {
+                return Err(ConfigError::Invalid(format!(
+                    "[registrars.{name}]: unknown registrar (supported: cloudflare, dynadot, godaddy, namecheap, ovh)"
+                )));
+            }
+        }
         if self.store.poll_interval_ms == 0 {
             return Err(ConfigError::Invalid(
                 "[store] poll_interval_ms must be at least 1".into(),
             ));
         }
         Ok(())
+    }
+
+    /// The API keys: the operator's key (allowed any name servers) and
+    /// every `[[api.keys]]` entry, read from their files.
+    pub fn api_keys(&self) -> Result<Vec<crate::api::auth::ApiKey>, ConfigError> {
+        let read = |path: &Path| {
+            std::fs::read_to_string(path)
+                .map(|text| text.trim().to_string())
+                .map_err(|source| ConfigError::Read {
+                    path: path.display().to_string(),
+                    source,
+                })
+        };
+        let mut keys = Vec::new();
+        let operator = match (&self.api.api_key, &self.api.api_key_file) {
+            (Some(key), _) => Some(key.expose().to_string()),
+            (None, Some(path)) => Some(read(path)?),
+            (None, None) => None,
+        };
+        if let Some(secret) = operator {
+            keys.push(crate::api::auth::ApiKey::new("operator", secret, true));
+        }
+        for entry in &self.api.keys {
+            let secret = match (&entry.key, &entry.key_file) {
+                (Some(key), _) => key.expose().to_string(),
+                (None, Some(path)) => read(path)?,
+                (None, None) => continue,
+            };
+            keys.push(crate::api::auth::ApiKey::new(
+                entry.name.clone(),
+                secret,
+                entry.any_nameservers,
+            ));
+        }
+        if keys.iter().any(|key| key.is_empty()) {
+            return Err(ConfigError::Invalid("an API key is empty".into()));
+        }
+        Ok(keys)
     }
 
     /// Reads the key-encryption key, if one is configured.

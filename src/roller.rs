@@ -258,7 +258,7 @@ fn unix_now() -> u64 {
 }
 
 /// The first `nameserver` of /etc/resolv.conf, on port 53.
-fn system_resolver() -> Option<SocketAddr> {
+pub fn system_resolver() -> Option<SocketAddr> {
     let text = std::fs::read_to_string("/etc/resolv.conf").ok()?;
     text.lines()
         .filter_map(|line| line.trim().strip_prefix("nameserver"))

@@ -1,6 +1,7 @@
 //! `pooldns serve`: wires the store, the loader, the DNS listeners and the
 //! HTTP API together, and takes them down again on SIGINT or SIGTERM.
 
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use anyhow::Context;
 use arc_swap::ArcSwap;
 
 use crate::answer::Responder;
+use crate::api::auth::ApiKeys;
 use crate::api::{self, AppState};
 use crate::catalog::Catalog;
 use crate::config::Config;
@@ -28,6 +30,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
     let catalog = Arc::new(ArcSwap::from_pointee(Catalog::new()));
     let kek = config.key_encryption_key()?.map(Arc::new);
+    let api_keys = config.api_keys()?;
+    if api_keys.is_empty() {
+        tracing::info!("no API key configured: the API answers reads from loopback only and refuses writes");
+    }
+    let api_keys = ApiKeys::new(api_keys);
     if kek.is_none() {
         tracing::info!("no [dnssec] key_encryption_key_file: private keys of secured zones are stored unencrypted");
     }
@@ -81,12 +88,20 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         metrics,
         status,
         rolls,
+        keys: api_keys,
+        nameservers: Arc::new(config.pool.nameservers.clone()),
+        registrars: Arc::new(config.registrars.clone()),
     });
     let http = tokio::net::TcpListener::bind(config.api.listen)
         .await
         .with_context(|| format!("binding HTTP {}", config.api.listen))?;
     tracing::info!(address = %config.api.listen, "HTTP API listening");
-    let http_task = tokio::spawn(async move { axum::serve(http, app).with_graceful_shutdown(termination()).await });
+    // Peer addresses let keyless installations answer loopback reads.
+    let http_task = tokio::spawn(async move {
+        axum::serve(http, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(termination())
+            .await
+    });
 
     // The HTTP server stops on the signal itself; the rest follow it.
     match http_task.await {

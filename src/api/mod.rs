@@ -1,19 +1,28 @@
-//! The HTTP listener: health, readiness and metrics.
+//! The HTTP listener: health, readiness, metrics, and the registrar routes.
 //!
 //! [`router`] builds the whole application from an [`AppState`], so tests
-//! can drive it without a socket and `serve` mounts it on one.
+//! can drive it without a socket and `serve` mounts it on one. `/healthz`,
+//! `/readyz` and `/metrics` are open; every `/api/` route takes an API key
+//! (see [`auth`]).
+
+pub mod auth;
+pub mod registrar;
 
 use std::fmt::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
+use std::collections::BTreeMap;
+
+use axum::extract::{FromRef, State};
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 
+use crate::api::auth::ApiKeys;
 use crate::catalog::SharedCatalog;
+use crate::config::RegistrarConfig;
 use crate::loader::LoadStatus;
 use crate::metrics::Metrics;
 use crate::roller::RollStatus;
@@ -30,6 +39,17 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub status: Arc<LoadStatus>,
     pub rolls: Arc<RollStatus>,
+    pub keys: ApiKeys,
+    /// `[pool] nameservers`.
+    pub nameservers: Arc<Vec<String>>,
+    /// `[registrars.<name>]`.
+    pub registrars: Arc<BTreeMap<String, RegistrarConfig>>,
+}
+
+impl FromRef<AppState> for ApiKeys {
+    fn from_ref(state: &AppState) -> ApiKeys {
+        state.keys.clone()
+    }
 }
 
 /// The HTTP application.
@@ -38,6 +58,8 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .route("/api/v1/registrar/{registrar}/validate", post(registrar::validate))
+        .route("/api/v1/registrar/{registrar}/set-ns", post(registrar::set_ns))
         .with_state(state)
 }
 

@@ -1,0 +1,185 @@
+//! API keys: who may call the HTTP API, and what they may ask for.
+//!
+//! A key travels as `X-API-Key: <key>` (PowerDNS style) or
+//! `Authorization: Bearer <key>`; both are accepted on every route. With
+//! no key configured the API still answers reads from loopback, so a fresh
+//! installation can be inspected, and refuses every write with a message
+//! that says how to configure a key.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{header, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+/// One configured API key and what it allows.
+#[derive(Clone)]
+pub struct ApiKey {
+    /// Shown in logs instead of the key.
+    pub name: String,
+    secret: String,
+    /// Whether set-ns may point a domain at name servers other than the
+    /// configured pooldns ones.
+    pub any_nameservers: bool,
+}
+
+impl ApiKey {
+    /// A key named `name` with the secret `secret`.
+    pub fn new(name: impl Into<String>, secret: impl Into<String>, any_nameservers: bool) -> ApiKey {
+        ApiKey {
+            name: name.into(),
+            secret: secret.into(),
+            any_nameservers,
+        }
+    }
+
+    /// Whether the secret is empty (never a usable key).
+    pub fn is_empty(&self) -> bool {
+        self.secret.is_empty()
+    }
+}
+
+impl std::fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiKey")
+            .field("name", &self.name)
+            .field("any_nameservers", &self.any_nameservers)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Every configured key.
+#[derive(Clone, Debug, Default)]
+pub struct ApiKeys {
+    keys: Arc<Vec<ApiKey>>,
+}
+
+impl ApiKeys {
+    /// The keys the API accepts; none means loopback reads only.
+    pub fn new(keys: Vec<ApiKey>) -> ApiKeys {
+        ApiKeys { keys: Arc::new(keys) }
+    }
+
+    /// The key matching `presented`, compared in constant time.
+    fn find(&self, presented: &str) -> Option<&ApiKey> {
+        self.keys
+            .iter()
+            .find(|key| constant_time_eq(key.secret.as_bytes(), presented.as_bytes()))
+    }
+}
+
+/// The authenticated caller of a request.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    /// The key's name, or `loopback` for unauthenticated loopback reads.
+    pub name: String,
+    pub any_nameservers: bool,
+}
+
+/// Why a request was not let in.
+#[derive(Debug)]
+pub enum AuthError {
+    /// No key configured: writes are refused.
+    NoKeyConfigured,
+    /// No key configured and the read does not come from loopback.
+    NotLoopback,
+    /// A key is configured and the request carries none, or a wrong one.
+    BadKey,
+}
+
+impl IntoResponse for AuthError {
+    fn into_response(self) -> Response {
+        let (status, detail) = match self {
+            AuthError::NoKeyConfigured => (
+                StatusCode::UNAUTHORIZED,
+                "no API key is configured, so the API is read-only: set [api] api_key_file (or POOLDNS_API_KEY) and send it as X-API-Key",
+            ),
+            AuthError::NotLoopback => (
+                StatusCode::UNAUTHORIZED,
+                "no API key is configured, so the API answers loopback clients only",
+            ),
+            AuthError::BadKey => (
+                StatusCode::UNAUTHORIZED,
+                "missing or wrong API key (send X-API-Key: <key> or Authorization: Bearer <key>)",
+            ),
+        };
+        (
+            status,
+            Json(serde_json::json!({ "error": "unauthorized", "detail": detail })),
+        )
+            .into_response()
+    }
+}
+
+impl<S> FromRequestParts<S> for Caller
+where
+    ApiKeys: axum::extract::FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = AuthError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Caller, AuthError> {
+        let keys = <ApiKeys as axum::extract::FromRef<S>>::from_ref(state);
+        let presented = presented_key(parts);
+        if keys.keys.is_empty() {
+            let write = !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+            if write {
+                return Err(AuthError::NoKeyConfigured);
+            }
+            let loopback = parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .is_some_and(|ConnectInfo(peer)| peer.ip().is_loopback());
+            return if loopback {
+                Ok(Caller {
+                    name: "loopback".into(),
+                    any_nameservers: false,
+                })
+            } else {
+                Err(AuthError::NotLoopback)
+            };
+        }
+        let key = presented
+            .and_then(|presented| keys.find(&presented))
+            .ok_or(AuthError::BadKey)?;
+        Ok(Caller {
+            name: key.name.clone(),
+            any_nameservers: key.any_nameservers,
+        })
+    }
+}
+
+/// The key a request carries, from `X-API-Key` or a bearer token.
+fn presented_key(parts: &Parts) -> Option<String> {
+    if let Some(value) = parts.headers.get("x-api-key").and_then(|value| value.to_str().ok()) {
+        return Some(value.trim().to_string());
+    }
+    let authorization = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = authorization.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_string())
+}
+
+/// Equality that takes as long for every input of the same length.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |difference, (x, y)| difference | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compares_keys_exactly() {
+        let keys = ApiKeys::new(vec![ApiKey::new("ops", "s3cret", true)]);
+        assert!(keys.find("s3cret").is_some());
+        assert!(keys.find("s3cre").is_none());
+        assert!(keys.find("s3cret ").is_none());
+        assert!(!format!("{keys:?}").contains("s3cret"));
+    }
+}

@@ -1,0 +1,312 @@
+//! `POST /api/v1/registrar/{name}/validate` and `.../set-ns`: the
+//! pool-domain-manager registrar routes, with the same paths, fields,
+//! token formats and status codes, plus what PDM lacks: an API key is
+//! required, the name servers must be pooldns's own unless the key allows
+//! any, and a domain whose registrar publishes DS records pooldns cannot
+//! satisfy is not flipped (it would turn bogus).
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use data_encoding::BASE64;
+use registrars::{
+    provider_from_token, AnyProvider, ChangeOutcome, DelegationProvider, Dnskey, DomainName, DsSpec, NameserverName,
+    ProviderKind,
+};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::auth::Caller;
+use super::AppState;
+use crate::name::Name;
+
+/// `{domain, token}`.
+#[derive(Deserialize)]
+pub struct ValidateRequest {
+    #[serde(default)]
+    domain: String,
+    #[serde(default)]
+    token: String,
+}
+
+/// `{domain, token, nameservers}`.
+#[derive(Deserialize)]
+pub struct SetNsRequest {
+    #[serde(default)]
+    domain: String,
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    nameservers: Vec<String>,
+}
+
+/// An error reply in PDM's shape: `{error, detail, registrar?, domain?}`.
+pub struct RouteError {
+    status: StatusCode,
+    body: Value,
+}
+
+impl RouteError {
+    fn new(status: StatusCode, error: &str, detail: impl Into<String>) -> RouteError {
+        RouteError {
+            status,
+            body: json!({ "error": error, "detail": detail.into() }),
+        }
+    }
+
+    /// A provider's error, mapped once onto PDM's codes.
+    fn provider(error: registrars::Error, registrar: &str, domain: &str) -> RouteError {
+        let status = StatusCode::from_u16(error.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        // The adapters' messages never hold credentials; provider text is
+        // still kept out of 500s, as PDM does.
+        let detail = if status == StatusCode::INTERNAL_SERVER_ERROR {
+            "the registrar rejected the request".to_string()
+        } else {
+            error.to_string()
+        };
+        let mut body = json!({ "error": error.code(), "detail": detail, "registrar": registrar, "domain": domain });
+        if let registrars::Error::UnknownProvider { .. } = error {
+            body["supported"] = json!(supported());
+        }
+        RouteError { status, body }
+    }
+}
+
+impl IntoResponse for RouteError {
+    fn into_response(self) -> Response {
+        (self.status, Json(self.body)).into_response()
+    }
+}
+
+/// The supported registrar names, sorted.
+fn supported() -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = ProviderKind::ALL.iter().map(|kind| kind.as_str()).collect();
+    names.sort_unstable();
+    names
+}
+
+/// The adapter for `registrar` with the caller's token, after PDM's checks
+/// in PDM's order: registrar, body, fields.
+fn adapter(
+    state: &AppState,
+    registrar: &str,
+    domain: &str,
+    token: &str,
+) -> Result<(ProviderKind, AnyProvider, DomainName), RouteError> {
+    let kind: ProviderKind = registrar
+        .parse()
+        .map_err(|error| RouteError::provider(error, registrar, domain))?;
+    if domain.trim().is_empty() {
+        return Err(RouteError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "missing-domain",
+            "domain is required",
+        ));
+    }
+    if token.is_empty() {
+        return Err(RouteError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "missing-token",
+            "token is required",
+        ));
+    }
+    let domain_name = DomainName::new(domain).map_err(|error| RouteError::provider(error, kind.as_str(), domain))?;
+    let base_url = state
+        .registrars
+        .get(kind.as_str())
+        .and_then(|config| config.base_url.clone());
+    let provider = provider_from_token(kind.as_str(), token, base_url)
+        .map_err(|error| RouteError::provider(error, kind.as_str(), domain))?;
+    Ok((kind, provider, domain_name))
+}
+
+/// Rejects a body that is not the expected JSON, as PDM does.
+fn body<T>(payload: Result<Json<T>, JsonRejection>) -> Result<T, RouteError> {
+    payload.map(|Json(body)| body).map_err(|_| {
+        RouteError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-body",
+            "the body must be a JSON object",
+        )
+    })
+}
+
+/// Checks that the token works and the domain is in its account.
+pub async fn validate(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(registrar): Path<String>,
+    payload: Result<Json<ValidateRequest>, JsonRejection>,
+) -> Result<Json<Value>, RouteError> {
+    let registrar = registrar.trim().to_ascii_lowercase();
+    // Registrar first, like PDM: an unknown name is 404 whatever the body.
+    let _: ProviderKind = registrar
+        .parse()
+        .map_err(|error| RouteError::provider(error, &registrar, ""))?;
+    let request = body(payload)?;
+    let domain = request.domain.trim().to_ascii_lowercase();
+    let (kind, provider, domain_name) = adapter(&state, &registrar, &domain, &request.token)?;
+    let outcome = provider.read(&domain_name).await;
+    tracing::info!(caller = %caller.name, registrar = %kind, %domain, ok = outcome.is_ok(), "registrar validate");
+    outcome.map_err(|error| RouteError::provider(error, kind.as_str(), &domain))?;
+    Ok(Json(
+        json!({ "valid": true, "registrar": kind.as_str(), "domain": domain }),
+    ))
+}
+
+/// Points a domain at name servers, keeping DNSSEC intact.
+pub async fn set_ns(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(registrar): Path<String>,
+    payload: Result<Json<SetNsRequest>, JsonRejection>,
+) -> Result<Json<Value>, RouteError> {
+    let registrar = registrar.trim().to_ascii_lowercase();
+    let _: ProviderKind = registrar
+        .parse()
+        .map_err(|error| RouteError::provider(error, &registrar, ""))?;
+    let request = body(payload)?;
+    let domain = request.domain.trim().to_ascii_lowercase();
+    if request.nameservers.iter().all(|name| name.trim().is_empty()) {
+        return Err(RouteError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "missing-nameservers",
+            "nameservers is required",
+        ));
+    }
+    let (kind, provider, domain_name) = adapter(&state, &registrar, &domain, &request.token)?;
+    let mut wanted: Vec<NameserverName> = Vec::with_capacity(request.nameservers.len());
+    for name in &request.nameservers {
+        let name = NameserverName::new(name.trim()).map_err(|error| {
+            RouteError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-nameservers",
+                error.to_string(),
+            )
+        })?;
+        if !wanted.contains(&name) {
+            wanted.push(name);
+        }
+    }
+    if !caller.any_nameservers {
+        let allowed: Vec<String> = state.nameservers.iter().map(|name| normalize(name)).collect();
+        if let Some(other) = wanted.iter().find(|name| !allowed.contains(&normalize(name.as_str()))) {
+            let detail = if allowed.is_empty() {
+                format!("{other} is not a pooldns name server: no [pool] nameservers are configured, and this API key may not set others")
+            } else {
+                format!(
+                    "{other} is not one of the pooldns name servers ({}); this API key may not set others",
+                    allowed.join(", ")
+                )
+            };
+            return Err(RouteError::new(
+                StatusCode::FORBIDDEN,
+                "nameservers-not-allowed",
+                detail,
+            ));
+        }
+    }
+    let fail = |error| RouteError::provider(error, kind.as_str(), &domain);
+    // RFC 4035 §5: a DS at the parent that no key of the new servers
+    // matches makes the domain bogus. Ours replace it first when pooldns
+    // signs the zone; otherwise the flip is refused.
+    let current = provider.read(&domain_name).await.map_err(fail)?;
+    let ours = our_ds(&state, &domain_name).await;
+    if let Some(theirs) = current.ds.as_ref().filter(|ds| !ds.is_empty()) {
+        match &ours {
+            Some(ours) if !ours.is_empty() => {
+                let matches = theirs.iter().all(|ds| ours.iter().any(|spec| spec.ds() == ds));
+                if !matches {
+                    wait_until_applied(
+                        &provider,
+                        &domain_name,
+                        provider.set_ds(&domain_name, ours).await.map_err(fail)?,
+                    )
+                    .await
+                    .map_err(fail)?;
+                }
+            }
+            _ => {
+                tracing::info!(caller = %caller.name, registrar = %kind, %domain, outcome = "ds-conflict", "registrar set-ns");
+                return Err(RouteError::new(
+                    StatusCode::CONFLICT,
+                    "ds-conflict",
+                    format!(
+                        "{domain} has DS records at {kind}; pointing it at name servers that do not sign it with a matching key would make it fail DNSSEC validation. Secure the zone on pooldns (pooldns zone secure {domain}) or remove the DS records at the registrar first"
+                    ),
+                ));
+            }
+        }
+    }
+    let outcome = provider.set_nameservers(&domain_name, &wanted).await.map_err(fail)?;
+    wait_until_applied(&provider, &domain_name, outcome)
+        .await
+        .map_err(fail)?;
+    let nameservers: Vec<String> = match provider.read(&domain_name).await {
+        Ok(delegation) => delegation
+            .nameservers
+            .iter()
+            .map(|name| name.as_str().to_string())
+            .collect(),
+        // A failed read-back is not a failed change (PDM does the same).
+        Err(_) => wanted.iter().map(|name| name.as_str().to_string()).collect(),
+    };
+    tracing::info!(caller = %caller.name, registrar = %kind, %domain, outcome = "applied", "registrar set-ns");
+    Ok(Json(json!({
+        "success": true,
+        "registrar": kind.as_str(),
+        "domain": domain,
+        "nameservers": nameservers,
+        "propagation": kind.propagation_hint(),
+    })))
+}
+
+/// Polls an asynchronous change until the provider reports it done.
+async fn wait_until_applied(
+    provider: &AnyProvider,
+    domain: &DomainName,
+    outcome: ChangeOutcome,
+) -> Result<(), registrars::Error> {
+    let ChangeOutcome::Pending { operation_id } = outcome else {
+        return Ok(());
+    };
+    for _ in 0..30 {
+        match provider.poll(domain, &operation_id).await? {
+            ChangeOutcome::Pending { .. } => tokio::time::sleep(std::time::Duration::from_secs(1)).await,
+            _ => return Ok(()),
+        }
+    }
+    Err(registrars::Error::Timeout)
+}
+
+/// The DS set the parent needs for `domain` when pooldns signs it (empty
+/// when the zone is served unsigned, `None` when it is not served here).
+async fn our_ds(state: &AppState, domain: &DomainName) -> Option<Vec<DsSpec>> {
+    let apex: Name = format!("{}.", domain.as_str()).parse().ok()?;
+    let id = state.store.zone_id(&apex.to_lowercase().to_string()).await.ok()?;
+    let keys = state.store.zone_keys(id).await.ok()?;
+    let mut specs = Vec::new();
+    for key in keys.iter().filter(|key| key.ds) {
+        let rdata = BASE64.decode(key.dnskey.as_bytes()).ok()?;
+        let (flags, rest) = rdata.split_at_checked(2)?;
+        let dnskey = Dnskey::new(
+            u16::from_be_bytes([flags[0], flags[1]]),
+            *rest.first()?,
+            *rest.get(1)?,
+            rest.get(2..)?.to_vec(),
+        )
+        .ok()?;
+        specs.push(DsSpec::from_dnskey(domain, dnskey, SHA256_DIGEST).ok()?);
+    }
+    Some(specs)
+}
+
+/// DS digest type SHA-256 (RFC 4509).
+const SHA256_DIGEST: u8 = 2;
+
+/// A host name without case or trailing dot.
+fn normalize(name: &str) -> String {
+    name.trim().trim_end_matches('.').to_ascii_lowercase()
+}
