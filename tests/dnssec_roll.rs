@@ -165,13 +165,19 @@ fn zsk_roll_completes_and_validates_throughout() {
     let started = server.cli_ok(&["key", "roll", "roll.test"]);
     assert!(started.contains("ZSK roll"), "{started}");
     let mut largest = 0;
-    let phases = wait_for_roll(&server, "roll.test", |_| {
+    let mut in_metrics = false;
+    let phases = wait_for_roll(&server, "roll.test", |phase| {
+        let metrics = server.http_get("/metrics").body;
+        in_metrics |= metrics.contains(&format!(
+            "pooldns_dnssec_roll{{zone=\"roll.test.\",role=\"zsk\",phase=\"{phase}\"}} 1"
+        ));
         largest = largest.max(dnskeys(&server, "roll.test").len());
         if let Err(text) = validates(server.dns, &anchors, "roll.test", "www.roll.test") {
             panic!("validation failed during the roll:\n{text}");
         }
     });
     assert!(phases.contains(&"retire".to_string()), "phases seen: {phases:?}");
+    assert!(in_metrics, "the roll's phase shows in /metrics");
     assert_eq!(largest, 3, "old and new ZSK were published together");
     wait_until(|| dnskeys(&server, "roll.test").len() == 2, "old ZSK withdrawn");
     let after = dnskeys(&server, "roll.test");
