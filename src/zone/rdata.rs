@@ -332,35 +332,12 @@ pub(crate) fn write_rdata(out: &mut String, rtype: u16, wire: &[u8]) -> Result<(
             write_bitmap(out, r.rest())?;
         }
         NSEC3 if wire.len() >= 5 => {
-            let algorithm = r.u8("hash algorithm")?;
-            let flags = r.u8("flags")?;
-            let iterations = r.u16("iterations")?;
-            let salt = r.char_string("salt")?;
-            let salt = if salt.is_empty() {
-                "-".to_string()
-            } else {
-                HEXUPPER.encode(salt)
-            };
+            write_nsec3_parameters(out, &mut r)?;
             let next = r.char_string("next hashed owner")?;
-            put!(
-                out,
-                "{algorithm} {flags} {iterations} {salt} {}",
-                BASE32HEX_NOPAD.encode(next)
-            );
+            put!(out, " {}", BASE32HEX_NOPAD.encode(next));
             write_bitmap(out, r.rest())?;
         }
-        NSEC3PARAM if wire.len() >= 5 => {
-            let algorithm = r.u8("hash algorithm")?;
-            let flags = r.u8("flags")?;
-            let iterations = r.u16("iterations")?;
-            let salt = r.char_string("salt")?;
-            let salt = if salt.is_empty() {
-                "-".to_string()
-            } else {
-                HEXUPPER.encode(salt)
-            };
-            put!(out, "{algorithm} {flags} {iterations} {salt}");
-        }
+        NSEC3PARAM if wire.len() >= 5 => write_nsec3_parameters(out, &mut r)?,
         _ => {
             write_generic(out, wire);
             return Ok(());
@@ -413,6 +390,22 @@ fn dnssec_time(seconds: u32) -> String {
         rest % 3600 / 60,
         rest % 60
     )
+}
+
+/// Appends the fields NSEC3 and NSEC3PARAM share: hash algorithm, flags,
+/// iterations and salt (`-` when empty, RFC 5155 §3.3).
+fn write_nsec3_parameters(out: &mut String, r: &mut Reader<'_>) -> Result<(), RdataError> {
+    let algorithm = r.u8("hash algorithm")?;
+    let flags = r.u8("flags")?;
+    let iterations = r.u16("iterations")?;
+    let salt = r.char_string("salt")?;
+    let salt = if salt.is_empty() {
+        "-".to_string()
+    } else {
+        HEXUPPER.encode(salt)
+    };
+    put!(out, "{algorithm} {flags} {iterations} {salt}");
+    Ok(())
 }
 
 /// Appends the types of an NSEC/NSEC3 type bitmap, each after a space.
