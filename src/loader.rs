@@ -133,11 +133,6 @@ impl Loader {
                     tracing::info!(zone = %apex, records = built.record_count(), serial = built.serial(), "zone loaded");
                     let built = Arc::new(built);
                     self.publish(|catalog| catalog.with_zone(built.clone()));
-                    if built.secured().is_some() {
-                        // Signing happens here, not on the answer path.
-                        let zone = built.clone();
-                        tokio::task::spawn_blocking(move || zone.presign());
-                    }
                     self.status.set_failure(&zone.name, None);
                 }
                 Err(error) => {
@@ -230,6 +225,10 @@ pub async fn build_zone(
                     dnssec::prepare_records(&apex, &mut records, &keys, nsec3);
                     let mut zone = Zone::build(&apex, records);
                     zone.secure(keys, denial, Window::now(), signatures);
+                    // Every signature is made before the snapshot is served,
+                    // so answers only copy them; unchanged RRsets come from
+                    // the cache.
+                    zone.presign();
                     zone
                 }
             };

@@ -1,11 +1,11 @@
 //! DNSSEC: keys, online signing, and authenticated denial of existence.
 //!
-//! Signing is online but almost never on the answer path: a secured zone
-//! snapshot holds one lazily filled signature slot per RRset, so each RRset
-//! is signed once per snapshot, on its first DO=1 query, and every later
-//! answer copies the stored RRSIGs. The denial chain (NSEC, or NSEC3 per
-//! RFC 5155 with RFC 9276 parameters) is computed when the snapshot is
-//! built. Signatures share one validity window per week (see [`window`]),
+//! Signing is online but off the answer path: a secured zone snapshot
+//! holds one signature slot per RRset, filled while the snapshot is built
+//! (from a cache keyed by key and RRset content, so unchanged RRsets are
+//! not signed again), and answers copy the stored RRSIGs. The denial
+//! chain (NSEC, or NSEC3 per RFC 5155 with RFC 9276 parameters) is
+//! computed when the snapshot is built. Signatures share one validity window per week (see [`window`]),
 //! and the loader rebuilds secured zones when the window moves.
 //!
 //! ```text

@@ -11,10 +11,11 @@ use crate::zone::types;
 /// Signs the RRsets of one zone snapshot.
 ///
 /// Slot `i` holds the RRSIGs of RRset `i` of the snapshot (the zone
-/// numbers its RRsets when it is built). A slot is filled on first use;
-/// two threads racing for an empty slot both wait for one signing. The
-/// slots live as long as the snapshot, which is rebuilt when its data or
-/// keys change, or when the signature window moves on.
+/// numbers its RRsets when it is built). The loader fills every slot
+/// before the snapshot is served; a slot still empty is filled on first
+/// use (two threads racing for it wait for one signing). The slots live as
+/// long as the snapshot, which is rebuilt when its data or keys change, or
+/// when the signature window moves on.
 pub struct ZoneSigner {
     apex: Box<[u8]>,
     keys: Vec<ZoneKey>,

@@ -135,9 +135,8 @@ impl Zone {
     }
 
     /// Signs every RRset of a secured zone that answers can carry, so that
-    /// answers copy signatures instead of making them. Run off the answer
-    /// path right after the snapshot is published; a DO query that comes
-    /// first for an RRset signs it itself.
+    /// answers copy signatures instead of making them. The loader runs it
+    /// before a snapshot is published.
     pub fn presign(&self) {
         let Some(secured) = &self.secured else {
             return;
