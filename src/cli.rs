@@ -301,7 +301,7 @@ async fn zone_command(config: &Config, store: &Store, command: ZoneCommand) -> a
             let apex = parse_zone_name(&name)?;
             let rows = store.zone_records_by_name(&apex.to_string()).await?;
             let records =
-                import::from_rows(&apex, &rows).with_context(|| format!("zone {apex} in the store is not valid"))?;
+                import::from_rows(&apex, rows).with_context(|| format!("zone {apex} in the store is not valid"))?;
             print!("{}", import::export(&apex, &records));
         }
         ZoneCommand::Export { name, dnssec: true } => {

@@ -121,8 +121,10 @@ pub fn to_rows(records: &[Record]) -> Result<Vec<StoredRecord>, RdataError> {
         .collect()
 }
 
-/// Store rows as records of the zone `apex`, checked as a zone.
-pub fn from_rows(apex: &Name, rows: &[StoredRecord]) -> Result<Vec<Record>, RowError> {
+/// Store rows as records of the zone `apex`, checked as a zone. Each row
+/// is freed as it is converted, which keeps the peak memory of loading a
+/// large zone near the size of one copy of it.
+pub fn from_rows(apex: &Name, rows: Vec<StoredRecord>) -> Result<Vec<Record>, RowError> {
     let mut records = Vec::with_capacity(rows.len());
     for row in rows {
         let invalid = |message: String| RowError::Invalid {

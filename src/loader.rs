@@ -201,8 +201,7 @@ pub async fn build_zone(
         let fetched = started.elapsed();
         let apex = apex.clone();
         tokio::task::spawn_blocking(move || {
-            let mut records = import::from_rows(&apex, &rows)?;
-            drop(rows);
+            let mut records = import::from_rows(&apex, rows)?;
             dnssec::sync_child_ds(&mut records, &children_of(&apex, &entry_points)?);
             let parsed = started.elapsed();
             let zone = match dnssec {
