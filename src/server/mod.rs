@@ -1,10 +1,11 @@
 //! DNS listeners: UDP on dedicated threads, TCP on the async runtime.
 //!
 //! UDP carries nearly all traffic, so it skips the runtime entirely: each
-//! worker thread owns one SO_REUSEPORT socket, receives a datagram, answers
-//! it inline into a buffer it reuses, and sends the reply. No task is
-//! spawned and nothing is allocated per query. TCP (RFC 7766) runs one task
-//! per connection on tokio, where waiting on slow peers is cheap.
+//! worker thread owns one SO_REUSEPORT socket, takes whatever datagrams are
+//! queued with one `recvmmsg`, answers each inline into buffers it reuses,
+//! and sends the replies with one `sendmmsg`. No task is spawned per query.
+//! TCP (RFC 7766) runs one task per connection on tokio, where waiting on
+//! slow peers is cheap.
 
 pub mod tcp;
 pub mod udp;
