@@ -7,8 +7,6 @@ use clap::{Parser, Subcommand};
 
 use std::sync::Arc;
 
-use data_encoding::BASE64;
-
 use crate::config::Config;
 use crate::dnssec::cache::SignatureCache;
 use crate::dnssec::crypto::{Algorithm, DigestType};
@@ -199,9 +197,7 @@ pub async fn run_delegation_command(config: &Config, command: DelegationCommand)
         store.close().await;
         let mut records = Vec::new();
         for key in keys?.iter().filter(|key| key.ds) {
-            let dnskey = BASE64
-                .decode(key.dnskey.as_bytes())
-                .context("stored DNSKEY is not base64")?;
+            let dnskey = key.dnskey_rdata()?;
             let rdata = dnssec::crypto::ds_rdata(&apex, &dnskey, DigestType::Sha256);
             records.push(registrars::DsRecord::new(
                 u16::from_be_bytes([rdata[0], rdata[1]]),
@@ -349,9 +345,7 @@ async fn zone_command(config: &Config, store: &Store, command: ZoneCommand) -> a
                 anyhow::bail!("zone {apex} is not secured (run pooldns zone secure {apex})");
             }
             for key in keys.iter().filter(|key| key.published && key.role != "zsk") {
-                let dnskey = BASE64
-                    .decode(key.dnskey.as_bytes())
-                    .context("stored DNSKEY is not base64")?;
+                let dnskey = key.dnskey_rdata()?;
                 let ds = dnssec::crypto::ds_rdata(&apex, &dnskey, digest);
                 println!("{}", file::format_record(&apex, DS_TTL, types::DS, &ds)?);
             }
@@ -437,9 +431,7 @@ async fn list_keys(store: &Store, apex: &Name) -> anyhow::Result<()> {
     }
     println!("ID\tROLE\tALGORITHM\tTAG\tFLAGS\tSTATE");
     for key in keys {
-        let dnskey = BASE64
-            .decode(key.dnskey.as_bytes())
-            .context("stored DNSKEY is not base64")?;
+        let dnskey = key.dnskey_rdata()?;
         let algorithm = u8::try_from(key.algorithm)
             .ok()
             .and_then(Algorithm::from_number)

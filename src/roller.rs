@@ -13,8 +13,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use data_encoding::BASE64;
-
 use crate::catalog::SharedCatalog;
 use crate::dnssec::crypto::{ds_rdata, DigestType};
 use crate::dnssec::roll::{self, Phase, Step, Timing};
@@ -223,9 +221,7 @@ impl Roller {
         let Some(new_key) = keys.iter().find(|key| key.id == roll.new_key_id) else {
             return Ok(None);
         };
-        let Ok(dnskey) = BASE64.decode(new_key.dnskey.as_bytes()) else {
-            return Ok(None);
-        };
+        let dnskey = new_key.dnskey_rdata()?;
         let wanted = [DigestType::Sha256, DigestType::Sha384].map(|digest| ds_rdata(&child, &dnskey, digest));
         let child_wire = child.to_lowercase();
         {

@@ -10,7 +10,6 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use data_encoding::BASE64;
 use registrars::{
     provider_from_token, AnyProvider, ChangeOutcome, DelegationProvider, Dnskey, DomainName, DsSpec, NameserverName,
     ProviderKind,
@@ -289,7 +288,7 @@ async fn our_ds(state: &AppState, domain: &DomainName) -> Option<Vec<DsSpec>> {
     let keys = state.store.zone_keys(id).await.ok()?;
     let mut specs = Vec::new();
     for key in keys.iter().filter(|key| key.ds) {
-        let rdata = BASE64.decode(key.dnskey.as_bytes()).ok()?;
+        let rdata = key.dnskey_rdata().ok()?;
         let (flags, rest) = rdata.split_at_checked(2)?;
         let dnskey = Dnskey::new(
             u16::from_be_bytes([flags[0], flags[1]]),

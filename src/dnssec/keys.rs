@@ -170,12 +170,10 @@ pub fn load_keys(zone: &Name, stored: &[StoredKey], kek: Option<&KeyEncryptionKe
                 id: row.id,
                 detail: error.to_string(),
             })?;
-            let published = BASE64
-                .decode(row.dnskey.as_bytes())
-                .map_err(|error| KeyError::Corrupt {
-                    id: row.id,
-                    detail: format!("DNSKEY is not base64: {error}"),
-                })?;
+            let published = row.dnskey_rdata().map_err(|error| KeyError::Corrupt {
+                id: row.id,
+                detail: error.to_string(),
+            })?;
             if published != key.dnskey_rdata() {
                 return Err(KeyError::Mismatch { id: row.id });
             }

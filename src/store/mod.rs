@@ -136,6 +136,15 @@ pub struct RollUpdate {
     pub ds_seen_at: Option<i64>,
 }
 
+impl StoredKey {
+    /// The DNSKEY RDATA, decoded from its stored base64.
+    pub fn dnskey_rdata(&self) -> Result<Vec<u8>, StoreError> {
+        data_encoding::BASE64
+            .decode(self.dnskey.as_bytes())
+            .map_err(|error| StoreError::Corrupt(format!("DNSKEY of key {} is not base64: {error}", self.id)))
+    }
+}
+
 impl std::fmt::Debug for StoredKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StoredKey")
