@@ -344,7 +344,9 @@ async fn zone_command(config: &Config, store: &Store, command: ZoneCommand) -> a
             if keys.is_empty() {
                 anyhow::bail!("zone {apex} is not secured (run pooldns zone secure {apex})");
             }
-            for key in keys.iter().filter(|key| key.published && key.role != "zsk") {
+            // The keys CDS points at: during a KSK or CSK roll, the old key
+            // until the new one has been published long enough.
+            for key in keys.iter().filter(|key| key.ds) {
                 let dnskey = key.dnskey_rdata()?;
                 let ds = dnssec::crypto::ds_rdata(&apex, &dnskey, digest);
                 println!("{}", file::format_record(&apex, DS_TTL, types::DS, &ds)?);

@@ -258,7 +258,11 @@ fn ksk_roll_waits_for_a_parent_served_elsewhere() {
     publish_ds(&child.cli_ok(&["zone", "ds", "kid.remote.test"]));
     wait_until(|| dnskeys(&child, "kid.remote.test").len() == 2, "child signed");
 
+    let before_roll = child.cli_ok(&["zone", "ds", "kid.remote.test"]);
     child.cli_ok(&["key", "roll", "kid.remote.test", "--role", "ksk"]);
+    // While the new KSK is only being published, the parent should keep
+    // the old DS: zone ds follows CDS, not the DNSKEY set.
+    assert_eq!(child.cli_ok(&["zone", "ds", "kid.remote.test"]), before_roll);
     wait_until(
         || roll_phase(&key_list(&child, "kid.remote.test")).as_deref() == Some("ds-wait"),
         "ds-wait",
