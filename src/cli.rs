@@ -305,7 +305,8 @@ async fn zone_command(config: &Config, store: &Store, command: ZoneCommand) -> a
             let id = store.zone_id(&apex.to_string()).await?;
             let kek = config.key_encryption_key()?.map(Arc::new);
             let signatures = Arc::new(SignatureCache::new(usize::MAX));
-            let zone = loader::build_zone(store, id, &apex, kek, signatures).await?;
+            let entry_points = Arc::new(store.secure_entry_points().await?);
+            let zone = loader::build_zone(store, id, &apex, entry_points, kek, signatures).await?;
             print!("{}", export_signed(&zone)?);
         }
         ZoneCommand::Secure {

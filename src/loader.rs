@@ -115,6 +115,8 @@ impl Loader {
             }
         }
         let week = Window::now().week;
+        // Parents take their children's DS from these; read once per sync.
+        let mut entry_points: Option<Arc<Vec<EntryPoint>>> = None;
         for zone in &versions {
             // Secured zones are also rebuilt when the signature week moves on.
             let current = |known: &Known| known.version == zone.version && known.week.is_none_or(|built| built == week);
@@ -126,8 +128,14 @@ impl Loader {
                 self.status.set_failure(&zone.name, Some("invalid zone name".into()));
                 continue;
             };
+            let entry_points = match &entry_points {
+                Some(known) => known.clone(),
+                None => entry_points
+                    .insert(Arc::new(self.store.secure_entry_points().await?))
+                    .clone(),
+            };
             let mut built_week = None;
-            match self.build(zone.id, &apex).await {
+            match self.build(zone.id, &apex, entry_points).await {
                 Ok(built) => {
                     built_week = built.secured().map(|secured| secured.signer().window().week);
                     tracing::info!(zone = %apex, records = built.record_count(), serial = built.serial(), "zone loaded");
@@ -170,8 +178,16 @@ impl Loader {
         }
     }
 
-    async fn build(&self, id: i64, apex: &Name) -> Result<Zone, BuildError> {
-        build_zone(&self.store, id, apex, self.kek.clone(), self.signatures.clone()).await
+    async fn build(&self, id: i64, apex: &Name, entry_points: Arc<Vec<EntryPoint>>) -> Result<Zone, BuildError> {
+        build_zone(
+            &self.store,
+            id,
+            apex,
+            entry_points,
+            self.kek.clone(),
+            self.signatures.clone(),
+        )
+        .await
     }
 
     fn publish(&self, change: impl Fn(&Catalog) -> Catalog) {
@@ -179,64 +195,66 @@ impl Loader {
     }
 }
 
+/// A secured zone's name and the base64 DNSKEY RDATA of its keys that the
+/// parent's DS set points at (see [`Store::secure_entry_points`]).
+pub type EntryPoint = (String, Vec<String>);
+
 /// Builds the snapshot of the stored zone with row id `id`: its records,
-/// DS records for secured children, and when secured its keys and denial
-/// chain.
+/// DS records for the secured children among `entry_points`, and when
+/// secured its keys and denial chain.
 pub async fn build_zone(
     store: &Store,
     id: i64,
     apex: &Name,
+    entry_points: Arc<Vec<EntryPoint>>,
     kek: Option<Arc<KeyEncryptionKey>>,
     signatures: Arc<SignatureCache>,
 ) -> Result<Zone, BuildError> {
-    {
-        let started = Instant::now();
-        let rows = store.zone_records(id).await?;
-        let dnssec = store.zone_dnssec(id).await?;
-        let stored_keys = match dnssec {
-            Some(_) => store.zone_keys(id).await?,
-            None => Vec::new(),
+    let started = Instant::now();
+    let rows = store.zone_records(id).await?;
+    let dnssec = store.zone_dnssec(id).await?;
+    let stored_keys = match dnssec {
+        Some(_) => store.zone_keys(id).await?,
+        None => Vec::new(),
+    };
+    let fetched = started.elapsed();
+    let apex = apex.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut records = import::from_rows(&apex, rows)?;
+        dnssec::sync_child_ds(&mut records, &children_of(&apex, &entry_points)?);
+        let parsed = started.elapsed();
+        let zone = match dnssec {
+            None => Zone::build(&apex, records),
+            Some(settings) => {
+                let keys = dnssec::keys::load_keys(&apex, &stored_keys, kek.as_deref())?;
+                let denial = match settings.denial.as_str() {
+                    "nsec" => DenialKind::Nsec,
+                    "nsec3" => DenialKind::Nsec3(Nsec3Params {
+                        iterations: 0,
+                        salt: Vec::new(),
+                        opt_out: settings.nsec3_opt_out,
+                    }),
+                    other => return Err(BuildError::Denial(other.to_string())),
+                };
+                let nsec3 = match &denial {
+                    DenialKind::Nsec3(params) => Some(params),
+                    DenialKind::Nsec => None,
+                };
+                dnssec::prepare_records(&apex, &mut records, &keys, nsec3);
+                let mut zone = Zone::build(&apex, records);
+                zone.secure(keys, denial, Window::now(), signatures);
+                // Every signature is made before the snapshot is served,
+                // so answers only copy them; unchanged RRsets come from
+                // the cache.
+                zone.presign();
+                zone
+            }
         };
-        let entry_points = store.secure_entry_points().await?;
-        let fetched = started.elapsed();
-        let apex = apex.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut records = import::from_rows(&apex, rows)?;
-            dnssec::sync_child_ds(&mut records, &children_of(&apex, &entry_points)?);
-            let parsed = started.elapsed();
-            let zone = match dnssec {
-                None => Zone::build(&apex, records),
-                Some(settings) => {
-                    let keys = dnssec::keys::load_keys(&apex, &stored_keys, kek.as_deref())?;
-                    let denial = match settings.denial.as_str() {
-                        "nsec" => DenialKind::Nsec,
-                        "nsec3" => DenialKind::Nsec3(Nsec3Params {
-                            iterations: 0,
-                            salt: Vec::new(),
-                            opt_out: settings.nsec3_opt_out,
-                        }),
-                        other => return Err(BuildError::Denial(other.to_string())),
-                    };
-                    let nsec3 = match &denial {
-                        DenialKind::Nsec3(params) => Some(params),
-                        DenialKind::Nsec => None,
-                    };
-                    dnssec::prepare_records(&apex, &mut records, &keys, nsec3);
-                    let mut zone = Zone::build(&apex, records);
-                    zone.secure(keys, denial, Window::now(), signatures);
-                    // Every signature is made before the snapshot is served,
-                    // so answers only copy them; unchanged RRsets come from
-                    // the cache.
-                    zone.presign();
-                    zone
-                }
-            };
-            tracing::debug!(zone = %apex, ?fetched, parse = ?parsed - fetched, build = ?started.elapsed() - parsed, "zone built");
-            Ok(zone)
-        })
-        .await
-        .map_err(|_| BuildError::Panicked)?
-    }
+        tracing::debug!(zone = %apex, ?fetched, parse = ?parsed - fetched, build = ?started.elapsed() - parsed, "zone built");
+        Ok(zone)
+    })
+    .await
+    .map_err(|_| BuildError::Panicked)?
 }
 
 /// Why a stored zone could not be built.
@@ -261,7 +279,7 @@ type ChildKeys = (Name, Vec<Vec<u8>>);
 
 /// The secured zones strictly below `apex`, each with the DNSKEY RDATA of
 /// its published key-signing keys.
-fn children_of(apex: &Name, entry_points: &[(String, Vec<String>)]) -> Result<Vec<ChildKeys>, BuildError> {
+fn children_of(apex: &Name, entry_points: &[EntryPoint]) -> Result<Vec<ChildKeys>, BuildError> {
     let mut children = Vec::new();
     for (zone, dnskeys) in entry_points {
         let Ok(child) = zone.parse::<Name>() else {
