@@ -306,7 +306,7 @@ async fn zone_command(config: &Config, store: &Store, command: ZoneCommand) -> a
             let kek = config.key_encryption_key()?.map(Arc::new);
             let signatures = Arc::new(SignatureCache::new(usize::MAX));
             let entry_points = Arc::new(store.secure_entry_points().await?);
-            let zone = loader::build_zone(store, id, &apex, entry_points, kek, signatures).await?;
+            let zone = loader::build_zone(store, id, &apex, entry_points, kek, signatures, None).await?;
             print!("{}", export_signed(&zone)?);
         }
         ZoneCommand::Secure {

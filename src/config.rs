@@ -23,7 +23,48 @@ pub struct Config {
     pub zones: ZonesConfig,
     pub dnssec: DnssecConfig,
     pub pool: PoolConfig,
+    pub lua: LuaConfig,
+    pub geoip: GeoipConfig,
     pub registrars: std::collections::BTreeMap<String, RegistrarConfig>,
+}
+
+/// `[lua]`: LUA records.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LuaConfig {
+    /// Whether LUA records are answered; when off they are ignored as if
+    /// absent (they are still stored and exported).
+    pub enabled: bool,
+    /// Lua VM instructions one evaluation of a scripted record may run
+    /// (PowerDNS's lua-records-exec-limit); 0 = no limit. Records that are
+    /// one call with literal arguments run natively and are not counted.
+    pub exec_limit: u32,
+    /// Megabytes the Lua state of one worker thread may hold.
+    pub memory_limit_mb: usize,
+    /// Seconds between probes of a health check without an `interval`
+    /// option (PowerDNS's lua-health-checks-interval).
+    pub health_check_interval: u64,
+}
+
+impl Default for LuaConfig {
+    fn default() -> Self {
+        LuaConfig {
+            enabled: true,
+            exec_limit: 1000,
+            memory_limit_mb: 16,
+            health_check_interval: 5,
+        }
+    }
+}
+
+/// `[geoip]`: databases for pickclosest, country() and the other
+/// geographic LUA functions.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GeoipConfig {
+    /// MaxMind DB files (GeoLite2/GeoIP2 City, Country, ASN), tried in
+    /// order; per attribute the first file with a value wins.
+    pub mmdb: Vec<PathBuf>,
 }
 
 /// `[dnssec]`: signing and key rollovers.
@@ -68,6 +109,9 @@ pub struct DnsConfig {
     pub tcp_idle_timeout: u64,
     /// Concurrent TCP connections; more wait in the accept backlog.
     pub tcp_max_connections: usize,
+    /// Honour EDNS Client Subnet (RFC 7871): LUA records see the client's
+    /// subnet, and answers carry the option back with its scope.
+    pub ecs: bool,
 }
 
 /// `[api]`: the HTTP listener and who may use it.
@@ -159,6 +203,7 @@ impl Default for DnsConfig {
             max_udp_payload: 1232,
             tcp_idle_timeout: 10,
             tcp_max_connections: 1024,
+            ecs: false,
         }
     }
 }
@@ -301,6 +346,11 @@ impl Config {
                 )));
             }
         }
+        if self.lua.health_check_interval == 0 {
+            return Err(ConfigError::Invalid(
+                "[lua] health_check_interval must be at least 1 second".into(),
+            ));
+        }
         if self.store.poll_interval_ms == 0 {
             return Err(ConfigError::Invalid(
                 "[store] poll_interval_ms must be at least 1".into(),
@@ -362,6 +412,11 @@ impl Config {
             .map_err(|error| ConfigError::Invalid(format!("[dnssec] key_encryption_key_file {shown}: {error}")))
     }
 
+    /// The default health check interval as a duration.
+    pub fn health_check_interval(&self) -> Duration {
+        Duration::from_secs(self.lua.health_check_interval)
+    }
+
     /// The TCP idle timeout as a duration.
     pub fn tcp_idle_timeout(&self) -> Duration {
         Duration::from_secs(self.dns.tcp_idle_timeout)
@@ -378,6 +433,15 @@ mod tests {
         assert_eq!(config.dns.listen, vec!["127.0.0.1:5300".parse().expect("address")]);
         assert_eq!(config.api.listen, "127.0.0.1:8081".parse().expect("address"));
         assert_eq!(config.store.url, "sqlite://data/pooldns.db");
+        assert_eq!(config.health_check_interval(), Duration::from_secs(5));
+    }
+
+    #[test]
+    fn health_check_interval_is_read_and_checked() {
+        let config = Config::from_toml("[lua]\nhealth_check_interval = 30\n").expect("valid");
+        assert_eq!(config.health_check_interval(), Duration::from_secs(30));
+        let config = Config::from_toml("[lua]\nhealth_check_interval = 0\n").expect("parses");
+        assert!(matches!(config.validate(), Err(ConfigError::Invalid(_))));
     }
 
     #[test]

@@ -6,8 +6,10 @@
 use std::path::Path;
 use std::time::Instant;
 
+use crate::lua;
 use crate::name::Name;
 use crate::store::{Store, StoreError, StoredRecord, WriteMode};
+use crate::zone::check::ZoneProblem;
 use crate::zone::file::{self, ZoneFileError};
 use crate::zone::rdata::{self, RdataError};
 use crate::zone::{check_zone, types, Record, ZoneError};
@@ -92,17 +94,19 @@ pub fn parse_and_check(text: &str, file_name: &str, zone: Option<&Name>) -> Resu
             rdata: record.rdata,
         })
         .collect();
-    check_zone(&apex, &records).map_err(|error| match error.record.and_then(|index| lines.get(index)) {
-        Some(&line) => ImportError::CheckAt {
-            file: file_name.to_string(),
-            line,
-            error,
-        },
-        None => ImportError::Check {
-            file: file_name.to_string(),
-            error,
-        },
-    })?;
+    check_zone(&apex, &records)
+        .and_then(|()| check_lua_records(&apex, &records))
+        .map_err(|error| match error.record.and_then(|index| lines.get(index)) {
+            Some(&line) => ImportError::CheckAt {
+                file: file_name.to_string(),
+                line,
+                error,
+            },
+            None => ImportError::Check {
+                file: file_name.to_string(),
+                error,
+            },
+        })?;
     Ok((apex, records))
 }
 
@@ -145,6 +149,28 @@ pub fn from_rows(apex: &Name, rows: Vec<StoredRecord>) -> Result<Vec<Record>, Ro
     }
     check_zone(apex, &records)?;
     Ok(records)
+}
+
+/// Compiles every LUA record as the server will, so that broken code,
+/// unknown functions and bad arguments are refused now rather than
+/// answered with SERVFAIL later.
+pub fn check_lua_records(apex: &Name, records: &[Record]) -> Result<(), ZoneError> {
+    for (index, record) in records.iter().enumerate() {
+        if record.rtype != types::LUA {
+            continue;
+        }
+        if let Err(problem) = lua::check_record(apex, &record.owner, &record.rdata) {
+            return Err(ZoneError {
+                record: Some(index),
+                problem: ZoneProblem::Lua {
+                    owner: record.owner.clone(),
+                    apex: apex.clone(),
+                    problem,
+                },
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The zone as a zone file: SOA first, then the records in store order.

@@ -15,6 +15,9 @@
 //! | `import`  | zone file <-> records <-> store rows                        |
 //! | `zone`    | zone-file syntax, checks, the frozen `Zone` and its lookup  |
 //! | `dnssec`  | keys, signatures, NSEC/NSEC3 denial                         |
+//! | `lua`     | LUA records: compiled calls, the Lua sandbox                |
+//! | `health`  | probes behind ifportup/ifurlup, their states                |
+//! | `geoip`   | MaxMind databases for the geographic LUA functions          |
 //! | `catalog` | the set of zones served                                     |
 //! | `loader`  | keeps the catalog in step with the store                    |
 //! | `roller`  | moves DNSSEC key rollovers forward                          |
@@ -32,8 +35,11 @@ pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod dnssec;
+pub mod geoip;
+pub mod health;
 pub mod import;
 pub mod loader;
+pub mod lua;
 pub mod metrics;
 pub mod name;
 pub mod roller;

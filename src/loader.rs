@@ -18,6 +18,7 @@ use crate::catalog::{Catalog, SharedCatalog};
 use crate::dnssec::cache::SignatureCache;
 use crate::dnssec::{self, crypto::KeyEncryptionKey, denial::Nsec3Params, window::Window};
 use crate::import;
+use crate::lua::{self, ZonePrograms};
 use crate::name::Name;
 use crate::store::{Store, StoreError, ZoneVersion};
 use crate::zone::contents::DenialKind;
@@ -44,6 +45,8 @@ pub struct Loader {
     signatures: Arc<SignatureCache>,
     known: HashMap<i64, Known>,
     status: Arc<LoadStatus>,
+    /// What LUA records compile against; `None` when they are disabled.
+    lua: Option<lua::Runtime>,
 }
 
 /// Whether the first load finished, and which zones failed to load; read
@@ -79,7 +82,12 @@ impl LoadStatus {
 
 impl Loader {
     /// A loader that publishes into `catalog`.
-    pub fn new(store: Store, catalog: SharedCatalog, kek: Option<Arc<KeyEncryptionKey>>) -> Loader {
+    pub fn new(
+        store: Store,
+        catalog: SharedCatalog,
+        kek: Option<Arc<KeyEncryptionKey>>,
+        lua: Option<lua::Runtime>,
+    ) -> Loader {
         Loader {
             store,
             catalog,
@@ -87,6 +95,7 @@ impl Loader {
             signatures: Arc::new(SignatureCache::new(SIGNATURE_CACHE_ENTRIES)),
             known: HashMap::new(),
             status: Arc::new(LoadStatus::default()),
+            lua,
         }
     }
 
@@ -186,6 +195,7 @@ impl Loader {
             entry_points,
             self.kek.clone(),
             self.signatures.clone(),
+            self.lua.clone(),
         )
         .await
     }
@@ -209,6 +219,7 @@ pub async fn build_zone(
     entry_points: Arc<Vec<EntryPoint>>,
     kek: Option<Arc<KeyEncryptionKey>>,
     signatures: Arc<SignatureCache>,
+    lua: Option<lua::Runtime>,
 ) -> Result<Zone, BuildError> {
     let started = Instant::now();
     let rows = store.zone_records(id).await?;
@@ -223,7 +234,7 @@ pub async fn build_zone(
         let mut records = import::from_rows(&apex, rows)?;
         dnssec::sync_child_ds(&mut records, &children_of(&apex, &entry_points)?);
         let parsed = started.elapsed();
-        let zone = match dnssec {
+        let mut zone = match dnssec {
             None => Zone::build(&apex, records),
             Some(settings) => {
                 let keys = dnssec::keys::load_keys(&apex, &stored_keys, kek.as_deref())?;
@@ -250,6 +261,11 @@ pub async fn build_zone(
                 zone
             }
         };
+        // LUA records are compiled, and their health checks registered,
+        // before the snapshot answers anything.
+        if let Some(runtime) = &lua {
+            zone.set_programs(ZonePrograms::compile(&zone, runtime));
+        }
         tracing::debug!(zone = %apex, ?fetched, parse = ?parsed - fetched, build = ?started.elapsed() - parsed, "zone built");
         Ok(zone)
     })

@@ -15,8 +15,11 @@ use crate::api::auth::ApiKeys;
 use crate::api::{self, AppState};
 use crate::catalog::Catalog;
 use crate::config::Config;
+use crate::geoip::GeoDb;
+use crate::health::HealthChecker;
 use crate::import;
 use crate::loader::Loader;
+use crate::lua;
 use crate::metrics::Metrics;
 use crate::roller::Roller;
 use crate::server::{tcp, udp, ListenerContext, ListenerSettings};
@@ -38,10 +41,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     if kek.is_none() {
         tracing::info!("no [dnssec] key_encryption_key_file: private keys of secured zones are stored unencrypted");
     }
-    let mut loader = Loader::new(store.clone(), catalog.clone(), kek);
+    // Before the loader: building a snapshot registers its LUA records' checks.
+    let health = HealthChecker::new(Some(store.clone()), config.health_check_interval())
+        .await
+        .context("loading health check states")?;
+    let lua = lua_runtime(&config, &health)?;
+    let mut loader = Loader::new(store.clone(), catalog.clone(), kek, lua);
     loader.sync().await.context("loading zones from the store")?;
     let status = loader.status();
     let shutdown = Arc::new(AtomicBool::new(false));
+    let health_task = health.start(shutdown.clone());
     let poll = Duration::from_millis(config.store.poll_interval_ms);
     let loader_task = tokio::spawn(loader.run(poll, shutdown.clone()));
     let roller = Roller::new(
@@ -58,6 +67,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         catalog: catalog.clone(),
         responder: Responder {
             max_udp_payload: config.dns.max_udp_payload,
+            ecs: config.dns.ecs,
         },
         metrics: metrics.clone(),
         shutdown: shutdown.clone(),
@@ -91,6 +101,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         keys: api_keys,
         nameservers: Arc::new(config.pool.nameservers.clone()),
         registrars: Arc::new(config.registrars.clone()),
+        health,
     });
     let http = tokio::net::TcpListener::bind(config.api.listen)
         .await
@@ -116,6 +127,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     let _ = loader_task.await;
     let _ = roller_task.await;
+    let _ = health_task.await;
     tokio::task::spawn_blocking(move || {
         for thread in udp_threads {
             let _ = thread.join();
@@ -125,6 +137,33 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The GeoIP databases, the health checker and the settings LUA records
+/// compile against; `None` when `[lua] enabled = false`.
+fn lua_runtime(config: &Config, health: &HealthChecker) -> anyhow::Result<Option<lua::Runtime>> {
+    if !config.lua.enabled {
+        tracing::info!("LUA records disabled: they are not answered");
+        return Ok(None);
+    }
+    let geo = if config.geoip.mmdb.is_empty() {
+        None
+    } else {
+        let geo = GeoDb::open(&config.geoip.mmdb)?;
+        for (path, kind) in geo.databases() {
+            tracing::info!(file = %path.display(), kind, "GeoIP database loaded");
+        }
+        Some(Arc::new(geo))
+    };
+    Ok(Some(lua::Runtime {
+        settings: Arc::new(lua::Settings {
+            exec_limit: config.lua.exec_limit,
+            memory_limit: config.lua.memory_limit_mb.max(1) << 20,
+            health_check_interval: config.health_check_interval(),
+        }),
+        geo,
+        health: Some(health.clone()),
+    }))
 }
 
 /// Imports every `*.zone` file of `directory` when the store has no zone,

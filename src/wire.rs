@@ -98,7 +98,22 @@ pub struct Edns {
     pub payload: u16,
     pub version: u8,
     pub dnssec_ok: bool,
+    /// The EDNS Client Subnet option (RFC 7871 §6), when present and valid.
+    pub client_subnet: Option<ClientSubnet>,
+    /// The query carried a Client Subnet option that breaks RFC 7871 §7.1.1.
+    pub bad_client_subnet: bool,
 }
+
+/// An EDNS Client Subnet (RFC 7871 §6) from a query.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientSubnet {
+    /// The network address, bits past the source prefix zero.
+    pub address: std::net::IpAddr,
+    pub source_prefix: u8,
+}
+
+/// EDNS option code of Client Subnet (RFC 7871 §6).
+const OPTION_CLIENT_SUBNET: u16 = 8;
 
 /// Why a message could not be answered normally.
 #[derive(Debug, PartialEq, Eq)]
@@ -187,15 +202,17 @@ impl Query {
                 if self.edns.is_some() || !rr.owner_is_root {
                     return Err(malformed);
                 }
-                if !options_well_formed(&msg[rr.rdata..rr.end]) {
+                let Some(client_subnet) = read_options(&msg[rr.rdata..rr.end]) else {
                     return Err(malformed);
-                }
+                };
                 let version = (rr.ttl >> 16) as u8;
                 bad_version = version != 0;
                 self.edns = Some(Edns {
                     payload: rr.class,
                     version,
                     dnssec_ok: rr.ttl & EDNS_DO != 0,
+                    client_subnet: client_subnet.ok(),
+                    bad_client_subnet: client_subnet == Err(true),
                 });
             }
             pos = rr.end;
@@ -328,20 +345,60 @@ pub fn skip_name(msg: &[u8], mut pos: usize) -> Option<usize> {
     }
 }
 
-/// Checks that OPT RDATA is a well-formed sequence of options
-/// (RFC 6891 §6.1.2): each a code, a length and exactly that many octets.
-fn options_well_formed(mut rdata: &[u8]) -> bool {
+/// Reads OPT RDATA, a sequence of options (RFC 6891 §6.1.2): each a code,
+/// a length and exactly that many octets. `None` when malformed; else the
+/// Client Subnet option, or `Err(false)` without one and `Err(true)` for
+/// an invalid one.
+fn read_options(mut rdata: &[u8]) -> Option<Result<ClientSubnet, bool>> {
+    let mut subnet = Err(false);
     while !rdata.is_empty() {
         if rdata.len() < 4 {
-            return false;
+            return None;
         }
+        let code = u16::from_be_bytes([rdata[0], rdata[1]]);
         let len = u16::from_be_bytes([rdata[2], rdata[3]]) as usize;
-        if rdata.len() < 4 + len {
-            return false;
+        let value = rdata.get(4..4 + len)?;
+        if code == OPTION_CLIENT_SUBNET {
+            subnet = read_client_subnet(value).ok_or(true);
         }
         rdata = &rdata[4 + len..];
     }
-    true
+    Some(subnet)
+}
+
+/// RFC 7871 §6 and §7.1.1: a known family, a prefix that fits it, a
+/// zero scope, exactly the octets the prefix needs and no bits past it.
+fn read_client_subnet(value: &[u8]) -> Option<ClientSubnet> {
+    let [family_hi, family_lo, source_prefix, scope, address @ ..] = value else {
+        return None;
+    };
+    let family = u16::from_be_bytes([*family_hi, *family_lo]);
+    let width: usize = match family {
+        1 => 4,
+        2 => 16,
+        _ => return None,
+    };
+    let source_prefix = *source_prefix;
+    if usize::from(source_prefix) > width * 8 || *scope != 0 {
+        return None;
+    }
+    if address.len() != usize::from(source_prefix).div_ceil(8) {
+        return None;
+    }
+    let mut octets = [0u8; 16];
+    octets[..address.len()].copy_from_slice(address);
+    if source_prefix % 8 != 0 {
+        let last = octets[address.len() - 1];
+        if last & (0xff >> (source_prefix % 8)) != 0 {
+            return None;
+        }
+    }
+    let address = if width == 4 {
+        std::net::IpAddr::from([octets[0], octets[1], octets[2], octets[3]])
+    } else {
+        std::net::IpAddr::from(octets)
+    };
+    Some(ClientSubnet { address, source_prefix })
 }
 
 //------------ MessageWriter -------------------------------------------------
@@ -390,7 +447,15 @@ impl<'b> MessageWriter<'b> {
         buf.extend_from_slice(query.qname());
         buf.extend_from_slice(&query.qtype.to_be_bytes());
         buf.extend_from_slice(&query.qclass.to_be_bytes());
-        let reserve = if query.edns.is_some() { OPT_LEN } else { 0 };
+        // The OPT record, with room to echo a Client Subnet option.
+        let reserve = match query.edns {
+            None => 0,
+            Some(Edns {
+                client_subnet: Some(subnet),
+                ..
+            }) => OPT_LEN + 8 + usize::from(subnet.source_prefix).div_ceil(8),
+            Some(_) => OPT_LEN,
+        };
         let mut writer = MessageWriter {
             buf,
             limit: limit.saturating_sub(reserve),
@@ -506,6 +571,27 @@ impl<'b> MessageWriter<'b> {
         self.buf.extend_from_slice(&ttl.to_be_bytes());
         self.buf.extend_from_slice(&[0, 0]);
         self.counts[Section::Additional as usize] += 1;
+    }
+
+    /// Writes a Client Subnet option into the OPT record just pushed by
+    /// [`MessageWriter::push_opt`]: the query's subnet with our `scope`
+    /// (RFC 7871 §7.2.1).
+    pub fn push_client_subnet(&mut self, subnet: &ClientSubnet, scope: u8) {
+        let (family, octets): (u16, Vec<u8>) = match subnet.address {
+            std::net::IpAddr::V4(v4) => (1, v4.octets().to_vec()),
+            std::net::IpAddr::V6(v6) => (2, v6.octets().to_vec()),
+        };
+        let address = &octets[..usize::from(subnet.source_prefix).div_ceil(8)];
+        let len = 4 + address.len();
+        // The OPT RDLENGTH is the last field written by push_opt.
+        let rdlength_at = self.buf.len() - 2;
+        self.buf[rdlength_at..].copy_from_slice(&((len + 4) as u16).to_be_bytes());
+        self.buf.extend_from_slice(&OPTION_CLIENT_SUBNET.to_be_bytes());
+        self.buf.extend_from_slice(&(len as u16).to_be_bytes());
+        self.buf.extend_from_slice(&family.to_be_bytes());
+        self.buf.push(subnet.source_prefix);
+        self.buf.push(scope);
+        self.buf.extend_from_slice(address);
     }
 
     /// Writes the section counts into the header and hands back the

@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use pooldns::store::{Backend, Store, StoreError, StoredRecord, WriteMode};
+use pooldns::store::{Backend, HealthCheckRow, Store, StoreError, StoredRecord, WriteMode};
 
 /// A zone name no other test (or earlier run) uses.
 fn unique_zone(tag: &str) -> String {
@@ -168,4 +168,72 @@ async fn unusable_urls_get_clear_errors() {
         .err()
         .expect("cannot create");
     assert!(error.to_string().contains("/proc/forbidden"), "{error}");
+}
+
+#[tokio::test]
+async fn health_check_states_round_trip() {
+    on_every_backend(|store| async move {
+        let key = |tag: &str| unique_zone(tag).replace('.', "");
+        let fresh = HealthCheckRow {
+            key: key("up"),
+            target: "https://www.example.test/ via 192.0.2.1".into(),
+            status: "up".into(),
+            consecutive_failures: 0,
+            consecutive_successes: 12,
+            last_probe_at: Some(1_700_000_000),
+            latency_us: Some(1_234),
+            last_error: None,
+            weight: Some(25),
+            updated_at: 1_700_000_001,
+        };
+        let stale = HealthCheckRow {
+            key: key("stale"),
+            target: "192.0.2.2:443".into(),
+            status: "down".into(),
+            consecutive_failures: 3,
+            consecutive_successes: 0,
+            last_probe_at: None,
+            latency_us: None,
+            last_error: Some("TCP connect to 192.0.2.2:443: Connection refused".into()),
+            weight: None,
+            updated_at: 1_000,
+        };
+        store
+            .save_health_checks(&[fresh.clone(), stale.clone()])
+            .await
+            .expect("saved");
+        let ours = |rows: Vec<HealthCheckRow>| -> Vec<HealthCheckRow> {
+            rows.into_iter()
+                .filter(|row| row.key == fresh.key || row.key == stale.key)
+                .collect()
+        };
+        let mut expected = vec![fresh.clone(), stale.clone()];
+        expected.sort_by(|a, b| a.key.cmp(&b.key));
+        assert_eq!(ours(store.health_checks().await.expect("read")), expected);
+
+        // Saving a key again replaces its state.
+        let down = HealthCheckRow {
+            status: "down".into(),
+            consecutive_failures: 1,
+            consecutive_successes: 0,
+            last_error: Some("HTTP status 503, expected 200".into()),
+            weight: None,
+            latency_us: None,
+            ..fresh.clone()
+        };
+        store
+            .save_health_checks(std::slice::from_ref(&down))
+            .await
+            .expect("saved again");
+        let rows = ours(store.health_checks().await.expect("read"));
+        assert!(rows.contains(&down) && rows.contains(&stale), "{rows:?}");
+        assert_eq!(rows.len(), 2);
+
+        let pruned = store.prune_health_checks(2_000).await.expect("pruned");
+        assert!(pruned >= 1, "{pruned}");
+        assert_eq!(ours(store.health_checks().await.expect("read")), vec![down.clone()]);
+        store.prune_health_checks(i64::MAX).await.expect("pruned");
+        assert!(ours(store.health_checks().await.expect("read")).is_empty());
+    })
+    .await;
 }

@@ -14,9 +14,12 @@
 //! Nothing here allocates for an ordinary answer, takes a lock or waits
 //! for I/O: the caller owns the buffers and the snapshot.
 
+use std::net::SocketAddr;
+
 use crate::catalog::Catalog;
-use crate::dnssec::denial::Nsec3Chain;
+use crate::dnssec::denial::{without_type, Nsec3Chain};
 use crate::dnssec::signer::each_rrsig;
+use crate::lua::{self, Program};
 use crate::wire::{flag, rcode, Full, MessageWriter, ParseError, Query, Section, OPCODE_QUERY};
 use crate::zone::contents::Denial;
 use crate::zone::{soa_minimum, types, Lookup, Node, RRset, Zone};
@@ -48,6 +51,16 @@ const MAX_ADDITIONAL_TARGETS: usize = 16;
 pub struct Responder {
     /// Largest UDP payload we send and advertise (RFC 6891 §6.2.5).
     pub max_udp_payload: u16,
+    /// Whether EDNS Client Subnet (RFC 7871) is honoured: LUA records see
+    /// the client's subnet instead of the resolver's address.
+    pub ecs: bool,
+}
+
+/// The two ends of the connection a query came over.
+#[derive(Clone, Copy, Debug)]
+pub struct Peer {
+    pub remote: SocketAddr,
+    pub local: SocketAddr,
 }
 
 impl Responder {
@@ -58,6 +71,7 @@ impl Responder {
         catalog: &Catalog,
         msg: &[u8],
         transport: Transport,
+        peer: Peer,
         query: &mut Query,
         out: &mut Vec<u8>,
     ) -> Option<Outcome> {
@@ -97,14 +111,33 @@ impl Responder {
             Transport::Udp => query.udp_limit(self.max_udp_payload),
             Transport::Tcp => u16::MAX as usize,
         };
+        let subnet = match query.edns {
+            Some(edns) if self.ecs => edns.client_subnet,
+            _ => None,
+        };
+        let client = lua::Client {
+            who: peer.remote,
+            local: peer.local,
+            subnet,
+            dnssec_ok: query.edns.is_some_and(|edns| edns.dnssec_ok),
+            tcp: transport == Transport::Tcp,
+            edns_size: query.edns.map_or(0, |edns| edns.payload),
+        };
         let mut writer = MessageWriter::new(out, query, flags, limit);
+        let mut client_dependent = false;
+        let bad_subnet = self.ecs && query.edns.is_some_and(|edns| edns.bad_client_subnet);
         let result = match refusal(query) {
             Some(rcode) => rcode,
+            // RFC 7871 §7.1.1: a malformed Client Subnet is a format error.
+            None if bad_subnet => rcode::FORMERR,
             None => match catalog.find(query.qname_lower(), query.qtype) {
                 None => rcode::REFUSED,
                 Some(zone) => {
                     writer.set_flags(flag::AA);
-                    Resolution::new(zone, query).run(&mut writer)
+                    let mut resolution = Resolution::new(zone, query, &client);
+                    let rcode = resolution.run(&mut writer);
+                    client_dependent = resolution.client_dependent;
+                    rcode
                 }
             },
         };
@@ -120,6 +153,12 @@ impl Responder {
         if let Some(edns) = query.edns {
             writer.section(Section::Additional);
             writer.push_opt(self.max_udp_payload, rcode, edns.dnssec_ok);
+            if let Some(subnet) = subnet {
+                // RFC 7871 §7.2.1: the scope is the source prefix when the
+                // answer depended on it, else 0 (valid for everyone).
+                let scope = if client_dependent { subnet.source_prefix } else { 0 };
+                writer.push_client_subnet(&subnet, scope);
+            }
         }
         writer.finish();
         Some(Outcome {
@@ -166,6 +205,12 @@ struct Resolution<'a> {
     target_count: usize,
     /// What the authority section must prove did not exist.
     proofs: Vec<Proof<'a>>,
+    /// Who asked, for LUA records.
+    client: &'a lua::Client,
+    /// Whether a LUA record's answer depended on the client's address.
+    client_dependent: bool,
+    /// RDATA produced by LUA records, each with a 2-octet length.
+    synthesized: Vec<u8>,
 }
 
 /// What goes into the authority section.
@@ -181,21 +226,24 @@ enum Authority<'z> {
 enum Proof<'a> {
     /// `name` does not exist; `encloser` is its closest encloser.
     NameError { name: NameBuf, encloser: &'a Node },
-    /// `node` exists without the asked type.
-    NoData { node: &'a Node },
+    /// `node` exists without the asked type. `without` is a type its
+    /// denial record lists but which a LUA record produced nothing for in
+    /// this answer (0 for none): that record is rewritten without it.
+    NoData { node: &'a Node, without: u16 },
     /// `name` does not exist and was answered from `wildcard`; `nodata`
     /// when the wildcard lacks the asked type too.
     Wildcard {
         name: NameBuf,
         wildcard: &'a Node,
         nodata: bool,
+        without: u16,
     },
     /// The delegation at `cut` has no DS: it leads to an unsigned zone.
     NoDs { cut: &'a Node },
 }
 
 impl<'a> Resolution<'a> {
-    fn new(zone: &'a Zone, query: &'a Query) -> Self {
+    fn new(zone: &'a Zone, query: &'a Query, client: &'a lua::Client) -> Self {
         let dnssec = zone.secured().is_some() && query.edns.is_some_and(|edns| edns.dnssec_ok);
         Resolution {
             zone,
@@ -204,6 +252,9 @@ impl<'a> Resolution<'a> {
             targets: [&[]; MAX_ADDITIONAL_TARGETS],
             target_count: 0,
             proofs: Vec::new(),
+            client,
+            client_dependent: false,
+            synthesized: Vec::new(),
         }
     }
 
@@ -259,24 +310,38 @@ impl<'a> Resolution<'a> {
                     break;
                 }
             };
-            let answer = self.answer_from(node, owner, writer)?;
+            let answer = self.answer_from(node, owner, name.as_slice(), writer)?;
             if wildcard {
                 self.prove(Proof::Wildcard {
                     name,
                     wildcard: node,
-                    nodata: matches!(answer, NodeAnswer::NoData),
+                    nodata: matches!(answer, NodeAnswer::NoData | NodeAnswer::Empty(_)),
+                    without: match answer {
+                        NodeAnswer::Empty(rtype) => rtype,
+                        _ => 0,
+                    },
                 });
             }
             match answer {
                 NodeAnswer::Done => break,
-                NodeAnswer::NoData => {
+                NodeAnswer::NoData | NodeAnswer::Empty(_) => {
                     authority = Authority::Soa;
                     if !wildcard {
-                        self.prove(Proof::NoData { node });
+                        let without = match answer {
+                            NodeAnswer::Empty(rtype) => rtype,
+                            _ => 0,
+                        };
+                        self.prove(Proof::NoData { node, without });
                     }
                     break;
                 }
                 NodeAnswer::Unanswerable => return Ok(rcode::SERVFAIL),
+                NodeAnswer::FollowSynthesized(target) => {
+                    if !target.ends_with(self.zone.apex().as_wire()) {
+                        break;
+                    }
+                    name = *target;
+                }
                 NodeAnswer::Follow(target) => {
                     if visited[..=step].iter().any(|seen| seen.eq_ignore_ascii_case(target)) {
                         break;
@@ -329,26 +394,30 @@ impl<'a> Resolution<'a> {
         Ok(rcode)
     }
 
-    /// Answers from an existing (or wildcard) node for `owner`.
+    /// Answers from an existing (or wildcard) node for `owner`; `name` is
+    /// the lowercased name looked up (the query name of LUA records).
     fn answer_from(
         &mut self,
         node: &'a Node,
         owner: &[u8],
+        name: &[u8],
         writer: &mut MessageWriter<'_>,
     ) -> Result<NodeAnswer<'a>, Full> {
         let qtype = self.query.qtype;
         if qtype == types::ANY {
-            return self.answer_any(node, owner, writer);
+            return self.answer_any(node, owner, name, writer);
+        }
+        let programs = self.programs_at(node);
+        if programs.iter().any(|program| program.rtype() == qtype) && qtype != types::LUA {
+            return self.answer_synthesized(node, owner, name, qtype, writer);
         }
         if let Some(rrset) = node.rrset(qtype) {
             self.push_signed(writer, owner, node, rrset)?;
             self.note_targets(rrset);
             return Ok(NodeAnswer::Done);
         }
-        if node.rrset(types::LUA).is_some_and(|lua| lua.answers_for(qtype)) {
-            // LUA records are evaluated per query; this build keeps them
-            // stored and exported but has no evaluator on the answer path.
-            return Ok(NodeAnswer::Unanswerable);
+        if programs.iter().any(|program| program.rtype() == types::CNAME) {
+            return self.answer_synthesized(node, owner, name, types::CNAME, writer);
         }
         if let Some(cname) = node.rrset(types::CNAME) {
             self.push_signed(writer, owner, node, cname)?;
@@ -360,24 +429,126 @@ impl<'a> Resolution<'a> {
         Ok(NodeAnswer::NoData)
     }
 
+    /// The compiled LUA records at `node`; none when LUA is off.
+    fn programs_at(&self, node: &Node) -> &'a [Program] {
+        match self.zone.programs() {
+            Some(programs) => programs.at(node.name_wire()),
+            None => &[],
+        }
+    }
+
+    /// Answers `rtype` from the LUA records at `node` (merged with static
+    /// records of that type, as PowerDNS does), signing the result online.
+    fn answer_synthesized(
+        &mut self,
+        node: &'a Node,
+        owner: &[u8],
+        name: &[u8],
+        rtype: u16,
+        writer: &mut MessageWriter<'_>,
+    ) -> Result<NodeAnswer<'a>, Full> {
+        let Some(programs) = self.zone.programs() else {
+            return Ok(NodeAnswer::NoData);
+        };
+        let mut data = std::mem::take(&mut self.synthesized);
+        data.clear();
+        let mut ttl = node.rrset(types::LUA).map_or(0, |lua| lua.ttl);
+        if let Some(rrset) = node.rrset(rtype) {
+            ttl = ttl.min(rrset.ttl);
+            for rdata in rrset.rdata() {
+                data.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
+                data.extend_from_slice(rdata);
+            }
+        }
+        for program in programs.at(node.name_wire()).iter().filter(|p| p.rtype() == rtype) {
+            match program.evaluate(name, self.client, programs, &mut data) {
+                Ok(dependent) => self.client_dependent |= dependent,
+                Err(_) => {
+                    self.synthesized = data;
+                    return Ok(NodeAnswer::Unanswerable);
+                }
+            }
+        }
+        let mut records: Vec<&[u8]> = Vec::new();
+        for rdata in lua::each_rdata(&data) {
+            if !records.contains(&rdata) {
+                records.push(rdata);
+            }
+        }
+        let result = self.push_synthesized(writer, owner, node, rtype, ttl, &records);
+        let answer = match (result, records.first()) {
+            (Err(Full), _) => Err(Full),
+            (Ok(()), None) => Ok(NodeAnswer::Empty(rtype)),
+            (Ok(()), Some(target)) if rtype == types::CNAME && self.query.qtype != types::CNAME => {
+                Ok(NodeAnswer::FollowSynthesized(Box::new(NameBuf::lowercase(target))))
+            }
+            (Ok(()), Some(_)) => Ok(NodeAnswer::Done),
+        };
+        self.synthesized = data;
+        answer
+    }
+
+    /// Writes records made per query and, in a DNSSEC answer, RRSIGs made
+    /// for them (once per distinct RRset and signature week: the signature
+    /// cache is keyed by content).
+    fn push_synthesized(
+        &self,
+        writer: &mut MessageWriter<'_>,
+        owner: &[u8],
+        node: &Node,
+        rtype: u16,
+        ttl: u32,
+        records: &[&[u8]],
+    ) -> Result<(), Full> {
+        for rdata in records {
+            writer.push(owner, rtype, ttl, rdata)?;
+        }
+        if self.dnssec && !records.is_empty() {
+            if let Some(secured) = self.zone.secured() {
+                let mut rrsigs = Vec::new();
+                secured
+                    .signer()
+                    .sign_into(node.name_wire(), rtype, ttl, records, &mut rrsigs);
+                for rrsig in each_rrsig(&rrsigs) {
+                    writer.push(owner, types::RRSIG, ttl, rrsig)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// ANY (RFC 8482 §4.1): one RRset, the one with the lowest type, over
     /// every transport (as Knot does). It keeps replies small, makes ANY
     /// useless for amplification, and resolvers that want more ask for it.
+    /// LUA records take part as the type they produce.
     fn answer_any(
         &mut self,
         node: &'a Node,
         owner: &[u8],
+        name: &[u8],
         writer: &mut MessageWriter<'_>,
     ) -> Result<NodeAnswer<'a>, Full> {
-        let mut candidates = node
+        let lowest_static = node
             .rrsets()
-            .filter(|rrset| !matches!(rrset.rtype, types::LUA | types::NSEC));
-        match candidates.next() {
-            Some(rrset) => {
+            .find(|rrset| !matches!(rrset.rtype, types::LUA | types::NSEC));
+        let lowest_synthesized = self
+            .programs_at(node)
+            .iter()
+            .map(Program::rtype)
+            .filter(|&rtype| rtype != types::LUA)
+            .min();
+        match (lowest_static, lowest_synthesized) {
+            (static_rrset, Some(rtype)) if static_rrset.is_none_or(|rrset| rtype <= rrset.rtype) => {
+                Ok(match self.answer_synthesized(node, owner, name, rtype, writer)? {
+                    NodeAnswer::FollowSynthesized(_) => NodeAnswer::Done,
+                    answer => answer,
+                })
+            }
+            (Some(rrset), _) => {
                 self.push_signed(writer, owner, node, rrset)?;
                 Ok(NodeAnswer::Done)
             }
-            None => Ok(NodeAnswer::NoData),
+            (None, _) => Ok(NodeAnswer::NoData),
         }
     }
 
@@ -466,15 +637,23 @@ impl<'a> Resolution<'a> {
                             let wildcard = NameBuf::wildcard_of(encloser.name_wire());
                             self.push_nsec_covering(writer, wildcard.as_slice(), &mut written)?;
                         }
-                        Proof::NoData { node } => match node.rrset(types::NSEC) {
+                        Proof::NoData { node, without } => match node.rrset(types::NSEC) {
+                            Some(_) if *without != 0 => self.push_nsec_without(writer, node, *without, &mut written)?,
                             Some(_) => self.push_nsec(writer, node, &mut written)?,
                             // An empty non-terminal: the NSEC before it
                             // shows there is nothing at the name.
                             None => self.push_nsec_covering(writer, node.name_wire(), &mut written)?,
                         },
-                        Proof::Wildcard { name, wildcard, nodata } => {
+                        Proof::Wildcard {
+                            name,
+                            wildcard,
+                            nodata,
+                            without,
+                        } => {
                             // RFC 4035 §3.1.3.3 and §3.1.3.4.
-                            if *nodata {
+                            if *nodata && *without != 0 {
+                                self.push_nsec_without(writer, wildcard, *without, &mut written)?;
+                            } else if *nodata {
                                 self.push_nsec(writer, wildcard, &mut written)?;
                             }
                             self.push_nsec_covering(writer, name.as_slice(), &mut written)?;
@@ -499,21 +678,34 @@ impl<'a> Resolution<'a> {
                             let wildcard = NameBuf::wildcard_of(encloser.name_wire());
                             self.push_nsec3(writer, chain.covering(&chain.hash(wildcard.as_slice())), &mut written)?;
                         }
-                        Proof::NoData { node } => {
+                        Proof::NoData { node, without } => {
                             // RFC 5155 §7.2.3 and §7.2.4.
                             let hash = chain.hash(node.name_wire());
                             match chain.matching(&hash) {
+                                Some(index) if *without != 0 => {
+                                    self.push_nsec3_without(writer, index, *without, &mut written)?
+                                }
                                 Some(index) => self.push_nsec3(writer, Some(index), &mut written)?,
                                 None => self.push_opt_out_proof(writer, chain, node.name_wire(), &mut written)?,
                             }
                         }
-                        Proof::Wildcard { name, wildcard, nodata } => {
+                        Proof::Wildcard {
+                            name,
+                            wildcard,
+                            nodata,
+                            without,
+                        } => {
                             let encloser = &wildcard.name_wire()[2..];
                             if *nodata {
                                 // RFC 5155 §7.2.5.
                                 self.push_closest_encloser(writer, chain, name.as_slice(), encloser, &mut written)?;
                                 let hash = chain.hash(wildcard.name_wire());
-                                self.push_nsec3(writer, chain.matching(&hash), &mut written)?;
+                                match chain.matching(&hash) {
+                                    Some(index) if *without != 0 => {
+                                        self.push_nsec3_without(writer, index, *without, &mut written)?
+                                    }
+                                    index => self.push_nsec3(writer, index, &mut written)?,
+                                }
                             } else {
                                 // RFC 5155 §7.2.6: the next closer name is covered.
                                 let next_closer = next_closer(name.as_slice(), encloser);
@@ -541,6 +733,71 @@ impl<'a> Resolution<'a> {
         };
         if written.insert(node as *const Node as usize) {
             self.push_signed(writer, node.name_wire(), node, nsec)?;
+        }
+        Ok(())
+    }
+
+    /// The NSEC at `node` with `rtype` left out of its bitmap, signed for
+    /// this answer: a LUA record of that type produced nothing, and the
+    /// stored NSEC, which lists it, would make the NODATA bogus.
+    fn push_nsec_without(
+        &self,
+        writer: &mut MessageWriter<'_>,
+        node: &Node,
+        rtype: u16,
+        written: &mut ProofSet,
+    ) -> Result<(), Full> {
+        let Some(rdata) = node.rrset(types::NSEC).and_then(|nsec| nsec.first()) else {
+            return Ok(());
+        };
+        if !written.insert(node as *const Node as usize) {
+            return Ok(());
+        }
+        self.push_rewritten_denial(writer, node.name_wire(), types::NSEC, rdata, rtype)
+    }
+
+    /// Like [`Resolution::push_nsec_without`] for NSEC3 record `index`.
+    fn push_nsec3_without(
+        &self,
+        writer: &mut MessageWriter<'_>,
+        index: usize,
+        rtype: u16,
+        written: &mut ProofSet,
+    ) -> Result<(), Full> {
+        let Some(Denial::Nsec3 { chain, .. }) = self.zone.secured().map(|secured| secured.denial()) else {
+            return Ok(());
+        };
+        let Some(entry) = chain.entries().get(index) else {
+            return Ok(());
+        };
+        if !written.insert(usize::MAX - index) {
+            return Ok(());
+        }
+        self.push_rewritten_denial(writer, &entry.owner, types::NSEC3, &entry.rdata, rtype)
+    }
+
+    fn push_rewritten_denial(
+        &self,
+        writer: &mut MessageWriter<'_>,
+        owner: &[u8],
+        record_type: u16,
+        rdata: &[u8],
+        rtype: u16,
+    ) -> Result<(), Full> {
+        let Some(secured) = self.zone.secured() else {
+            return Ok(());
+        };
+        let ttl = secured.negative_ttl();
+        let Some(rewritten) = without_type(record_type, rdata, rtype) else {
+            return Ok(());
+        };
+        writer.push(owner, record_type, ttl, &rewritten)?;
+        let mut rrsigs = Vec::new();
+        secured
+            .signer()
+            .sign_into(owner, record_type, ttl, &[&rewritten], &mut rrsigs);
+        for rrsig in each_rrsig(&rrsigs) {
+            writer.push(owner, types::RRSIG, ttl, rrsig)?;
         }
         Ok(())
     }
@@ -742,7 +999,12 @@ enum NodeAnswer<'a> {
     NoData,
     /// A CNAME was written; the chain goes on at this name (its RDATA).
     Follow(&'a [u8]),
-    /// The data can only be produced by an evaluator this server lacks.
+    /// A LUA CNAME was written; the chain goes on at this (lowercased) name.
+    FollowSynthesized(Box<NameBuf>),
+    /// LUA records of this type produced nothing: NODATA, with a denial
+    /// that does not list the type.
+    Empty(u16),
+    /// A LUA record failed: SERVFAIL.
     Unanswerable,
 }
 

@@ -1,4 +1,5 @@
-//! The HTTP listener: health, readiness, metrics, and the registrar routes.
+//! The HTTP listener: health, readiness, metrics, health checks, and the
+//! registrar routes.
 //!
 //! [`router`] builds the whole application from an [`AppState`], so tests
 //! can drive it without a socket and `serve` mounts it on one. `/healthz`,
@@ -6,6 +7,7 @@
 //! (see [`auth`]).
 
 pub mod auth;
+pub mod health;
 pub mod registrar;
 
 use std::fmt::Write;
@@ -23,6 +25,7 @@ use axum::Router;
 use crate::api::auth::ApiKeys;
 use crate::catalog::SharedCatalog;
 use crate::config::RegistrarConfig;
+use crate::health::HealthChecker;
 use crate::loader::LoadStatus;
 use crate::metrics::Metrics;
 use crate::roller::RollStatus;
@@ -44,6 +47,8 @@ pub struct AppState {
     pub nameservers: Arc<Vec<String>>,
     /// `[registrars.<name>]`.
     pub registrars: Arc<BTreeMap<String, RegistrarConfig>>,
+    /// The health checks behind LUA records.
+    pub health: HealthChecker,
 }
 
 impl FromRef<AppState> for ApiKeys {
@@ -58,6 +63,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .route("/api/v1/health-checks", get(health::list))
         .route("/api/v1/registrar/{registrar}/validate", post(registrar::validate))
         .route("/api/v1/registrar/{registrar}/set-ns", post(registrar::set_ns))
         .with_state(state)
@@ -103,6 +109,7 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     );
     let _ = writeln!(extra, "pooldns_zones_failed {}", state.status.failures().len());
     extra.push_str(&state.rolls.render());
+    state.health.render_metrics(&mut extra);
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
         state.metrics.render(&extra),

@@ -5,6 +5,7 @@ use std::cmp::Ordering;
 
 use super::bitmap::type_bitmap;
 use super::nsec3::{hash_label, nsec3_hash, nsec3_rdata};
+use crate::zone::types;
 
 /// Canonical DNS order of two lowercased wire names (RFC 4034 §6.1):
 /// label by label from the right, each label as an octet string.
@@ -43,6 +44,31 @@ pub fn nsec_rdata(next_lower: &[u8], types: impl IntoIterator<Item = u16>) -> Ve
     let mut rdata = next_lower.to_vec();
     rdata.extend_from_slice(&type_bitmap(types));
     rdata
+}
+
+/// NSEC or NSEC3 RDATA with `rtype` taken out of its type bitmap: the
+/// denial for a name whose LUA record of that type produced nothing in
+/// this answer. `None` when the RDATA does not parse.
+pub fn without_type(record_type: u16, rdata: &[u8], rtype: u16) -> Option<Vec<u8>> {
+    let bitmap_at = match record_type {
+        types::NSEC => {
+            let mut pos = 0;
+            while *rdata.get(pos)? != 0 {
+                pos += usize::from(rdata[pos]) + 1;
+            }
+            pos + 1
+        }
+        types::NSEC3 => {
+            let salt = usize::from(*rdata.get(4)?);
+            let hash = usize::from(*rdata.get(5 + salt)?);
+            6 + salt + hash
+        }
+        _ => return None,
+    };
+    let present = super::bitmap::decode_type_bitmap(rdata.get(bitmap_at..)?).ok()?;
+    let mut out = rdata[..bitmap_at].to_vec();
+    out.extend_from_slice(&type_bitmap(present.into_iter().filter(|&t| t != rtype)));
+    Some(out)
 }
 
 /// Index of the last entry of a sorted chain that sorts at or before a

@@ -12,7 +12,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 
 use super::{ListenerContext, ListenerSettings};
-use crate::answer::Transport;
+use crate::answer::{Peer, Transport};
 use crate::wire::Query;
 
 /// Binds the TCP listener for `address`; returns it with its real address.
@@ -52,7 +52,7 @@ pub async fn serve(listener: TcpListener, settings: ListenerSettings, context: L
         let shard = shard.clone();
         let idle = settings.tcp_idle_timeout;
         tokio::spawn(async move {
-            if let Err(error) = connection(stream, idle, &context, &shard).await {
+            if let Err(error) = connection(stream, peer, idle, &context, &shard).await {
                 tracing::debug!(%error, %peer, "TCP connection ended");
             }
             drop(permit);
@@ -66,10 +66,13 @@ pub async fn serve(listener: TcpListener, settings: ListenerSettings, context: L
 /// is computed without waiting).
 async fn connection(
     stream: TcpStream,
+    remote: SocketAddr,
     idle: Duration,
     context: &ListenerContext,
     shard: &crate::metrics::Shard,
 ) -> io::Result<()> {
+    let local = stream.local_addr()?;
+    let peer = Peer { remote, local };
     let (reader, mut writer) = stream.into_split();
     let mut reader = BufReader::new(reader);
     let mut query = Query::new();
@@ -92,9 +95,10 @@ async fn connection(
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "message body not received in time"))??;
         let started = Instant::now();
         let catalog = context.catalog.load();
-        let Some(outcome) = context
-            .responder
-            .respond(&catalog, &request, Transport::Tcp, &mut query, &mut response)
+        let Some(outcome) =
+            context
+                .responder
+                .respond(&catalog, &request, Transport::Tcp, peer, &mut query, &mut response)
         else {
             shard.record_drop();
             continue;

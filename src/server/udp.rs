@@ -12,7 +12,7 @@ use nix::sys::socket::{recvmmsg, sendmmsg, MsgFlags, MultiHeaders, SockaddrStora
 use socket2::{Domain, Protocol, Socket, Type};
 
 use super::ListenerContext;
-use crate::answer::Transport;
+use crate::answer::{Peer, Transport};
 use crate::wire::Query;
 
 /// How often an idle worker looks at the shutdown flag.
@@ -71,6 +71,9 @@ fn bind(address: SocketAddr) -> io::Result<UdpSocket> {
 /// time of a UDP server goes.
 fn serve(socket: UdpSocket, context: ListenerContext) {
     let fd = socket.as_raw_fd();
+    let local = socket
+        .local_addr()
+        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
     let shard = context.metrics.shard();
     let mut catalog = arc_swap::Cache::new(context.catalog.clone());
     let mut query = Query::new();
@@ -118,16 +121,17 @@ fn serve(socket: UdpSocket, context: ListenerContext) {
         peers.clear();
         for (index, &(len, peer)) in received.iter().enumerate() {
             // Source port 0 cannot be replied to (RFC 768); often spoofed.
-            if peer.is_none_or(|peer| port(&peer) == 0) {
+            let Some(remote) = peer.as_ref().and_then(socket_addr).filter(|remote| remote.port() != 0) else {
                 shard.record_drop();
                 continue;
-            }
+            };
             let started = Instant::now();
             let response = &mut responses[peers.len()];
             let answered = context.responder.respond(
                 catalog.load(),
                 &requests[index][..len],
                 Transport::Udp,
+                Peer { remote, local },
                 &mut query,
                 response,
             );
@@ -171,13 +175,13 @@ fn send_all(
 }
 
 /// The port of a socket address, 0 for non-IP families.
-fn port(address: &SockaddrStorage) -> u16 {
+fn socket_addr(address: &SockaddrStorage) -> Option<SocketAddr> {
     if let Some(v4) = address.as_sockaddr_in() {
-        v4.port()
-    } else if let Some(v6) = address.as_sockaddr_in6() {
-        v6.port()
+        Some(SocketAddr::from((v4.ip(), v4.port())))
     } else {
-        0
+        address
+            .as_sockaddr_in6()
+            .map(|v6| SocketAddr::from((v6.ip(), v6.port())))
     }
 }
 

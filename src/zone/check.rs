@@ -25,6 +25,8 @@ pub struct ZoneError {
 pub enum ZoneProblem {
     #[error("{owner} is outside the zone {apex}")]
     OutOfZone { owner: Name, apex: Name },
+    #[error("LUA record at {owner} in zone {apex}: {problem}")]
+    Lua { owner: Name, apex: Name, problem: String },
     #[error("the zone {apex} has no SOA record at its apex")]
     MissingSoa { apex: Name },
     #[error("the zone {apex} has {count} SOA records; exactly one is allowed (RFC 1035 §5.2)")]

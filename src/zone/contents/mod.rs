@@ -10,10 +10,12 @@
 mod secured;
 
 use std::hash::BuildHasher;
+use std::sync::Arc;
 
 use hashbrown::HashTable;
 
 use super::{types, Record};
+use crate::lua::ZonePrograms;
 use crate::name::Name;
 
 /// Marks the absence of a node index.
@@ -35,6 +37,8 @@ pub struct Zone {
     record_count: usize,
     /// Signing state, for zones secured with DNSSEC.
     secured: Option<Box<secured::Secured>>,
+    /// The compiled LUA records, when LUA records are enabled.
+    programs: Option<Arc<ZonePrograms>>,
 }
 
 pub use secured::{Denial, DenialKind, Secured};
@@ -81,6 +85,7 @@ impl Zone {
             apex_index: 0,
             record_count,
             secured: None,
+            programs: None,
         };
         let mut records = records.into_iter().peekable();
         let mut data = Vec::new();
@@ -104,6 +109,17 @@ impl Zone {
             .unwrap_or_else(|| zone.insert_node(apex.as_wire(), apex.as_wire()));
         zone.adjust();
         zone
+    }
+
+    /// Attaches the compiled LUA records of this snapshot.
+    pub fn set_programs(&mut self, programs: ZonePrograms) {
+        self.programs = Some(Arc::new(programs));
+    }
+
+    /// The compiled LUA records; `None` when LUA records are disabled,
+    /// and then they are not answered at all.
+    pub fn programs(&self) -> Option<&Arc<ZonePrograms>> {
+        self.programs.as_ref()
     }
 
     /// The zone's name, lowercased.

@@ -1,0 +1,631 @@
+//! The LUA record functions, compiled from their arguments once and run
+//! per query.
+//!
+//! [`compile`] checks a call's arguments and turns literal candidate lists
+//! into [`Candidate`]s (text, ready-made RDATA, address, location), and
+//! registers the health checks a call depends on. [`Call::run`] then only
+//! picks: most calls answer with indexes into their candidates, so a query
+//! copies prepared RDATA and allocates nothing. The sandbox compiles the
+//! same calls from Lua values, so both paths share one implementation.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
+
+use super::literal::{Table, Value};
+use super::netmask::Netmask;
+use super::select::{Checked, CheckedError};
+use super::{hash, names, random, Env, Query};
+use crate::geoip::great_circle_km;
+use crate::name::Name;
+use crate::zone::{rdata, types};
+
+/// A record answer value: its text and, when it is valid content for
+/// the record's type, its RDATA.
+#[derive(Clone, Debug)]
+pub struct Candidate {
+    pub text: Box<str>,
+    pub rdata: Option<Box<[u8]>>,
+    pub address: Option<IpAddr>,
+    /// Latitude and longitude from the GeoIP databases, for pickclosest.
+    pub location: Option<(f64, f64)>,
+}
+
+/// What a call produced.
+#[derive(Debug, PartialEq)]
+pub enum Output {
+    /// One candidate, by index.
+    One(usize),
+    /// Several candidates, by index.
+    Many(Vec<usize>),
+    /// Computed text.
+    Text(String),
+    /// A truth value (netmask, country, ...).
+    Bool(bool),
+}
+
+/// A function call with checked arguments.
+#[derive(Debug)]
+pub struct Call {
+    pub candidates: Vec<Candidate>,
+    pub kind: Kind,
+}
+
+/// The functions; arguments other than candidate lists live here.
+#[derive(Debug)]
+pub enum Kind {
+    All,
+    PickRandom,
+    PickRandomSample(usize),
+    PickHashed,
+    PickClosest,
+    /// pickwrandom, pickwhashed, picknamehashed: one weight per candidate.
+    Weighted(WeightedBy, hash::Weighted),
+    PickCHashed(hash::ConsistentRing),
+    /// ifportup, ifurlup, ifurlextup, pickselfweighted.
+    Checked(Box<Checked>),
+    /// `view`: rules of netmasks, each owning a range of candidates.
+    View(Vec<(Vec<Netmask>, std::ops::Range<usize>)>),
+    Netmask(Vec<Netmask>),
+    GeoMatch(GeoField, Vec<String>),
+    GeoCode(GeoField),
+    GeoipLookup(Option<IpAddr>, u8),
+    Latlon,
+    Latlonloc,
+    ClosestMagic,
+    CreateReverse(String, Vec<(String, String)>),
+    CreateReverse6(String, Vec<(String, String)>),
+    CreateForward,
+    CreateForward6,
+    /// `filterForward(address, netmasks, fallback)`; the address is a
+    /// literal or a call producing one.
+    FilterForward(Box<Call>, Vec<Netmask>, Option<String>),
+    Literal(String),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WeightedBy {
+    Random,
+    ClientHash,
+    NameHash,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GeoField {
+    Country,
+    Continent,
+    Region,
+    Asn,
+}
+
+/// Why a call cannot be compiled.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum CompileError {
+    #[error("unknown function {0}()")]
+    UnknownFunction(String),
+    #[error("{function}(): {problem}")]
+    Argument { function: &'static str, problem: String },
+}
+
+/// Why a call failed at query time.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum RunError {
+    #[error("{0}")]
+    Failed(&'static str),
+    #[error("no health check completed for any candidate")]
+    Incomplete,
+}
+
+/// Every function a LUA record can call, by name.
+pub const FUNCTIONS: &[&str] = &[
+    "all",
+    "pickrandom",
+    "pickrandomsample",
+    "pickhashed",
+    "pickwrandom",
+    "pickwhashed",
+    "picknamehashed",
+    "pickchashed",
+    "pickclosest",
+    "pickselfweighted",
+    "ifportup",
+    "ifurlup",
+    "ifurlextup",
+    "view",
+    "netmask",
+    "country",
+    "continent",
+    "region",
+    "asnum",
+    "countryCode",
+    "continentCode",
+    "regionCode",
+    "geoiplookup",
+    "latlon",
+    "latlonloc",
+    "closestMagic",
+    "createReverse",
+    "createReverse6",
+    "createForward",
+    "createForward6",
+    "filterForward",
+];
+
+/// Compiles a call of `function` with `args` for records built by `env`.
+pub fn compile(function: &str, args: &[Value], env: &Env) -> Result<Call, CompileError> {
+    let Some(&name) = FUNCTIONS.iter().find(|known| **known == function) else {
+        return Err(CompileError::UnknownFunction(function.to_string()));
+    };
+    let fail = |problem: String| CompileError::Argument {
+        function: name,
+        problem,
+    };
+    let arg = |index: usize| args.get(index).unwrap_or(&Value::Nil);
+    let mut candidates = Vec::new();
+    let kind = match name {
+        "all" | "pickrandom" | "pickhashed" | "pickclosest" => {
+            candidates = string_list(arg(0), env).map_err(fail)?;
+            if candidates.is_empty() {
+                return Err(fail("the list is empty".into()));
+            }
+            match name {
+                "all" => Kind::All,
+                "pickrandom" => Kind::PickRandom,
+                "pickhashed" => Kind::PickHashed,
+                _ => Kind::PickClosest,
+            }
+        }
+        "pickrandomsample" => {
+            let count = number(arg(0)).ok_or_else(|| fail("the first argument must be a number".into()))?;
+            candidates = string_list(arg(1), env).map_err(fail)?;
+            Kind::PickRandomSample(count.max(0.0) as usize)
+        }
+        "pickwrandom" | "pickwhashed" | "picknamehashed" | "pickchashed" => {
+            let Value::Table(table) = arg(0) else {
+                return Err(fail("expects a list of {weight, value} pairs".into()));
+            };
+            let mut weights = Vec::new();
+            for item in &table.items {
+                let pair = match item {
+                    Value::Table(pair) if pair.items.len() == 2 => pair,
+                    _ => return Err(fail("expects a list of {weight, value} pairs".into())),
+                };
+                let weight = number(&pair.items[0]).ok_or_else(|| fail("a weight is not a number".into()))?;
+                if weight < 1.0 || weight > f64::from(u32::MAX) {
+                    return Err(fail(format!("weight {weight} is not a positive integer")));
+                }
+                let text = string(&pair.items[1]).ok_or_else(|| fail("a value is not a string".into()))?;
+                weights.push(weight as u32);
+                candidates.push(candidate(text, env));
+            }
+            if candidates.is_empty() {
+                return Err(fail("the list is empty".into()));
+            }
+            let by = match name {
+                "pickwrandom" => WeightedBy::Random,
+                "pickwhashed" => WeightedBy::ClientHash,
+                "picknamehashed" => WeightedBy::NameHash,
+                _ => {
+                    let entries: Vec<(u32, &str)> = weights
+                        .iter()
+                        .zip(&candidates)
+                        .map(|(weight, candidate)| (*weight, &*candidate.text))
+                        .collect();
+                    let ring = hash::ConsistentRing::new(&entries)
+                        .ok_or_else(|| fail("the weights make too large a ring".into()))?;
+                    return Ok(Call {
+                        candidates,
+                        kind: Kind::PickCHashed(ring),
+                    });
+                }
+            };
+            Kind::Weighted(
+                by,
+                hash::Weighted::new(&weights).ok_or_else(|| fail("the weights sum to 0".into()))?,
+            )
+        }
+        "ifportup" | "ifurlup" | "ifurlextup" | "pickselfweighted" => {
+            let checked = Checked::compile(name, args, env, &mut candidates).map_err(fail)?;
+            Kind::Checked(Box::new(checked))
+        }
+        "view" => {
+            let Value::Table(rules) = arg(0) else {
+                return Err(fail("expects a list of {{netmasks}, {values}} rules".into()));
+            };
+            let mut compiled = Vec::new();
+            for rule in &rules.items {
+                let Value::Table(rule) = rule else {
+                    return Err(fail("a rule is not a table".into()));
+                };
+                if rule.items.len() < 2 {
+                    return Err(fail("a rule needs a list of netmasks and a list of values".into()));
+                }
+                let masks = netmask_list(&rule.items[0]).map_err(fail)?;
+                let start = candidates.len();
+                candidates.extend(string_list(&rule.items[1], env).map_err(fail)?);
+                compiled.push((masks, start..candidates.len()));
+            }
+            Kind::View(compiled)
+        }
+        "netmask" => Kind::Netmask(netmask_list(arg(0)).map_err(fail)?),
+        "country" | "continent" | "region" | "asnum" => {
+            let field = match name {
+                "country" => GeoField::Country,
+                "continent" => GeoField::Continent,
+                "region" => GeoField::Region,
+                _ => GeoField::Asn,
+            };
+            let wanted = match arg(0) {
+                Value::Table(table) => table.items.iter().map(scalar_text).collect::<Option<Vec<_>>>(),
+                value => scalar_text(value).map(|text| vec![text]),
+            }
+            .ok_or_else(|| fail("expects a code or a list of codes".into()))?;
+            let wanted = wanted
+                .into_iter()
+                .map(|code| {
+                    let code = code.to_ascii_lowercase();
+                    match field {
+                        GeoField::Asn => code.strip_prefix("as").map(str::to_string).unwrap_or(code),
+                        _ => code,
+                    }
+                })
+                .collect();
+            Kind::GeoMatch(field, wanted)
+        }
+        "countryCode" => Kind::GeoCode(GeoField::Country),
+        "continentCode" => Kind::GeoCode(GeoField::Continent),
+        "regionCode" => Kind::GeoCode(GeoField::Region),
+        "geoiplookup" => {
+            let address = match arg(0) {
+                Value::Nil => None,
+                value => Some(
+                    string(value)
+                        .and_then(|text| text.parse().ok())
+                        .ok_or_else(|| fail("the first argument must be an IP address".into()))?,
+                ),
+            };
+            let attribute = number(arg(1))
+                .filter(|n| (0.0..=7.0).contains(n))
+                .ok_or_else(|| fail("the attribute must be a GeoIPQueryAttribute (0-7)".into()))?;
+            Kind::GeoipLookup(address, attribute as u8)
+        }
+        "latlon" => Kind::Latlon,
+        "latlonloc" => Kind::Latlonloc,
+        "closestMagic" => Kind::ClosestMagic,
+        "createReverse" | "createReverse6" => {
+            let format = string(arg(0)).ok_or_else(|| fail("the format must be a string".into()))?;
+            let exceptions = match arg(1) {
+                Value::Nil => Vec::new(),
+                Value::Table(table) => table
+                    .keyed
+                    .iter()
+                    .map(|(key, value)| Some((string(key)?.to_string(), string(value)?.to_string())))
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or_else(|| fail("exceptions must map addresses to names".into()))?,
+                _ => return Err(fail("exceptions must be a table".into())),
+            };
+            match name {
+                "createReverse" => Kind::CreateReverse(format.to_string(), exceptions),
+                _ => Kind::CreateReverse6(format.to_string(), exceptions),
+            }
+        }
+        "createForward" => Kind::CreateForward,
+        "createForward6" => Kind::CreateForward6,
+        "filterForward" => {
+            let inner = match arg(0) {
+                Value::Call(function, args) => compile(function, args, env)?,
+                value => Call {
+                    candidates: Vec::new(),
+                    kind: Kind::Literal(
+                        string(value)
+                            .ok_or_else(|| fail("the address must be a string".into()))?
+                            .to_string(),
+                    ),
+                },
+            };
+            let masks = match arg(1) {
+                Value::Call(function, args) if function == "newNMG" => {
+                    netmask_list(args.first().unwrap_or(&Value::Nil)).map_err(fail)?
+                }
+                value => netmask_list(value).map_err(fail)?,
+            };
+            let fallback = match arg(2) {
+                Value::Nil => None,
+                value => Some(
+                    string(value)
+                        .ok_or_else(|| fail("the fallback must be a string".into()))?
+                        .to_string(),
+                ),
+            };
+            Kind::FilterForward(Box::new(inner), masks, fallback)
+        }
+        _ => unreachable!("every name in FUNCTIONS is compiled"),
+    };
+    Ok(Call { candidates, kind })
+}
+
+impl Call {
+    /// Runs the call for one query.
+    pub fn run(&self, query: &mut Query<'_>) -> Result<Output, RunError> {
+        let count = self.candidates.len();
+        Ok(match &self.kind {
+            Kind::All => Output::Many((0..count).collect()),
+            Kind::PickRandom => Output::One(random::below(count)),
+            Kind::PickRandomSample(n) => {
+                let mut indexes: Vec<usize> = (0..count).collect();
+                random::shuffle(&mut indexes);
+                indexes.truncate(*n);
+                Output::Many(indexes)
+            }
+            Kind::PickHashed => Output::One(hash::address_hash(query.bestwho()) as usize % count),
+            Kind::PickClosest => Output::One(closest(&self.candidates, 0..count, query)),
+            Kind::Weighted(by, weighted) => {
+                let hash = match by {
+                    WeightedBy::Random => random::next_u32(),
+                    WeightedBy::ClientHash => hash::address_hash(query.bestwho()),
+                    WeightedBy::NameHash => hash::name_hash(query.qname),
+                };
+                Output::One(weighted.pick(hash).ok_or(RunError::Failed("all weights are zero"))?)
+            }
+            Kind::PickCHashed(ring) => Output::One(ring.pick(query.bestwho()).ok_or(RunError::Failed("empty ring"))?),
+            Kind::Checked(checked) => checked.run(&self.candidates, query).map_err(|error| match error {
+                CheckedError::Incomplete => RunError::Incomplete,
+                CheckedError::AllZero => RunError::Failed("no candidate has a weight"),
+            })?,
+            Kind::View(rules) => {
+                let client = query.bestwho();
+                let range = rules
+                    .iter()
+                    .find(|(masks, _)| masks.iter().any(|mask| mask.contains(client)))
+                    .map(|(_, range)| range.clone());
+                match range {
+                    Some(range) if !range.is_empty() => Output::One(range.start + random::below(range.len())),
+                    // PowerDNS answers an empty string: no rule, no data.
+                    _ => Output::Text(String::new()),
+                }
+            }
+            Kind::Netmask(masks) => {
+                let client = query.bestwho();
+                Output::Bool(masks.iter().any(|mask| mask.contains(client)))
+            }
+            Kind::GeoMatch(field, wanted) => {
+                let code = geo_code(query, *field);
+                Output::Bool(code.is_some_and(|code| wanted.contains(&code)))
+            }
+            Kind::GeoCode(field) => Output::Text(geo_code(query, *field).unwrap_or_else(|| "--".into())),
+            Kind::GeoipLookup(address, attribute) => {
+                let address = address.unwrap_or_else(|| query.bestwho());
+                Output::Text(geoip_attribute(query, address, *attribute))
+            }
+            Kind::Latlon => {
+                let (lat, lon) = client_location(query).unwrap_or((0.0, 0.0));
+                Output::Text(names::latlon_text(lat, lon))
+            }
+            Kind::Latlonloc => {
+                let (lat, lon) = client_location(query).unwrap_or((0.0, 0.0));
+                Output::Text(names::loc_text(lat, lon))
+            }
+            Kind::ClosestMagic => {
+                let addresses = names::magic_addresses(&query.qname_text());
+                if addresses.is_empty() {
+                    return Err(RunError::Failed("closestMagic: no address in the name"));
+                }
+                let candidates: Vec<Candidate> = addresses
+                    .iter()
+                    .map(|address| Candidate {
+                        text: address.to_string().into(),
+                        rdata: None,
+                        address: Some(*address),
+                        location: query.env.geo.as_ref().and_then(|geo| geo.location(*address)),
+                    })
+                    .collect();
+                let index = closest(&candidates, 0..candidates.len(), query);
+                Output::Text(addresses[index].to_string())
+            }
+            Kind::CreateReverse(format, exceptions) => {
+                Output::Text(names::create_reverse(&query.qname_text(), format, exceptions))
+            }
+            Kind::CreateReverse6(format, exceptions) => {
+                Output::Text(names::create_reverse6(&query.qname_text(), format, exceptions))
+            }
+            Kind::CreateForward => Output::Text(
+                names::create_forward(&query.qname_text(), &query.env.owner_text())
+                    .ok_or(RunError::Failed("createForward: the name does not spell an address"))?,
+            ),
+            Kind::CreateForward6 => Output::Text(
+                names::create_forward6(&query.qname_text(), &query.env.owner_text())
+                    .ok_or(RunError::Failed("createForward6: the name does not spell an address"))?,
+            ),
+            Kind::FilterForward(inner, masks, fallback) => {
+                let text = inner.run_text(query)?;
+                let allowed = text
+                    .parse::<IpAddr>()
+                    .is_ok_and(|address| masks.iter().any(|mask| mask.contains(address)));
+                if allowed {
+                    Output::Text(text)
+                } else {
+                    Output::Text(fallback.clone().unwrap_or_else(|| {
+                        if query.env.rtype == types::AAAA {
+                            Ipv6Addr::UNSPECIFIED.to_string()
+                        } else {
+                            Ipv4Addr::UNSPECIFIED.to_string()
+                        }
+                    }))
+                }
+            }
+            Kind::Literal(text) => Output::Text(text.clone()),
+        })
+    }
+
+    /// Runs the call and renders a single result as text.
+    fn run_text(&self, query: &mut Query<'_>) -> Result<String, RunError> {
+        Ok(match self.run(query)? {
+            Output::One(index) => self.candidates[index].text.to_string(),
+            Output::Many(indexes) => indexes
+                .first()
+                .map(|index| self.candidates[*index].text.to_string())
+                .unwrap_or_default(),
+            Output::Text(text) => text,
+            Output::Bool(value) => value.to_string(),
+        })
+    }
+}
+
+/// The candidate nearest to the client among `range`; ties broken at random.
+///
+/// Distances are great-circle distances. PowerDNS compares squared degree
+/// differences instead, which favours east-west neighbours at high
+/// latitudes and (in released versions) goes wrong across the
+/// antimeridian. Unknown locations count as (0, 0), as in PowerDNS.
+pub fn closest(candidates: &[Candidate], range: std::ops::Range<usize>, query: &mut Query<'_>) -> usize {
+    let client = client_location(query).unwrap_or((0.0, 0.0));
+    let mut best = range.start;
+    let mut best_distance = f64::INFINITY;
+    let mut ties = 0u32;
+    for index in range {
+        let location = candidates[index].location.unwrap_or((0.0, 0.0));
+        let distance = great_circle_km(client, location);
+        if distance < best_distance - 1e-9 {
+            best = index;
+            best_distance = distance;
+            ties = 1;
+        } else if (distance - best_distance).abs() <= 1e-9 {
+            // Reservoir sampling: each tied candidate equally likely.
+            ties += 1;
+            if random::below(ties as usize) == 0 {
+                best = index;
+            }
+        }
+    }
+    best
+}
+
+fn client_location(query: &mut Query<'_>) -> Option<(f64, f64)> {
+    let client = query.bestwho();
+    query.env.geo.as_ref()?.location(client)
+}
+
+fn geo_code(query: &mut Query<'_>, field: GeoField) -> Option<String> {
+    let client = query.bestwho();
+    let geo = query.env.geo.as_ref()?;
+    match field {
+        GeoField::Country => geo
+            .country(client)
+            .map(|code| String::from_utf8_lossy(&code).into_owned()),
+        GeoField::Continent => geo
+            .continent(client)
+            .map(|code| String::from_utf8_lossy(&code).into_owned()),
+        GeoField::Region => geo.lookup(client).region,
+        GeoField::Asn => geo.asn(client).map(|asn| asn.to_string()),
+    }
+}
+
+/// `geoiplookup`: attribute numbers as PowerDNS's GeoIPQueryAttribute.
+fn geoip_attribute(query: &Query<'_>, address: IpAddr, attribute: u8) -> String {
+    let Some(geo) = query.env.geo.as_ref() else {
+        return "unknown".into();
+    };
+    let geo = geo.lookup(address);
+    let value = match attribute {
+        0 => geo.asn.map(|asn| asn.to_string()),
+        1 => geo.city.map(|city| city.to_lowercase()),
+        2 => geo.continent,
+        3 | 4 => geo.country,
+        5 => geo.as_org.map(|org| org.to_lowercase()),
+        6 => geo.region,
+        _ => geo.location.map(|(lat, lon)| names::latlon_text(lat, lon)),
+    };
+    value.unwrap_or_else(|| "unknown".into())
+}
+
+/// A candidate from its text: parsed as the record's type once, here.
+pub fn candidate(text: &str, env: &Env) -> Candidate {
+    let address = text.parse::<IpAddr>().ok();
+    Candidate {
+        text: text.into(),
+        rdata: to_rdata(env.rtype, text).ok().map(Vec::into_boxed_slice),
+        address,
+        location: address.and_then(|address| env.geo.as_ref()?.location(address)),
+    }
+}
+
+/// Zone-file content of type `rtype` as RDATA. Names are absolute; a TXT
+/// result is one string, split into 255-octet pieces.
+pub fn to_rdata(rtype: u16, text: &str) -> Result<Vec<u8>, String> {
+    if rtype == types::TXT {
+        let mut out = Vec::with_capacity(text.len() + 1 + text.len() / 255);
+        let bytes = text.as_bytes();
+        if bytes.is_empty() {
+            out.push(0);
+        }
+        for chunk in bytes.chunks(255) {
+            out.push(chunk.len() as u8);
+            out.extend_from_slice(chunk);
+        }
+        return Ok(out);
+    }
+    if text.is_empty() {
+        return Err(format!(
+            "an empty string is not {} content",
+            types::type_to_string(rtype)
+        ));
+    }
+    rdata::parse_rdata_text(rtype, text, &Name::root()).map_err(|error| error.to_string())
+}
+
+fn string(value: &Value) -> Option<&str> {
+    match value {
+        Value::Str(text) => Some(text),
+        _ => None,
+    }
+}
+
+fn number(value: &Value) -> Option<f64> {
+    match value {
+        Value::Number(n) => Some(*n),
+        Value::Str(text) => text.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// A string or number as text, as Lua would coerce it.
+pub fn scalar_text(value: &Value) -> Option<String> {
+    match value {
+        Value::Str(text) => Some(text.clone()),
+        Value::Number(n) if n.fract() == 0.0 && n.abs() < 1e15 => Some(format!("{}", *n as i64)),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn string_list(value: &Value, env: &Env) -> Result<Vec<Candidate>, String> {
+    match value {
+        Value::Table(table) => table
+            .items
+            .iter()
+            .map(|item| {
+                scalar_text(item)
+                    .map(|text| candidate(&text, env))
+                    .ok_or_else(|| "list entries must be strings".to_string())
+            })
+            .collect(),
+        Value::Str(text) => Ok(vec![candidate(text, env)]),
+        Value::Nil => Err("a list is required".into()),
+        _ => Err("expects a list of strings".into()),
+    }
+}
+
+pub fn netmask_list(value: &Value) -> Result<Vec<Netmask>, String> {
+    let parse = |item: &Value| -> Result<Netmask, String> {
+        let text = string(item).ok_or("netmasks must be strings")?;
+        text.parse::<Netmask>()
+            .map_err(|_| format!("{text:?} is not a netmask"))
+    };
+    match value {
+        Value::Table(Table { items, .. }) => items.iter().map(parse).collect(),
+        Value::Str(_) => Ok(vec![parse(value)?]),
+        _ => Err("expects a list of netmasks".into()),
+    }
+}
+
+/// Shared by compiled snapshots and the sandbox.
+pub type SharedCall = Arc<Call>;

@@ -1,0 +1,417 @@
+//! LUA records: answers computed per query, as PowerDNS computes them.
+//!
+//! A record `www LUA A "ifurlup('https://www.example/', {'192.0.2.1', '198.51.100.1'})"`
+//! is compiled once, when its zone snapshot is built:
+//!
+//! ```text
+//! LUA RDATA ─> literal::parse_call ─┬─> call::compile ─> Program::Native   (no VM on the query path)
+//!                                   └─> (anything else)   Program::Script   (sandbox::run, per worker)
+//! ```
+//!
+//! Both run the same function implementations ([`call`]); the health
+//! checks they use are registered at compile time ([`select`]). A query
+//! evaluates the programs at its name whose type it asks for and gets
+//! RDATA, or a failure the answer turns into SERVFAIL.
+
+pub mod call;
+pub mod hash;
+pub mod literal;
+pub mod names;
+pub mod netmask;
+pub mod random;
+pub mod sandbox;
+pub mod select;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::geoip::GeoDb;
+use crate::health::HealthChecker;
+use crate::name::Name;
+use crate::wire::ClientSubnet;
+use crate::zone::{types, Zone};
+use call::{Call, Output};
+use literal::Shape;
+
+/// `[lua]` settings.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Lua VM instructions one script evaluation may run.
+    pub exec_limit: u32,
+    /// Memory one worker's Lua state may hold.
+    pub memory_limit: usize,
+    /// Default probe interval of health checks.
+    pub health_check_interval: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            exec_limit: 1000,
+            memory_limit: 16 << 20,
+            health_check_interval: Duration::from_secs(5),
+        }
+    }
+}
+
+/// What compiling a zone's LUA records needs from the process.
+#[derive(Clone, Default)]
+pub struct Runtime {
+    pub settings: Arc<Settings>,
+    pub geo: Option<Arc<GeoDb>>,
+    pub health: Option<HealthChecker>,
+}
+
+/// Where a record's program runs: its type, names and the process's
+/// GeoIP databases and health checker.
+pub struct Env {
+    /// The type the record produces.
+    pub rtype: u16,
+    pub apex: Name,
+    pub owner: Name,
+    pub geo: Option<Arc<GeoDb>>,
+    pub health: Option<HealthChecker>,
+    pub settings: Arc<Settings>,
+}
+
+impl Env {
+    /// The record's owner as text, lowercased, with the trailing dot.
+    pub fn owner_text(&self) -> String {
+        self.owner.to_string().to_ascii_lowercase()
+    }
+}
+
+/// Who asked, as the preset variables describe it.
+#[derive(Clone, Copy, Debug)]
+pub struct Client {
+    pub who: SocketAddr,
+    pub local: SocketAddr,
+    /// The EDNS Client Subnet, when the query carried one and ECS is on.
+    pub subnet: Option<ClientSubnet>,
+    pub dnssec_ok: bool,
+    pub tcp: bool,
+    /// The requestor's EDNS UDP payload size, 0 without EDNS.
+    pub edns_size: u16,
+}
+
+impl Client {
+    /// `bestwho`: the client subnet's address, else the source address.
+    pub fn bestwho(&self) -> IpAddr {
+        self.subnet.map_or(self.who.ip(), |subnet| subnet.address)
+    }
+}
+
+/// One query's view of a program.
+pub struct Query<'a> {
+    pub env: &'a Arc<Env>,
+    /// The query name, lowercased wire format.
+    pub qname: &'a [u8],
+    pub client: &'a Client,
+    pub programs: &'a Arc<ZonePrograms>,
+    /// Whether the answer depended on the client's address (for the ECS
+    /// scope of the response).
+    pub client_dependent: bool,
+}
+
+impl Query<'_> {
+    pub fn bestwho(&mut self) -> IpAddr {
+        self.client_dependent = true;
+        self.client.bestwho()
+    }
+
+    /// The query name as lowercased text with the trailing dot.
+    pub fn qname_text(&self) -> String {
+        Name::from_wire(self.qname)
+            .map(|name| name.to_string().to_ascii_lowercase())
+            .unwrap_or_default()
+    }
+}
+
+/// Why a LUA record gave no answer; the query gets SERVFAIL.
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    #[error("{0}")]
+    Run(#[from] call::RunError),
+    #[error("{0}")]
+    Script(String),
+    #[error("result {text:?} is not {rtype} content: {reason}")]
+    Result {
+        text: String,
+        rtype: String,
+        reason: String,
+    },
+    #[error("record was not loaded: {0}")]
+    Broken(String),
+}
+
+/// A compiled LUA record.
+pub struct Program {
+    env: Arc<Env>,
+    body: Body,
+    /// When this record's last failure was logged (UNIX seconds).
+    last_logged: AtomicU64,
+}
+
+enum Body {
+    Native(Call),
+    Script(Arc<str>),
+    /// Compiling failed; every query fails the same way.
+    Broken(String),
+}
+
+impl Program {
+    /// The type the record produces.
+    pub fn rtype(&self) -> u16 {
+        self.env.rtype
+    }
+
+    /// The code a script record runs.
+    pub fn script(&self) -> Option<&Arc<str>> {
+        match &self.body {
+            Body::Script(code) => Some(code),
+            _ => None,
+        }
+    }
+
+    /// Evaluates the record for one query, appending each RDATA to `out`
+    /// with a 2-octet length. Returns whether the answer depended on the
+    /// client.
+    pub fn evaluate(
+        &self,
+        qname: &[u8],
+        client: &Client,
+        programs: &Arc<ZonePrograms>,
+        out: &mut Vec<u8>,
+    ) -> Result<bool, EvalError> {
+        let mut query = Query {
+            env: &self.env,
+            qname,
+            client,
+            programs,
+            client_dependent: false,
+        };
+        let result = match &self.body {
+            Body::Native(call) => call
+                .run(&mut query)
+                .map_err(EvalError::from)
+                .and_then(|output| write_output(call, output, self.env.rtype, out)),
+            Body::Script(code) => sandbox::run(code, &mut query)
+                .and_then(|texts| texts.iter().try_for_each(|text| push_text(self.env.rtype, text, out))),
+            Body::Broken(reason) => Err(EvalError::Broken(reason.clone())),
+        };
+        if let Err(error) = &result {
+            self.log_failure(error);
+        }
+        result.map(|()| query.client_dependent)
+    }
+
+    /// Logs a failure, at most once a minute per record.
+    fn log_failure(&self, error: &EvalError) {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let last = self.last_logged.load(Ordering::Relaxed);
+        if now >= last + 60
+            && self
+                .last_logged
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            tracing::warn!(
+                zone = %self.env.apex,
+                owner = %self.env.owner,
+                rtype = %types::type_to_string(self.env.rtype),
+                %error,
+                "LUA record failed; answering SERVFAIL"
+            );
+        }
+    }
+}
+
+fn write_output(call: &Call, output: Output, rtype: u16, out: &mut Vec<u8>) -> Result<(), EvalError> {
+    let mut push_candidate = |index: usize| {
+        let candidate = &call.candidates[index];
+        match &candidate.rdata {
+            Some(rdata) => {
+                push_rdata(rdata, out);
+                Ok(())
+            }
+            None => push_text(rtype, &candidate.text, out),
+        }
+    };
+    match output {
+        Output::One(index) => push_candidate(index),
+        Output::Many(indexes) => indexes.into_iter().try_for_each(push_candidate),
+        Output::Text(text) => push_text(rtype, &text, out),
+        Output::Bool(value) => push_text(rtype, if value { "true" } else { "false" }, out),
+    }
+}
+
+fn push_text(rtype: u16, text: &str, out: &mut Vec<u8>) -> Result<(), EvalError> {
+    let rdata = call::to_rdata(rtype, text).map_err(|reason| EvalError::Result {
+        text: text.to_string(),
+        rtype: types::type_to_string(rtype),
+        reason,
+    })?;
+    push_rdata(&rdata, out);
+    Ok(())
+}
+
+fn push_rdata(rdata: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
+    out.extend_from_slice(rdata);
+}
+
+/// Splits what [`Program::evaluate`] wrote into RDATAs.
+pub fn each_rdata(encoded: &[u8]) -> impl Iterator<Item = &[u8]> {
+    crate::dnssec::signer::each_rrsig(encoded)
+}
+
+/// The programs of one zone snapshot, by owner.
+#[derive(Default)]
+pub struct ZonePrograms {
+    /// Lowercased owner wire name to the programs of its LUA RRset, in
+    /// the RRset's order.
+    by_owner: HashMap<Box<[u8]>, Box<[Program]>>,
+}
+
+impl ZonePrograms {
+    /// Compiles every LUA record of `zone`. Records that do not compile
+    /// (stored before a check existed, or by another writer) fail their
+    /// queries and are logged here.
+    pub fn compile(zone: &Zone, runtime: &Runtime) -> ZonePrograms {
+        let mut by_owner = HashMap::new();
+        for node in zone.nodes() {
+            let Some(rrset) = node.rrset(types::LUA) else {
+                continue;
+            };
+            let owner = Name::from_wire(node.name_wire()).unwrap_or_else(|_| Name::root());
+            let programs: Box<[Program]> = rrset
+                .rdata()
+                .map(|rdata| {
+                    let program = compile_record(zone.apex(), &owner, rdata, runtime);
+                    if let Body::Broken(reason) = &program.body {
+                        tracing::warn!(zone = %zone.apex(), %owner, %reason, "LUA record does not compile");
+                    }
+                    program
+                })
+                .collect();
+            by_owner.insert(node.name_wire().into(), programs);
+        }
+        ZonePrograms { by_owner }
+    }
+
+    /// The programs at a node (its stored, lowercased name).
+    pub fn at(&self, owner: &[u8]) -> &[Program] {
+        self.by_owner.get(owner).map_or(&[], |programs| programs)
+    }
+
+    /// How many LUA records compiled to each kind: (native, script, broken).
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let mut counts = (0, 0, 0);
+        for program in self.by_owner.values().flat_map(|programs| programs.iter()) {
+            match program.body {
+                Body::Native(_) => counts.0 += 1,
+                Body::Script(_) => counts.1 += 1,
+                Body::Broken(_) => counts.2 += 1,
+            }
+        }
+        counts
+    }
+}
+
+/// Splits LUA RDATA (as stored: type, then code) into type and code.
+pub fn split_rdata(rdata: &[u8]) -> Option<(u16, &str)> {
+    let rtype = u16::from_be_bytes([*rdata.first()?, *rdata.get(1)?]);
+    Some((rtype, std::str::from_utf8(&rdata[2..]).ok()?))
+}
+
+fn compile_record(apex: &Name, owner: &Name, rdata: &[u8], runtime: &Runtime) -> Program {
+    let (rtype, code) = split_rdata(rdata).unwrap_or((0, ""));
+    let env = Env {
+        rtype,
+        apex: apex.clone(),
+        owner: owner.clone(),
+        geo: runtime.geo.clone(),
+        health: runtime.health.clone(),
+        settings: runtime.settings.clone(),
+    };
+    let body = match split_rdata(rdata) {
+        Some(_) => compile_code(code, &env).unwrap_or_else(Body::Broken),
+        None => Body::Broken("LUA code is not UTF-8".into()),
+    };
+    Program {
+        env: Arc::new(env),
+        body,
+        last_logged: AtomicU64::new(0),
+    }
+}
+
+/// Compiles code: a literal call natively, anything else for the sandbox
+/// after a syntax check.
+fn compile_code(code: &str, env: &Env) -> Result<Body, String> {
+    if env.rtype == types::LUA {
+        // Shared code for include(): run as written, never answered.
+        sandbox::check_syntax(code, true)?;
+        return Ok(Body::Script(Arc::from(code)));
+    }
+    if let Some(script) = code.strip_prefix(';') {
+        sandbox::check_syntax(script, true)?;
+        return Ok(Body::Script(Arc::from(script)));
+    }
+    match literal::parse_call(code) {
+        Ok((function, args)) => match call::compile(&function, &args, env) {
+            Ok(call) => {
+                check_candidates(&call, env)?;
+                Ok(Body::Native(call))
+            }
+            // include() and the Lua helpers (newCA, ...) are script-only.
+            Err(call::CompileError::UnknownFunction(name)) if sandbox::GLOBALS.contains(&name.as_str()) => {
+                sandbox::check_syntax(code, false)?;
+                Ok(Body::Script(Arc::from(format!("return {code}"))))
+            }
+            Err(error) => Err(error.to_string()),
+        },
+        Err(Shape::Syntax(error)) => Err(format!("syntax error: {error}")),
+        Err(Shape::NotLiteral) => {
+            sandbox::check_syntax(code, false)?;
+            Ok(Body::Script(Arc::from(format!("return {code}"))))
+        }
+    }
+}
+
+/// A literal candidate that is not content of the record's type can
+/// never be answered: refuse it now rather than fail queries later.
+fn check_candidates(call: &Call, env: &Env) -> Result<(), String> {
+    let returns_candidates = !matches!(
+        call.kind,
+        call::Kind::Netmask(_) | call::Kind::GeoMatch(..) | call::Kind::FilterForward(..)
+    );
+    if !returns_candidates || env.rtype == types::LUA {
+        return Ok(());
+    }
+    match call.candidates.iter().find(|candidate| candidate.rdata.is_none()) {
+        Some(candidate) => Err(format!(
+            "{:?} is not {} content",
+            candidate.text,
+            types::type_to_string(env.rtype)
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Checks one LUA record as an import would: syntax, known functions,
+/// argument shapes, URLs, ports and options. Nothing is registered.
+pub fn check_record(apex: &Name, owner: &Name, rdata: &[u8]) -> Result<(), String> {
+    let (rtype, code) = split_rdata(rdata).ok_or("LUA code is not UTF-8")?;
+    let env = Env {
+        rtype,
+        apex: apex.clone(),
+        owner: owner.clone(),
+        geo: None,
+        health: None,
+        settings: Arc::new(Settings::default()),
+    };
+    compile_code(code, &env).map(drop)
+}
