@@ -408,7 +408,11 @@ impl<'a> Resolution<'a> {
             return self.answer_any(node, owner, name, writer);
         }
         let programs = self.programs_at(node);
-        if programs.iter().any(|program| program.rtype() == qtype) && qtype != types::LUA {
+        if qtype == types::LUA {
+            // The code is configuration, never data (as in PowerDNS).
+            return Ok(NodeAnswer::NoData);
+        }
+        if programs.iter().any(|program| program.rtype() == qtype) {
             return self.answer_synthesized(node, owner, name, qtype, writer);
         }
         if let Some(rrset) = node.rrset(qtype) {

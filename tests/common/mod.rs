@@ -4,7 +4,8 @@
 //!   throw-away configuration and SQLite store, and [`run_cli`] runs its
 //!   command-line interface.
 //! * [`Knotd`] runs Knot DNS on the same zone files, as the reference server
-//!   of the differential test.
+//!   of the differential test; [`pdns::PdnsServer`] runs PowerDNS
+//!   Authoritative, the reference of the LUA record test.
 //! * A small DNS client ([`query`], [`exchange`], [`encode_query`], ...) that
 //!   talks raw DNS over UDP and length-framed TCP, so that tests can also
 //!   send messages no well-behaved client library would produce.
@@ -13,11 +14,13 @@
 //! Every test crate uses a different subset of these helpers.
 #![allow(dead_code)]
 
+pub mod pdns;
+
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::atomic::{AtomicU16, Ordering};
@@ -190,6 +193,9 @@ pub struct PooldnsOptions {
     pub store_url: Option<String>,
     /// `[dns] tcp_idle_timeout` in seconds; `None` keeps the default.
     pub tcp_idle_timeout: Option<u64>,
+    /// Further lines of the `[dns]` section, e.g. `ecs = true` (a TOML table
+    /// cannot be reopened by `extra_config`).
+    pub dns_config: String,
     /// TOML appended to the generated configuration (whole sections).
     pub extra_config: String,
 }
@@ -201,6 +207,7 @@ impl PooldnsOptions {
             zones_dir: zones_dir.into(),
             store_url: None,
             tcp_idle_timeout: None,
+            dns_config: String::new(),
             extra_config: String::new(),
         }
     }
@@ -249,6 +256,10 @@ impl Pooldns {
         writeln!(config, "listen = [{}]", toml_string(&dns.to_string())).unwrap();
         if let Some(seconds) = options.tcp_idle_timeout {
             writeln!(config, "tcp_idle_timeout = {seconds}").unwrap();
+        }
+        config.push_str(&options.dns_config);
+        if !options.dns_config.is_empty() && !options.dns_config.ends_with('\n') {
+            config.push('\n');
         }
         writeln!(config, "\n[api]").unwrap();
         writeln!(config, "listen = {}", toml_string(&api.to_string())).unwrap();
@@ -543,6 +554,9 @@ pub struct QueryOptions {
     pub edns_payload: Option<u16>,
     /// The DO bit of the OPT record (RFC 3225).
     pub dnssec_ok: bool,
+    /// An EDNS Client Subnet option (RFC 7871): address and source prefix
+    /// length; `None` sends none.
+    pub client_subnet: Option<(IpAddr, u8)>,
 }
 
 impl Default for QueryOptions {
@@ -552,6 +566,7 @@ impl Default for QueryOptions {
             transport: Transport::Udp,
             edns_payload: Some(1232),
             dnssec_ok: false,
+            client_subnet: None,
         }
     }
 }
@@ -574,6 +589,16 @@ impl QueryOptions {
     pub fn no_edns(mut self) -> Self {
         self.edns_payload = None;
         self.dnssec_ok = false;
+        self.client_subnet = None;
+        self
+    }
+
+    /// Sends an EDNS Client Subnet option for `address`/`source_prefix`
+    /// (adding an OPT record if there was none). Address bits past the
+    /// prefix are cleared, as RFC 7871 §6 requires.
+    pub fn client_subnet(mut self, address: IpAddr, source_prefix: u8) -> Self {
+        self.edns_payload.get_or_insert(1232);
+        self.client_subnet = Some((address, source_prefix));
         self
     }
 
@@ -619,14 +644,48 @@ pub fn name_wire(name: &Name) -> Vec<u8> {
 /// An OPT pseudo-record (RFC 6891 §6.1.2) owned by `owner` (wire format),
 /// with no options.
 pub fn opt_record(owner: &[u8], payload: u16, version: u8, dnssec_ok: bool) -> Vec<u8> {
+    opt_record_with_options(owner, payload, version, dnssec_ok, &[])
+}
+
+/// Like [`opt_record`], with `options` (already encoded, see
+/// [`client_subnet_option`]) as the RDATA.
+pub fn opt_record_with_options(owner: &[u8], payload: u16, version: u8, dnssec_ok: bool, options: &[u8]) -> Vec<u8> {
     let mut rr = owner.to_vec();
     rr.extend_from_slice(&u16::from(RecordType::OPT).to_be_bytes());
     rr.extend_from_slice(&payload.to_be_bytes());
     rr.push(0); // extended RCODE
     rr.push(version);
     rr.extend_from_slice(&(if dnssec_ok { 0x8000u16 } else { 0 }).to_be_bytes());
-    rr.extend_from_slice(&0u16.to_be_bytes()); // RDLENGTH
+    let rdlength = u16::try_from(options.len()).expect("EDNS options fit an RDATA");
+    rr.extend_from_slice(&rdlength.to_be_bytes());
+    rr.extend_from_slice(options);
     rr
+}
+
+/// An EDNS Client Subnet option (RFC 7871 §6), code and length included:
+/// FAMILY 1 or 2, SOURCE PREFIX-LENGTH, SCOPE PREFIX-LENGTH 0 and the
+/// address cut to `ceil(source_prefix / 8)` octets, bits past the prefix
+/// cleared. `source_prefix` is clamped to the address width.
+pub fn client_subnet_option(address: IpAddr, source_prefix: u8) -> Vec<u8> {
+    let (family, octets): (u16, Vec<u8>) = match address {
+        IpAddr::V4(v4) => (1, v4.octets().to_vec()),
+        IpAddr::V6(v6) => (2, v6.octets().to_vec()),
+    };
+    let prefix = usize::from(source_prefix).min(octets.len() * 8);
+    let mut address: Vec<u8> = octets[..prefix.div_ceil(8)].to_vec();
+    if prefix % 8 != 0 {
+        if let Some(last) = address.last_mut() {
+            *last &= 0xffu8 << (8 - prefix % 8);
+        }
+    }
+    let mut option = Vec::with_capacity(8 + address.len());
+    option.extend_from_slice(&8u16.to_be_bytes()); // OPTION-CODE: Client Subnet
+    option.extend_from_slice(&((4 + address.len()) as u16).to_be_bytes());
+    option.extend_from_slice(&family.to_be_bytes());
+    option.push(prefix as u8);
+    option.push(0); // SCOPE PREFIX-LENGTH, 0 in queries (RFC 7871 §6)
+    option.extend_from_slice(&address);
+    option
 }
 
 /// Encodes a standard query (opcode QUERY, RD clear, class IN) for `name`
@@ -644,7 +703,11 @@ pub fn encode_query(id: u16, name: &Name, qtype: RecordType, options: &QueryOpti
     wire.extend_from_slice(&u16::from(qtype).to_be_bytes());
     wire.extend_from_slice(&1u16.to_be_bytes()); // class IN
     if let Some(payload) = options.edns_payload {
-        wire.extend_from_slice(&opt_record(&[0], payload, 0, options.dnssec_ok));
+        let subnet = options
+            .client_subnet
+            .map(|(address, prefix)| client_subnet_option(address, prefix))
+            .unwrap_or_default();
+        wire.extend_from_slice(&opt_record_with_options(&[0], payload, 0, options.dnssec_ok, &subnet));
     }
     wire
 }
