@@ -621,3 +621,33 @@ empty  LUA A    "ifportup(9, {'192.0.2.1'}, {backupSelector = 'empty'})"
         }
     }
 }
+
+/// Scripts register their checks when the zone loads, like literal calls:
+/// the first answer already knows which region is up.
+#[test]
+fn scripted_checks_exist_before_the_first_query() {
+    let port = free_port();
+    let _region = HttpServer::start(([127, 0, 0, 2], port).into());
+    let (server, _dir) = start(
+        &format!(
+            r#"
+config LUA LUA "targets = {{'127.0.0.2', '127.0.0.3'}}"
+www    LUA A   ";include('config') return ifportup({port}, targets, {{interval = 1}})"
+"#
+        ),
+        "",
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let body = server.http_get("/api/v1/health-checks").body;
+        if body.contains(&format!("127.0.0.2:{port}")) && body.contains("\"status\":\"up\"") {
+            assert!(body.contains(&format!("127.0.0.3:{port}")), "{body}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "checks not registered at load: {body}");
+        thread::sleep(Duration::from_millis(50));
+    }
+    for _ in 0..5 {
+        assert_eq!(a(&server, "www"), ["127.0.0.2"]);
+    }
+}

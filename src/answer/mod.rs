@@ -430,6 +430,11 @@ impl<'a> Resolution<'a> {
                 None => NodeAnswer::Done,
             });
         }
+        if node.rrset(types::LUA).is_some_and(|lua| lua.answers_for(qtype)) {
+            // LUA records are off: the denial records list the type they
+            // would produce, so prove NODATA without it.
+            return Ok(NodeAnswer::Empty(qtype));
+        }
         Ok(NodeAnswer::NoData)
     }
 

@@ -16,6 +16,7 @@ use super::netmask::Netmask;
 use super::select::{Checked, CheckedError};
 use super::{hash, names, random, Env, Query};
 use crate::geoip::great_circle_km;
+use crate::health::Check;
 use crate::name::Name;
 use crate::zone::{rdata, types};
 
@@ -177,7 +178,9 @@ pub fn compile(function: &str, args: &[Value], env: &Env) -> Result<Call, Compil
         "pickrandomsample" => {
             let count = number(arg(0)).ok_or_else(|| fail("the first argument must be a number".into()))?;
             candidates = string_list(arg(1), env).map_err(fail)?;
-            Kind::PickRandomSample(count.max(0.0) as usize)
+            // As in PowerDNS, which converts n to an unsigned size: a
+            // negative n takes the whole list.
+            Kind::PickRandomSample(if count < 0.0 { usize::MAX } else { count as usize })
         }
         "pickwrandom" | "pickwhashed" | "picknamehashed" | "pickchashed" => {
             let Value::Table(table) = arg(0) else {
@@ -344,6 +347,15 @@ pub fn compile(function: &str, args: &[Value], env: &Env) -> Result<Call, Compil
 }
 
 impl Call {
+    /// The health checks the call reads.
+    pub fn checks(&self) -> &[Check] {
+        match &self.kind {
+            Kind::Checked(checked) => checked.checks(),
+            Kind::FilterForward(inner, ..) => inner.checks(),
+            _ => &[],
+        }
+    }
+
     /// Runs the call for one query.
     pub fn run(&self, query: &mut Query<'_>) -> Result<Output, RunError> {
         let count = self.candidates.len();
@@ -356,7 +368,9 @@ impl Call {
                 indexes.truncate(*n);
                 Output::Many(indexes)
             }
-            Kind::PickHashed => Output::One(hash::address_hash(query.bestwho()) as usize % count),
+            Kind::PickHashed => {
+                Output::One(hash::pick_hashed(query.bestwho(), count).ok_or(RunError::Failed("empty list"))?)
+            }
             Kind::PickClosest => Output::One(closest(&self.candidates, 0..count, query)),
             Kind::Weighted(by, weighted) => {
                 let hash = match by {

@@ -18,7 +18,7 @@
 //! Random pickers (no code needed, noted for completeness):
 //! * `pickrandom(list)`: `list[dns_random(len)]` (uniform).
 //! * `pickwrandom(list)`: `r = dns_random(Σw)`, then the same cumulative `upper_bound` as the hashed
-//!   variant ([`pick_wrandom`]).
+//!   variant ([`Weighted`]).
 //! * `pickrandomsample(n, list)`: `std::shuffle` with the dns_random engine, then the first
 //!   `min(max<size_t>(0, n), len)` items. Because `n` is converted to `size_t`, a negative `n` returns
 //!   the whole list shuffled; `n == 0` returns nothing; an empty list throws.
@@ -156,11 +156,6 @@ fn weighted_position(hash: u64, weights_in_order: impl Iterator<Item = i64>) -> 
     (pos < cumulative.len()).then_some(pos)
 }
 
-/// Weighted pick over a weighted Lua list, returning the 0-based list index.
-fn weighted_list_pick(hash: u32, weights: &[u32]) -> Option<usize> {
-    Weighted::new(weights)?.pick(hash)
-}
-
 /// A weighted Lua list prepared once, so a query only hashes and searches: PowerDNS's iteration
 /// order and the running totals in that order.
 #[derive(Clone, Debug)]
@@ -198,24 +193,6 @@ pub fn pick_hashed(client: IpAddr, count: usize) -> Option<usize> {
     (count > 0).then(|| address_hash(client) as usize % count)
 }
 
-/// `pickwhashed({{w, v}, ...})`: 0-based index into `weights` (given in Lua list order).
-///
-/// `None` when the list is empty or Σw == 0 (PowerDNS throws, SERVFAIL). PowerDNS >= 5.1 also rejects any
-/// single weight <= 0 while parsing the list; that check belongs to the caller. Exact for Σw <= `i32::MAX`
-/// (PowerDNS sums in `int` before 5.1, `unsigned` after).
-pub fn pick_whashed(client: IpAddr, weights: &[u32]) -> Option<usize> {
-    weighted_list_pick(address_hash(client), weights)
-}
-
-/// `picknamehashed({{w, v}, ...})`: like [`pick_whashed`] but hashing the query name.
-///
-/// `qname_wire` is the query name in uncompressed wire format with the root byte (case as received or
-/// lowercased: the hash is case-insensitive). For a wildcard LUA record this is the name that was asked,
-/// not the `*` owner.
-pub fn pick_namehashed(qname_wire: &[u8], weights: &[u32]) -> Option<usize> {
-    weighted_list_pick(name_hash(qname_wire), weights)
-}
-
 /// `pickselfweighted(url, list)`: weights are the health-check results in list order (a plain list, so
 /// no reordering, unlike [`pick_whashed`]); each is the `isUp` value: body weight (>0), 1 when up without a
 /// numeric body, 0 when down, -1 while pending with `failOnIncompleteCheck`.
@@ -227,13 +204,6 @@ pub fn pick_selfweighted(client: IpAddr, weights: &[i32]) -> Option<usize> {
         return None;
     }
     weighted_position(u64::from(address_hash(client)), weights.iter().map(|&w| i64::from(w)))
-}
-
-/// `pickwrandom({{w, v}, ...})` given the random draw: PowerDNS takes `r = dns_random(Σw)` (uniform in
-/// `[0, Σw)`) and the first cumulative weight `> r` in iteration order. `random` is reduced modulo Σw,
-/// so any uniform `u32` works (bias is negligible for realistic sums). `None` when Σw == 0.
-pub fn pick_wrandom(weights: &[u32], random: u32) -> Option<usize> {
-    weighted_list_pick(random, weights)
 }
 
 /// The ring of `pickchashed({{w, v}, ...})`.
@@ -316,6 +286,36 @@ mod tests {
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
+    }
+
+    /// Weighted pick over a weighted Lua list, returning the 0-based list index.
+    fn weighted_list_pick(hash: u32, weights: &[u32]) -> Option<usize> {
+        Weighted::new(weights)?.pick(hash)
+    }
+
+    /// `pickwhashed({{w, v}, ...})`: 0-based index into `weights` (given in Lua list order).
+    ///
+    /// `None` when the list is empty or Σw == 0 (PowerDNS throws, SERVFAIL). PowerDNS >= 5.1 also rejects any
+    /// single weight <= 0 while parsing the list; that check belongs to the caller. Exact for Σw <= `i32::MAX`
+    /// (PowerDNS sums in `int` before 5.1, `unsigned` after).
+    fn pick_whashed(client: IpAddr, weights: &[u32]) -> Option<usize> {
+        weighted_list_pick(address_hash(client), weights)
+    }
+
+    /// `picknamehashed({{w, v}, ...})`: like [`pick_whashed`] but hashing the query name.
+    ///
+    /// `qname_wire` is the query name in uncompressed wire format with the root byte (case as received or
+    /// lowercased: the hash is case-insensitive). For a wildcard LUA record this is the name that was asked,
+    /// not the `*` owner.
+    fn pick_namehashed(qname_wire: &[u8], weights: &[u32]) -> Option<usize> {
+        weighted_list_pick(name_hash(qname_wire), weights)
+    }
+
+    /// `pickwrandom({{w, v}, ...})` given the random draw: PowerDNS takes `r = dns_random(Σw)` (uniform in
+    /// `[0, Σw)`) and the first cumulative weight `> r` in iteration order. `random` is reduced modulo Σw,
+    /// so any uniform `u32` works (bias is negligible for realistic sums). `None` when Σw == 0.
+    fn pick_wrandom(weights: &[u32], random: u32) -> Option<usize> {
+        weighted_list_pick(random, weights)
     }
 
     /// Text (no escapes) to uncompressed wire format, for tests only.

@@ -29,7 +29,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::geoip::GeoDb;
-use crate::health::HealthChecker;
+use crate::health::{Check, HealthChecker};
 use crate::name::Name;
 use crate::wire::ClientSubnet;
 use crate::zone::{types, Zone};
@@ -151,6 +151,9 @@ pub enum EvalError {
 pub struct Program {
     env: Arc<Env>,
     body: Body,
+    /// Health checks a script used when the snapshot was built, held so
+    /// they keep probing while the snapshot is served.
+    held: Vec<Check>,
     /// When this record's last failure was logged (UNIX seconds).
     last_logged: AtomicU64,
 }
@@ -299,7 +302,55 @@ impl ZonePrograms {
                 .collect();
             by_owner.insert(node.name_wire().into(), programs);
         }
-        ZonePrograms { by_owner }
+        ZonePrograms { by_owner }.with_script_checks(zone.apex())
+    }
+
+    /// Runs every script once, as a query from 0.0.0.0 would, to register
+    /// the health checks it calls, and keeps them in its program.
+    fn with_script_checks(self, apex: &Name) -> ZonePrograms {
+        let client = Client {
+            who: SocketAddr::from(([0, 0, 0, 0], 0)),
+            local: SocketAddr::from(([0, 0, 0, 0], 0)),
+            subnet: None,
+            dnssec_ok: false,
+            tcp: false,
+            edns_size: 0,
+        };
+        let shared = Arc::new(self);
+        let mut found: Vec<(Box<[u8]>, usize, Vec<Check>)> = Vec::new();
+        for (owner, programs) in &shared.by_owner {
+            for (index, program) in programs.iter().enumerate() {
+                let Body::Script(code) = &program.body else {
+                    continue;
+                };
+                if program.env.rtype == types::LUA || program.env.health.is_none() {
+                    continue;
+                }
+                let mut query = Query {
+                    env: &program.env,
+                    qname: owner,
+                    client: &client,
+                    programs: &shared,
+                    client_dependent: false,
+                };
+                let mut checks = Vec::new();
+                if let Err(error) = sandbox::run_collecting(code, &mut query, &mut checks) {
+                    tracing::debug!(zone = %apex, owner = %program.env.owner, %error, "script failed when loaded");
+                }
+                if !checks.is_empty() {
+                    found.push((owner.clone(), index, checks));
+                }
+            }
+        }
+        let Ok(mut programs) = Arc::try_unwrap(shared) else {
+            unreachable!("scripts hold the programs only while they run")
+        };
+        for (owner, index, checks) in found {
+            if let Some(program) = programs.by_owner.get_mut(&owner).and_then(|list| list.get_mut(index)) {
+                program.held = checks;
+            }
+        }
+        programs
     }
 
     /// The programs at a node (its stored, lowercased name).
@@ -344,6 +395,7 @@ fn compile_record(apex: &Name, owner: &Name, rdata: &[u8], runtime: &Runtime) ->
     Program {
         env: Arc::new(env),
         body,
+        held: Vec::new(),
         last_logged: AtomicU64::new(0),
     }
 }

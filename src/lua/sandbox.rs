@@ -22,6 +22,7 @@ use super::call::{self, Output};
 use super::literal::{self, Value};
 use super::netmask::Netmask;
 use super::{random, Client, Env, EvalError, Query, ZonePrograms};
+use crate::health::Check;
 use crate::name::Name;
 use crate::zone::types;
 
@@ -61,6 +62,8 @@ struct Current {
     programs: Arc<ZonePrograms>,
     environment: Table,
     client_dependent: Cell<bool>,
+    /// The health checks the evaluation's calls registered.
+    checks: RefCell<Vec<Check>>,
 }
 
 impl Current {
@@ -77,13 +80,25 @@ impl Current {
 
 /// Runs a script for one query; returns the texts it produced.
 pub fn run(code: &Arc<str>, query: &mut Query<'_>) -> Result<Vec<String>, EvalError> {
+    run_collecting(code, query, &mut Vec::new())
+}
+
+/// Like [`run`], also handing back the health checks the script's calls
+/// registered. The loader runs each script once this way when it builds a
+/// snapshot, so the checks a script uses exist (and are probing) before
+/// the first query, and the snapshot keeps them.
+pub fn run_collecting(
+    code: &Arc<str>,
+    query: &mut Query<'_>,
+    checks: &mut Vec<Check>,
+) -> Result<Vec<String>, EvalError> {
     SANDBOX.with(|cell| {
         let mut slot = cell.borrow_mut();
         if slot.is_none() {
             *slot = Some(Sandbox::new(query.env.settings.memory_limit).map_err(script_error)?);
         }
         let sandbox = slot.as_mut().expect("created above");
-        sandbox.run(code, query)
+        sandbox.run(code, query, checks)
     })
 }
 
@@ -128,7 +143,12 @@ impl Sandbox {
         })
     }
 
-    fn run(&mut self, code: &Arc<str>, query: &mut Query<'_>) -> Result<Vec<String>, EvalError> {
+    fn run(
+        &mut self,
+        code: &Arc<str>,
+        query: &mut Query<'_>,
+        checks: &mut Vec<Check>,
+    ) -> Result<Vec<String>, EvalError> {
         let function = match self.scripts.get(code) {
             Some(function) => function.clone(),
             None => {
@@ -164,11 +184,13 @@ impl Sandbox {
             programs: query.programs.clone(),
             environment,
             client_dependent: Cell::new(false),
+            checks: RefCell::new(Vec::new()),
         });
         let result = function.call::<LuaValue>(());
         self.lua.remove_hook();
         if let Some(current) = self.lua.remove_app_data::<Current>() {
             query.client_dependent |= current.client_dependent.get();
+            *checks = current.checks.into_inner();
         }
         let texts = result.map_err(script_error).and_then(|value| result_texts(&value));
         if texts.is_err() {
@@ -281,6 +303,7 @@ fn record_function(lua: &Lua, name: &'static str) -> mlua::Result<Function> {
         if query.client_dependent {
             current.client_dependent.set(true);
         }
+        current.checks.borrow_mut().extend(compiled.checks().iter().cloned());
         let text = |index: usize| lua.create_string(&*compiled.candidates[index].text);
         Ok(match output {
             Output::One(index) => LuaValue::String(text(index)?),

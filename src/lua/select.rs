@@ -151,6 +151,11 @@ impl Checked {
         })
     }
 
+    /// The check of each candidate.
+    pub fn checks(&self) -> &[Check] {
+        &self.checks
+    }
+
     /// Picks among `candidates` by the current check states.
     pub fn run(&self, candidates: &[Candidate], query: &mut Query<'_>) -> Result<Output, CheckedError> {
         if self.checks.is_empty() {
@@ -214,7 +219,7 @@ impl Checked {
         }
         match selector {
             Selector::Random => Output::One(set[random::below(set.len())]),
-            Selector::Hashed => Output::One(set[hash::address_hash(query.bestwho()) as usize % set.len()]),
+            Selector::Hashed => Output::One(set[hash::pick_hashed(query.bestwho(), set.len()).unwrap_or(0)]),
             Selector::Closest => {
                 let subset: Vec<Candidate> = set.iter().map(|&index| candidates[index].clone()).collect();
                 Output::One(set[closest(&subset, 0..subset.len(), query)])
