@@ -388,7 +388,6 @@ fn malformed_client_subnet_is_a_format_error() {
 /// A minimal HTTP server on one loopback address: 200 with a short body
 /// for every request, until stopped.
 struct HttpServer {
-    address: SocketAddr,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -415,7 +414,6 @@ impl HttpServer {
             }
         });
         HttpServer {
-            address,
             stop,
             thread: Some(thread),
         }
