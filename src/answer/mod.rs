@@ -310,7 +310,7 @@ impl<'a> Resolution<'a> {
                     break;
                 }
             };
-            let answer = self.answer_from(node, owner, name.as_slice(), writer)?;
+            let answer = self.answer_from(node, owner, writer)?;
             if wildcard {
                 self.prove(Proof::Wildcard {
                     name,
@@ -394,18 +394,16 @@ impl<'a> Resolution<'a> {
         Ok(rcode)
     }
 
-    /// Answers from an existing (or wildcard) node for `owner`; `name` is
-    /// the lowercased name looked up (the query name of LUA records).
+    /// Answers from an existing (or wildcard) node for `owner`.
     fn answer_from(
         &mut self,
         node: &'a Node,
         owner: &[u8],
-        name: &[u8],
         writer: &mut MessageWriter<'_>,
     ) -> Result<NodeAnswer<'a>, Full> {
         let qtype = self.query.qtype;
         if qtype == types::ANY {
-            return self.answer_any(node, owner, name, writer);
+            return self.answer_any(node, owner, writer);
         }
         let programs = self.programs_at(node);
         if qtype == types::LUA {
@@ -413,7 +411,7 @@ impl<'a> Resolution<'a> {
             return Ok(NodeAnswer::NoData);
         }
         if programs.iter().any(|program| program.rtype() == qtype) {
-            return self.answer_synthesized(node, owner, name, qtype, writer);
+            return self.answer_synthesized(node, owner, qtype, writer);
         }
         if let Some(rrset) = node.rrset(qtype) {
             self.push_signed(writer, owner, node, rrset)?;
@@ -421,7 +419,7 @@ impl<'a> Resolution<'a> {
             return Ok(NodeAnswer::Done);
         }
         if programs.iter().any(|program| program.rtype() == types::CNAME) {
-            return self.answer_synthesized(node, owner, name, types::CNAME, writer);
+            return self.answer_synthesized(node, owner, types::CNAME, writer);
         }
         if let Some(cname) = node.rrset(types::CNAME) {
             self.push_signed(writer, owner, node, cname)?;
@@ -452,7 +450,6 @@ impl<'a> Resolution<'a> {
         &mut self,
         node: &'a Node,
         owner: &[u8],
-        name: &[u8],
         rtype: u16,
         writer: &mut MessageWriter<'_>,
     ) -> Result<NodeAnswer<'a>, Full> {
@@ -470,7 +467,8 @@ impl<'a> Resolution<'a> {
             }
         }
         for program in programs.at(node.name_wire()).iter().filter(|p| p.rtype() == rtype) {
-            match program.evaluate(name, self.client, programs, &mut data) {
+            // The name as asked: scripts see its case, as in PowerDNS.
+            match program.evaluate(owner, self.client, programs, &mut data) {
                 Ok(dependent) => self.client_dependent |= dependent,
                 Err(_) => {
                     self.synthesized = data;
@@ -534,7 +532,6 @@ impl<'a> Resolution<'a> {
         &mut self,
         node: &'a Node,
         owner: &[u8],
-        name: &[u8],
         writer: &mut MessageWriter<'_>,
     ) -> Result<NodeAnswer<'a>, Full> {
         let lowest_static = node
@@ -548,7 +545,7 @@ impl<'a> Resolution<'a> {
             .min();
         match (lowest_static, lowest_synthesized) {
             (static_rrset, Some(rtype)) if static_rrset.is_none_or(|rrset| rtype <= rrset.rtype) => {
-                Ok(match self.answer_synthesized(node, owner, name, rtype, writer)? {
+                Ok(match self.answer_synthesized(node, owner, rtype, writer)? {
                     NodeAnswer::FollowSynthesized(_) => NodeAnswer::Done,
                     answer => answer,
                 })

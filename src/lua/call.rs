@@ -451,9 +451,8 @@ impl Call {
             ),
             Kind::FilterForward(inner, masks, fallback) => {
                 let text = inner.run_text(query)?;
-                let allowed = text
-                    .parse::<IpAddr>()
-                    .is_ok_and(|address| masks.iter().any(|mask| mask.contains(address)));
+                let allowed =
+                    names::parse_address(&text).is_some_and(|address| masks.iter().any(|mask| mask.contains(address)));
                 if allowed {
                     Output::Text(text)
                 } else {
@@ -553,7 +552,7 @@ fn geoip_attribute(query: &Query<'_>, address: IpAddr, attribute: u8) -> String 
 
 /// A candidate from its text: parsed as the record's type once, here.
 pub fn candidate(text: &str, env: &Env) -> Candidate {
-    let address = text.parse::<IpAddr>().ok();
+    let address = names::parse_address(text);
     Candidate {
         text: text.into(),
         rdata: to_rdata(env.rtype, text).ok().map(Vec::into_boxed_slice),
@@ -582,6 +581,12 @@ pub fn to_rdata(rtype: u16, text: &str) -> Result<Vec<u8>, String> {
             "an empty string is not {} content",
             types::type_to_string(rtype)
         ));
+    }
+    if rtype == types::A {
+        // PowerDNS reads A content with inet_aton: "64.001.2.3" is 64.1.2.3.
+        return names::parse_ipv4(text)
+            .map(|address| address.octets().to_vec())
+            .ok_or_else(|| "not an IPv4 address".to_string());
     }
     rdata::parse_rdata_text(rtype, text, &Name::root()).map_err(|error| error.to_string())
 }

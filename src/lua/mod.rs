@@ -107,7 +107,7 @@ impl Client {
 /// One query's view of a program.
 pub struct Query<'a> {
     pub env: &'a Arc<Env>,
-    /// The query name, lowercased wire format.
+    /// The query name in wire format, in the case it was asked.
     pub qname: &'a [u8],
     pub client: &'a Client,
     pub programs: &'a Arc<ZonePrograms>,
@@ -122,10 +122,10 @@ impl Query<'_> {
         self.client.bestwho()
     }
 
-    /// The query name as lowercased text with the trailing dot.
+    /// The query name as text with the trailing dot, in the case asked.
     pub fn qname_text(&self) -> String {
         Name::from_wire(self.qname)
-            .map(|name| name.to_string().to_ascii_lowercase())
+            .map(|name| name.to_string())
             .unwrap_or_default()
     }
 }

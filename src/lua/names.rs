@@ -266,6 +266,21 @@ enum Combo {
     Throws,
 }
 
+/// An address as PowerDNS reads one from text (`ComboAddress`): IPv4 in
+/// any of `inet_aton`'s forms (so `64.001.2.3` is 64.1.2.3), IPv6, either
+/// with a port, which is ignored.
+pub fn parse_address(text: &str) -> Option<IpAddr> {
+    match combo_address(text.as_bytes()) {
+        Combo::Addr(address, _) => Some(address),
+        _ => None,
+    }
+}
+
+/// A record's IPv4 content as PowerDNS reads it (`inet_aton`).
+pub fn parse_ipv4(text: &str) -> Option<Ipv4Addr> {
+    inet_aton(text.as_bytes())
+}
+
 /// `ComboAddress(str, 0)`: IPv4 first, then IPv6 (optionally bracketed with a port). Scoped IPv6
 /// (`fe80::1%eth0`, accepted by PowerDNS's `getaddrinfo` fallback) is rejected here.
 fn combo_address(text: &[u8]) -> Combo {

@@ -192,6 +192,9 @@ impl Sandbox {
             query.client_dependent |= current.client_dependent.get();
             *checks = current.checks.into_inner();
         }
+        if reads_client(code) {
+            query.client_dependent = true;
+        }
         let texts = result.map_err(script_error).and_then(|value| result_texts(&value));
         if texts.is_err() {
             // A script that ran out of memory leaves garbage behind.
@@ -231,6 +234,13 @@ impl Sandbox {
         environment.raw_set("ednsPKTSize", client.edns_size)?;
         Ok(environment)
     }
+}
+
+/// Whether code reads the client's address directly (`who`, `bestwho`,
+/// `ecswho`): its answers then depend on the client, whatever it returns.
+fn reads_client(code: &str) -> bool {
+    code.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .any(|word| matches!(word, "who" | "bestwho" | "ecswho"))
 }
 
 fn script_error(error: mlua::Error) -> EvalError {
@@ -451,6 +461,9 @@ fn register_helpers(lua: &Lua, globals: &Table) -> mlua::Result<()> {
                 .filter(|program| program.rtype() == types::LUA)
                 .filter_map(|program| program.script().cloned())
                 .collect();
+            if codes.iter().any(|code| reads_client(code)) {
+                current.client_dependent.set(true);
+            }
             drop(current);
             for code in codes {
                 // As in PowerDNS, a failing include is logged, not fatal.

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use super::call::{closest, scalar_text, Candidate, Output};
 use super::literal::{Table, Value};
-use super::{hash, random, Env, Query};
+use super::{hash, names, random, Env, Query};
 use crate::health::{Check, CheckSpec, HttpProbe, Probe, Status, Timing};
 
 /// A health-checked call.
@@ -111,9 +111,8 @@ impl Checked {
                         let (Value::Str(address), Value::Str(url)) = (key, value) else {
                             return Err("expects a list of {address = URL} tables".into());
                         };
-                        let address = address
-                            .parse::<IpAddr>()
-                            .map_err(|_| format!("{address:?} is not an IP address"))?;
+                        let address =
+                            names::parse_address(address).ok_or_else(|| format!("{address:?} is not an IP address"))?;
                         validate_url(url)?;
                         members.push((address, ProbeTarget::Url(url.clone(), false)));
                     }
@@ -391,7 +390,7 @@ fn address_groups(value: &Value) -> Result<Vec<Vec<IpAddr>>, String> {
     };
     let parse = |item: &Value| -> Result<IpAddr, String> {
         match item {
-            Value::Str(text) => text.parse().map_err(|_| format!("{text:?} is not an IP address")),
+            Value::Str(text) => names::parse_address(text).ok_or_else(|| format!("{text:?} is not an IP address")),
             _ => Err("addresses must be strings".into()),
         }
     };
