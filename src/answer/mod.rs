@@ -15,11 +15,12 @@
 //! for I/O: the caller owns the buffers and the snapshot.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use crate::catalog::Catalog;
 use crate::dnssec::denial::{without_type, Nsec3Chain};
 use crate::dnssec::signer::each_rrsig;
-use crate::lua::{self, Program};
+use crate::lua::{self, Program, ZonePrograms};
 use crate::wire::{flag, rcode, Full, MessageWriter, ParseError, Query, Section, OPCODE_QUERY};
 use crate::zone::contents::Denial;
 use crate::zone::{soa_minimum, types, Lookup, Node, RRset, Zone};
@@ -209,8 +210,12 @@ struct Resolution<'a> {
     client: &'a lua::Client,
     /// Whether a LUA record's answer depended on the client's address.
     client_dependent: bool,
-    /// RDATA produced by LUA records, each with a 2-octet length.
-    synthesized: Vec<u8>,
+}
+
+thread_local! {
+    /// RDATA produced by LUA records, each with a 2-octet length; one
+    /// buffer per thread, reused by every answer.
+    static SYNTHESIZED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// What goes into the authority section.
@@ -254,7 +259,6 @@ impl<'a> Resolution<'a> {
             proofs: Vec::new(),
             client,
             client_dependent: false,
-            synthesized: Vec::new(),
         }
     }
 
@@ -411,7 +415,7 @@ impl<'a> Resolution<'a> {
             return Ok(NodeAnswer::NoData);
         }
         if programs.iter().any(|program| program.rtype() == qtype) {
-            return self.answer_synthesized(node, owner, qtype, writer);
+            return self.answer_synthesized(node, owner, qtype, programs, writer);
         }
         if let Some(rrset) = node.rrset(qtype) {
             self.push_signed(writer, owner, node, rrset)?;
@@ -419,7 +423,7 @@ impl<'a> Resolution<'a> {
             return Ok(NodeAnswer::Done);
         }
         if programs.iter().any(|program| program.rtype() == types::CNAME) {
-            return self.answer_synthesized(node, owner, types::CNAME, writer);
+            return self.answer_synthesized(node, owner, types::CNAME, programs, writer);
         }
         if let Some(cname) = node.rrset(types::CNAME) {
             self.push_signed(writer, owner, node, cname)?;
@@ -451,13 +455,28 @@ impl<'a> Resolution<'a> {
         node: &'a Node,
         owner: &[u8],
         rtype: u16,
+        at_node: &'a [Program],
         writer: &mut MessageWriter<'_>,
     ) -> Result<NodeAnswer<'a>, Full> {
         let Some(programs) = self.zone.programs() else {
             return Ok(NodeAnswer::NoData);
         };
-        let mut data = std::mem::take(&mut self.synthesized);
+        let mut data = SYNTHESIZED.with(|buffer| std::mem::take(&mut *buffer.borrow_mut()));
         data.clear();
+        let answer = self.synthesize_into(node, owner, rtype, (programs, at_node), &mut data, writer);
+        SYNTHESIZED.with(|buffer| *buffer.borrow_mut() = data);
+        answer
+    }
+
+    fn synthesize_into(
+        &mut self,
+        node: &'a Node,
+        owner: &[u8],
+        rtype: u16,
+        (programs, at_node): (&Arc<ZonePrograms>, &[Program]),
+        data: &mut Vec<u8>,
+        writer: &mut MessageWriter<'_>,
+    ) -> Result<NodeAnswer<'a>, Full> {
         let mut ttl = node.rrset(types::LUA).map_or(0, |lua| lua.ttl);
         if let Some(rrset) = node.rrset(rtype) {
             ttl = ttl.min(rrset.ttl);
@@ -466,62 +485,45 @@ impl<'a> Resolution<'a> {
                 data.extend_from_slice(rdata);
             }
         }
-        for program in programs.at(node.name_wire()).iter().filter(|p| p.rtype() == rtype) {
+        for program in at_node.iter().filter(|p| p.rtype() == rtype) {
             // The name as asked: scripts see its case, as in PowerDNS.
-            match program.evaluate(owner, self.client, programs, &mut data) {
+            match program.evaluate(owner, self.client, programs, data) {
                 Ok(dependent) => self.client_dependent |= dependent,
-                Err(_) => {
-                    self.synthesized = data;
-                    return Ok(NodeAnswer::Unanswerable);
-                }
+                Err(_) => return Ok(NodeAnswer::Unanswerable),
             }
         }
-        let mut records: Vec<&[u8]> = Vec::new();
-        for rdata in lua::each_rdata(&data) {
-            if !records.contains(&rdata) {
-                records.push(rdata);
-            }
-        }
-        let result = self.push_synthesized(writer, owner, node, rtype, ttl, &records);
-        let answer = match (result, records.first()) {
-            (Err(Full), _) => Err(Full),
-            (Ok(()), None) => Ok(NodeAnswer::Empty(rtype)),
-            (Ok(()), Some(target)) if rtype == types::CNAME && self.query.qtype != types::CNAME => {
-                Ok(NodeAnswer::FollowSynthesized(Box::new(NameBuf::lowercase(target))))
-            }
-            (Ok(()), Some(_)) => Ok(NodeAnswer::Done),
+        // An RRset holds each record once (RFC 2181 §5), whatever the
+        // records and programs produced.
+        let records = || {
+            lua::each_rdata(data)
+                .enumerate()
+                .filter(|&(index, rdata)| !lua::each_rdata(data).take(index).any(|earlier| earlier == rdata))
+                .map(|(_, rdata)| rdata)
         };
-        self.synthesized = data;
-        answer
-    }
-
-    /// Writes records made per query and, in a DNSSEC answer, RRSIGs made
-    /// for them (once per distinct RRset and signature week: the signature
-    /// cache is keyed by content).
-    fn push_synthesized(
-        &self,
-        writer: &mut MessageWriter<'_>,
-        owner: &[u8],
-        node: &Node,
-        rtype: u16,
-        ttl: u32,
-        records: &[&[u8]],
-    ) -> Result<(), Full> {
-        for rdata in records {
+        let mut first = None;
+        for rdata in records() {
+            first.get_or_insert(rdata);
             writer.push(owner, rtype, ttl, rdata)?;
         }
-        if self.dnssec && !records.is_empty() {
+        let Some(first) = first else {
+            return Ok(NodeAnswer::Empty(rtype));
+        };
+        if self.dnssec {
             if let Some(secured) = self.zone.secured() {
+                let records: Vec<&[u8]> = records().collect();
                 let mut rrsigs = Vec::new();
                 secured
                     .signer()
-                    .sign_into(node.name_wire(), rtype, ttl, records, &mut rrsigs);
+                    .sign_into(node.name_wire(), rtype, ttl, &records, &mut rrsigs);
                 for rrsig in each_rrsig(&rrsigs) {
                     writer.push(owner, types::RRSIG, ttl, rrsig)?;
                 }
             }
         }
-        Ok(())
+        if rtype == types::CNAME && self.query.qtype != types::CNAME {
+            return Ok(NodeAnswer::FollowSynthesized(Box::new(NameBuf::lowercase(first))));
+        }
+        Ok(NodeAnswer::Done)
     }
 
     /// ANY (RFC 8482 §4.1): one RRset, the one with the lowest type, over
@@ -537,15 +539,15 @@ impl<'a> Resolution<'a> {
         let lowest_static = node
             .rrsets()
             .find(|rrset| !matches!(rrset.rtype, types::LUA | types::NSEC));
-        let lowest_synthesized = self
-            .programs_at(node)
+        let programs = self.programs_at(node);
+        let lowest_synthesized = programs
             .iter()
             .map(Program::rtype)
             .filter(|&rtype| rtype != types::LUA)
             .min();
         match (lowest_static, lowest_synthesized) {
             (static_rrset, Some(rtype)) if static_rrset.is_none_or(|rrset| rtype <= rrset.rtype) => {
-                Ok(match self.answer_synthesized(node, owner, rtype, writer)? {
+                Ok(match self.answer_synthesized(node, owner, rtype, programs, writer)? {
                     NodeAnswer::FollowSynthesized(_) => NodeAnswer::Done,
                     answer => answer,
                 })

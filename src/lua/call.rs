@@ -38,6 +38,8 @@ pub enum Output {
     One(usize),
     /// Several candidates, by index.
     Many(Vec<usize>),
+    /// Every candidate.
+    All,
     /// Computed text.
     Text(String),
     /// A truth value (netmask, country, ...).
@@ -360,7 +362,7 @@ impl Call {
     pub fn run(&self, query: &mut Query<'_>) -> Result<Output, RunError> {
         let count = self.candidates.len();
         Ok(match &self.kind {
-            Kind::All => Output::Many((0..count).collect()),
+            Kind::All => Output::All,
             Kind::PickRandom => Output::One(random::below(count)),
             Kind::PickRandomSample(n) => {
                 let mut indexes: Vec<usize> = (0..count).collect();
@@ -476,6 +478,11 @@ impl Call {
             Output::Many(indexes) => indexes
                 .first()
                 .map(|index| self.candidates[*index].text.to_string())
+                .unwrap_or_default(),
+            Output::All => self
+                .candidates
+                .first()
+                .map(|candidate| candidate.text.to_string())
                 .unwrap_or_default(),
             Output::Text(text) => text,
             Output::Bool(value) => value.to_string(),

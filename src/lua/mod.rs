@@ -246,6 +246,7 @@ fn write_output(call: &Call, output: Output, rtype: u16, out: &mut Vec<u8>) -> R
     match output {
         Output::One(index) => push_candidate(index),
         Output::Many(indexes) => indexes.into_iter().try_for_each(push_candidate),
+        Output::All => (0..call.candidates.len()).try_for_each(push_candidate),
         Output::Text(text) => push_text(rtype, &text, out),
         Output::Bool(value) => push_text(rtype, if value { "true" } else { "false" }, out),
     }
@@ -276,7 +277,7 @@ pub fn each_rdata(encoded: &[u8]) -> impl Iterator<Item = &[u8]> {
 pub struct ZonePrograms {
     /// Lowercased owner wire name to the programs of its LUA RRset, in
     /// the RRset's order.
-    by_owner: HashMap<Box<[u8]>, Box<[Program]>>,
+    by_owner: HashMap<Box<[u8]>, Box<[Program]>, foldhash::fast::RandomState>,
 }
 
 impl ZonePrograms {
@@ -284,7 +285,7 @@ impl ZonePrograms {
     /// (stored before a check existed, or by another writer) fail their
     /// queries and are logged here.
     pub fn compile(zone: &Zone, runtime: &Runtime) -> ZonePrograms {
-        let mut by_owner = HashMap::new();
+        let mut by_owner = HashMap::default();
         for node in zone.nodes() {
             let Some(rrset) = node.rrset(types::LUA) else {
                 continue;

@@ -324,6 +324,13 @@ fn record_function(lua: &Lua, name: &'static str) -> mlua::Result<Function> {
                 }
                 LuaValue::Table(table)
             }
+            Output::All => {
+                let table = lua.create_table()?;
+                for index in 0..compiled.candidates.len() {
+                    table.push(text(index)?)?;
+                }
+                LuaValue::Table(table)
+            }
             Output::Text(value) => LuaValue::String(lua.create_string(&value)?),
             Output::Bool(value) => LuaValue::Boolean(value),
         })
