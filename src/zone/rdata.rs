@@ -857,7 +857,9 @@ impl<'a> Parser<'_, 'a> {
         unescape_into(&mut self.out, self.tokens[2].text)
     }
 
-    /// LUA: an embedded type, then code in one or more strings joined without separator.
+    /// LUA: an embedded type, then code in one or more strings joined without
+    /// separator; a string that is exactly one space is dropped, as PowerDNS 5
+    /// does (`lua-records-insert-whitespace=no`).
     ///
     /// Wire format: the type as a 16-bit number, then the code (no length octet),
     /// as PowerDNS stores it.
@@ -868,6 +870,9 @@ impl<'a> Parser<'_, 'a> {
             .ok_or_else(|| RdataError::Invalid(format!("LUA record type \"{type_text}\" is not a known type")))?;
         self.out.extend_from_slice(&embedded.to_be_bytes());
         for token in &self.tokens[1..] {
+            if token.text == " " && self.tokens.len() > 2 {
+                continue;
+            }
             unescape_into(&mut self.out, token.text)?;
         }
         Ok(())
@@ -1711,6 +1716,7 @@ mod tests {
             ),
             (LUA, "A \"ifportup(443, {'192.0.2.1', '192.0.2.2'})\"", "A \"ifportup(443, {'192.0.2.1', '192.0.2.2'})\""),
             (LUA, "CNAME \"a\" \" \\\"b\\\"\" \"\\\\c\"", "CNAME \"a \\\"b\\\"\\\\c\""),
+            (LUA, "TXT \"'foo\" \" \" \"bar'\"", "TXT \"'foobar'\""),
             (65280, "\\# 3 abcdef", "\\# 3 ABCDEF"),
             (65280, "\\# 0", "\\# 0"),
             (A, "\\# 4 C0000201", "192.0.2.1"),
