@@ -208,8 +208,8 @@ url = "sqlite://$T/pooldns/pooldns.db"
 [zones]
 directory = "$T/zones"
 
-[lua]
-health_check_interval = $HEALTH_INTERVAL
+[health]
+interval = $HEALTH_INTERVAL
 
 [geoip]
 mmdb = ["$GEOIP_MMDB"]

@@ -24,6 +24,7 @@ pub struct Config {
     pub dnssec: DnssecConfig,
     pub pool: PoolConfig,
     pub lua: LuaConfig,
+    pub health: HealthConfig,
     pub geoip: GeoipConfig,
     pub registrars: std::collections::BTreeMap<String, RegistrarConfig>,
 }
@@ -41,9 +42,6 @@ pub struct LuaConfig {
     pub exec_limit: u32,
     /// Megabytes the Lua state of one worker thread may hold.
     pub memory_limit_mb: usize,
-    /// Seconds between probes of a health check without an `interval`
-    /// option (PowerDNS's lua-health-checks-interval).
-    pub health_check_interval: u64,
 }
 
 impl Default for LuaConfig {
@@ -52,7 +50,27 @@ impl Default for LuaConfig {
             enabled: true,
             exec_limit: 1000,
             memory_limit_mb: 16,
-            health_check_interval: 5,
+        }
+    }
+}
+
+/// `[health]`: defaults of the health checks behind ifportup, ifurlup and
+/// ifurlextup; a record's `interval` and `timeout` options override them.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HealthConfig {
+    /// Seconds between two probes of a check (PowerDNS's
+    /// lua-health-checks-interval).
+    pub interval: u64,
+    /// Seconds one probe may take, connection and transfer together.
+    pub timeout: u64,
+}
+
+impl Default for HealthConfig {
+    fn default() -> Self {
+        HealthConfig {
+            interval: 5,
+            timeout: 2,
         }
     }
 }
@@ -346,9 +364,9 @@ impl Config {
                 )));
             }
         }
-        if self.lua.health_check_interval == 0 {
+        if self.health.interval == 0 || self.health.timeout == 0 {
             return Err(ConfigError::Invalid(
-                "[lua] health_check_interval must be at least 1 second".into(),
+                "[health] interval and timeout must be at least 1 second".into(),
             ));
         }
         if self.store.poll_interval_ms == 0 {
@@ -414,7 +432,12 @@ impl Config {
 
     /// The default health check interval as a duration.
     pub fn health_check_interval(&self) -> Duration {
-        Duration::from_secs(self.lua.health_check_interval)
+        Duration::from_secs(self.health.interval)
+    }
+
+    /// The default health check timeout as a duration.
+    pub fn health_check_timeout(&self) -> Duration {
+        Duration::from_secs(self.health.timeout)
     }
 
     /// The TCP idle timeout as a duration.
@@ -437,10 +460,11 @@ mod tests {
     }
 
     #[test]
-    fn health_check_interval_is_read_and_checked() {
-        let config = Config::from_toml("[lua]\nhealth_check_interval = 30\n").expect("valid");
+    fn health_check_defaults_are_read_and_checked() {
+        let config = Config::from_toml("[health]\ninterval = 30\ntimeout = 4\n").expect("valid");
         assert_eq!(config.health_check_interval(), Duration::from_secs(30));
-        let config = Config::from_toml("[lua]\nhealth_check_interval = 0\n").expect("parses");
+        assert_eq!(config.health_check_timeout(), Duration::from_secs(4));
+        let config = Config::from_toml("[health]\ninterval = 0\n").expect("parses");
         assert!(matches!(config.validate(), Err(ConfigError::Invalid(_))));
     }
 

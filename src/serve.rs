@@ -160,6 +160,7 @@ fn lua_runtime(config: &Config, health: &HealthChecker) -> anyhow::Result<Option
             exec_limit: config.lua.exec_limit,
             memory_limit: config.lua.memory_limit_mb.max(1) << 20,
             health_check_interval: config.health_check_interval(),
+            health_check_timeout: config.health_check_timeout(),
         }),
         geo,
         health: Some(health.clone()),

@@ -196,6 +196,15 @@ globals  LUA A    ";leak = (leak or 0) + 1 return '192.0.2.' .. leak"
     }
     let log = server.log_text();
     assert!(log.contains("script took too long"), "{log}");
+    let metrics = server.http_get("/metrics").body;
+    assert!(metrics.contains("pooldns_lua_records{kind=\"script\"} 14"), "{metrics}");
+    assert!(metrics.contains("pooldns_lua_records{kind=\"native\"} 0"), "{metrics}");
+    let failures: u64 = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("pooldns_lua_failures_total "))
+        .and_then(|value| value.parse().ok())
+        .expect("failure counter");
+    assert!(failures >= 26, "{failures}");
     assert!(log.contains("owner=loop.lua.test."), "{log}");
 }
 

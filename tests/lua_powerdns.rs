@@ -911,7 +911,7 @@ fn health_checked_answers_match_powerdns() {
         geoip_mmdb: Some(mmdb.clone()),
         settings: Vec::new(),
     });
-    let pooldns = start_pooldns(&zones, &mmdb, "\n[lua]\nhealth_check_interval = 1\n");
+    let pooldns = start_pooldns(&zones, &mmdb, "\n[health]\ninterval = 1\n");
 
     let any = |alternatives: &[&str]| Expect::OneOf(alternatives.iter().map(|a| parse_alternative(a)).collect());
     let cases: Vec<(&str, Expect)> = vec![

@@ -110,6 +110,23 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let _ = writeln!(extra, "pooldns_zones_failed {}", state.status.failures().len());
     extra.push_str(&state.rolls.render());
     state.health.render_metrics(&mut extra);
+    let (native, script, broken) = catalog
+        .zones()
+        .filter_map(|zone| zone.programs())
+        .map(|programs| programs.counts())
+        .fold((0, 0, 0), |total, counts| {
+            (total.0 + counts.0, total.1 + counts.1, total.2 + counts.2)
+        });
+    extra.push_str(
+        "# HELP pooldns_lua_records LUA records served, by how they run (broken ones answer SERVFAIL).\n# TYPE pooldns_lua_records gauge\n",
+    );
+    let _ = writeln!(extra, "pooldns_lua_records{{kind=\"native\"}} {native}");
+    let _ = writeln!(extra, "pooldns_lua_records{{kind=\"script\"}} {script}");
+    let _ = writeln!(extra, "pooldns_lua_records{{kind=\"broken\"}} {broken}");
+    extra.push_str(
+        "# HELP pooldns_lua_failures_total LUA evaluations that failed (answered SERVFAIL).\n# TYPE pooldns_lua_failures_total counter\n",
+    );
+    let _ = writeln!(extra, "pooldns_lua_failures_total {}", crate::lua::failures());
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
         state.metrics.render(&extra),

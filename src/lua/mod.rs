@@ -45,6 +45,8 @@ pub struct Settings {
     pub memory_limit: usize,
     /// Default probe interval of health checks.
     pub health_check_interval: Duration,
+    /// Default probe timeout of health checks.
+    pub health_check_timeout: Duration,
 }
 
 impl Default for Settings {
@@ -53,6 +55,7 @@ impl Default for Settings {
             exec_limit: 1000,
             memory_limit: 16 << 20,
             health_check_interval: Duration::from_secs(5),
+            health_check_timeout: Duration::from_secs(2),
         }
     }
 }
@@ -211,8 +214,9 @@ impl Program {
         result.map(|()| query.client_dependent)
     }
 
-    /// Logs a failure, at most once a minute per record.
+    /// Counts a failure and logs it, at most once a minute per record.
     fn log_failure(&self, error: &EvalError) {
+        FAILURES.fetch_add(1, Ordering::Relaxed);
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         let last = self.last_logged.load(Ordering::Relaxed);
         if now >= last + 60
@@ -265,6 +269,15 @@ fn push_text(rtype: u16, text: &str, out: &mut Vec<u8>) -> Result<(), EvalError>
 fn push_rdata(rdata: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
     out.extend_from_slice(rdata);
+}
+
+/// LUA evaluations that failed since the process started. Failures are
+/// rare, so one shared counter costs nothing on the answer path.
+static FAILURES: AtomicU64 = AtomicU64::new(0);
+
+/// How many LUA evaluations failed, for `/metrics`.
+pub fn failures() -> u64 {
+    FAILURES.load(Ordering::Relaxed)
 }
 
 /// Splits what [`Program::evaluate`] wrote into RDATAs.

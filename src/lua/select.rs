@@ -257,7 +257,7 @@ impl Options {
             backup: Selector::Random,
             fail_on_incomplete: false,
             timing: Timing {
-                timeout: Duration::from_secs(2),
+                timeout: env.settings.health_check_timeout,
                 interval: env.settings.health_check_interval,
                 minimum_failures: 1,
                 minimum_successes: 1,
