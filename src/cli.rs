@@ -17,6 +17,7 @@ use crate::dnssec::KeyRole;
 use crate::dnssec::{self};
 use crate::import;
 use crate::loader;
+use crate::lua;
 use crate::name::Name;
 use crate::store::{DnssecSettings, Store, WriteMode};
 use crate::zone::contents::Denial;
@@ -306,7 +307,10 @@ async fn zone_command(config: &Config, store: &Store, command: ZoneCommand) -> a
             let kek = config.key_encryption_key()?.map(Arc::new);
             let signatures = Arc::new(SignatureCache::new(usize::MAX));
             let entry_points = Arc::new(store.secure_entry_points().await?);
-            let zone = loader::build_zone(store, id, &apex, entry_points, kek, signatures, None).await?;
+            // Denial records list what LUA records produce, as served; no
+            // health check is registered for an export.
+            let lua_runtime = config.lua.enabled.then(lua::Runtime::default);
+            let zone = loader::build_zone(store, id, &apex, entry_points, kek, signatures, lua_runtime).await?;
             print!("{}", export_signed(&zone)?);
         }
         ZoneCommand::Secure {

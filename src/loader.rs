@@ -253,6 +253,9 @@ pub async fn build_zone(
                 };
                 dnssec::prepare_records(&apex, &mut records, &keys, nsec3);
                 let mut zone = Zone::build(&apex, records);
+                if lua.is_none() {
+                    zone.ignore_lua();
+                }
                 zone.secure(keys, denial, Window::now(), signatures);
                 // Every signature is made before the snapshot is served,
                 // so answers only copy them; unchanged RRsets come from

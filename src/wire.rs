@@ -100,7 +100,8 @@ pub struct Edns {
     pub dnssec_ok: bool,
     /// The EDNS Client Subnet option (RFC 7871 §6), when present and valid.
     pub client_subnet: Option<ClientSubnet>,
-    /// The query carried a Client Subnet option that breaks RFC 7871 §7.1.1.
+    /// The query carried a Client Subnet option that is malformed (RFC 7871
+    /// §6), or more than one.
     pub bad_client_subnet: bool,
 }
 
@@ -359,15 +360,19 @@ fn read_options(mut rdata: &[u8]) -> Option<Result<ClientSubnet, bool>> {
         let len = u16::from_be_bytes([rdata[2], rdata[3]]) as usize;
         let value = rdata.get(4..4 + len)?;
         if code == OPTION_CLIENT_SUBNET {
-            subnet = read_client_subnet(value).ok_or(true);
+            // A second Client Subnet makes the query ambiguous: malformed.
+            subnet = match subnet {
+                Err(false) => read_client_subnet(value).ok_or(true),
+                _ => Err(true),
+            };
         }
         rdata = &rdata[4 + len..];
     }
     Some(subnet)
 }
 
-/// RFC 7871 §6 and §7.1.1: a known family, a prefix that fits it, a
-/// zero scope, exactly the octets the prefix needs and no bits past it.
+/// RFC 7871 §6: a known family, a prefix that fits it, a zero scope,
+/// exactly the octets the prefix needs and no bits past it.
 fn read_client_subnet(value: &[u8]) -> Option<ClientSubnet> {
     let [family_hi, family_lo, source_prefix, scope, address @ ..] = value else {
         return None;

@@ -113,6 +113,12 @@ include  LUA A    ";include('config') return pool"
 *.wild   LUA TXT  ";return qname:toString()"
 empty    LUA A    "pickrandomsample(0, {'192.0.2.1'})"
 ca       LUA A    "newCAFromRaw('ABCD'):toString()"
+loop     LUA CNAME "'loop.lua.test.'"
+ffempty  LUA A    "filterForward('10.0.0.1', newNMG({'192.0.2.0/24'}), '')"
+dedupe   LUA PTR  ";return {'A.example.', 'a.example.'}"
+chain    CNAME    broken
+broken   LUA A    ";error('deliberate')"
+number   LUA TXT  ";return 1/3"
 "#,
         "",
     );
@@ -153,6 +159,22 @@ ca       LUA A    "newCAFromRaw('ABCD'):toString()"
     assert!(ask(&server, "all", RecordType::Unknown(65402), &QueryOptions::udp())
         .answers
         .is_empty());
+    // A LUA CNAME to itself is written once.
+    let response = ask(&server, "loop", RecordType::A, &QueryOptions::udp());
+    assert_eq!(answers(&response, RecordType::CNAME), ["loop.lua.test."], "{response}");
+    // filterForward with an empty fallback: no address, NODATA.
+    let response = ask(&server, "ffempty", RecordType::A, &QueryOptions::udp());
+    assert_eq!(response.response_code, ResponseCode::NoError);
+    assert!(response.answers.is_empty(), "{response}");
+    // Records equal as DNSSEC compares them are one record.
+    let response = ask(&server, "dedupe", RecordType::PTR, &QueryOptions::udp());
+    assert_eq!(response.answers.len(), 1, "{response}");
+    // A failing LUA record fails the answer, CNAME before it included.
+    let response = ask(&server, "chain", RecordType::A, &QueryOptions::udp());
+    assert_eq!(response.response_code, ResponseCode::ServFail);
+    assert!(response.answers.is_empty(), "{response}");
+    // Numbers read as Lua prints them.
+    assert_eq!(txt(&server, "number", &QueryOptions::udp()), ["0.33333333333333"]);
     // ANY: the lowest type, synthesized like any other (RFC 8482).
     let response = ask(&server, "all", RecordType::ANY, &QueryOptions::udp());
     assert_eq!(answers(&response, RecordType::A), ["192.0.2.1", "192.0.2.2"]);
@@ -177,11 +199,43 @@ nothing  LUA A    ";return nil"
 table    LUA A    ";return {{}}"
 bad      LUA A    "'not an address'"
 globals  LUA A    ";leak = (leak or 0) + 1 return '192.0.2.' .. leak"
+shadow   LUA A    ";_G.pickrandom = function() return '203.0.113.66' end return '192.0.2.1'"
+victim   LUA A    ";return pickrandom({'192.0.2.7'})"
+strlib   LUA A    ";string.upper = nil return '192.0.2.1'"
+strmeta  LUA A    ";getmetatable('').__index.format = nil return '192.0.2.1'"
+rawset   LUA A    ";rawset(_G, 'x', 1) return '192.0.2.1'"
+pcall    LUA A    ";while true do pcall(function() while true do end end) end"
+config   LUA LUA  "shared = 1"
+inclusive LUA A   ";for i = 1, 1e18 do include('config') end"
+gc       LUA A    ";setmetatable({}, {__gc = function() while true do end end}) error('x')"
+bomb     LUA A    ";local t = {'192.0.2.1'} for i = 1, 15 do t = {t, t, t, t, t, t, t, t, t, t, t, t, t, t, t, t} end return pickrandom(t)"
+pattern  LUA A    ";return string.find(string.rep('a', 70000), 'a')"
+huge     LUA TXT  ";return string.rep('a', 70000)"
 "#,
         "[lua]\nexec_limit = 100000\nmemory_limit_mb = 8\n",
     );
     for name in [
-        "loop", "recurse", "hog", "os", "io", "require", "load", "dofile", "dump", "error", "nothing", "table", "bad",
+        "loop",
+        "recurse",
+        "hog",
+        "os",
+        "io",
+        "require",
+        "load",
+        "dofile",
+        "dump",
+        "error",
+        "nothing",
+        "table",
+        "bad",
+        "strlib",
+        "strmeta",
+        "rawset",
+        "pcall",
+        "inclusive",
+        "gc",
+        "bomb",
+        "pattern",
     ] {
         for transport in [QueryOptions::udp(), QueryOptions::tcp()] {
             let response = ask(&server, name, RecordType::A, &transport);
@@ -190,21 +244,25 @@ globals  LUA A    ";leak = (leak or 0) + 1 return '192.0.2.' .. leak"
         }
         assert_eq!(a(&server, "ok"), ["192.0.2.1"], "after {name}");
     }
-    // Globals do not survive an evaluation.
+    assert_eq!(rcode(&server, "huge", RecordType::TXT), ResponseCode::ServFail);
+    // Globals do not survive an evaluation, nor can a script change what
+    // the next one sees.
     for _ in 0..5 {
         assert_eq!(a(&server, "globals"), ["192.0.2.1"]);
+        assert_eq!(a(&server, "shadow"), ["192.0.2.1"]);
+        assert_eq!(a(&server, "victim"), ["192.0.2.7"]);
     }
     let log = server.log_text();
     assert!(log.contains("script took too long"), "{log}");
     let metrics = server.http_get("/metrics").body;
-    assert!(metrics.contains("pooldns_lua_records{kind=\"script\"} 14"), "{metrics}");
+    assert!(metrics.contains("pooldns_lua_records{kind=\"script\"} 26"), "{metrics}");
     assert!(metrics.contains("pooldns_lua_records{kind=\"native\"} 0"), "{metrics}");
     let failures: u64 = metrics
         .lines()
         .find_map(|line| line.strip_prefix("pooldns_lua_failures_total "))
         .and_then(|value| value.parse().ok())
         .expect("failure counter");
-    assert!(failures >= 26, "{failures}");
+    assert!(failures >= 42, "{failures}");
     assert!(log.contains("owner=loop.lua.test."), "{log}");
 }
 
@@ -308,6 +366,7 @@ loc       LUA TXT "latlonloc()"
 hashed    LUA A   "pickhashed({'192.0.2.1', '192.0.2.2', '192.0.2.3', '192.0.2.4'})"
 all       LUA A   "all({'192.0.2.1'})"
 static    A       192.0.2.80
+indirect  LUA TXT ";return _ENV['best' .. 'who']:toString()"
 "#,
     );
     let mut options = PooldnsOptions::new(dir.path());
@@ -355,6 +414,10 @@ static    A       192.0.2.80
         subnet_scope(&ask(&server, "all", RecordType::A, &from("203.0.113.0/24"))),
         Some(0)
     );
+    // However a script reads the client's address, the answer is scoped.
+    let indirect = ask(&server, "indirect", RecordType::TXT, &from("203.0.113.0/24"));
+    assert_eq!(answers(&indirect, RecordType::TXT), ["203.0.113.0"]);
+    assert_eq!(subnet_scope(&indirect), Some(24));
     assert_eq!(
         subnet_scope(&ask(&server, "static", RecordType::A, &from("203.0.113.0/24"))),
         Some(0)
@@ -560,6 +623,7 @@ www    LUA A    "pickrandom({'192.0.2.1', '192.0.2.2'})"
 both   LUA A    "all({'192.0.2.1', '192.0.2.2'})"
 empty  LUA A    "ifportup(9, {'192.0.2.1'}, {backupSelector = 'empty'})"
 *.wild LUA TXT  ";return qname:toStringNoDot()"
+*.none LUA A    "ifportup(9, {'192.0.2.1'}, {backupSelector = 'empty'})"
 "#,
             "",
         );
@@ -613,11 +677,17 @@ empty  LUA A    "ifportup(9, {'192.0.2.1'}, {backupSelector = 'empty'})"
             let output = delv(name, qtype);
             assert!(output.contains("; fully validated"), "{denial:?} {name}: {output}");
         }
-        let output = delv("empty", "A");
-        assert!(
-            output.contains("; negative response, fully validated"),
-            "{denial:?} empty: {output}"
-        );
+        // Empty results, also from a wildcard, where the wildcard's own
+        // denial record may be needed by two proofs at once.
+        for name in [
+            "empty", "a.none", "b.none", "c.none", "d.none", "e.none", "f.none", "g.none",
+        ] {
+            let output = delv(name, "A");
+            assert!(
+                output.contains("; negative response, fully validated"),
+                "{denial:?} {name}: {output}"
+            );
+        }
         // The denial in that answer does not list A.
         let response = ask(&server, "empty", RecordType::A, &QueryOptions::udp().dnssec_ok());
         for record in response.authorities {

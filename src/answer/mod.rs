@@ -18,6 +18,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use crate::catalog::Catalog;
+use crate::dnssec::canonical::canonical_rdata;
 use crate::dnssec::denial::{without_type, Nsec3Chain};
 use crate::dnssec::signer::each_rrsig;
 use crate::lua::{self, Program, ZonePrograms};
@@ -129,7 +130,7 @@ impl Responder {
         let bad_subnet = self.ecs && query.edns.is_some_and(|edns| edns.bad_client_subnet);
         let result = match refusal(query) {
             Some(rcode) => rcode,
-            // RFC 7871 §7.1.1: a malformed Client Subnet is a format error.
+            // RFC 7871 §7.2.1: a malformed Client Subnet is a format error.
             None if bad_subnet => rcode::FORMERR,
             None => match catalog.find(query.qname_lower(), query.qtype) {
                 None => rcode::REFUSED,
@@ -339,9 +340,17 @@ impl<'a> Resolution<'a> {
                     }
                     break;
                 }
-                NodeAnswer::Unanswerable => return Ok(rcode::SERVFAIL),
+                NodeAnswer::Unanswerable => {
+                    // A failed LUA record fails the whole answer, also
+                    // after a CNAME that led to it (as PowerDNS does).
+                    writer.drop_records();
+                    return Ok(rcode::SERVFAIL);
+                }
                 NodeAnswer::FollowSynthesized(target) => {
-                    if !target.ends_with(self.zone.apex().as_wire()) {
+                    let seen = visited[..=step]
+                        .iter()
+                        .any(|seen| seen.eq_ignore_ascii_case(target.as_slice()));
+                    if seen || !target.ends_with(self.zone.apex().as_wire()) {
                         break;
                     }
                     name = *target;
@@ -432,11 +441,6 @@ impl<'a> Resolution<'a> {
                 None => NodeAnswer::Done,
             });
         }
-        if node.rrset(types::LUA).is_some_and(|lua| lua.answers_for(qtype)) {
-            // LUA records are off: the denial records list the type they
-            // would produce, so prove NODATA without it.
-            return Ok(NodeAnswer::Empty(qtype));
-        }
         Ok(NodeAnswer::NoData)
     }
 
@@ -493,11 +497,17 @@ impl<'a> Resolution<'a> {
             }
         }
         // An RRset holds each record once (RFC 2181 §5), whatever the
-        // records and programs produced.
+        // records and programs produced; equal as DNSSEC compares them
+        // (RFC 4034 §6.2), so the answer is exactly what its RRSIG covers.
         let records = || {
             lua::each_rdata(data)
                 .enumerate()
-                .filter(|&(index, rdata)| !lua::each_rdata(data).take(index).any(|earlier| earlier == rdata))
+                .filter(|&(index, rdata)| {
+                    let canonical = canonical_rdata(rtype, rdata);
+                    !lua::each_rdata(data)
+                        .take(index)
+                        .any(|earlier| canonical_rdata(rtype, earlier) == canonical)
+                })
                 .map(|(_, rdata)| rdata)
         };
         let mut first = None;
@@ -633,7 +643,10 @@ impl<'a> Resolution<'a> {
         let Some(secured) = self.zone.secured() else {
             return Ok(());
         };
-        let mut written = ProofSet::default();
+        let mut written = ProofSet {
+            strip: self.denial_to_rewrite(secured.denial()),
+            ..ProofSet::default()
+        };
         match secured.denial() {
             Denial::Nsec(_) => {
                 for proof in &self.proofs {
@@ -645,23 +658,17 @@ impl<'a> Resolution<'a> {
                             let wildcard = NameBuf::wildcard_of(encloser.name_wire());
                             self.push_nsec_covering(writer, wildcard.as_slice(), &mut written)?;
                         }
-                        Proof::NoData { node, without } => match node.rrset(types::NSEC) {
-                            Some(_) if *without != 0 => self.push_nsec_without(writer, node, *without, &mut written)?,
+                        Proof::NoData { node, .. } => match node.rrset(types::NSEC) {
                             Some(_) => self.push_nsec(writer, node, &mut written)?,
                             // An empty non-terminal: the NSEC before it
                             // shows there is nothing at the name.
                             None => self.push_nsec_covering(writer, node.name_wire(), &mut written)?,
                         },
                         Proof::Wildcard {
-                            name,
-                            wildcard,
-                            nodata,
-                            without,
+                            name, wildcard, nodata, ..
                         } => {
                             // RFC 4035 §3.1.3.3 and §3.1.3.4.
-                            if *nodata && *without != 0 {
-                                self.push_nsec_without(writer, wildcard, *without, &mut written)?;
-                            } else if *nodata {
+                            if *nodata {
                                 self.push_nsec(writer, wildcard, &mut written)?;
                             }
                             self.push_nsec_covering(writer, name.as_slice(), &mut written)?;
@@ -686,34 +693,23 @@ impl<'a> Resolution<'a> {
                             let wildcard = NameBuf::wildcard_of(encloser.name_wire());
                             self.push_nsec3(writer, chain.covering(&chain.hash(wildcard.as_slice())), &mut written)?;
                         }
-                        Proof::NoData { node, without } => {
+                        Proof::NoData { node, .. } => {
                             // RFC 5155 §7.2.3 and §7.2.4.
                             let hash = chain.hash(node.name_wire());
                             match chain.matching(&hash) {
-                                Some(index) if *without != 0 => {
-                                    self.push_nsec3_without(writer, index, *without, &mut written)?
-                                }
                                 Some(index) => self.push_nsec3(writer, Some(index), &mut written)?,
                                 None => self.push_opt_out_proof(writer, chain, node.name_wire(), &mut written)?,
                             }
                         }
                         Proof::Wildcard {
-                            name,
-                            wildcard,
-                            nodata,
-                            without,
+                            name, wildcard, nodata, ..
                         } => {
                             let encloser = &wildcard.name_wire()[2..];
                             if *nodata {
                                 // RFC 5155 §7.2.5.
                                 self.push_closest_encloser(writer, chain, name.as_slice(), encloser, &mut written)?;
                                 let hash = chain.hash(wildcard.name_wire());
-                                match chain.matching(&hash) {
-                                    Some(index) if *without != 0 => {
-                                        self.push_nsec3_without(writer, index, *without, &mut written)?
-                                    }
-                                    index => self.push_nsec3(writer, index, &mut written)?,
-                                }
+                                self.push_nsec3(writer, chain.matching(&hash), &mut written)?;
                             } else {
                                 // RFC 5155 §7.2.6: the next closer name is covered.
                                 let next_closer = next_closer(name.as_slice(), encloser);
@@ -739,49 +735,38 @@ impl<'a> Resolution<'a> {
         let Some(nsec) = node.rrset(types::NSEC) else {
             return Ok(());
         };
-        if written.insert(node as *const Node as usize) {
-            self.push_signed(writer, node.name_wire(), node, nsec)?;
+        let key = node as *const Node as usize;
+        if !written.insert(key) {
+            return Ok(());
         }
-        Ok(())
+        match written.strip {
+            Some((strip, rtype)) if strip == key => match nsec.first() {
+                Some(rdata) => self.push_rewritten_denial(writer, node.name_wire(), types::NSEC, rdata, rtype),
+                None => Ok(()),
+            },
+            _ => self.push_signed(writer, node.name_wire(), node, nsec),
+        }
     }
 
-    /// The NSEC at `node` with `rtype` left out of its bitmap, signed for
-    /// this answer: a LUA record of that type produced nothing, and the
-    /// stored NSEC, which lists it, would make the NODATA bogus.
-    fn push_nsec_without(
-        &self,
-        writer: &mut MessageWriter<'_>,
-        node: &Node,
-        rtype: u16,
-        written: &mut ProofSet,
-    ) -> Result<(), Full> {
-        let Some(rdata) = node.rrset(types::NSEC).and_then(|nsec| nsec.first()) else {
-            return Ok(());
+    /// Which denial record proves a NODATA for a LUA type that produced
+    /// nothing, and that type: that record must be written without it,
+    /// whichever proof writes it first.
+    fn denial_to_rewrite(&self, denial: &Denial) -> Option<(usize, u16)> {
+        let (node, rtype) = self.proofs.iter().find_map(|proof| match proof {
+            Proof::NoData { node, without } if *without != 0 => Some((*node, *without)),
+            Proof::Wildcard {
+                wildcard,
+                nodata: true,
+                without,
+                ..
+            } if *without != 0 => Some((*wildcard, *without)),
+            _ => None,
+        })?;
+        let key = match denial {
+            Denial::Nsec(_) => node as *const Node as usize,
+            Denial::Nsec3 { chain, .. } => usize::MAX - chain.matching(&chain.hash(node.name_wire()))?,
         };
-        if !written.insert(node as *const Node as usize) {
-            return Ok(());
-        }
-        self.push_rewritten_denial(writer, node.name_wire(), types::NSEC, rdata, rtype)
-    }
-
-    /// Like [`Resolution::push_nsec_without`] for NSEC3 record `index`.
-    fn push_nsec3_without(
-        &self,
-        writer: &mut MessageWriter<'_>,
-        index: usize,
-        rtype: u16,
-        written: &mut ProofSet,
-    ) -> Result<(), Full> {
-        let Some(Denial::Nsec3 { chain, .. }) = self.zone.secured().map(|secured| secured.denial()) else {
-            return Ok(());
-        };
-        let Some(entry) = chain.entries().get(index) else {
-            return Ok(());
-        };
-        if !written.insert(usize::MAX - index) {
-            return Ok(());
-        }
-        self.push_rewritten_denial(writer, &entry.owner, types::NSEC3, &entry.rdata, rtype)
+        Some((key, rtype))
     }
 
     fn push_rewritten_denial(
@@ -841,6 +826,11 @@ impl<'a> Resolution<'a> {
         };
         if !written.insert(usize::MAX - index) {
             return Ok(());
+        }
+        if let Some((strip, rtype)) = written.strip {
+            if strip == usize::MAX - index {
+                return self.push_rewritten_denial(writer, &entry.owner, types::NSEC3, &entry.rdata, rtype);
+            }
         }
         let ttl = secured.negative_ttl();
         writer.push(&entry.owner, types::NSEC3, ttl, &entry.rdata)?;
@@ -983,6 +973,9 @@ fn next_closer<'n>(name: &'n [u8], encloser: &[u8]) -> &'n [u8] {
 struct ProofSet {
     keys: [usize; 8],
     len: usize,
+    /// The denial record (key as in `keys`) to write without a type: the
+    /// one proving NODATA for a LUA type that produced nothing.
+    strip: Option<(usize, u16)>,
 }
 
 impl ProofSet {

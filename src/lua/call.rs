@@ -9,7 +9,6 @@
 //! same calls from Lua values, so both paths share one implementation.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::sync::Arc;
 
 use super::literal::{Table, Value};
 use super::netmask::Netmask;
@@ -180,6 +179,9 @@ pub fn compile(function: &str, args: &[Value], env: &Env) -> Result<Call, Compil
         "pickrandomsample" => {
             let count = number(arg(0)).ok_or_else(|| fail("the first argument must be a number".into()))?;
             candidates = string_list(arg(1), env).map_err(fail)?;
+            if candidates.is_empty() {
+                return Err(fail("the list is empty".into()));
+            }
             // As in PowerDNS, which converts n to an unsigned size: a
             // negative n takes the whole list.
             Kind::PickRandomSample(if count < 0.0 { usize::MAX } else { count as usize })
@@ -195,7 +197,7 @@ pub fn compile(function: &str, args: &[Value], env: &Env) -> Result<Call, Compil
                     _ => return Err(fail("expects a list of {weight, value} pairs".into())),
                 };
                 let weight = number(&pair.items[0]).ok_or_else(|| fail("a weight is not a number".into()))?;
-                if weight < 1.0 || weight > f64::from(u32::MAX) {
+                if weight < 1.0 || weight > f64::from(u32::MAX) || weight.fract() != 0.0 {
                     return Err(fail(format!("weight {weight} is not a positive integer")));
                 }
                 let text = string(&pair.items[1]).ok_or_else(|| fail("a value is not a string".into()))?;
@@ -457,6 +459,10 @@ impl Call {
                     names::parse_address(&text).is_some_and(|address| masks.iter().any(|mask| mask.contains(address)));
                 if allowed {
                     Output::Text(text)
+                } else if fallback.as_deref() == Some("") {
+                    // An empty fallback means no address at all: NODATA
+                    // (PowerDNS 4.9 and later).
+                    Output::Many(Vec::new())
                 } else {
                     Output::Text(fallback.clone().unwrap_or_else(|| {
                         if query.env.rtype == types::AAAA {
@@ -568,9 +574,16 @@ pub fn candidate(text: &str, env: &Env) -> Candidate {
     }
 }
 
+/// Longest result text: its TXT RDATA (a length octet per 255) still fits
+/// the 16-bit RDLENGTH.
+const MAX_RESULT: usize = 65_000;
+
 /// Zone-file content of type `rtype` as RDATA. Names are absolute; a TXT
 /// result is one string, split into 255-octet pieces.
 pub fn to_rdata(rtype: u16, text: &str) -> Result<Vec<u8>, String> {
+    if text.len() > MAX_RESULT {
+        return Err(format!("{} octets is too long for a record", text.len()));
+    }
     if rtype == types::TXT {
         let mut out = Vec::with_capacity(text.len() + 1 + text.len() / 255);
         let bytes = text.as_bytes();
@@ -652,6 +665,3 @@ pub fn netmask_list(value: &Value) -> Result<Vec<Netmask>, String> {
         _ => Err("expects a list of netmasks".into()),
     }
 }
-
-/// Shared by compiled snapshots and the sandbox.
-pub type SharedCall = Arc<Call>;

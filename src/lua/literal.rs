@@ -27,16 +27,6 @@ pub struct Table {
     pub keyed: Vec<(Value, Value)>,
 }
 
-impl Table {
-    /// The value at a string key.
-    pub fn get(&self, key: &str) -> Option<&Value> {
-        self.keyed
-            .iter()
-            .find(|(k, _)| matches!(k, Value::Str(s) if s == key))
-            .map(|(_, v)| v)
-    }
-}
-
 /// Why code is not a literal call. `Syntax` is definitely broken code;
 /// `NotLiteral` is code the sandbox must run.
 #[derive(Debug, PartialEq, Eq)]
@@ -378,6 +368,14 @@ mod tests {
         Value::Str(text.into())
     }
 
+    fn get<'t>(table: &'t Table, key: &str) -> Option<&'t Value> {
+        table
+            .keyed
+            .iter()
+            .find(|(k, _)| matches!(k, Value::Str(s) if s == key))
+            .map(|(_, v)| v)
+    }
+
     #[test]
     fn reads_calls_with_literals() {
         let (name, args) = parse_call("ifportup(443, {'192.0.2.1', \"192.0.2.2\"})").expect("literal");
@@ -396,8 +394,8 @@ mod tests {
         let Value::Table(options) = &args[2] else {
             panic!("options")
         };
-        assert_eq!(options.get("selector"), Some(&s("hashed")));
-        assert_eq!(options.get("timeout"), Some(&Value::Number(2.0)));
+        assert_eq!(get(options, "selector"), Some(&s("hashed")));
+        assert_eq!(get(options, "timeout"), Some(&Value::Number(2.0)));
         let (name, args) = parse_call("  pickwhashed({ {10, '1.1.1.1'}, {-3, [[x]]} }) -- comment").expect("literal");
         assert_eq!(name, "pickwhashed");
         let Value::Table(outer) = &args[0] else { panic!("table") };

@@ -25,7 +25,7 @@ pub mod select;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::geoip::GeoDb;
@@ -35,6 +35,9 @@ use crate::wire::ClientSubnet;
 use crate::zone::{types, Zone};
 use call::{Call, Output};
 use literal::Shape;
+
+/// Health checks one scripted record holds at most.
+const MAX_HELD_CHECKS: usize = 256;
 
 /// `[lua]` settings.
 #[derive(Clone, Debug)]
@@ -154,9 +157,9 @@ pub enum EvalError {
 pub struct Program {
     env: Arc<Env>,
     body: Body,
-    /// Health checks a script used when the snapshot was built, held so
-    /// they keep probing while the snapshot is served.
-    held: Vec<Check>,
+    /// Health checks a script has used, held so they keep probing while
+    /// the snapshot is served (at most [`MAX_HELD_CHECKS`]).
+    held: Mutex<Vec<Check>>,
     /// When this record's last failure was logged (UNIX seconds).
     last_logged: AtomicU64,
 }
@@ -204,7 +207,8 @@ impl Program {
                 .run(&mut query)
                 .map_err(EvalError::from)
                 .and_then(|output| write_output(call, output, self.env.rtype, out)),
-            Body::Script(code) => sandbox::run(code, &mut query)
+            Body::Script(code) => self
+                .run_script(code, &mut query)
                 .and_then(|texts| texts.iter().try_for_each(|text| push_text(self.env.rtype, text, out))),
             Body::Broken(reason) => Err(EvalError::Broken(reason.clone())),
         };
@@ -212,6 +216,21 @@ impl Program {
             self.log_failure(error);
         }
         result.map(|()| query.client_dependent)
+    }
+
+    /// Runs a script, holding the health checks it registered.
+    fn run_script(&self, code: &Arc<str>, query: &mut Query<'_>) -> Result<Vec<String>, EvalError> {
+        let mut checks = Vec::new();
+        let result = sandbox::run(code, query, &mut checks);
+        if !checks.is_empty() {
+            let mut held = self.held.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            for check in checks {
+                if held.len() < MAX_HELD_CHECKS && !held.iter().any(|known| known.id() == check.id()) {
+                    held.push(check);
+                }
+            }
+        }
+        result
     }
 
     /// Counts a failure and logs it, at most once a minute per record.
@@ -297,7 +316,7 @@ impl ZonePrograms {
     /// Compiles every LUA record of `zone`. Records that do not compile
     /// (stored before a check existed, or by another writer) fail their
     /// queries and are logged here.
-    pub fn compile(zone: &Zone, runtime: &Runtime) -> ZonePrograms {
+    pub fn compile(zone: &Zone, runtime: &Runtime) -> Arc<ZonePrograms> {
         let mut by_owner = HashMap::default();
         for node in zone.nodes() {
             let Some(rrset) = node.rrset(types::LUA) else {
@@ -316,12 +335,16 @@ impl ZonePrograms {
                 .collect();
             by_owner.insert(node.name_wire().into(), programs);
         }
-        ZonePrograms { by_owner }.with_script_checks(zone.apex())
+        let programs = Arc::new(ZonePrograms { by_owner });
+        programs.register_script_checks(zone.apex());
+        programs
     }
 
-    /// Runs every script once, as a query from 0.0.0.0 would, to register
-    /// the health checks it calls, and keeps them in its program.
-    fn with_script_checks(self, apex: &Name) -> ZonePrograms {
+    /// Runs every script once, as a query from 0.0.0.0 would, so that the
+    /// health checks it calls are registered (and probing) before the
+    /// first query, held by the snapshot. Checks on branches this run does
+    /// not take are registered, and held, when a query first takes them.
+    fn register_script_checks(self: &Arc<Self>, apex: &Name) {
         let client = Client {
             who: SocketAddr::from(([0, 0, 0, 0], 0)),
             local: SocketAddr::from(([0, 0, 0, 0], 0)),
@@ -330,10 +353,8 @@ impl ZonePrograms {
             tcp: false,
             edns_size: 0,
         };
-        let shared = Arc::new(self);
-        let mut found: Vec<(Box<[u8]>, usize, Vec<Check>)> = Vec::new();
-        for (owner, programs) in &shared.by_owner {
-            for (index, program) in programs.iter().enumerate() {
+        for (owner, programs) in &self.by_owner {
+            for program in programs.iter() {
                 let Body::Script(code) = &program.body else {
                     continue;
                 };
@@ -344,27 +365,14 @@ impl ZonePrograms {
                     env: &program.env,
                     qname: owner,
                     client: &client,
-                    programs: &shared,
+                    programs: self,
                     client_dependent: false,
                 };
-                let mut checks = Vec::new();
-                if let Err(error) = sandbox::run_collecting(code, &mut query, &mut checks) {
+                if let Err(error) = program.run_script(code, &mut query) {
                     tracing::debug!(zone = %apex, owner = %program.env.owner, %error, "script failed when loaded");
                 }
-                if !checks.is_empty() {
-                    found.push((owner.clone(), index, checks));
-                }
             }
         }
-        let Ok(mut programs) = Arc::try_unwrap(shared) else {
-            unreachable!("scripts hold the programs only while they run")
-        };
-        for (owner, index, checks) in found {
-            if let Some(program) = programs.by_owner.get_mut(&owner).and_then(|list| list.get_mut(index)) {
-                program.held = checks;
-            }
-        }
-        programs
     }
 
     /// The programs at a node (its stored, lowercased name).
@@ -409,7 +417,7 @@ fn compile_record(apex: &Name, owner: &Name, rdata: &[u8], runtime: &Runtime) ->
     Program {
         env: Arc::new(env),
         body,
-        held: Vec::new(),
+        held: Mutex::new(Vec::new()),
         last_logged: AtomicU64::new(0),
     }
 }

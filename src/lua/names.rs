@@ -388,6 +388,9 @@ impl Directive {
     }
 }
 
+/// Widest padding a format directive may ask for.
+const MAX_WIDTH: usize = 255;
+
 /// Parses the directive after a `%` at `bytes[start - 1]`; returns it and the index after it, or `None`
 /// for what Boost rejects (`bad_format_string`) or what we do not reproduce.
 fn parse_directive(bytes: &[u8], start: usize) -> Option<(Directive, usize)> {
@@ -432,6 +435,11 @@ fn parse_directive(bytes: &[u8], start: usize) -> Option<(Directive, usize)> {
     }
     if bytes.get(i).is_some_and(u8::is_ascii_digit) {
         (directive.width, i) = number(i);
+        // A name is at most 255 octets: wider padding can only be an
+        // error (and must not allocate gigabytes first).
+        if directive.width > MAX_WIDTH {
+            return None;
+        }
     }
     if bytes.get(i) == Some(&b'.') {
         let (precision, end) = number(i + 1);
@@ -1380,6 +1388,12 @@ mod tests {
         assert_eq!(create_reverse("2.1.arpa", "%5%", &[]), "unknown");
         // labels are taken from the whole qname, so a too-short reverse name hits "in-addr"
         assert_eq!(create_reverse("3.2.1.in-addr.arpa", "%5%", &[]), "error");
+        // Absurd widths are format errors, not allocations.
+        assert_eq!(create_reverse("4.3.2.1.in-addr.arpa", "%1$3000000000s", &[]), "error");
+        assert_eq!(
+            create_reverse("4.3.2.1.in-addr.arpa", "%1$99999999999999999999s", &[]),
+            "error"
+        );
         assert_eq!(create_reverse("", "%5%", &[]), "unknown");
         assert_eq!(create_reverse("4.3.2.-1.in-addr.arpa", "%5%", &[]), "error");
         assert_eq!(create_reverse("4.3.2.0256.in-addr.arpa", "%5%", &[]), "error");

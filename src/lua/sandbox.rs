@@ -1,24 +1,32 @@
 //! The Lua sandbox for LUA records that are more than one literal call.
 //!
-//! Each worker thread keeps one Lua state: the `table`, `string`, `math`
-//! and `utf8` libraries and the record functions, and nothing that
-//! reaches outside the process (no `io`, `os`, `require`, `debug`, no
-//! `load`/`dofile`, so no bytecode either). Every evaluation runs in a
-//! fresh global table that falls back to the shared one, so nothing
-//! persists between queries, under an instruction budget and the state's
-//! memory limit.
+//! Each worker thread keeps one Lua state with the `table`, `string`,
+//! `math` and `utf8` libraries and the record functions, and nothing that
+//! reaches outside the process: no `io`, `os`, `require`, `debug`,
+//! coroutines, `load`/`dofile` (so no bytecode), `collectgarbage`.
+//!
+//! Nothing a script does survives it: every evaluation runs in a fresh
+//! global table (also its `_G`) whose misses fall through to the shared
+//! functions; the libraries are read-only proxies, the string metatable
+//! is hidden, and `rawset` is gone. Nothing stops it early either: `pcall`
+//! and `xpcall` are gone, so the instruction budget's error always ends
+//! the evaluation, and `setmetatable` refuses `__gc`, whose finalizers
+//! would run outside the budget. Pattern functions refuse subjects and
+//! patterns large enough to backtrack for long inside one instruction.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::rc::Rc;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use mlua::{
-    Function, HookTriggers, Lua, LuaOptions, MetaMethod, MultiValue, StdLib, Table, UserData, UserDataMethods,
+    Function, HookTriggers, IntoLua, Lua, LuaOptions, MetaMethod, MultiValue, StdLib, Table, UserData, UserDataMethods,
     Value as LuaValue, VmState,
 };
 
-use super::call::{self, Output};
+use super::call::{self, Call, Output};
 use super::literal::{self, Value};
 use super::netmask::Netmask;
 use super::{random, Client, Env, EvalError, Query, ZonePrograms};
@@ -37,11 +45,30 @@ pub const GLOBALS: &[&str] = &[
     "pdnsrandom",
 ];
 
-/// Compiled scripts kept per worker; more than this starts the cache over.
-const MAX_SCRIPTS: usize = 4096;
+/// Compiled scripts kept per worker; more start the cache over.
+const MAX_SCRIPTS: usize = 512;
+
+/// Compiled record-function calls kept per worker.
+const MAX_CALLS: usize = 1024;
 
 /// Tables nested deeper than this are refused when read from Lua.
 const MAX_DEPTH: usize = 16;
+
+/// Values (table entries included) one call's arguments may hold.
+const MAX_VALUES: usize = 10_000;
+
+/// Longest pattern, and subject, the string pattern functions accept.
+const MAX_PATTERN: usize = 256;
+const MAX_SUBJECT: usize = 64 * 1024;
+
+/// With `exec_limit = 0`, how long an evaluation may run, checked every
+/// [`UNLIMITED_CHECK`] instructions.
+const UNLIMITED_DEADLINE: Duration = Duration::from_secs(1);
+const UNLIMITED_CHECK: u32 = 100_000;
+
+/// Log lines one evaluation may write, and their length.
+const MAX_LOG_LINES: u32 = 8;
+const MAX_LOG_BYTES: usize = 512;
 
 thread_local! {
     static SANDBOX: RefCell<Option<Sandbox>> = const { RefCell::new(None) };
@@ -49,10 +76,20 @@ thread_local! {
 
 struct Sandbox {
     lua: Lua,
-    /// The shared globals each evaluation's environment falls back to.
-    globals: Table,
+    /// The metatable of every evaluation's global table.
+    environment_meta: Table,
     scripts: HashMap<Arc<str>, Function>,
 }
+
+/// Calls compiled from scripts, by the record they run for and their
+/// arguments, so a script does not recompile (or re-register the checks
+/// of) the same call on every query. Held in the state's app data.
+#[derive(Default)]
+struct CallCache(HashMap<CallKey, (Arc<Env>, Rc<Call>)>);
+
+/// The record's environment (by address; the entry keeps it alive), the
+/// function and its arguments as text.
+type CallKey = (usize, &'static str, String);
 
 /// What the record functions need to know about the running evaluation.
 struct Current {
@@ -61,8 +98,12 @@ struct Current {
     client: Client,
     programs: Arc<ZonePrograms>,
     environment: Table,
+    started: Instant,
     client_dependent: Cell<bool>,
-    /// The health checks the evaluation's calls registered.
+    /// The budget ran out; nothing may carry on.
+    exceeded: Cell<bool>,
+    logged: Cell<u32>,
+    /// Health checks of calls compiled during this evaluation.
     checks: RefCell<Vec<Check>>,
 }
 
@@ -78,20 +119,10 @@ impl Current {
     }
 }
 
-/// Runs a script for one query; returns the texts it produced.
-pub fn run(code: &Arc<str>, query: &mut Query<'_>) -> Result<Vec<String>, EvalError> {
-    run_collecting(code, query, &mut Vec::new())
-}
-
-/// Like [`run`], also handing back the health checks the script's calls
-/// registered. The loader runs each script once this way when it builds a
-/// snapshot, so the checks a script uses exist (and are probing) before
-/// the first query, and the snapshot keeps them.
-pub fn run_collecting(
-    code: &Arc<str>,
-    query: &mut Query<'_>,
-    checks: &mut Vec<Check>,
-) -> Result<Vec<String>, EvalError> {
+/// Runs a script for one query; returns the texts it produced, and adds
+/// to `checks` the health checks its calls registered for the first time
+/// on this worker.
+pub fn run(code: &Arc<str>, query: &mut Query<'_>, checks: &mut Vec<Check>) -> Result<Vec<String>, EvalError> {
     SANDBOX.with(|cell| {
         let mut slot = cell.borrow_mut();
         if slot.is_none() {
@@ -125,20 +156,61 @@ impl Sandbox {
             LuaOptions::new(),
         )?;
         let globals = lua.globals();
-        for name in ["dofile", "loadfile", "load", "require", "collectgarbage", "print"] {
+        for name in [
+            "dofile",
+            "loadfile",
+            "load",
+            "require",
+            "collectgarbage",
+            "print",
+            "rawset",
+            "pcall",
+            "xpcall",
+        ] {
             globals.raw_set(name, LuaValue::Nil)?;
         }
-        if let Ok(string) = globals.raw_get::<Table>("string") {
-            string.raw_set("dump", LuaValue::Nil)?;
+        let string: Table = globals.raw_get("string")?;
+        string.raw_set("dump", LuaValue::Nil)?;
+        for name in ["find", "match", "gmatch", "gsub"] {
+            let original: Function = string.raw_get(name)?;
+            string.raw_set(name, bounded_pattern_function(&lua, name, original)?)?;
+        }
+        let original: Function = globals.raw_get("setmetatable")?;
+        globals.raw_set(
+            "setmetatable",
+            lua.create_function(move |_, (table, meta): (Table, LuaValue)| {
+                if let LuaValue::Table(meta) = &meta {
+                    if !meta.raw_get::<LuaValue>("__gc")?.is_nil() {
+                        return Err(mlua::Error::runtime("__gc metamethods are not allowed"));
+                    }
+                }
+                original.call::<LuaValue>((table, meta))
+            })?,
+        )?;
+        // The string metatable leads to the real string library: point it
+        // at the read-only proxy and hide it from getmetatable.
+        let string_meta: Table = lua.load("return getmetatable('')").eval()?;
+        for name in ["string", "table", "math", "utf8"] {
+            let library: Table = globals.raw_get(name)?;
+            let proxy = read_only(&lua, library)?;
+            if name == "string" {
+                string_meta.raw_set("__index", proxy.clone())?;
+                string_meta.raw_set("__metatable", false)?;
+            }
+            globals.raw_set(name, proxy)?;
         }
         for &name in call::FUNCTIONS {
             globals.raw_set(name, record_function(&lua, name)?)?;
         }
         register_helpers(&lua, &globals)?;
+        let environment_meta = lua.create_table()?;
+        environment_meta.raw_set("__index", global_lookup(&lua, globals)?)?;
+        environment_meta.raw_set("__metatable", false)?;
+        lua.set_app_data(CallCache::default());
         lua.set_memory_limit(memory_limit)?;
         Ok(Sandbox {
             lua,
-            globals,
+            environment_meta,
             scripts: HashMap::new(),
         })
     }
@@ -169,12 +241,6 @@ impl Sandbox {
         let environment = self.environment(query).map_err(script_error)?;
         function.set_environment(environment.clone()).map_err(script_error)?;
         let limit = query.env.settings.exec_limit;
-        if limit > 0 {
-            self.lua
-                .set_hook(HookTriggers::new().every_nth_instruction(limit), |_, _| {
-                    Err::<VmState, _>(mlua::Error::runtime("script took too long"))
-                });
-        }
         // The functions read the query through app data, which must be
         // 'static: hand them an owned copy of what they need.
         self.lua.set_app_data(Current {
@@ -183,64 +249,136 @@ impl Sandbox {
             client: *query.client,
             programs: query.programs.clone(),
             environment,
+            started: Instant::now(),
             client_dependent: Cell::new(false),
+            exceeded: Cell::new(false),
+            logged: Cell::new(0),
             checks: RefCell::new(Vec::new()),
         });
-        let result = function.call::<LuaValue>(());
+        let every = if limit > 0 { limit } else { UNLIMITED_CHECK };
+        self.lua
+            .set_hook(HookTriggers::new().every_nth_instruction(every), move |lua, _| {
+                let Some(current) = lua.app_data_ref::<Current>() else {
+                    return Ok(VmState::Continue);
+                };
+                if limit > 0 || current.started.elapsed() > UNLIMITED_DEADLINE {
+                    current.exceeded.set(true);
+                    return Err(mlua::Error::runtime("script took too long"));
+                }
+                Ok(VmState::Continue)
+            });
+        let result = function
+            .call::<LuaValue>(())
+            .map_err(script_error)
+            .and_then(|value| result_texts(&self.lua, &value));
         self.lua.remove_hook();
         if let Some(current) = self.lua.remove_app_data::<Current>() {
             query.client_dependent |= current.client_dependent.get();
-            *checks = current.checks.into_inner();
+            checks.extend(current.checks.into_inner());
         }
-        if reads_client(code) {
-            query.client_dependent = true;
-        }
-        let texts = result.map_err(script_error).and_then(|value| result_texts(&value));
-        if texts.is_err() {
-            // A script that ran out of memory leaves garbage behind.
+        if result.is_err() {
+            // An evaluation that ran out of memory leaves garbage, and the
+            // cached scripts may be what fills the state.
+            if self.lua.used_memory() > query.env.settings.memory_limit / 2 {
+                self.scripts.clear();
+                if let Some(mut calls) = self.lua.app_data_mut::<CallCache>() {
+                    calls.0.clear();
+                }
+            }
             let _ = self.lua.gc_collect();
         }
-        texts
+        result
     }
 
-    /// A fresh global table for one evaluation, with the preset variables.
+    /// A fresh global table for one evaluation, with the preset variables
+    /// (`who`, `bestwho` and `ecswho` are looked up through
+    /// [`global_lookup`], which notes that the answer depends on them).
     fn environment(&self, query: &Query<'_>) -> mlua::Result<Table> {
         let lua = &self.lua;
         let environment = lua.create_table()?;
-        let fallback = lua.create_table()?;
-        fallback.raw_set("__index", self.globals.clone())?;
-        environment.set_metatable(Some(fallback));
-        let client = query.client;
+        environment.set_metatable(Some(self.environment_meta.clone()));
+        environment.raw_set("_G", environment.clone())?;
         environment.raw_set("qname", LuaName(query.qname_text()))?;
         environment.raw_set("zone", LuaName(query.env.apex.to_string().to_ascii_lowercase()))?;
         environment.raw_set("zoneid", 0)?;
-        environment.raw_set("who", LuaAddress(client.who))?;
-        environment.raw_set("localwho", LuaAddress(client.local))?;
-        environment.raw_set("bestwho", LuaAddress(SocketAddr::new(client.bestwho(), 0)))?;
-        match client.subnet {
-            Some(subnet) => environment.raw_set(
-                "ecswho",
-                LuaNetmasks(vec![(
-                    format!("{}/{}", subnet.address, subnet.source_prefix),
-                    format!("{}/{}", subnet.address, subnet.source_prefix)
-                        .parse()
-                        .unwrap_or_else(|_| "0.0.0.0/0".parse().expect("valid")),
-                )]),
-            )?,
-            None => environment.raw_set("ecswho", LuaValue::Nil)?,
-        }
-        environment.raw_set("dnssecOK", client.dnssec_ok)?;
-        environment.raw_set("tcp", client.tcp)?;
-        environment.raw_set("ednsPKTSize", client.edns_size)?;
+        environment.raw_set("localwho", LuaAddress(query.client.local))?;
+        environment.raw_set("dnssecOK", query.client.dnssec_ok)?;
+        environment.raw_set("tcp", query.client.tcp)?;
+        environment.raw_set("ednsPKTSize", query.client.edns_size)?;
         Ok(environment)
     }
 }
 
-/// Whether code reads the client's address directly (`who`, `bestwho`,
-/// `ecswho`): its answers then depend on the client, whatever it returns.
-fn reads_client(code: &str) -> bool {
-    code.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .any(|word| matches!(word, "who" | "bestwho" | "ecswho"))
+/// The `__index` of every evaluation's globals: the shared functions, and
+/// the client's addresses, whose reading makes the answer client-dependent
+/// (for the ECS scope).
+fn global_lookup(lua: &Lua, globals: Table) -> mlua::Result<Function> {
+    lua.create_function(move |lua, (_, key): (LuaValue, LuaValue)| {
+        let client_variable = match &key {
+            LuaValue::String(name) => match &*name.as_bytes() {
+                b"who" => Some(0),
+                b"bestwho" => Some(1),
+                b"ecswho" => Some(2),
+                _ => None,
+            },
+            _ => None,
+        };
+        let Some(variable) = client_variable else {
+            return globals.raw_get::<LuaValue>(key);
+        };
+        let Some(current) = lua.app_data_ref::<Current>() else {
+            return Ok(LuaValue::Nil);
+        };
+        current.client_dependent.set(true);
+        let client = current.client;
+        drop(current);
+        match variable {
+            0 => LuaAddress(client.who).into_lua(lua),
+            1 => LuaAddress(SocketAddr::new(client.bestwho(), 0)).into_lua(lua),
+            _ => match client.subnet {
+                Some(subnet) => {
+                    let text = format!("{}/{}", subnet.address, subnet.source_prefix);
+                    let mut group = LuaNetmasks(Vec::new());
+                    group.add(&text)?;
+                    group.into_lua(lua)
+                }
+                None => Ok(LuaValue::Nil),
+            },
+        }
+    })
+}
+
+/// A table that reads through to `library` and refuses writes.
+fn read_only(lua: &Lua, library: Table) -> mlua::Result<Table> {
+    let proxy = lua.create_table()?;
+    let meta = lua.create_table()?;
+    meta.raw_set("__index", library)?;
+    meta.raw_set(
+        "__newindex",
+        lua.create_function(|_, _: MultiValue| {
+            Err::<(), _>(mlua::Error::runtime("the standard libraries are read-only"))
+        })?,
+    )?;
+    meta.raw_set("__metatable", false)?;
+    proxy.set_metatable(Some(meta));
+    Ok(proxy)
+}
+
+/// A string pattern function that refuses inputs large enough to keep the
+/// matcher busy for long within a single instruction.
+fn bounded_pattern_function(lua: &Lua, name: &'static str, original: Function) -> mlua::Result<Function> {
+    lua.create_function(move |_, args: MultiValue| {
+        let length = |index: usize| match args.get(index) {
+            Some(LuaValue::String(text)) => text.as_bytes().len(),
+            _ => 0,
+        };
+        if length(0) > MAX_SUBJECT || length(1) > MAX_PATTERN {
+            return Err(mlua::Error::runtime(format!(
+                "string.{name}: subject over {MAX_SUBJECT} or pattern over {MAX_PATTERN} bytes"
+            )));
+        }
+        original.call::<MultiValue>(args)
+    })
 }
 
 fn script_error(error: mlua::Error) -> EvalError {
@@ -257,27 +395,32 @@ fn first_line(text: &str) -> &str {
 }
 
 /// What a script returned, as record texts.
-fn result_texts(value: &LuaValue) -> Result<Vec<String>, EvalError> {
+fn result_texts(lua: &Lua, value: &LuaValue) -> Result<Vec<String>, EvalError> {
     match value {
         LuaValue::Table(table) => table
             .clone()
             .sequence_values::<LuaValue>()
             .map(|item| {
                 let item = item.map_err(script_error)?;
-                scalar(&item).ok_or_else(|| EvalError::Script("a returned list holds a non-string".into()))
+                scalar(lua, &item).ok_or_else(|| EvalError::Script("a returned list holds a non-string".into()))
             })
             .collect(),
-        other => scalar(other)
+        other => scalar(lua, other)
             .map(|text| vec![text])
             .ok_or_else(|| EvalError::Script(format!("returned {}, not a string or a list", other.type_name()))),
     }
 }
 
-fn scalar(value: &LuaValue) -> Option<String> {
+/// A returned value as text: strings, numbers as Lua prints them,
+/// booleans, names and addresses.
+fn scalar(lua: &Lua, value: &LuaValue) -> Option<String> {
     match value {
         LuaValue::String(text) => Some(text.to_string_lossy()),
-        LuaValue::Integer(n) => Some(n.to_string()),
-        LuaValue::Number(n) => Some(n.to_string()),
+        LuaValue::Integer(_) | LuaValue::Number(_) => lua
+            .coerce_string(value.clone())
+            .ok()
+            .flatten()
+            .map(|text| text.to_string_lossy()),
         LuaValue::Boolean(b) => Some(b.to_string()),
         LuaValue::UserData(data) => {
             if let Ok(name) = data.borrow::<LuaName>() {
@@ -293,19 +436,40 @@ fn scalar(value: &LuaValue) -> Option<String> {
 }
 
 /// A record function callable from Lua: converts the arguments, compiles
-/// and runs the call as the native path does.
+/// the call (once per record and arguments on this worker) and runs it as
+/// the native path does.
 fn record_function(lua: &Lua, name: &'static str) -> mlua::Result<Function> {
     lua.create_function(move |lua, args: MultiValue| {
+        let mut budget = MAX_VALUES;
         let args = args
             .iter()
-            .map(|arg| to_value(arg, 0))
+            .map(|arg| to_value(arg, 0, &mut budget))
             .collect::<Result<Vec<Value>, String>>()
             .map_err(|error| mlua::Error::runtime(format!("{name}(): {error}")))?;
         let current = lua
             .app_data_ref::<Current>()
             .ok_or_else(|| mlua::Error::runtime("no query is being answered"))?;
-        let compiled =
-            call::compile(name, &args, &current.env).map_err(|error| mlua::Error::runtime(error.to_string()))?;
+        let key = (Arc::as_ptr(&current.env) as usize, name, format!("{args:?}"));
+        let cached = lua
+            .app_data_ref::<CallCache>()
+            .and_then(|cache| cache.0.get(&key).map(|(_, compiled)| compiled.clone()));
+        let compiled = match cached {
+            Some(compiled) => compiled,
+            None => {
+                let compiled = Rc::new(
+                    call::compile(name, &args, &current.env)
+                        .map_err(|error| mlua::Error::runtime(error.to_string()))?,
+                );
+                current.checks.borrow_mut().extend(compiled.checks().iter().cloned());
+                if let Some(mut cache) = lua.app_data_mut::<CallCache>() {
+                    if cache.0.len() >= MAX_CALLS {
+                        cache.0.clear();
+                    }
+                    cache.0.insert(key, (current.env.clone(), compiled.clone()));
+                }
+                compiled
+            }
+        };
         let mut query = current.query();
         let output = compiled
             .run(&mut query)
@@ -313,7 +477,6 @@ fn record_function(lua: &Lua, name: &'static str) -> mlua::Result<Function> {
         if query.client_dependent {
             current.client_dependent.set(true);
         }
-        current.checks.borrow_mut().extend(compiled.checks().iter().cloned());
         let text = |index: usize| lua.create_string(&*compiled.candidates[index].text);
         Ok(match output {
             Output::One(index) => LuaValue::String(text(index)?),
@@ -337,11 +500,13 @@ fn record_function(lua: &Lua, name: &'static str) -> mlua::Result<Function> {
     })
 }
 
-/// A Lua value as a literal, for compiling a call.
-fn to_value(value: &LuaValue, depth: usize) -> Result<Value, String> {
+/// A Lua value as a literal, for compiling a call; at most `budget`
+/// values in all, however the tables share and nest.
+fn to_value(value: &LuaValue, depth: usize, budget: &mut usize) -> Result<Value, String> {
     if depth > MAX_DEPTH {
         return Err("tables nest too deep".into());
     }
+    *budget = budget.checked_sub(1).ok_or("arguments hold too many values")?;
     Ok(match value {
         LuaValue::Nil => Value::Nil,
         LuaValue::Boolean(b) => Value::Bool(*b),
@@ -351,9 +516,12 @@ fn to_value(value: &LuaValue, depth: usize) -> Result<Value, String> {
         LuaValue::Table(table) => {
             let mut out = literal::Table::default();
             let length = table.raw_len();
+            if length > *budget {
+                return Err("arguments hold too many values".into());
+            }
             for index in 1..=length {
                 let item: LuaValue = table.raw_get(index).map_err(|error| error.to_string())?;
-                out.items.push(to_value(&item, depth + 1)?);
+                out.items.push(to_value(&item, depth + 1, budget)?);
             }
             for pair in table.clone().pairs::<LuaValue, LuaValue>() {
                 let (key, item) = pair.map_err(|error| error.to_string())?;
@@ -363,7 +531,7 @@ fn to_value(value: &LuaValue, depth: usize) -> Result<Value, String> {
                     }
                 }
                 out.keyed
-                    .push((to_value(&key, depth + 1)?, to_value(&item, depth + 1)?));
+                    .push((to_value(&key, depth + 1, budget)?, to_value(&item, depth + 1, budget)?));
             }
             Value::Table(out)
         }
@@ -435,9 +603,12 @@ fn register_helpers(lua: &Lua, globals: &Table) -> mlua::Result<()> {
     globals.raw_set(
         "pdnslog",
         lua.create_function(|lua, (message, _level): (String, Option<i64>)| {
-            match lua.app_data_ref::<Current>() {
-                Some(current) => tracing::info!(owner = %current.env.owner, "{message}"),
-                None => tracing::info!("{message}"),
+            if let Some(current) = lua.app_data_ref::<Current>() {
+                if current.logged.get() < MAX_LOG_LINES {
+                    current.logged.set(current.logged.get() + 1);
+                    let message = truncated(&message, MAX_LOG_BYTES);
+                    tracing::info!(owner = %current.env.owner, "{message}");
+                }
             }
             Ok(())
         })?,
@@ -468,20 +639,32 @@ fn register_helpers(lua: &Lua, globals: &Table) -> mlua::Result<()> {
                 .filter(|program| program.rtype() == types::LUA)
                 .filter_map(|program| program.script().cloned())
                 .collect();
-            if codes.iter().any(|code| reads_client(code)) {
-                current.client_dependent.set(true);
-            }
             drop(current);
             for code in codes {
-                // As in PowerDNS, a failing include is logged, not fatal.
                 let result = lua
                     .load(&*code)
                     .set_name(label.as_str())
                     .set_mode(mlua::ChunkMode::Text)
                     .set_environment(environment.clone())
                     .exec();
-                if let Err(error) = result {
-                    tracing::info!(%label, error = %first_line(&error.to_string()), "include failed");
+                let Err(error) = result else {
+                    continue;
+                };
+                // As in PowerDNS a failing include is logged, not fatal;
+                // but running out of time or memory ends the evaluation.
+                let exhausted = matches!(error, mlua::Error::MemoryError(_))
+                    || lua
+                        .app_data_ref::<Current>()
+                        .is_some_and(|current| current.exceeded.get());
+                if exhausted {
+                    return Err(error);
+                }
+                if let Some(current) = lua.app_data_ref::<Current>() {
+                    if current.logged.get() < MAX_LOG_LINES {
+                        current.logged.set(current.logged.get() + 1);
+                        let error = truncated(first_line(&error.to_string()), MAX_LOG_BYTES).to_string();
+                        tracing::info!(%label, %error, "include failed");
+                    }
                 }
             }
             Ok(())
@@ -507,6 +690,15 @@ fn register_helpers(lua: &Lua, globals: &Table) -> mlua::Result<()> {
     Ok(())
 }
 
+/// `text` cut to at most `max` bytes, at a character boundary.
+fn truncated(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
 /// A DNS name (`qname`, `zone`, `newDN`), as text with the trailing dot.
 struct LuaName(String);
 
@@ -529,14 +721,14 @@ impl UserData for LuaName {
                 .filter(|l| !l.is_empty())
                 .count())
         });
-        methods.add_method("isPartOf", |_, this, other: LuaValue| {
-            let other = scalar(&other).unwrap_or_default().to_ascii_lowercase();
+        methods.add_method("isPartOf", |lua, this, other: LuaValue| {
+            let other = scalar(lua, &other).unwrap_or_default().to_ascii_lowercase();
             let this = this.0.to_ascii_lowercase();
             Ok(other == "." || this == other || this.ends_with(&format!(".{other}")))
         });
         methods.add_meta_method(MetaMethod::ToString, |_, this, ()| Ok(this.0.clone()));
-        methods.add_meta_method(MetaMethod::Eq, |_, this, other: LuaValue| {
-            Ok(scalar(&other).is_some_and(|other| other.eq_ignore_ascii_case(&this.0)))
+        methods.add_meta_method(MetaMethod::Eq, |lua, this, other: LuaValue| {
+            Ok(scalar(lua, &other).is_some_and(|other| other.eq_ignore_ascii_case(&this.0)))
         });
     }
 }
@@ -577,8 +769,8 @@ impl LuaNetmasks {
 impl UserData for LuaNetmasks {
     fn add_methods<M: UserDataMethods<Self>>(methods: &mut M) {
         methods.add_method_mut("addMask", |_, this, text: String| this.add(&text));
-        methods.add_method("match", |_, this, address: LuaValue| {
-            let address = scalar(&address).and_then(|text| text.parse::<IpAddr>().ok());
+        methods.add_method("match", |lua, this, address: LuaValue| {
+            let address = scalar(lua, &address).and_then(|text| text.parse::<IpAddr>().ok());
             Ok(address.is_some_and(|address| this.0.iter().any(|(_, mask)| mask.contains(address))))
         });
         methods.add_method("toString", |_, this, ()| {

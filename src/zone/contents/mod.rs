@@ -39,6 +39,9 @@ pub struct Zone {
     secured: Option<Box<secured::Secured>>,
     /// The compiled LUA records, when LUA records are enabled.
     programs: Option<Arc<ZonePrograms>>,
+    /// Whether LUA records are answered, so denial records list the
+    /// types they produce ([`Zone::ignore_lua`] turns it off).
+    lua_answered: bool,
 }
 
 pub use secured::{Denial, DenialKind, Secured};
@@ -86,6 +89,7 @@ impl Zone {
             record_count,
             secured: None,
             programs: None,
+            lua_answered: true,
         };
         let mut records = records.into_iter().peekable();
         let mut data = Vec::new();
@@ -111,9 +115,15 @@ impl Zone {
         zone
     }
 
+    /// Declares the LUA records of this zone unanswered (LUA is off), so
+    /// that [`Zone::secure`] leaves their types out of denial records.
+    pub fn ignore_lua(&mut self) {
+        self.lua_answered = false;
+    }
+
     /// Attaches the compiled LUA records of this snapshot.
-    pub fn set_programs(&mut self, programs: ZonePrograms) {
-        self.programs = Some(Arc::new(programs));
+    pub fn set_programs(&mut self, programs: Arc<ZonePrograms>) {
+        self.programs = Some(programs);
     }
 
     /// The compiled LUA records; `None` when LUA records are disabled,

@@ -182,7 +182,8 @@ impl Zone {
     }
 
     /// The types present at a node as a denial record shows them: at a
-    /// cut only NS and DS; LUA records as the types they produce.
+    /// cut only NS and DS; LUA records as the types they produce, or
+    /// nothing when LUA records are not answered.
     fn present_types(&self, node: &Node) -> Vec<u16> {
         let mut present = Vec::new();
         for rrset in node.rrsets() {
@@ -190,12 +191,17 @@ impl Zone {
                 continue;
             }
             if rrset.rtype == types::LUA {
-                present.extend(
-                    rrset
-                        .rdata()
-                        .filter_map(|rdata| rdata.get(..2))
-                        .map(|t| u16::from_be_bytes([t[0], t[1]])),
-                );
+                // The types LUA records produce, when they are answered;
+                // `LUA LUA` snippets produce nothing.
+                if self.lua_answered {
+                    present.extend(
+                        rrset
+                            .rdata()
+                            .filter_map(|rdata| rdata.get(..2))
+                            .map(|t| u16::from_be_bytes([t[0], t[1]]))
+                            .filter(|&t| t != types::LUA),
+                    );
+                }
             } else {
                 present.push(rrset.rtype);
             }
