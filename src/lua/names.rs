@@ -151,20 +151,20 @@ fn inet_aton(text: &[u8]) -> Option<Ipv4Addr> {
     Some(Ipv4Addr::from(high | last))
 }
 
+/// Where the digits of a C integer start after leading whitespace and an
+/// optional sign, and whether that sign was `-` (`strtol` and `stoull`).
+fn leading_sign(s: &[u8]) -> (usize, bool) {
+    let i = s.iter().take_while(|&&c| c_isspace(c)).count();
+    match s.get(i) {
+        Some(b'-') => (i + 1, true),
+        Some(b'+') => (i + 1, false),
+        _ => (i, false),
+    }
+}
+
 /// `strtol(s, &end, 10)` on a C string, then stored into an `int` like PowerDNS does.
 fn strtol_to_int(s: &[u8]) -> (i32, usize) {
-    let mut i = s.iter().take_while(|&&c| c_isspace(c)).count();
-    let negative = match s.get(i) {
-        Some(b'-') => {
-            i += 1;
-            true
-        }
-        Some(b'+') => {
-            i += 1;
-            false
-        }
-        _ => false,
-    };
+    let (i, negative) = leading_sign(s);
     let digits = s[i.min(s.len())..].iter().take_while(|c| c.is_ascii_digit()).count();
     if digits == 0 {
         return (0, 0);
@@ -215,18 +215,7 @@ fn checked_stoi_u16(s: &[u8]) -> PortParse {
         return PortParse::Port(0);
     }
     let s = c_str(s);
-    let mut i = s.iter().take_while(|&&c| c_isspace(c)).count();
-    let negative = match s.get(i) {
-        Some(b'-') => {
-            i += 1;
-            true
-        }
-        Some(b'+') => {
-            i += 1;
-            false
-        }
-        _ => false,
-    };
+    let (i, negative) = leading_sign(s);
     let digits: Vec<u8> = s[i.min(s.len())..]
         .iter()
         .copied()
@@ -635,18 +624,7 @@ pub fn create_reverse6(qname: &str, format: &str, exceptions: &[(String, String)
 /// leading whitespace and a sign, like `stol`.
 fn stol_exact(text: &[u8]) -> Option<i64> {
     let s = c_str(text);
-    let mut i = s.iter().take_while(|&&c| c_isspace(c)).count();
-    let negative = match s.get(i) {
-        Some(b'-') => {
-            i += 1;
-            true
-        }
-        Some(b'+') => {
-            i += 1;
-            false
-        }
-        _ => false,
-    };
+    let (i, negative) = leading_sign(s);
     let digits = &s[i.min(s.len())..];
     if digits.is_empty() || i + digits.len() != text.len() || !digits.iter().all(u8::is_ascii_digit) {
         return None;
