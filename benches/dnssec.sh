@@ -192,22 +192,11 @@ EOF
     if [[ $DENIAL == nsec3 ]]; then pdnsutil_ set-nsec3 "$ZNAME" '1 0 0 -'; fi
     pdnsutil_ rectify-zone "$ZNAME"
     pdnsutil_ check-zone "$ZNAME"
-    pdns_args=(--daemon=no --guardian=no --local-address=127.0.0.1 --local-port="$PDNS_PORT"
-        --config-dir="$PD" --socket-dir="$PD" --disable-syslog --loglevel=3
-        --receiver-threads="$PDNS_RECEIVER_THREADS" --distributor-threads="$PDNS_DISTRIBUTOR_THREADS"
-        --reuseport="$PDNS_REUSEPORT")
-    if [[ -n $PDNS_CACHE_TTL ]]; then pdns_args+=(--cache-ttl="$PDNS_CACHE_TTL"); fi
-    printf '%s\n' "pdns_server ${pdns_args[*]}" >"$PD/command-line"
-    pdns_server "${pdns_args[@]}" >"$PD/pdns.log" 2>&1 &
-    PDNS_PID=$!
-    BENCH_PIDS+=("$PDNS_PID")
+    start_pdns "$PD" --reuseport="$PDNS_REUSEPORT"
     PORT[pdns]=$PDNS_PORT PID[pdns]=$PDNS_PID
     wait_answer "$PDNS_PORT" "www.$ZONE" A "$START_TIMEOUT" "$PDNS_PID" pdns_server "$PD/pdns.log"
     log "pdns_server pid $PDNS_PID on 127.0.0.1:$PDNS_PORT (receiver-threads $PDNS_RECEIVER_THREADS, distributor-threads $PDNS_DISTRIBUTOR_THREADS, reuseport $PDNS_REUSEPORT, cache-ttl ${PDNS_CACHE_TTL:-default})"
 fi
-pdns_stat() { # NAME -> value of a PowerDNS statistic
-    pdns_control --config-dir="$T/pdns" --socket-dir="$T/pdns" show "$1" 2>/dev/null || echo 0
-}
 
 # pooldns: import into a new store, secure, then serve from the store alone
 # (its zone directory is empty).
@@ -409,7 +398,7 @@ for load in $LOADS; do
             out=$T/out/$load-$s-$r.txt
             if [[ $s == pdns && $load == nxdomain ]]; then pdns_cooldown; fi
             h0=0 m0=0 h1=0 m1=0
-            if [[ $s == pdns ]]; then h0=$(pdns_stat packetcache-hit) m0=$(pdns_stat packetcache-miss); fi
+            if [[ $s == pdns ]]; then h0=$(pdns_stat "$T/pdns" packetcache-hit) m0=$(pdns_stat "$T/pdns" packetcache-miss); fi
             busy=0
             build_running && busy=1
             c0=$(cpu_ticks "${PID[$s]}")
@@ -419,7 +408,7 @@ for load in $LOADS; do
             c1=$(cpu_ticks "${PID[$s]}")
             build_running && busy=1
             BUSY_ROUNDS=$((BUSY_ROUNDS + busy))
-            if [[ $s == pdns ]]; then h1=$(pdns_stat packetcache-hit) m1=$(pdns_stat packetcache-miss); fi
+            if [[ $s == pdns ]]; then h1=$(pdns_stat "$T/pdns" packetcache-hit) m1=$(pdns_stat "$T/pdns" packetcache-miss); fi
             g0=$(children_ms "$T/times0.txt") g1=$(children_ms "$T/times1.txt")
             read -r sent ndone lost qps lat rc < <(parse_dnsperf "$out") || die "cannot parse $out"
             rbytes=$(dnsperf_resp_bytes "$out")

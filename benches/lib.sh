@@ -270,6 +270,29 @@ start_pooldns() {
     BENCH_PIDS+=("$POOLDNS_PID")
 }
 
+# start_pdns DIR [EXTRA_ARG...] -> sets PDNS_PID
+# Runs pdns_server in the foreground on 127.0.0.1:$PDNS_PORT with DIR as
+# its configuration and socket directory (pdns.conf there), the thread
+# counts of $PDNS_RECEIVER_THREADS / $PDNS_DISTRIBUTOR_THREADS and, when
+# set, $PDNS_CACHE_TTL; logs to DIR/pdns.log, command line in DIR/command-line.
+start_pdns() {
+    local dir=$1
+    shift
+    local args=(--daemon=no --guardian=no --local-address=127.0.0.1 --local-port="$PDNS_PORT"
+        --config-dir="$dir" --socket-dir="$dir" --disable-syslog --loglevel=3
+        --receiver-threads="$PDNS_RECEIVER_THREADS" --distributor-threads="$PDNS_DISTRIBUTOR_THREADS" "$@")
+    if [[ -n ${PDNS_CACHE_TTL:-} ]]; then args+=(--cache-ttl="$PDNS_CACHE_TTL"); fi
+    printf '%s\n' "pdns_server ${args[*]}" >"$dir/command-line"
+    pdns_server "${args[@]}" >"$dir/pdns.log" 2>&1 &
+    PDNS_PID=$!
+    BENCH_PIDS+=("$PDNS_PID")
+}
+
+# pdns_stat DIR NAME -> value of a statistic of the pdns_server of DIR
+pdns_stat() {
+    pdns_control --config-dir="$1" --socket-dir="$1" show "$2" 2>/dev/null || echo 0
+}
+
 # Stop one server we started (by PID) and wait for it.
 stop_pid() {
     local pid=$1 i

@@ -174,21 +174,11 @@ edns-subnet-processing=yes
 lua-health-checks-interval=$HEALTH_INTERVAL
 security-poll-suffix=
 EOF
-    pdns_args=(--daemon=no --guardian=no --local-address=127.0.0.1 --local-port="$PDNS_PORT"
-        --config-dir="$PD" --socket-dir="$PD" --disable-syslog --loglevel=3
-        --receiver-threads="$PDNS_RECEIVER_THREADS" --distributor-threads="$PDNS_DISTRIBUTOR_THREADS")
-    if [[ -n $PDNS_CACHE_TTL ]]; then pdns_args+=(--cache-ttl="$PDNS_CACHE_TTL"); fi
-    printf '%s\n' "pdns_server ${pdns_args[*]}" >"$PD/command-line"
-    pdns_server "${pdns_args[@]}" >"$PD/pdns.log" 2>&1 &
-    PDNS_PID=$!
-    BENCH_PIDS+=("$PDNS_PID")
+    start_pdns "$PD"
     PORT[pdns]=$PDNS_PORT PID[pdns]=$PDNS_PID
     wait_answer "$PDNS_PORT" "static.$ZONE" A "$START_TIMEOUT" "$PDNS_PID" pdns_server "$PD/pdns.log"
     log "pdns_server pid $PDNS_PID on 127.0.0.1:$PDNS_PORT (receiver-threads $PDNS_RECEIVER_THREADS, distributor-threads $PDNS_DISTRIBUTOR_THREADS, cache-ttl ${PDNS_CACHE_TTL:-default})"
 fi
-pdns_stat() { # NAME -> value of a PowerDNS statistic
-    pdns_control --config-dir="$T/pdns" --socket-dir="$T/pdns" show "$1" 2>/dev/null || echo 0
-}
 
 # pooldns: imports the zone directory into a new store; ECS on, the same
 # GeoIP database, the same health-check interval; otherwise its defaults.
@@ -325,7 +315,7 @@ for load in $LOADS; do
         for s in "${order[@]}"; do
             out=$T/out/$load-$s-$r.txt
             h0=0 m0=0 h1=0 m1=0
-            if [[ $s == pdns ]]; then h0=$(pdns_stat packetcache-hit) m0=$(pdns_stat packetcache-miss); fi
+            if [[ $s == pdns ]]; then h0=$(pdns_stat "$T/pdns" packetcache-hit) m0=$(pdns_stat "$T/pdns" packetcache-miss); fi
             busy=0
             build_running && busy=1
             c0=$(cpu_ticks "${PID[$s]}")
@@ -335,7 +325,7 @@ for load in $LOADS; do
             c1=$(cpu_ticks "${PID[$s]}")
             build_running && busy=1
             BUSY_ROUNDS=$((BUSY_ROUNDS + busy))
-            if [[ $s == pdns ]]; then h1=$(pdns_stat packetcache-hit) m1=$(pdns_stat packetcache-miss); fi
+            if [[ $s == pdns ]]; then h1=$(pdns_stat "$T/pdns" packetcache-hit) m1=$(pdns_stat "$T/pdns" packetcache-miss); fi
             g0=$(children_ms "$T/times0.txt") g1=$(children_ms "$T/times1.txt")
             read -r sent ndone lost qps lat rc < <(parse_dnsperf "$out") || die "cannot parse $out"
             rbytes=$(dnsperf_resp_bytes "$out")

@@ -265,9 +265,13 @@ pub async fn build_zone(
             }
         };
         // LUA records are compiled, and their health checks registered,
-        // before the snapshot answers anything.
+        // before the snapshot answers anything; a zone without any keeps
+        // no programs, so its answers never look for them.
         if let Some(runtime) = &lua {
-            zone.set_programs(ZonePrograms::compile(&zone, runtime));
+            let programs = ZonePrograms::compile(&zone, runtime);
+            if !programs.is_empty() {
+                zone.set_programs(programs);
+            }
         }
         tracing::debug!(zone = %apex, ?fetched, parse = ?parsed - fetched, build = ?started.elapsed() - parsed, "zone built");
         Ok(zone)

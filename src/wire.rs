@@ -582,9 +582,16 @@ impl<'b> MessageWriter<'b> {
     /// [`MessageWriter::push_opt`]: the query's subnet with our `scope`
     /// (RFC 7871 §7.2.1).
     pub fn push_client_subnet(&mut self, subnet: &ClientSubnet, scope: u8) {
-        let (family, octets): (u16, Vec<u8>) = match subnet.address {
-            std::net::IpAddr::V4(v4) => (1, v4.octets().to_vec()),
-            std::net::IpAddr::V6(v6) => (2, v6.octets().to_vec()),
+        let mut octets = [0u8; 16];
+        let family: u16 = match subnet.address {
+            std::net::IpAddr::V4(v4) => {
+                octets[..4].copy_from_slice(&v4.octets());
+                1
+            }
+            std::net::IpAddr::V6(v6) => {
+                octets = v6.octets();
+                2
+            }
         };
         let address = &octets[..usize::from(subnet.source_prefix).div_ceil(8)];
         let len = 4 + address.len();

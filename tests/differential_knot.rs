@@ -14,16 +14,15 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
 use std::fs;
 use std::net::SocketAddr;
 use std::path::Path;
 
+use common::compare::{parse_type, rrsets, RRset};
 use common::{data_path, encode_query, exchange, next_id, parse_name, Knotd, Pooldns, QueryOptions, Transport};
 use hickory_proto::op::Message;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
-use hickory_proto::serialize::binary::BinDecodable;
 
 /// Differences between Knot and pooldns that are allowed, as
 /// `(query pattern, reason)`.
@@ -84,17 +83,6 @@ impl fmt::Display for Case {
         }
         Ok(())
     }
-}
-
-/// Parses a record type mnemonic or `TYPEnnn` (RFC 3597).
-fn parse_type(text: &str) -> Result<RecordType, String> {
-    let upper = text.to_ascii_uppercase();
-    if let Some(number) = upper.strip_prefix("TYPE") {
-        if let Ok(code) = number.parse::<u16>() {
-            return Ok(RecordType::from(code));
-        }
-    }
-    upper.parse().map_err(|_| format!("unknown record type {text:?}"))
 }
 
 /// Parses one corpus line; `Ok(None)` for blank lines and comments.
@@ -195,29 +183,6 @@ fn known_difference(case: &Case) -> Option<&'static str> {
 // Normalized replies
 // ---------------------------------------------------------------------------
 
-/// An RRset as compared: owner in lower case, then type and class; the
-/// records as "TTL RDATA" strings in sorted order.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct RRset {
-    owner: String,
-    rtype: String,
-    class: String,
-    records: Vec<String>,
-}
-
-impl fmt::Display for RRset {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, record) in self.records.iter().enumerate() {
-            if i > 0 {
-                f.write_str("\n")?;
-            }
-            let (ttl, rdata) = record.split_once(' ').unwrap_or((record, ""));
-            write!(f, "{} {ttl} {} {} {rdata}", self.owner, self.class, self.rtype)?;
-        }
-        Ok(())
-    }
-}
-
 /// EDNS parameters of a reply.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct EdnsSummary {
@@ -240,69 +205,6 @@ struct Normalized {
 }
 
 const SECTION_NAMES: [&str; 3] = ["answer", "authority", "additional"];
-
-/// Whether the RDATA of `rtype` holds domain names that may legitimately be
-/// compressed against differently cased names earlier in the message.
-fn rdata_has_names(rtype: RecordType) -> bool {
-    matches!(
-        rtype,
-        RecordType::CNAME
-            | RecordType::DNAME
-            | RecordType::NS
-            | RecordType::PTR
-            | RecordType::MX
-            | RecordType::SRV
-            | RecordType::SOA
-    )
-}
-
-/// Presentation form of RDATA used for comparison.
-fn rdata_text(record: &Record) -> String {
-    let mut text = String::new();
-    match &record.data {
-        // hickory-proto has no DNAME type and keeps its RDATA as raw bytes,
-        // which must be an uncompressed name (RFC 6672 section 2.5).
-        RData::Unknown { code, rdata } if *code == RecordType::DNAME => match Name::from_bytes(&rdata.anything) {
-            Ok(name) => text = name.to_ascii(),
-            Err(e) => text = format!("<invalid DNAME target {}: {e}>", common::hex(&rdata.anything)),
-        },
-        data => {
-            if write!(text, "{data}").is_err() {
-                text = format!("{data:?}");
-            }
-        }
-    }
-    if rdata_has_names(record.record_type()) {
-        text.make_ascii_lowercase();
-    }
-    text
-}
-
-/// Groups the records of one section into sorted RRsets.
-fn rrsets(records: &[Record]) -> Vec<RRset> {
-    let mut sets: BTreeMap<(String, String, String), Vec<String>> = BTreeMap::new();
-    for record in records {
-        let key = (
-            record.name.to_lowercase().to_ascii(),
-            record.record_type().to_string(),
-            record.dns_class.to_string(),
-        );
-        sets.entry(key)
-            .or_default()
-            .push(format!("{} {}", record.ttl, rdata_text(record)));
-    }
-    sets.into_iter()
-        .map(|((owner, rtype, class), mut records)| {
-            records.sort();
-            RRset {
-                owner,
-                rtype,
-                class,
-                records,
-            }
-        })
-        .collect()
-}
 
 impl Normalized {
     fn from_message(message: &Message) -> Self {

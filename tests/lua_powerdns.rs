@@ -54,6 +54,7 @@ use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use common::compare::{parse_type, rrsets, RRset};
 use common::pdns::{PdnsOptions, PdnsServer};
 use common::{
     data_path, encode_query, exchange, hex, next_id, parse_name, udp_exchange, Pooldns, PooldnsOptions, QueryOptions,
@@ -61,7 +62,7 @@ use common::{
 };
 use hickory_proto::op::{Edns, Message};
 use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
-use hickory_proto::rr::{Name, RData, Record, RecordType};
+use hickory_proto::rr::{Name, RecordType};
 use tempfile::TempDir;
 
 /// How often a query with a random answer is sent to each server.
@@ -160,17 +161,6 @@ impl fmt::Display for Case {
         }
         Ok(())
     }
-}
-
-/// Parses a record type mnemonic or `TYPEnnn` (RFC 3597).
-fn parse_type(text: &str) -> Result<RecordType, String> {
-    let upper = text.to_ascii_uppercase();
-    if let Some(number) = upper.strip_prefix("TYPE") {
-        if let Ok(code) = number.parse::<u16>() {
-            return Ok(RecordType::from(code));
-        }
-    }
-    upper.parse().map_err(|_| format!("unknown record type {text:?}"))
 }
 
 /// Parses `ADDRESS/PREFIX`.
@@ -337,28 +327,6 @@ fn known_difference(case: &Case) -> Option<&'static str> {
 // Normalized replies
 // ---------------------------------------------------------------------------
 
-/// An RRset as compared: owner in lower case, type, and the records as
-/// "TTL RDATA" strings in sorted order.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct RRset {
-    owner: String,
-    rtype: String,
-    records: Vec<String>,
-}
-
-impl fmt::Display for RRset {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, record) in self.records.iter().enumerate() {
-            if i > 0 {
-                f.write_str("\n")?;
-            }
-            let (ttl, rdata) = record.split_once(' ').unwrap_or((record, ""));
-            write!(f, "{} {ttl} {} {rdata}", self.owner, self.rtype)?;
-        }
-        Ok(())
-    }
-}
-
 /// The parts of a reply that are compared.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Reply {
@@ -425,54 +393,6 @@ fn ecs_scope(edns: &Edns) -> Option<u8> {
         Some(EdnsOption::Subnet(subnet)) => Some(subnet.scope_prefix()),
         _ => None,
     }
-}
-
-/// A TXT character-string in presentation format (RFC 1035 §5.1).
-fn quote(bytes: &[u8]) -> String {
-    let mut out = String::from("\"");
-    for &byte in bytes {
-        match byte {
-            b'"' | b'\\' => {
-                out.push('\\');
-                out.push(byte as char);
-            }
-            0x20..=0x7e => out.push(byte as char),
-            _ => {
-                let _ = write!(out, "\\{byte:03}");
-            }
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// Presentation form of RDATA used for comparison: TXT as quoted strings,
-/// names in lower case.
-fn rdata_text(record: &Record) -> String {
-    match &record.data {
-        RData::TXT(txt) => txt.txt_data.iter().map(|s| quote(s)).collect::<Vec<_>>().join(" "),
-        RData::CNAME(_) | RData::PTR(_) | RData::NS(_) | RData::SOA(_) | RData::MX(_) => {
-            record.data.to_string().to_ascii_lowercase()
-        }
-        data => data.to_string(),
-    }
-}
-
-/// Groups records into sorted RRsets.
-fn rrsets(records: &[Record]) -> Vec<RRset> {
-    let mut sets: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
-    for record in records {
-        let key = (record.name.to_lowercase().to_ascii(), record.record_type().to_string());
-        sets.entry(key)
-            .or_default()
-            .push(format!("{} {}", record.ttl, rdata_text(record)));
-    }
-    sets.into_iter()
-        .map(|((owner, rtype), mut records)| {
-            records.sort();
-            RRset { owner, rtype, records }
-        })
-        .collect()
 }
 
 /// What a server did with one query.

@@ -209,6 +209,8 @@ struct Resolution<'a> {
     proofs: Vec<Proof<'a>>,
     /// Who asked, for LUA records.
     client: &'a lua::Client,
+    /// The zone's compiled LUA records, if it has any and LUA is on.
+    programs: Option<&'a Arc<ZonePrograms>>,
     /// Whether a LUA record's answer depended on the client's address.
     client_dependent: bool,
 }
@@ -259,6 +261,7 @@ impl<'a> Resolution<'a> {
             target_count: 0,
             proofs: Vec::new(),
             client,
+            programs: zone.programs(),
             client_dependent: false,
         }
     }
@@ -316,15 +319,16 @@ impl<'a> Resolution<'a> {
                 }
             };
             let answer = self.answer_from(node, owner, writer)?;
+            let without = match answer {
+                NodeAnswer::Empty(rtype) => rtype,
+                _ => 0,
+            };
             if wildcard {
                 self.prove(Proof::Wildcard {
                     name,
                     wildcard: node,
                     nodata: matches!(answer, NodeAnswer::NoData | NodeAnswer::Empty(_)),
-                    without: match answer {
-                        NodeAnswer::Empty(rtype) => rtype,
-                        _ => 0,
-                    },
+                    without,
                 });
             }
             match answer {
@@ -332,10 +336,6 @@ impl<'a> Resolution<'a> {
                 NodeAnswer::NoData | NodeAnswer::Empty(_) => {
                     authority = Authority::Soa;
                     if !wildcard {
-                        let without = match answer {
-                            NodeAnswer::Empty(rtype) => rtype,
-                            _ => 0,
-                        };
                         self.prove(Proof::NoData { node, without });
                     }
                     break;
@@ -418,11 +418,11 @@ impl<'a> Resolution<'a> {
         if qtype == types::ANY {
             return self.answer_any(node, owner, writer);
         }
-        let programs = self.programs_at(node);
         if qtype == types::LUA {
             // The code is configuration, never data (as in PowerDNS).
             return Ok(NodeAnswer::NoData);
         }
+        let programs = self.programs_at(node);
         if programs.iter().any(|program| program.rtype() == qtype) {
             return self.answer_synthesized(node, owner, qtype, programs, writer);
         }
@@ -446,7 +446,7 @@ impl<'a> Resolution<'a> {
 
     /// The compiled LUA records at `node`; none when LUA is off.
     fn programs_at(&self, node: &Node) -> &'a [Program] {
-        match self.zone.programs() {
+        match self.programs {
             Some(programs) => programs.at(node.name_wire()),
             None => &[],
         }
@@ -462,12 +462,9 @@ impl<'a> Resolution<'a> {
         at_node: &'a [Program],
         writer: &mut MessageWriter<'_>,
     ) -> Result<NodeAnswer<'a>, Full> {
-        let Some(programs) = self.zone.programs() else {
-            return Ok(NodeAnswer::NoData);
-        };
         let mut data = SYNTHESIZED.with(|buffer| std::mem::take(&mut *buffer.borrow_mut()));
         data.clear();
-        let answer = self.synthesize_into(node, owner, rtype, (programs, at_node), &mut data, writer);
+        let answer = self.synthesize_into(node, owner, rtype, at_node, &mut data, writer);
         SYNTHESIZED.with(|buffer| *buffer.borrow_mut() = data);
         answer
     }
@@ -477,7 +474,7 @@ impl<'a> Resolution<'a> {
         node: &'a Node,
         owner: &[u8],
         rtype: u16,
-        (programs, at_node): (&Arc<ZonePrograms>, &[Program]),
+        at_node: &[Program],
         data: &mut Vec<u8>,
         writer: &mut MessageWriter<'_>,
     ) -> Result<NodeAnswer<'a>, Full> {
@@ -489,6 +486,9 @@ impl<'a> Resolution<'a> {
                 data.extend_from_slice(rdata);
             }
         }
+        let Some(programs) = self.programs else {
+            return Ok(NodeAnswer::NoData);
+        };
         for program in at_node.iter().filter(|p| p.rtype() == rtype) {
             // The name as asked: scripts see its case, as in PowerDNS.
             match program.evaluate(owner, self.client, programs, data) {

@@ -59,7 +59,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-pub use probe::validate_url;
+pub use probe::{validate_header, validate_url};
 use state::{CheckState, Handle};
 
 use crate::store::{HealthCheckRow, Store, StoreError};

@@ -25,6 +25,12 @@ pub fn validate_url(url: &str) -> Result<(), String> {
     parse_url(url).map(drop)
 }
 
+/// Checks an HTTP header as a probe would send it; errors name the
+/// header, never its value (it may be a token).
+pub fn validate_header(name: &str, value: &str) -> Result<(), String> {
+    header(name, value).map(drop)
+}
+
 /// `url` parsed, if [`validate_url`] accepts it.
 fn parse_url(url: &str) -> Result<Url, String> {
     let parsed = Url::parse(url).map_err(|error| format!("not a URL: {error}"))?;

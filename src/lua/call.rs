@@ -496,18 +496,19 @@ impl Call {
     }
 }
 
-/// The candidate nearest to the client among `range`; ties broken at random.
+/// The candidate nearest to the client among the indexes `among`; ties
+/// broken at random.
 ///
 /// Distances are great-circle distances. PowerDNS compares squared degree
 /// differences instead, which favours east-west neighbours at high
 /// latitudes and (in released versions) goes wrong across the
 /// antimeridian. Unknown locations count as (0, 0), as in PowerDNS.
-pub fn closest(candidates: &[Candidate], range: std::ops::Range<usize>, query: &mut Query<'_>) -> usize {
+pub fn closest(candidates: &[Candidate], among: impl IntoIterator<Item = usize>, query: &mut Query<'_>) -> usize {
     let client = client_location(query).unwrap_or((0.0, 0.0));
-    let mut best = range.start;
+    let mut best = 0;
     let mut best_distance = f64::INFINITY;
     let mut ties = 0u32;
-    for index in range {
+    for index in among {
         let location = candidates[index].location.unwrap_or((0.0, 0.0));
         let distance = great_circle_km(client, location);
         if distance < best_distance - 1e-9 {

@@ -84,6 +84,17 @@ pub struct Env {
 }
 
 impl Env {
+    fn new(rtype: u16, apex: &Name, owner: &Name, runtime: &Runtime) -> Env {
+        Env {
+            rtype,
+            apex: apex.clone(),
+            owner: owner.clone(),
+            geo: runtime.geo.clone(),
+            health: runtime.health.clone(),
+            settings: runtime.settings.clone(),
+        }
+    }
+
     /// The record's owner as text, lowercased, with the trailing dot.
     pub fn owner_text(&self) -> String {
         self.owner.to_string().to_ascii_lowercase()
@@ -375,6 +386,11 @@ impl ZonePrograms {
         }
     }
 
+    /// Whether the zone has no LUA records.
+    pub fn is_empty(&self) -> bool {
+        self.by_owner.is_empty()
+    }
+
     /// The programs at a node (its stored, lowercased name).
     pub fn at(&self, owner: &[u8]) -> &[Program] {
         self.by_owner.get(owner).map_or(&[], |programs| programs)
@@ -401,17 +417,10 @@ pub fn split_rdata(rdata: &[u8]) -> Option<(u16, &str)> {
 }
 
 fn compile_record(apex: &Name, owner: &Name, rdata: &[u8], runtime: &Runtime) -> Program {
-    let (rtype, code) = split_rdata(rdata).unwrap_or((0, ""));
-    let env = Env {
-        rtype,
-        apex: apex.clone(),
-        owner: owner.clone(),
-        geo: runtime.geo.clone(),
-        health: runtime.health.clone(),
-        settings: runtime.settings.clone(),
-    };
-    let body = match split_rdata(rdata) {
-        Some(_) => compile_code(code, &env).unwrap_or_else(Body::Broken),
+    let split = split_rdata(rdata);
+    let env = Env::new(split.map_or(0, |(rtype, _)| rtype), apex, owner, runtime);
+    let body = match split {
+        Some((_, code)) => compile_code(code, &env).unwrap_or_else(Body::Broken),
         None => Body::Broken("LUA code is not UTF-8".into()),
     };
     Program {
@@ -479,13 +488,5 @@ fn check_candidates(call: &Call, env: &Env) -> Result<(), String> {
 /// argument shapes, URLs, ports and options. Nothing is registered.
 pub fn check_record(apex: &Name, owner: &Name, rdata: &[u8]) -> Result<(), String> {
     let (rtype, code) = split_rdata(rdata).ok_or("LUA code is not UTF-8")?;
-    let env = Env {
-        rtype,
-        apex: apex.clone(),
-        owner: owner.clone(),
-        geo: None,
-        health: None,
-        settings: Arc::new(Settings::default()),
-    };
-    compile_code(code, &env).map(drop)
+    compile_code(code, &Env::new(rtype, apex, owner, &Runtime::default())).map(drop)
 }

@@ -478,22 +478,17 @@ fn record_function(lua: &Lua, name: &'static str) -> mlua::Result<Function> {
             current.client_dependent.set(true);
         }
         let text = |index: usize| lua.create_string(&*compiled.candidates[index].text);
+        let list = |indexes: &mut dyn Iterator<Item = usize>| -> mlua::Result<LuaValue> {
+            let table = lua.create_table()?;
+            for index in indexes {
+                table.push(text(index)?)?;
+            }
+            Ok(LuaValue::Table(table))
+        };
         Ok(match output {
             Output::One(index) => LuaValue::String(text(index)?),
-            Output::Many(indexes) => {
-                let table = lua.create_table()?;
-                for index in indexes {
-                    table.push(text(index)?)?;
-                }
-                LuaValue::Table(table)
-            }
-            Output::All => {
-                let table = lua.create_table()?;
-                for index in 0..compiled.candidates.len() {
-                    table.push(text(index)?)?;
-                }
-                LuaValue::Table(table)
-            }
+            Output::Many(indexes) => list(&mut indexes.into_iter())?,
+            Output::All => list(&mut (0..compiled.candidates.len()))?,
             Output::Text(value) => LuaValue::String(lua.create_string(&value)?),
             Output::Bool(value) => LuaValue::Boolean(value),
         })

@@ -16,7 +16,7 @@ use std::time::Duration;
 use super::call::{closest, scalar_text, Candidate, Output};
 use super::literal::{Table, Value};
 use super::{hash, names, random, Env, Query};
-use crate::health::{Check, CheckSpec, HttpProbe, Probe, Status, Timing};
+use crate::health::{self, Check, CheckSpec, HttpProbe, Probe, Status, Timing};
 
 /// A health-checked call.
 #[derive(Debug)]
@@ -219,10 +219,7 @@ impl Checked {
         match selector {
             Selector::Random => Output::One(set[random::below(set.len())]),
             Selector::Hashed => Output::One(set[hash::pick_hashed(query.bestwho(), set.len()).unwrap_or(0)]),
-            Selector::Closest => {
-                let subset: Vec<Candidate> = set.iter().map(|&index| candidates[index].clone()).collect();
-                Output::One(set[closest(&subset, 0..subset.len(), query)])
-            }
+            Selector::Closest => Output::One(closest(candidates, set.iter().copied(), query)),
             Selector::All => Output::Many(set),
             Selector::Empty => Output::Many(Vec::new()),
         }
@@ -321,12 +318,7 @@ impl Options {
                         };
                         // Lua identifiers cannot hold '-': PowerDNS maps '_'.
                         let name = name.replace('_', "-");
-                        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
-                            return Err(format!("{name:?} is not an HTTP header name"));
-                        }
-                        if value.bytes().any(|b| b == b'\r' || b == b'\n') {
-                            return Err(format!("header {name} has a line break in its value"));
-                        }
+                        health::validate_header(&name, &value)?;
                         options.headers.push((name, value));
                     }
                     options.headers.sort();
@@ -408,31 +400,17 @@ fn address_groups(value: &Value) -> Result<Vec<Vec<IpAddr>>, String> {
     }
 }
 
-/// Health-check URLs are http or https with a host.
+/// Health-check URLs: http or https with a host, as the prober takes
+/// them. Errors leave the URL out: it may carry credentials.
 fn validate_url(url: &str) -> Result<(), String> {
     let rest = url
         .strip_prefix("http://")
         .or_else(|| url.strip_prefix("https://"))
-        .ok_or_else(|| format!("URL {url:?} is not http:// or https://"))?;
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let (host, port) = match authority.strip_prefix('[') {
-        Some(bracketed) => match bracketed.split_once(']') {
-            Some((host, after)) => (host, after.strip_prefix(':')),
-            None => return Err(format!("URL {url:?} has an unclosed '['")),
-        },
-        None => match authority.split_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (authority, None),
-        },
-    };
-    if let Some(port) = port {
-        port.parse::<u16>()
-            .map_err(|_| format!("URL {url:?} has an invalid port"))?;
+        .ok_or("a health-check URL is not http:// or https://")?;
+    if rest.starts_with('/') {
+        return Err("a health-check URL has no host".into());
     }
-    if host.is_empty() {
-        return Err(format!("URL {url:?} has no host"));
-    }
-    Ok(())
+    health::validate_url(url).map_err(|error| format!("health-check {error}"))
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@
 //! Every test crate uses a different subset of these helpers.
 #![allow(dead_code)]
 
+pub mod compare;
 pub mod pdns;
 
 use std::collections::BTreeSet;
