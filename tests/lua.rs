@@ -312,22 +312,37 @@ fn import_refuses_broken_records_with_their_line() {
         ),
         ("f LUA A \"ifportup(443, {'www.example.com'})\"", "is not an IP address"),
         ("f LUA A \"pickwhashed({{0, '192.0.2.1'}})\"", "weight 0"),
+        ("f LUA A \"pickwhashed({{1.5, '192.0.2.1'}})\"", "weight 1.5"),
+        ("f LUA A \"pickrandomsample(1, {})\"", "the list is empty"),
+        (
+            "f LUA A \"ifurlup('http://user:s3cret@[::1/', {'192.0.2.1'})\"",
+            "health-check URL",
+        ),
         ("f LUA AAAA \"pickrandom({'192.0.2.1'})\"", "is not AAAA content"),
         (
             "f LUA A \"view({{{'10.0.0.0/33'}, {'192.0.2.1'}}})\"",
             "is not a netmask",
         ),
     ];
+    let pooldns = |store: &str, args: &[&str]| {
+        Command::new(common::pooldns_bin())
+            .args(args)
+            .env("POOLDNS_STORE_URL", store)
+            .output()
+            .expect("run pooldns")
+    };
     for (record, expected) in cases {
+        // A good version of the zone is in the store; the broken one is
+        // refused whole and the good one stays.
+        let good = zone_dir("ok A 192.0.2.1\ng LUA A \"all({'192.0.2.9'})\"\n");
+        let store = format!("sqlite://{}", good.path().join("store.db").display());
+        let good_file = good.path().join("lua.test.zone");
+        assert!(pooldns(&store, &["zone", "import", &good_file.to_string_lossy()])
+            .status
+            .success());
         let dir = zone_dir(&format!("ok A 192.0.2.1\n{record}\n"));
         let file = dir.path().join("lua.test.zone");
-        let store = format!("sqlite://{}", dir.path().join("store.db").display());
-        let output = Command::new(common::pooldns_bin())
-            .args(["zone", "import"])
-            .arg(&file)
-            .env("POOLDNS_STORE_URL", &store)
-            .output()
-            .expect("run pooldns zone import");
+        let output = pooldns(&store, &["zone", "import", &file.to_string_lossy(), "--replace"]);
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(!output.status.success(), "{record} was imported");
         // The SOA prefix is five lines, then `ok`, then the record.
@@ -336,6 +351,15 @@ fn import_refuses_broken_records_with_their_line() {
         assert!(stderr.contains("zone lua.test."), "{record}: no zone in {stderr}");
         assert!(stderr.contains(expected), "{record}: expected {expected:?} in {stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");
+        // URLs may carry credentials: errors do not repeat them.
+        assert!(!stderr.contains("s3cret"), "{stderr}");
+        let export = pooldns(&store, &["zone", "export", "lua.test"]);
+        let exported = String::from_utf8_lossy(&export.stdout);
+        assert!(
+            exported.contains("all({'192.0.2.9'})"),
+            "{record}: good zone lost: {exported}"
+        );
+        assert!(!exported.contains("f.lua.test"), "{record}: half imported: {exported}");
     }
 }
 
@@ -439,26 +463,37 @@ fn malformed_client_subnet_is_a_format_error() {
         options.dns_config = "ecs = true\n".into();
         (Pooldns::start_with(options), dir)
     };
+    let ask_with = |options: &[u8]| {
+        let mut wire = common::encode_query(
+            common::next_id(),
+            &common::parse_name("www.lua.test"),
+            RecordType::A,
+            &QueryOptions::udp().no_edns(),
+        );
+        wire[11] = 1;
+        wire.extend_from_slice(&common::opt_record_with_options(&[0], 1232, 0, false, options));
+        let response = common::udp_exchange(server.dns, &wire, Duration::from_secs(2))
+            .expect("exchange")
+            .expect("response");
+        common::decode(&response).response_code
+    };
     // Family 1, source /24, scope 0, but four address octets (RFC 7871 §6).
-    let option = [0, 8, 0, 8, 0, 1, 24, 0, 192, 0, 2, 0];
-    let mut wire = common::encode_query(
-        common::next_id(),
-        &common::parse_name("www.lua.test"),
-        RecordType::A,
-        &QueryOptions::udp().no_edns(),
+    assert_eq!(
+        ask_with(&[0, 8, 0, 8, 0, 1, 24, 0, 192, 0, 2, 0]),
+        ResponseCode::FormErr
     );
-    wire[11] = 1;
-    wire.extend_from_slice(&common::opt_record_with_options(&[0], 1232, 0, false, &option));
-    let response = common::udp_exchange(server.dns, &wire, Duration::from_secs(2))
-        .expect("exchange")
-        .expect("response");
-    assert_eq!(common::decode(&response).response_code, ResponseCode::FormErr);
+    // A valid option alone is fine; the same twice is ambiguous.
+    let valid = [0, 8, 0, 7, 0, 1, 24, 0, 192, 0, 2];
+    assert_eq!(ask_with(&valid), ResponseCode::NoError);
+    assert_eq!(ask_with(&[valid, valid].concat()), ResponseCode::FormErr);
 }
 
 //------------ Failover ------------------------------------------------------
 
-/// A minimal HTTP server on one loopback address: 200 with a short body
-/// for every request, until stopped.
+/// A minimal HTTP server on one loopback address, until stopped: `/missing`
+/// is 404, `/weight` answers the body `5`, `/needs-header` is 200 only
+/// with `X-Check: yes`, anything else 200. A silent one accepts and never
+/// answers.
 struct HttpServer {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
@@ -466,20 +501,44 @@ struct HttpServer {
 
 impl HttpServer {
     fn start(address: SocketAddr) -> HttpServer {
+        HttpServer::spawn(address, false)
+    }
+
+    fn silent(address: SocketAddr) -> HttpServer {
+        HttpServer::spawn(address, true)
+    }
+
+    fn spawn(address: SocketAddr, silent: bool) -> HttpServer {
         let listener = TcpListener::bind(address).expect("bind HTTP server");
         listener.set_nonblocking(true).expect("nonblocking");
         let stop = Arc::new(AtomicBool::new(false));
         let stopping = stop.clone();
         let thread = thread::spawn(move || {
+            let mut held = Vec::new();
             while !stopping.load(Ordering::Relaxed) {
                 match listener.accept() {
                     Ok((mut stream, _)) => {
+                        if silent {
+                            held.push(stream);
+                            continue;
+                        }
                         let _ = stream.set_nonblocking(false);
                         let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
                         let mut request = [0u8; 2048];
-                        let _ = stream.read(&mut request);
-                        let _ =
-                            stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+                        let read = stream.read(&mut request).unwrap_or(0);
+                        let request = String::from_utf8_lossy(&request[..read]).to_ascii_lowercase();
+                        let path = request.split_whitespace().nth(1).unwrap_or("/");
+                        let (status, body) = match path {
+                            "/missing" => ("404 Not Found", "no"),
+                            "/weight" => ("200 OK", "5"),
+                            "/needs-header" if !request.contains("\r\nx-check: yes\r\n") => ("403 Forbidden", "no"),
+                            _ => ("200 OK", "ok"),
+                        };
+                        let _ = write!(
+                            stream,
+                            "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                            body.len()
+                        );
                     }
                     Err(_) => thread::sleep(Duration::from_millis(20)),
                 }
@@ -616,7 +675,10 @@ fn signed_lua_answers_validate() {
         eprintln!("delv is not installed (Debian package bind9-dnsutils); skipping");
         return;
     }
-    for denial in [&[][..], &["--nsec3"][..]] {
+    // NSEC and NSEC3 with LUA records answered, and NSEC with them off.
+    let variants: [(&[&str], &str); 3] = [(&[], ""), (&["--nsec3"], ""), (&[], "[lua]\nenabled = false\n")];
+    for (denial, config) in variants {
+        let lua_on = config.is_empty();
         let (server, _dir) = start(
             r#"
 www    LUA A    "pickrandom({'192.0.2.1', '192.0.2.2'})"
@@ -624,15 +686,16 @@ both   LUA A    "all({'192.0.2.1', '192.0.2.2'})"
 empty  LUA A    "ifportup(9, {'192.0.2.1'}, {backupSelector = 'empty'})"
 *.wild LUA TXT  ";return qname:toStringNoDot()"
 *.none LUA A    "ifportup(9, {'192.0.2.1'}, {backupSelector = 'empty'})"
+config LUA LUA  "shared = 1"
 "#,
-            "",
+            config,
         );
         let mut args = vec!["zone", "secure", ZONE];
         args.extend_from_slice(denial);
         server.cli_ok(&args);
         // Wait until the reloaded, secured zone is served.
         let deadline = Instant::now() + Duration::from_secs(20);
-        while ask(&server, "both", RecordType::A, &QueryOptions::udp().dnssec_ok())
+        while query(server.dns, ZONE, RecordType::SOA, &QueryOptions::udp().dnssec_ok())
             .answers
             .iter()
             .all(|record| record.record_type() != RecordType::RRSIG)
@@ -673,6 +736,24 @@ empty  LUA A    "ifportup(9, {'192.0.2.1'}, {backupSelector = 'empty'})"
                 String::from_utf8_lossy(&output.stderr)
             )
         };
+        let negative = |name: &str, qtype: &str| {
+            let output = delv(name, qtype);
+            assert!(
+                output.contains("; negative response, fully validated"),
+                "{denial:?} {config:?} {name} {qtype}: {output}"
+            );
+        };
+        // LUA configuration snippets are never data: NODATA, provably.
+        negative("config", "TYPE65402");
+        negative("config", "A");
+        if !lua_on {
+            // Off, LUA records are absent, and so are their types from
+            // the denial records.
+            for name in ["www", "both", "x.wild"] {
+                negative(name, "A");
+            }
+            continue;
+        }
         for (name, qtype) in [("www", "A"), ("both", "A"), ("x.wild", "TXT")] {
             let output = delv(name, qtype);
             assert!(output.contains("; fully validated"), "{denial:?} {name}: {output}");
@@ -682,11 +763,7 @@ empty  LUA A    "ifportup(9, {'192.0.2.1'}, {backupSelector = 'empty'})"
         for name in [
             "empty", "a.none", "b.none", "c.none", "d.none", "e.none", "f.none", "g.none",
         ] {
-            let output = delv(name, "A");
-            assert!(
-                output.contains("; negative response, fully validated"),
-                "{denial:?} {name}: {output}"
-            );
+            negative(name, "A");
         }
         // The denial in that answer does not list A.
         let response = ask(&server, "empty", RecordType::A, &QueryOptions::udp().dnssec_ok());
@@ -727,4 +804,89 @@ www    LUA A   ";include('config') return ifportup({port}, targets, {{interval =
     for _ in 0..5 {
         assert_eq!(a(&server, "www"), ["127.0.0.2"]);
     }
+}
+
+/// The other health-checked functions and options, against real HTTP
+/// servers: ifurlextup (checks by URL), pickselfweighted (weights from the
+/// body), custom headers, and failOnIncompleteCheck while the first probe
+/// of a silent target is still running.
+#[test]
+fn health_checked_functions_and_options() {
+    let port = free_port();
+    let _web = HttpServer::start(([127, 0, 0, 2], port).into());
+    let _silent = HttpServer::silent(([127, 0, 0, 4], port).into());
+    let base = format!("http://127.0.0.2:{port}");
+    let (server, _dir) = start(
+        &format!(
+            r#"
+ext      LUA A "ifurlextup({{ {{['192.0.2.1'] = '{base}/missing', ['192.0.2.2'] = '{base}/ok'}} }}, {{interval = 1}})"
+weighted LUA A "pickselfweighted('http://weights.lua.test:{port}/weight', {{'127.0.0.2', '127.0.0.3'}}, {{interval = 1}})"
+header   LUA A "ifurlup('http://web.lua.test:{port}/needs-header', {{'127.0.0.2', '127.0.0.3'}}, {{headers = {{X_Check = 'yes'}}, interval = 1, backupSelector = 'empty'}})"
+noheader LUA A "ifurlup('http://web.lua.test:{port}/needs-header', {{'127.0.0.2', '127.0.0.3'}}, {{interval = 1, backupSelector = 'empty'}})"
+strict   LUA A "ifurlup('http://slow.lua.test:{port}/', {{'127.0.0.4'}}, {{timeout = 20, failOnIncompleteCheck = true}})"
+lenient  LUA A "ifurlup('http://slow.lua.test:{port}/', {{'127.0.0.4'}}, {{timeout = 20}})"
+"#
+        ),
+        "",
+    );
+    // The silent target's first probe runs for 20 s: no check has
+    // completed, which only failOnIncompleteCheck turns into SERVFAIL.
+    assert_eq!(rcode(&server, "strict", RecordType::A), ResponseCode::ServFail);
+    assert_eq!(a(&server, "lenient"), ["127.0.0.4"]);
+
+    wait_for_answers(&server, "ext", &["192.0.2.2"]);
+    wait_for_answers(&server, "weighted", &["127.0.0.2"]);
+    wait_for_answers(&server, "header", &["127.0.0.2"]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let body = server.http_get("/api/v1/health-checks").body;
+        // Both needs-header checks have been probed: one up, one down.
+        if body.matches("needs-header").count() >= 4 && body.contains("HTTP status 403") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "header checks not probed: {body}");
+        thread::sleep(Duration::from_millis(50));
+    }
+    // Without the header the server refuses: no address is up.
+    let response = ask(&server, "noheader", RecordType::A, &QueryOptions::udp());
+    assert_eq!(response.response_code, ResponseCode::NoError);
+    assert!(response.answers.is_empty(), "{response}");
+    // The header's value is never shown.
+    assert!(!server.http_get("/api/v1/health-checks").body.contains("\"yes\""));
+}
+
+/// A check a script reaches only on some queries is registered by the
+/// first such query and then held by the record: it keeps probing, and is
+/// not forgotten as an unused check would be, even once the worker's cache
+/// of compiled calls has started over.
+#[test]
+fn checks_on_script_branches_are_kept() {
+    let port = free_port();
+    let _region = HttpServer::start(([127, 0, 0, 3], port).into());
+    let (server, _dir) = start(
+        &format!(
+            r#"
+*.branch LUA A ";if qname:toString():sub(1, 2) == 'b.' then return ifportup({port}, {{'127.0.0.3'}}, {{interval = 1}}) end return '192.0.2.1'"
+evict    LUA A ";for i = 1, 1100 do pickrandom({{'x' .. i}}) end return '192.0.2.1'"
+"#
+        ),
+        "[lua]\nexec_limit = 0\n",
+    );
+    let target = format!("127.0.0.3:{port}");
+    assert!(!server.http_get("/api/v1/health-checks").body.contains(&target));
+    a(&server, "b.branch");
+    // Fill every worker's call cache past its size, so it starts over.
+    for _ in 0..40 {
+        a(&server, "evict");
+    }
+    // Unused checks are forgotten three intervals after their last use;
+    // this one must still be there, in use, well after that.
+    thread::sleep(Duration::from_secs(5));
+    let body = server.http_get("/api/v1/health-checks").body;
+    let check = body
+        .split("},{")
+        .find(|check| check.contains(&target))
+        .unwrap_or_else(|| panic!("check of {target} forgotten: {body}"));
+    assert!(check.contains("\"in_use\":true"), "{check}");
+    assert_eq!(a(&server, "b.branch"), ["127.0.0.3"]);
 }

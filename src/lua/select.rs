@@ -410,7 +410,7 @@ fn validate_url(url: &str) -> Result<(), String> {
     if rest.starts_with('/') {
         return Err("a health-check URL has no host".into());
     }
-    health::validate_url(url).map_err(|error| format!("health-check {error}"))
+    health::validate_url(url).map_err(|error| format!("bad health-check URL: {error}"))
 }
 
 #[cfg(test)]
