@@ -9,8 +9,10 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use foldhash::{HashMap, HashMapExt};
 
-use crate::name::Name;
-use crate::zone::{types, Zone};
+use base::name::Name;
+use base::types;
+
+use crate::zone::Zone;
 
 /// The catalog as shared between the loader and the listeners.
 pub type SharedCatalog = Arc<ArcSwap<Catalog>>;

@@ -9,8 +9,10 @@ use std::sync::Arc;
 
 use crate::config::Config;
 use crate::dnssec::cache::SignatureCache;
-use crate::dnssec::crypto::{Algorithm, DigestType};
-use crate::dnssec::denial::canonical_cmp;
+use base::dnskey::{self, DigestType};
+use base::name::wire::canonical_cmp;
+
+use crate::dnssec::crypto::Algorithm;
 use crate::dnssec::roll::{self, Timing};
 use crate::dnssec::signer::each_rrsig;
 use crate::dnssec::KeyRole;
@@ -18,10 +20,12 @@ use crate::dnssec::{self};
 use crate::import;
 use crate::loader;
 use crate::lua;
-use crate::name::Name;
 use crate::store::{DnssecSettings, Store, WriteMode};
 use crate::zone::contents::Denial;
-use crate::zone::{file, types, Node, Zone};
+use base::name::Name;
+use base::types;
+
+use crate::zone::{file, Node, Zone};
 
 /// Authoritative DNS server for multi-region platforms.
 #[derive(Debug, Parser)]
@@ -199,7 +203,7 @@ pub async fn run_delegation_command(config: &Config, command: DelegationCommand)
         let mut records = Vec::new();
         for key in keys?.iter().filter(|key| key.ds) {
             let dnskey = key.dnskey_rdata()?;
-            let rdata = dnssec::crypto::ds_rdata(&apex, &dnskey, DigestType::Sha256);
+            let rdata = dnskey::ds_rdata(apex.as_wire(), &dnskey, DigestType::Sha256);
             records.push(registrars::DsRecord::new(
                 u16::from_be_bytes([rdata[0], rdata[1]]),
                 rdata[2],
@@ -353,7 +357,7 @@ async fn zone_command(config: &Config, store: &Store, command: ZoneCommand) -> a
             // until the new one has been published long enough.
             for key in keys.iter().filter(|key| key.ds) {
                 let dnskey = key.dnskey_rdata()?;
-                let ds = dnssec::crypto::ds_rdata(&apex, &dnskey, digest);
+                let ds = dnskey::ds_rdata(apex.as_wire(), &dnskey, digest);
                 println!("{}", file::format_record(&apex, DS_TTL, types::DS, &ds)?);
             }
         }
@@ -458,7 +462,7 @@ async fn list_keys(store: &Store, apex: &Name) -> anyhow::Result<()> {
             "{}\t{}\t{algorithm}\t{}\t{flags}\t{state}{ds}",
             key.id,
             key.role.to_uppercase(),
-            dnssec::crypto::key_tag(&dnskey)
+            dnskey::key_tag(&dnskey)
         );
     }
     for roll in store.rolls().await?.into_iter().filter(|roll| roll.zone_id == id) {

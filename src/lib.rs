@@ -41,7 +41,6 @@ pub mod import;
 pub mod loader;
 pub mod lua;
 pub mod metrics;
-pub mod name;
 pub mod roller;
 pub mod serve;
 pub mod server;

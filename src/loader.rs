@@ -19,10 +19,10 @@ use crate::dnssec::cache::SignatureCache;
 use crate::dnssec::{self, crypto::KeyEncryptionKey, denial::Nsec3Params, window::Window};
 use crate::import;
 use crate::lua::{self, ZonePrograms};
-use crate::name::Name;
 use crate::store::{Store, StoreError, ZoneVersion};
 use crate::zone::contents::DenialKind;
 use crate::zone::Zone;
+use base::name::Name;
 
 /// Signatures kept across snapshots, about 130 octets each: enough for
 /// every RRset of the zones of a typical fleet member; a zone larger than

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use crate::answer::Outcome;
 use crate::wire::rcode;
-use crate::zone::types;
+use base::types;
 
 /// Query types counted under their own label; the rest count as "other".
 const QTYPES: [u16; 16] = [

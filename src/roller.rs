@@ -14,13 +14,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::catalog::SharedCatalog;
-use crate::dnssec::crypto::{ds_rdata, DigestType};
 use crate::dnssec::roll::{self, Phase, Step, Timing};
 use crate::dnssec::KeyRole;
-use crate::name::Name;
 use crate::store::{RollUpdate, Store, StoreError, StoredRoll};
 use crate::wire;
-use crate::zone::types;
+use base::dnskey::{ds_rdata, DigestType};
+use base::name::Name;
+use base::types;
 
 /// How often a parent's DS set is looked up while a roll waits for it.
 const PARENT_CHECK_INTERVAL: u64 = 5;
@@ -222,7 +222,7 @@ impl Roller {
             return Ok(None);
         };
         let dnskey = new_key.dnskey_rdata()?;
-        let wanted = [DigestType::Sha256, DigestType::Sha384].map(|digest| ds_rdata(&child, &dnskey, digest));
+        let wanted = [DigestType::Sha256, DigestType::Sha384].map(|digest| ds_rdata(child.as_wire(), &dnskey, digest));
         let child_wire = child.to_lowercase();
         {
             let catalog = self.catalog.load();

@@ -14,10 +14,9 @@
 
 use std::fmt;
 
-use crate::zone::types;
-
-/// Length of the fixed DNS header (RFC 1035 §4.1.1).
-pub const HEADER_LEN: usize = 12;
+use base::edns::{ClientSubnet, OPTION_CLIENT_SUBNET};
+pub use base::header::{flag, rcode, HEADER_LEN, OPCODE_QUERY};
+use base::types;
 
 /// Smallest UDP payload every client accepts (RFC 1035 §4.2.1).
 pub const MIN_UDP_PAYLOAD: u16 = 512;
@@ -25,50 +24,6 @@ pub const MIN_UDP_PAYLOAD: u16 = 512;
 /// Size of an OPT record without options: root name, type, class, TTL,
 /// RDLENGTH (RFC 6891 §6.1.2).
 pub const OPT_LEN: usize = 11;
-
-/// RCODE values (RFC 1035 §4.1.1, RFC 2136 §2.2, RFC 6891 §9).
-pub mod rcode {
-    pub const NOERROR: u16 = 0;
-    pub const FORMERR: u16 = 1;
-    pub const SERVFAIL: u16 = 2;
-    pub const NXDOMAIN: u16 = 3;
-    pub const NOTIMP: u16 = 4;
-    pub const REFUSED: u16 = 5;
-    pub const YXDOMAIN: u16 = 6;
-    pub const NOTAUTH: u16 = 9;
-    /// Extended RCODE 16, carried partly in the OPT record.
-    pub const BADVERS: u16 = 16;
-
-    /// The mnemonic of an RCODE, for logs and metrics.
-    pub fn name(rcode: u16) -> &'static str {
-        match rcode {
-            NOERROR => "NOERROR",
-            FORMERR => "FORMERR",
-            SERVFAIL => "SERVFAIL",
-            NXDOMAIN => "NXDOMAIN",
-            NOTIMP => "NOTIMP",
-            REFUSED => "REFUSED",
-            YXDOMAIN => "YXDOMAIN",
-            NOTAUTH => "NOTAUTH",
-            BADVERS => "BADVERS",
-            _ => "OTHER",
-        }
-    }
-}
-
-/// Header flag bits in the second 16-bit word (RFC 1035 §4.1.1, RFC 4035).
-pub mod flag {
-    pub const QR: u16 = 0x8000;
-    pub const AA: u16 = 0x0400;
-    pub const TC: u16 = 0x0200;
-    pub const RD: u16 = 0x0100;
-    pub const RA: u16 = 0x0080;
-    pub const AD: u16 = 0x0020;
-    pub const CD: u16 = 0x0010;
-}
-
-/// The opcode of standard queries (RFC 1035 §4.1.1).
-pub const OPCODE_QUERY: u8 = 0;
 
 /// The DO bit in the OPT TTL field (RFC 3225 §3).
 const EDNS_DO: u32 = 0x8000;
@@ -104,17 +59,6 @@ pub struct Edns {
     /// §6), or more than one.
     pub bad_client_subnet: bool,
 }
-
-/// An EDNS Client Subnet (RFC 7871 §6) from a query.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ClientSubnet {
-    /// The network address, bits past the source prefix zero.
-    pub address: std::net::IpAddr,
-    pub source_prefix: u8,
-}
-
-/// EDNS option code of Client Subnet (RFC 7871 §6).
-const OPTION_CLIENT_SUBNET: u16 = 8;
 
 /// Why a message could not be answered normally.
 #[derive(Debug, PartialEq, Eq)]

@@ -10,6 +10,8 @@ use std::str::FromStr;
 
 use data_encoding::{BASE64, HEXLOWER_PERMISSIVE, HEXUPPER};
 
+use base::dnskey::{self, DigestType};
+
 use crate::error::{shorten, Error};
 
 /// A domain whose delegation is managed, for example `example.com` or `pool.example.com`.
@@ -282,6 +284,19 @@ impl Dnskey {
         })
     }
 
+    /// Reads DNSKEY RDATA (RFC 4034 §2.1): flags, protocol, algorithm, public key.
+    pub fn from_rdata(rdata: &[u8]) -> Result<Self, Error> {
+        let [flags_high, flags_low, protocol, algorithm, public_key @ ..] = rdata else {
+            return Err(Error::invalid("DNSKEY RDATA is shorter than 4 octets"));
+        };
+        Self::new(
+            u16::from_be_bytes([*flags_high, *flags_low]),
+            *protocol,
+            *algorithm,
+            public_key.to_vec(),
+        )
+    }
+
     /// Returns the flags (257 for a key-signing key, 256 for a zone-signing key).
     pub fn flags(&self) -> u16 {
         self.flags
@@ -317,45 +332,18 @@ impl Dnskey {
     ///
     /// `digest_type` is 1 (SHA-1), 2 (SHA-256) or 4 (SHA-384); other types are refused.
     pub fn to_ds(&self, owner: &DomainName, digest_type: u8) -> Result<DsRecord, Error> {
-        let algorithm = match digest_type {
-            1 => &ring::digest::SHA1_FOR_LEGACY_USE_ONLY,
-            2 => &ring::digest::SHA256,
-            4 => &ring::digest::SHA384,
-            other => {
-                return Err(Error::invalid(format!(
-                    "cannot compute a DS with digest type {other}; use 1, 2 or 4"
-                )))
-            }
-        };
-        let mut context = ring::digest::Context::new(algorithm);
-        context.update(&wire_name(owner.as_str()));
-        context.update(&self.rdata());
-        let digest = context.finish().as_ref().to_vec();
-        DsRecord::new(self.key_tag(), self.algorithm, digest_type, digest)
+        let digest = DigestType::from_number(digest_type).ok_or_else(|| {
+            Error::invalid(format!(
+                "cannot compute a DS with digest type {digest_type}; use 1, 2 or 4"
+            ))
+        })?;
+        let rdata = dnskey::ds_rdata(&wire_name(owner.as_str()), &self.rdata(), digest);
+        DsRecord::new(self.key_tag(), self.algorithm, digest_type, rdata[4..].to_vec())
     }
 
     /// Computes the key tag (RFC 4034, appendix B) that DS records use to name this key.
     pub fn key_tag(&self) -> u16 {
-        if self.algorithm == 1 {
-            // RSA/MD5: the tag is taken from the modulus instead of a checksum.
-            let key = &self.public_key;
-            return match key.len() {
-                len if len >= 3 => u16::from_be_bytes([key[len - 3], key[len - 2]]),
-                _ => 0,
-            };
-        }
-        let [flags_high, flags_low] = self.flags.to_be_bytes();
-        let header = [flags_high, flags_low, Self::PROTOCOL, self.algorithm];
-        let mut sum: u64 = 0;
-        for (index, byte) in header.iter().chain(&self.public_key).enumerate() {
-            sum += if index % 2 == 0 {
-                u64::from(*byte) << 8
-            } else {
-                u64::from(*byte)
-            };
-        }
-        sum += (sum >> 16) & 0xFFFF;
-        (sum & 0xFFFF) as u16
+        dnskey::key_tag(&self.rdata())
     }
 }
 
@@ -808,6 +796,8 @@ mod tests {
         assert_eq!(ecdsa.flags(), 257);
         assert_eq!(ecdsa.to_string(), ECDSA_KEY);
         assert_eq!(ecdsa.public_key().len(), 64);
+        assert_eq!(Dnskey::from_rdata(&ecdsa.rdata()).expect("own RDATA"), ecdsa);
+        assert!(Dnskey::from_rdata(&[1, 1, 3]).is_err());
 
         let md5 = Dnskey::new(256, 3, 1, vec![9, 0xAB, 0xCD, 0xEF]).expect("valid");
         assert_eq!(md5.key_tag(), 0xABCD);

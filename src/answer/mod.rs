@@ -18,13 +18,15 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use crate::catalog::Catalog;
-use crate::dnssec::canonical::canonical_rdata;
 use crate::dnssec::denial::{without_type, Nsec3Chain};
 use crate::dnssec::signer::each_rrsig;
 use crate::lua::{self, Program, ZonePrograms};
 use crate::wire::{flag, rcode, Full, MessageWriter, ParseError, Query, Section, OPCODE_QUERY};
 use crate::zone::contents::Denial;
-use crate::zone::{soa_minimum, types, Lookup, Node, RRset, Zone};
+use base::rdata::canonical::canonical_rdata;
+use base::types;
+
+use crate::zone::{soa_minimum, Lookup, Node, RRset, Zone};
 
 /// The transport a query came over; it bounds the response size.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

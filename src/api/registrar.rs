@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 
 use super::auth::Caller;
 use super::AppState;
-use crate::name::Name;
+use base::name::Name;
 
 /// `{domain, token}`.
 #[derive(Deserialize)]
@@ -288,15 +288,7 @@ async fn our_ds(state: &AppState, domain: &DomainName) -> Option<Vec<DsSpec>> {
     let keys = state.store.zone_keys(id).await.ok()?;
     let mut specs = Vec::new();
     for key in keys.iter().filter(|key| key.ds) {
-        let rdata = key.dnskey_rdata().ok()?;
-        let (flags, rest) = rdata.split_at_checked(2)?;
-        let dnskey = Dnskey::new(
-            u16::from_be_bytes([flags[0], flags[1]]),
-            *rest.first()?,
-            *rest.get(1)?,
-            rest.get(2..)?.to_vec(),
-        )
-        .ok()?;
+        let dnskey = Dnskey::from_rdata(&key.dnskey_rdata().ok()?).ok()?;
         specs.push(DsSpec::from_dnskey(domain, dnskey, SHA256_DIGEST).ok()?);
     }
     Some(specs)

@@ -1,4 +1,5 @@
-//! The canonical form of RRsets and the exact octets an RRSIG signs (RFC 4034 §3.1.8.1, §6).
+//! The exact octets an RRSIG signs (RFC 4034 §3.1.8.1): the RRSIG fields,
+//! then the RRset in canonical form (RFC 4034 §6).
 //!
 //! A signature covers the RRSIG RDATA without its signature field, then every
 //! record of the RRset in canonical form: owner and embedded names lowercased,
@@ -7,66 +8,11 @@
 //! bogus, so the tests below check it against signatures published in RFCs.
 
 use std::borrow::Cow;
-use std::ops::Range;
 
-use crate::zone::types;
+use base::rdata::canonical::canonical_rdata;
 
 /// Class IN (RFC 1035 §3.2.4), the only class signed.
 const CLASS_IN: u16 = 1;
-
-/// Mail destination, obsolete (RFC 1035 §3.3.4).
-const MD: u16 = 3;
-/// Mail forwarder, obsolete (RFC 1035 §3.3.5).
-const MF: u16 = 4;
-/// Mailbox domain name (RFC 1035 §3.3.3).
-const MB: u16 = 7;
-/// Mail group member (RFC 1035 §3.3.6).
-const MG: u16 = 8;
-/// Mail rename domain name (RFC 1035 §3.3.8).
-const MR: u16 = 9;
-/// Mailbox or mail list information (RFC 1035 §3.3.7).
-const MINFO: u16 = 14;
-/// Route through (RFC 1183 §3.3).
-const RT: u16 = 21;
-/// Signature of the original DNSSEC (RFC 2535 §4.1).
-const SIG: u16 = 24;
-/// X.400 mail mapping (RFC 2163 §4).
-const PX: u16 = 26;
-/// Next domain of the original DNSSEC (RFC 2535 §5.2).
-const NXT: u16 = 30;
-/// IPv6 address with prefix indirection (RFC 2874 §3.1).
-const A6: u16 = 38;
-
-/// Whether names in `rtype`'s RDATA are lowercased in canonical form (RFC 4034 §6.2 item 3, RFC 6840 §5.1).
-///
-/// The list is closed: types defined after RFC 3597 never have their RDATA
-/// names lowercased (RFC 3597 §7), which is why SVCB, HTTPS and the like are
-/// absent. RFC 6840 §5.1 removed NSEC from the RFC 4034 list, and RRSIG stays
-/// on it (its signer's name is lowercased). HINFO, listed twice by RFC 4034,
-/// holds no names and so is not on it either.
-pub fn lowercases_rdata_names(rtype: u16) -> bool {
-    layout(rtype).is_some()
-}
-
-/// Canonical RDATA: embedded names lowercased for those types; otherwise unchanged (Cow borrowed).
-///
-/// Only the octets of the names change, so the length never does. RDATA
-/// that is too short or malformed to find its names in is returned as it is:
-/// it cannot come from a parsed zone, and lowercasing a guess would be worse.
-pub fn canonical_rdata(rtype: u16, rdata: &[u8]) -> Cow<'_, [u8]> {
-    let Some(span) = layout(rtype).and_then(|layout| name_span(layout, rdata)) else {
-        return Cow::Borrowed(rdata);
-    };
-    match rdata.get(span.clone()) {
-        Some(names) if names.iter().any(u8::is_ascii_uppercase) => {
-            let mut owned = rdata.to_vec();
-            // Length octets are at most 63, below b'A', so lowercasing leaves them alone.
-            owned[span].make_ascii_lowercase();
-            Cow::Owned(owned)
-        }
-        _ => Cow::Borrowed(rdata),
-    }
-}
 
 /// The fixed fields of an RRSIG (RFC 4034 §3.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -156,91 +102,14 @@ pub fn rrsig_labels(owner_wire: &[u8]) -> u8 {
     count
 }
 
-/// Where the names are in a type's RDATA.
-#[derive(Clone, Copy)]
-enum Layout {
-    /// `skip` octets of fixed fields, then `names` names in a row; anything after them is left alone.
-    Names {
-        /// Octets before the first name.
-        skip: usize,
-        /// How many names follow.
-        names: usize,
-    },
-    /// Order, preference, three character-strings, then the replacement name (RFC 3403 §4.1).
-    Naptr,
-    /// Prefix length, the address suffix, then the prefix name when the prefix length is not 0 (RFC 2874 §3.1.1).
-    A6,
-}
-
-/// The layout of a type whose RDATA names are lowercased, `None` for other types.
-fn layout(rtype: u16) -> Option<Layout> {
-    let names = |skip, names| Some(Layout::Names { skip, names });
-    match rtype {
-        types::NS | MD | MF | types::CNAME | MB | MG | MR | types::PTR | types::DNAME | NXT => names(0, 1),
-        types::SOA | MINFO | types::RP => names(0, 2),
-        types::MX | types::AFSDB | RT | types::KX => names(2, 1),
-        PX => names(2, 2),
-        types::SRV => names(6, 1),
-        // Type covered, algorithm, labels, original TTL, expiration, inception, key tag.
-        SIG | types::RRSIG => names(18, 1),
-        types::NAPTR => Some(Layout::Naptr),
-        A6 => Some(Layout::A6),
-        _ => None,
-    }
-}
-
-/// The octets holding the names of `rdata`, `None` when there are none or the RDATA is malformed.
-fn name_span(layout: Layout, rdata: &[u8]) -> Option<Range<usize>> {
-    let (start, names) = match layout {
-        Layout::Names { skip, names } => (skip, names),
-        Layout::Naptr => {
-            let mut position = 4;
-            for _ in 0..3 {
-                position += 1 + usize::from(*rdata.get(position)?);
-            }
-            (position, 1)
-        }
-        Layout::A6 => {
-            let prefix_length = *rdata.first()?;
-            if prefix_length == 0 || prefix_length > 128 {
-                return None;
-            }
-            (1 + usize::from(128 - prefix_length).div_ceil(8), 1)
-        }
-    };
-    let mut end = start;
-    for _ in 0..names {
-        end += name_length(rdata.get(end..)?)?;
-    }
-    Some(start..end)
-}
-
-/// Length of the uncompressed name at the start of `wire`, `None` if it is not one.
-fn name_length(wire: &[u8]) -> Option<usize> {
-    let mut position = 0;
-    loop {
-        let length = *wire.get(position)?;
-        if length > 63 {
-            return None;
-        }
-        position += 1 + usize::from(length);
-        if position > 255 {
-            return None;
-        }
-        if length == 0 {
-            return Some(position);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use data_encoding::BASE64;
 
     use super::*;
     use crate::dnssec::crypto::{self, Algorithm, SigningKey};
-    use crate::name::Name;
-    use crate::zone::types::{A, AAAA, HINFO, MX, NSEC, SVCB, TXT};
+    use base::name::Name;
+    use base::types::{self, A, AAAA, MX, NSEC, TXT};
 
     /// Wire form of an absolute test name.
     fn wire(name: &str) -> Vec<u8> {
@@ -250,79 +119,6 @@ mod tests {
     /// `parts` joined.
     fn cat(parts: &[&[u8]]) -> Vec<u8> {
         parts.concat()
-    }
-
-    #[test]
-    fn lowercases_names_of_listed_types_only() {
-        let soa = cat(&[&wire("NS1.Example."), &wire("Host\\.Master.EXAMPLE."), &[0; 20]]);
-        let soa_lower = cat(&[&wire("ns1.example."), &wire("host\\.master.example."), &[0; 20]]);
-        assert_eq!(canonical_rdata(types::SOA, &soa), soa_lower);
-        let mx = cat(&[&[0, 10], &wire("Mail.Example.")]);
-        assert_eq!(canonical_rdata(MX, &mx), cat(&[&[0, 10], &wire("mail.example.")]));
-        let srv = cat(&[&[0, 1, 0, 2, 0, 3], &wire("SRV.Example.")]);
-        assert_eq!(
-            canonical_rdata(types::SRV, &srv),
-            cat(&[&[0, 1, 0, 2, 0, 3], &wire("srv.example.")])
-        );
-        let rrsig = cat(&[&[0; 18], &wire("Example."), b"SIGNATURE"]);
-        assert_eq!(
-            canonical_rdata(types::RRSIG, &rrsig),
-            cat(&[&[0; 18], &wire("example."), b"SIGNATURE"])
-        );
-        // Neither the NSEC next name (RFC 6840 §5.1), nor text, nor names in newer types.
-        for (rtype, rdata) in [
-            (NSEC, cat(&[&wire("Next.Example."), &[0, 1, 0x40]])),
-            (TXT, b"\x05UPPER".to_vec()),
-            (HINFO, b"\x03CPU\x02OS".to_vec()),
-            (SVCB, cat(&[&[0, 1], &wire("Target.Example.")])),
-        ] {
-            assert!(
-                matches!(canonical_rdata(rtype, &rdata), Cow::Borrowed(_)),
-                "type {rtype}"
-            );
-        }
-        assert!(!lowercases_rdata_names(NSEC));
-        assert!(!lowercases_rdata_names(HINFO));
-        assert!(lowercases_rdata_names(types::RRSIG));
-        assert!(lowercases_rdata_names(types::DNAME));
-    }
-
-    #[test]
-    fn lowercases_naptr_and_a6() {
-        let naptr = cat(&[&[0, 100, 0, 10], b"\x01S\x07SIP+D2U\x00", &wire("_SIP._udp.Example.")]);
-        let lower = canonical_rdata(types::NAPTR, &naptr);
-        // The flags and services strings keep their case; only the replacement is lowercased.
-        assert_eq!(
-            lower,
-            cat(&[&[0, 100, 0, 10], b"\x01S\x07SIP+D2U\x00", &wire("_sip._udp.example.")])
-        );
-        // Prefix length 64: 8 octets of address suffix, then the prefix name.
-        let a6 = cat(&[&[64], b"ABCDEFGH", &wire("Prefix.Example.")]);
-        assert_eq!(
-            canonical_rdata(A6, &a6),
-            cat(&[&[64], b"ABCDEFGH", &wire("prefix.example.")])
-        );
-        let a6_no_name = cat(&[&[0], &[b'A'; 16]]);
-        assert!(matches!(canonical_rdata(A6, &a6_no_name), Cow::Borrowed(_)));
-    }
-
-    #[test]
-    fn borrows_when_already_lowercase_or_malformed() {
-        let mx = cat(&[&[0, 10], &wire("mail.example.")]);
-        assert!(matches!(canonical_rdata(MX, &mx), Cow::Borrowed(_)));
-        for malformed in [
-            &b""[..],
-            b"\x00",
-            b"\x00\x0a\x04MAIL",
-            b"\x00\x0a\xc0\x0c",
-            b"\x00\x0a\x40ABC",
-        ] {
-            assert_eq!(canonical_rdata(MX, malformed), Cow::Borrowed(malformed));
-        }
-        assert_eq!(
-            canonical_rdata(types::NAPTR, b"\0\0\0\0\x09S"),
-            Cow::Borrowed(b"\0\0\0\0\x09S")
-        );
     }
 
     #[test]
@@ -426,7 +222,7 @@ mod tests {
             original_ttl: 3600,
             expiration: 1_284_026_679, // 20100909100439
             inception: 1_281_607_479,  // 20100812100439
-            key_tag: crypto::key_tag(&dnskey),
+            key_tag: base::dnskey::key_tag(&dnskey),
             signer: &signer,
         };
         assert_eq!((header.labels, header.key_tag), (3, 55648));
@@ -485,8 +281,8 @@ mod tests {
         use std::collections::BTreeMap;
         use std::time::{SystemTime, UNIX_EPOCH};
 
-        use crate::dnssec::bitmap::type_bitmap;
-        use crate::zone::types::{type_to_string, DNSKEY, NS, RRSIG, SOA};
+        use base::bitmap::type_bitmap;
+        use base::types::{type_to_string, DNSKEY, NS, RRSIG, SOA};
 
         let now = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_secs() as u32;
         let apex = wire("example.test.");

@@ -1,4 +1,4 @@
-//! DNSSEC keys and signatures: DNSKEY and DS records, key tags, and private keys at rest.
+//! DNSSEC keys and signatures: signing keys, their DNSKEY records, and private keys at rest.
 //!
 //! Two algorithms sign: ECDSA P-256 with SHA-256 and Ed25519, the two that
 //! RFC 8624 §3.1 asks signers to use. Private keys live in PKCS#8 documents
@@ -12,20 +12,11 @@ use std::fmt;
 use std::str::FromStr;
 
 use data_encoding::{BASE64, BASE64_NOPAD, HEXLOWER_PERMISSIVE};
+use ring::aead;
 use ring::rand::{SecureRandom, SystemRandom};
 use ring::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair, UnparsedPublicKey};
-use ring::{aead, digest};
 
-use crate::name::Name;
-
-/// The DNSKEY protocol field, always 3 (RFC 4034 §2.1.2).
-pub const DNSKEY_PROTOCOL: u8 = 3;
-
-/// DNSKEY flags of a zone-signing key: the Zone Key bit (RFC 4034 §2.1.1).
-pub const ZSK_FLAGS: u16 = 256;
-
-/// DNSKEY flags of a key-signing key: Zone Key and Secure Entry Point bits (RFC 4034 §2.1.1, RFC 3757).
-pub const KSK_FLAGS: u16 = 257;
+use base::dnskey::{key_tag, PROTOCOL as DNSKEY_PROTOCOL};
 
 /// Why a key, signature or sealed secret could not be made or used.
 ///
@@ -35,9 +26,6 @@ pub enum CryptoError {
     /// An algorithm name that [`Algorithm::from_str`] does not know.
     #[error("unknown DNSSEC algorithm {0:?}; use ECDSAP256SHA256 (or ecdsa256, 13) or ED25519 (or 15)")]
     UnknownAlgorithm(String),
-    /// A digest name that [`DigestType::from_str`] does not know.
-    #[error("unknown DS digest type {0:?}; use SHA256 (or sha-256, 2) or SHA384 (or sha-384, 4)")]
-    UnknownDigestType(String),
     /// A DNSKEY of an algorithm this crate cannot verify.
     #[error("DNSSEC algorithm {0} is not supported; only 13 (ECDSAP256SHA256) and 15 (ED25519) are")]
     UnsupportedAlgorithm(u8),
@@ -282,120 +270,6 @@ impl fmt::Debug for SigningKey {
     }
 }
 
-/// RFC 4034 Appendix B key tag of DNSKEY RDATA.
-///
-/// A ones'-complement-like sum of the RDATA taken as 16-bit words. For the
-/// long-deprecated algorithm 1 (RSA/MD5) the tag is instead the 16 bits
-/// before the last octet of the modulus (RFC 4034 Appendix B.1).
-pub fn key_tag(dnskey_rdata: &[u8]) -> u16 {
-    if dnskey_rdata.get(3) == Some(&1) {
-        return match dnskey_rdata
-            .len()
-            .checked_sub(3)
-            .and_then(|start| dnskey_rdata.get(start..start + 2))
-        {
-            Some(&[high, low]) => u16::from_be_bytes([high, low]),
-            _ => 0,
-        };
-    }
-    let mut sum: u64 = 0;
-    for (index, &octet) in dnskey_rdata.iter().enumerate() {
-        sum += if index % 2 == 0 {
-            u64::from(octet) << 8
-        } else {
-            u64::from(octet)
-        };
-    }
-    sum += (sum >> 16) & 0xffff;
-    (sum & 0xffff) as u16
-}
-
-/// Digest algorithms for DS records (RFC 4509, RFC 6605 §2; RFC 8624 §3.3 makes SHA-256 the one to use).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DigestType {
-    /// SHA-256, number 2 (RFC 4509).
-    Sha256,
-    /// SHA-384, number 4 (RFC 6605 §2).
-    Sha384,
-}
-
-impl DigestType {
-    /// The number in DS records (IANA "Delegation Signer (DS) Resource Record (RR) Type Digest Algorithms").
-    pub fn number(self) -> u8 {
-        match self {
-            DigestType::Sha256 => 2,
-            DigestType::Sha384 => 4,
-        }
-    }
-
-    /// The digest type with this number, if supported.
-    pub fn from_number(number: u8) -> Option<Self> {
-        match number {
-            2 => Some(DigestType::Sha256),
-            4 => Some(DigestType::Sha384),
-            _ => None,
-        }
-    }
-
-    /// The IANA mnemonic: "SHA-256" or "SHA-384".
-    pub fn mnemonic(self) -> &'static str {
-        match self {
-            DigestType::Sha256 => "SHA-256",
-            DigestType::Sha384 => "SHA-384",
-        }
-    }
-
-    /// The `ring` algorithm computing it.
-    fn ring_algorithm(self) -> &'static digest::Algorithm {
-        match self {
-            DigestType::Sha256 => &digest::SHA256,
-            DigestType::Sha384 => &digest::SHA384,
-        }
-    }
-}
-
-impl FromStr for DigestType {
-    type Err = CryptoError;
-
-    /// Accepts "sha256", "sha-256", "2", "sha384", "sha-384" and "4", in any case.
-    fn from_str(text: &str) -> Result<Self, CryptoError> {
-        match text.to_ascii_lowercase().as_str() {
-            "sha256" | "sha-256" | "2" => Ok(DigestType::Sha256),
-            "sha384" | "sha-384" | "4" => Ok(DigestType::Sha384),
-            _ => Err(CryptoError::UnknownDigestType(text.to_owned())),
-        }
-    }
-}
-
-impl fmt::Display for DigestType {
-    /// The mnemonic.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.mnemonic())
-    }
-}
-
-/// DS RDATA (RFC 4034 §5.1.4): digest over owner (canonical, lowercased wire) || DNSKEY RDATA.
-///
-/// The RDATA is key tag, algorithm (copied from the DNSKEY), digest type and
-/// digest (RFC 4034 §5.1). The same function gives CDS RDATA (RFC 7344 §3.1).
-pub fn ds_rdata(owner: &Name, dnskey_rdata: &[u8], digest: DigestType) -> Vec<u8> {
-    ds_rdata_with(owner, dnskey_rdata, digest.number(), digest.ring_algorithm())
-}
-
-/// [`ds_rdata`] for any digest `ring` has, given its DS number.
-fn ds_rdata_with(owner: &Name, dnskey_rdata: &[u8], number: u8, algorithm: &'static digest::Algorithm) -> Vec<u8> {
-    let mut context = digest::Context::new(algorithm);
-    context.update(owner.to_lowercase().as_wire());
-    context.update(dnskey_rdata);
-    let digest = context.finish();
-    let mut rdata = Vec::with_capacity(4 + digest.as_ref().len());
-    rdata.extend_from_slice(&key_tag(dnskey_rdata).to_be_bytes());
-    rdata.push(dnskey_rdata.get(3).copied().unwrap_or(0));
-    rdata.push(number);
-    rdata.extend_from_slice(digest.as_ref());
-    rdata
-}
-
 /// Verifies a signature (used by tests and by a self-check after loading a key).
 ///
 /// Only the algorithms of [`Algorithm`] are known; the flags are not looked at.
@@ -535,6 +409,8 @@ impl fmt::Debug for KeyEncryptionKey {
 
 #[cfg(test)]
 mod tests {
+    use base::dnskey::{KSK_FLAGS, ZSK_FLAGS};
+
     use super::*;
 
     /// DNSKEY RDATA from its flags, algorithm and base64 public key.
@@ -543,19 +419,6 @@ mod tests {
         rdata.extend_from_slice(&[3, algorithm]);
         rdata.extend_from_slice(&BASE64.decode(public_key.as_bytes()).unwrap());
         rdata
-    }
-
-    /// DS RDATA from its presentation fields.
-    fn ds(key_tag: u16, algorithm: u8, digest_type: u8, digest_hex: &str) -> Vec<u8> {
-        let mut rdata = key_tag.to_be_bytes().to_vec();
-        rdata.extend_from_slice(&[algorithm, digest_type]);
-        rdata.extend_from_slice(&HEXLOWER_PERMISSIVE.decode(digest_hex.as_bytes()).unwrap());
-        rdata
-    }
-
-    /// An absolute test name.
-    fn name(text: &str) -> Name {
-        text.parse().expect("valid test name")
     }
 
     /// RFC 6605 §6.1 public key of example.net.
@@ -590,54 +453,8 @@ mod tests {
     }
 
     #[test]
-    fn rfc4034_section_5_4_key_tag_and_ds() {
-        let key = dnskey(
-            256,
-            5,
-            "AQOeiiR0GOMYkDshWoSKz9XzfwJr1AYtsmx3TGkJaNXVbfi/2pHm822aJ5iI9BMzNXxeYCmZDRD99WYwYqUSdjMmmAphXdvx\
-             egXd/M5+X7OrzKBaMbCVdFLUUh6DhweJBjEVv5f2wwjM9XzcnOf+EPbtG9DMBmADjFDc2w/rljwvFw==",
-        );
-        assert_eq!(key_tag(&key), 60485);
-        let owner = name("dskey.example.com.");
-        // The SHA-1 DS printed in the RFC checks what is hashed: owner, then DNSKEY RDATA.
-        assert_eq!(
-            ds_rdata_with(&owner, &key, 1, &digest::SHA1_FOR_LEGACY_USE_ONLY),
-            ds(60485, 5, 1, "2BB183AF5F22588179A53B0A98631FAD1A292118")
-        );
-        // The other digests as `ldns-key2ds -f -2` and `-4` give them.
-        assert_eq!(
-            ds_rdata(&owner, &key, DigestType::Sha256),
-            ds(
-                60485,
-                5,
-                2,
-                "d4b7d520e7bb5f0f67674a0cceb1e3e0614b93c4f9e99b8383f6a1e4469da50a"
-            )
-        );
-        assert_eq!(
-            ds_rdata(&name("DSKEY.Example.COM."), &key, DigestType::Sha384),
-            ds(
-                60485,
-                5,
-                4,
-                "ab64dbebe13c0b6bae558b78ccab93b836f8ada4cbed2d4484a8715a819de7b9e846315e70ea5d884b377394bdaf16a3"
-            )
-        );
-    }
-
-    #[test]
     fn rfc6605_section_6_1_ecdsa_key() {
         let published = dnskey(257, 13, RFC6605_PUBLIC);
-        assert_eq!(key_tag(&published), 55648);
-        assert_eq!(
-            ds_rdata(&name("example.net."), &published, DigestType::Sha256),
-            ds(
-                55648,
-                13,
-                2,
-                "b4c8c1fe2e7477127b27115656ad6256f424625bf5c1e2770ce6d6e37df61d17"
-            )
-        );
         // `ring` checks that the private scalar matches the public point.
         let pkcs8 = p256_pkcs8(RFC6605_PRIVATE, RFC6605_PUBLIC);
         let key = SigningKey::from_pkcs8(Algorithm::EcdsaP256Sha256, 257, &pkcs8).expect("RFC 6605 key");
@@ -655,16 +472,6 @@ mod tests {
     #[test]
     fn rfc8080_section_6_ed25519_keys() {
         let published = dnskey(257, 15, RFC8080_PUBLIC);
-        assert_eq!(key_tag(&published), 3613);
-        assert_eq!(
-            ds_rdata(&name("example.com."), &published, DigestType::Sha256),
-            ds(
-                3613,
-                15,
-                2,
-                "3aa5ab37efce57f737fc1627013fee07bdf241bd10f3b1964ab55c78e79a304b"
-            )
-        );
         let key = SigningKey::from_pkcs8(Algorithm::Ed25519, 257, &ed25519_pkcs8(RFC8080_PRIVATE)).expect("key");
         assert_eq!(key.dnskey_rdata(), published);
         // The second example key of §6.
@@ -679,15 +486,6 @@ mod tests {
             dnskey(257, 15, "zPnZ/QwEe7S8C5SPz2OfS5RR40ATk2/rYnE9xHIEijs=")
         );
         assert_eq!(second.key_tag(), 35217);
-    }
-
-    #[test]
-    fn key_tag_edge_cases() {
-        assert_eq!(key_tag(&[]), 0);
-        assert_eq!(key_tag(&[1, 1, 3]), 0x0401);
-        // Algorithm 1: the two octets before the last one.
-        assert_eq!(key_tag(&[1, 0, 3, 1, 0xaa, 0x12, 0x34, 0x56]), 0x1234);
-        assert_eq!(key_tag(&[1, 0, 3, 1]), 0x0003);
     }
 
     #[test]
@@ -781,7 +579,7 @@ mod tests {
     }
 
     #[test]
-    fn parses_algorithm_and_digest_names() {
+    fn parses_algorithm_names() {
         for text in ["ECDSAP256SHA256", "ecdsap256sha256", "ECDSA256", "13"] {
             assert_eq!(text.parse::<Algorithm>().unwrap(), Algorithm::EcdsaP256Sha256, "{text}");
         }
@@ -796,22 +594,6 @@ mod tests {
             assert_eq!(algorithm.to_string(), algorithm.mnemonic());
         }
         assert_eq!(Algorithm::from_number(8), None);
-
-        for text in ["sha256", "SHA-256", "2"] {
-            assert_eq!(text.parse::<DigestType>().unwrap(), DigestType::Sha256, "{text}");
-        }
-        for text in ["sha384", "SHA-384", "4"] {
-            assert_eq!(text.parse::<DigestType>().unwrap(), DigestType::Sha384, "{text}");
-        }
-        assert!(matches!(
-            "sha1".parse::<DigestType>(),
-            Err(CryptoError::UnknownDigestType(_))
-        ));
-        for digest in [DigestType::Sha256, DigestType::Sha384] {
-            assert_eq!(DigestType::from_number(digest.number()), Some(digest));
-            assert_eq!(digest.to_string().parse::<DigestType>().unwrap(), digest);
-        }
-        assert_eq!(DigestType::from_number(1), None);
     }
 
     #[test]

@@ -3,41 +3,10 @@
 
 use std::cmp::Ordering;
 
-use super::bitmap::type_bitmap;
 use super::nsec3::{hash_label, nsec3_hash, nsec3_rdata};
-use crate::zone::types;
-
-/// Canonical DNS order of two lowercased wire names (RFC 4034 §6.1):
-/// label by label from the right, each label as an octet string.
-pub fn canonical_cmp(a: &[u8], b: &[u8]) -> Ordering {
-    let (mut a_labels, a_count) = label_starts(a);
-    let (mut b_labels, b_count) = label_starts(b);
-    a_labels[..a_count].reverse();
-    b_labels[..b_count].reverse();
-    for (&i, &j) in a_labels[..a_count].iter().zip(&b_labels[..b_count]) {
-        let (i, j) = (i as usize, j as usize);
-        let label_a = &a[i + 1..i + 1 + a[i] as usize];
-        let label_b = &b[j + 1..j + 1 + b[j] as usize];
-        match label_a.cmp(label_b) {
-            Ordering::Equal => {}
-            other => return other,
-        }
-    }
-    a_count.cmp(&b_count)
-}
-
-/// Offsets of the labels of a wire name, root excluded, left to right.
-fn label_starts(name: &[u8]) -> ([u8; 128], usize) {
-    let mut starts = [0u8; 128];
-    let mut count = 0;
-    let mut pos = 0;
-    while pos < name.len() && name[pos] != 0 && count < 128 {
-        starts[count] = pos as u8;
-        count += 1;
-        pos += name[pos] as usize + 1;
-    }
-    (starts, count)
-}
+use base::bitmap::{decode_type_bitmap, type_bitmap};
+use base::name::wire::canonical_cmp;
+use base::types;
 
 /// NSEC RDATA (RFC 4034 §4.1): the next owner name and the types present.
 pub fn nsec_rdata(next_lower: &[u8], types: impl IntoIterator<Item = u16>) -> Vec<u8> {
@@ -65,7 +34,7 @@ pub fn without_type(record_type: u16, rdata: &[u8], rtype: u16) -> Option<Vec<u8
         }
         _ => return None,
     };
-    let present = super::bitmap::decode_type_bitmap(rdata.get(bitmap_at..)?).ok()?;
+    let present = decode_type_bitmap(rdata.get(bitmap_at..)?).ok()?;
     let mut out = rdata[..bitmap_at].to_vec();
     out.extend_from_slice(&type_bitmap(present.into_iter().filter(|&t| t != rtype)));
     Some(out)
@@ -214,39 +183,10 @@ impl Nsec3Chain {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::name::Name;
+    use base::name::Name;
 
     fn wire(name: &str) -> Vec<u8> {
         name.parse::<Name>().expect("name").to_lowercase().as_wire().to_vec()
-    }
-
-    #[test]
-    fn orders_names_canonically() {
-        // RFC 4034 §6.1 example, in order.
-        let names = [
-            "example.",
-            "a.example.",
-            "yljkjljk.a.example.",
-            "z.a.example.",
-            "zabc.a.example.",
-            "z.example.",
-            "\\001.z.example.",
-            "*.z.example.",
-            "\\200.z.example.",
-        ];
-        for pair in names.windows(2) {
-            assert_eq!(
-                canonical_cmp(&wire(pair[0]), &wire(pair[1])),
-                Ordering::Less,
-                "{pair:?}"
-            );
-            assert_eq!(
-                canonical_cmp(&wire(pair[1]), &wire(pair[0])),
-                Ordering::Greater,
-                "{pair:?}"
-            );
-        }
-        assert_eq!(canonical_cmp(&wire("a.example."), &wire("a.example.")), Ordering::Equal);
     }
 
     #[test]

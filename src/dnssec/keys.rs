@@ -12,8 +12,8 @@ use std::str::FromStr;
 use data_encoding::BASE64;
 
 use super::crypto::{Algorithm, CryptoError, KeyEncryptionKey, SigningKey};
-use crate::name::Name;
 use crate::store::{NewKey, StoredKey};
+use base::name::Name;
 
 /// Prefix of a private key stored without encryption.
 const PLAIN_PREFIX: &str = "plain:";

@@ -13,7 +13,6 @@
 //! zone records ─prepare_records─────┴─> Zone::build + Zone::secure ─> answers with RRSIG/NSEC
 //! ```
 
-pub mod bitmap;
 pub mod cache;
 pub mod canonical;
 pub mod crypto;
@@ -27,9 +26,11 @@ pub mod window;
 pub use keys::{KeyRole, ZoneKey};
 pub use signer::ZoneSigner;
 
-use crate::name::Name;
-use crate::zone::{types, Record};
-use crypto::DigestType;
+use base::dnskey::{ds_rdata, DigestType};
+use base::name::Name;
+use base::types;
+
+use crate::zone::Record;
 use denial::Nsec3Params;
 
 /// Record types a secured zone derives from its keys and chain; stored
@@ -65,7 +66,7 @@ pub fn prepare_records(apex: &Name, records: &mut Vec<Record>, keys: &[ZoneKey],
     for key in keys.iter().filter(|key| key.published) {
         let dnskey = key.key.dnskey_rdata();
         if key.ds {
-            add(types::CDS, crypto::ds_rdata(apex, &dnskey, DigestType::Sha256));
+            add(types::CDS, ds_rdata(apex.as_wire(), &dnskey, DigestType::Sha256));
             add(types::CDNSKEY, dnskey.clone());
         }
         add(types::DNSKEY, dnskey);
@@ -98,7 +99,7 @@ pub fn sync_child_ds(records: &mut Vec<Record>, children: &[(Name, Vec<Vec<u8>>)
                 owner: child.clone(),
                 ttl,
                 rtype: types::DS,
-                rdata: crypto::ds_rdata(child, dnskey, DigestType::Sha256),
+                rdata: ds_rdata(child.as_wire(), dnskey, DigestType::Sha256),
             });
         }
     }

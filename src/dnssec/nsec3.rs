@@ -67,7 +67,7 @@ pub fn hash_label(hash: &[u8; HASH_LEN]) -> String {
 ///
 /// The fields are algorithm, flags (Opt-Out is bit 1), iterations, salt
 /// length and salt, hash length and next hashed owner name, then `bitmap`
-/// as made by [`crate::dnssec::bitmap::type_bitmap`]. The next hashed owner
+/// as made by [`base::bitmap::type_bitmap`]. The next hashed owner
 /// is the raw 20-octet hash, not its base32hex text.
 pub fn nsec3_rdata(opt_out: bool, iterations: u16, salt: &[u8], next_hash: &[u8; HASH_LEN], bitmap: &[u8]) -> Vec<u8> {
     let salt = salt.get(..MAX_SALT_LEN).unwrap_or(salt);
@@ -101,9 +101,9 @@ pub fn nsec3param_rdata(iterations: u16, salt: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dnssec::bitmap::type_bitmap;
-    use crate::name::Name;
-    use crate::zone::types::{DNSKEY, MX, NS, NSEC3PARAM, RRSIG, SOA};
+    use base::bitmap::type_bitmap;
+    use base::name::Name;
+    use base::types::{DNSKEY, MX, NS, NSEC3PARAM, RRSIG, SOA};
 
     /// The salt of the RFC 5155 Appendix A example zone.
     const SALT: [u8; 4] = [0xaa, 0xbb, 0xcc, 0xdd];

@@ -6,7 +6,7 @@ use super::cache::SignatureCache;
 use super::canonical::{rrsig_labels, signed_data, RrsigHeader};
 use super::keys::ZoneKey;
 use super::window::Window;
-use crate::zone::types;
+use base::types;
 
 /// Signs the RRsets of one zone snapshot.
 ///

@@ -13,11 +13,11 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use super::literal::{Table, Value};
 use super::netmask::Netmask;
 use super::select::{Checked, CheckedError};
-use super::{hash, names, random, Env, Query};
+use super::{hash, libc, names, random, Env, Query};
 use crate::geoip::great_circle_km;
 use crate::health::Check;
-use crate::name::Name;
-use crate::zone::{rdata, types};
+use base::name::Name;
+use base::{rdata, types};
 
 /// A record answer value: its text and, when it is valid content for
 /// the record's type, its RDATA.
@@ -423,7 +423,7 @@ impl Call {
                 Output::Text(names::loc_text(lat, lon))
             }
             Kind::ClosestMagic => {
-                let addresses = names::magic_addresses(&query.qname_text());
+                let addresses = names::magic_addresses(query.qname);
                 if addresses.is_empty() {
                     return Err(RunError::Failed("closestMagic: no address in the name"));
                 }
@@ -440,23 +440,23 @@ impl Call {
                 Output::Text(addresses[index].to_string())
             }
             Kind::CreateReverse(format, exceptions) => {
-                Output::Text(names::create_reverse(&query.qname_text(), format, exceptions))
+                Output::Text(names::create_reverse(query.qname, format, exceptions))
             }
             Kind::CreateReverse6(format, exceptions) => {
-                Output::Text(names::create_reverse6(&query.qname_text(), format, exceptions))
+                Output::Text(names::create_reverse6(query.qname, format, exceptions))
             }
             Kind::CreateForward => Output::Text(
-                names::create_forward(&query.qname_text(), &query.env.owner_text())
+                names::create_forward(query.qname, query.env.owner.as_wire())
                     .ok_or(RunError::Failed("createForward: the name does not spell an address"))?,
             ),
             Kind::CreateForward6 => Output::Text(
-                names::create_forward6(&query.qname_text(), &query.env.owner_text())
+                names::create_forward6(query.qname, query.env.owner.as_wire())
                     .ok_or(RunError::Failed("createForward6: the name does not spell an address"))?,
             ),
             Kind::FilterForward(inner, masks, fallback) => {
                 let text = inner.run_text(query)?;
                 let allowed =
-                    names::parse_address(&text).is_some_and(|address| masks.iter().any(|mask| mask.contains(address)));
+                    libc::parse_address(&text).is_some_and(|address| masks.iter().any(|mask| mask.contains(address)));
                 if allowed {
                     Output::Text(text)
                 } else if fallback.as_deref() == Some("") {
@@ -566,7 +566,7 @@ fn geoip_attribute(query: &Query<'_>, address: IpAddr, attribute: u8) -> String 
 
 /// A candidate from its text: parsed as the record's type once, here.
 pub fn candidate(text: &str, env: &Env) -> Candidate {
-    let address = names::parse_address(text);
+    let address = libc::parse_address(text);
     Candidate {
         text: text.into(),
         rdata: to_rdata(env.rtype, text).ok().map(Vec::into_boxed_slice),
@@ -605,7 +605,7 @@ pub fn to_rdata(rtype: u16, text: &str) -> Result<Vec<u8>, String> {
     }
     if rtype == types::A {
         // PowerDNS reads A content with inet_aton: "64.001.2.3" is 64.1.2.3.
-        return names::parse_ipv4(text)
+        return libc::parse_ipv4(text)
             .map(|address| address.octets().to_vec())
             .ok_or_else(|| "not an IPv4 address".to_string());
     }

@@ -14,7 +14,9 @@
 //! RDATA, or a failure the answer turns into SERVFAIL.
 
 pub mod call;
+mod format;
 pub mod hash;
+mod libc;
 pub mod literal;
 pub mod names;
 pub mod netmask;
@@ -30,9 +32,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::geoip::GeoDb;
 use crate::health::{Check, HealthChecker};
-use crate::name::Name;
-use crate::wire::ClientSubnet;
-use crate::zone::{types, Zone};
+use base::edns::ClientSubnet;
+use base::name::Name;
+use base::types;
+
+use crate::zone::Zone;
 use call::{Call, Output};
 use literal::Shape;
 
@@ -93,11 +97,6 @@ impl Env {
             health: runtime.health.clone(),
             settings: runtime.settings.clone(),
         }
-    }
-
-    /// The record's owner as text, lowercased, with the trailing dot.
-    pub fn owner_text(&self) -> String {
-        self.owner.to_string().to_ascii_lowercase()
     }
 }
 

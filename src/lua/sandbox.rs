@@ -31,8 +31,8 @@ use super::literal::{self, Value};
 use super::netmask::Netmask;
 use super::{random, Client, Env, EvalError, Query, ZonePrograms};
 use crate::health::Check;
-use crate::name::Name;
-use crate::zone::types;
+use base::name::Name;
+use base::types;
 
 /// Names the sandbox defines besides the record functions.
 pub const GLOBALS: &[&str] = &[

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use super::call::{closest, scalar_text, Candidate, Output};
 use super::literal::{Table, Value};
-use super::{hash, names, random, Env, Query};
+use super::{hash, libc, random, Env, Query};
 use crate::health::{self, Check, CheckSpec, HttpProbe, Probe, Status, Timing};
 
 /// A health-checked call.
@@ -112,7 +112,7 @@ impl Checked {
                             return Err("expects a list of {address = URL} tables".into());
                         };
                         let address =
-                            names::parse_address(address).ok_or_else(|| format!("{address:?} is not an IP address"))?;
+                            libc::parse_address(address).ok_or_else(|| format!("{address:?} is not an IP address"))?;
                         validate_url(url)?;
                         members.push((address, ProbeTarget::Url(url.clone(), false)));
                     }
@@ -382,7 +382,7 @@ fn address_groups(value: &Value) -> Result<Vec<Vec<IpAddr>>, String> {
     };
     let parse = |item: &Value| -> Result<IpAddr, String> {
         match item {
-            Value::Str(text) => names::parse_address(text).ok_or_else(|| format!("{text:?} is not an IP address")),
+            Value::Str(text) => libc::parse_address(text).ok_or_else(|| format!("{text:?} is not an IP address")),
             _ => Err("addresses must be strings".into()),
         }
     };

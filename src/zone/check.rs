@@ -8,8 +8,10 @@ use foldhash::HashMap;
 use foldhash::HashMapExt;
 
 use super::file::MAX_TTL;
-use super::{types, Record};
-use crate::name::Name;
+use base::types;
+
+use super::Record;
+use base::name::Name;
 
 /// Why a set of records is not a valid zone.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

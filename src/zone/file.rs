@@ -9,9 +9,9 @@
 
 use std::fmt::Write as _;
 
-use crate::name::{Name, NameError};
-use crate::zone::rdata::{self, RdataError, Token};
-use crate::zone::types;
+use base::name::{Name, NameError};
+use base::rdata::{self, RdataError, Token};
+use base::types;
 
 /// Largest TTL a record may have (RFC 2181 §8).
 pub const MAX_TTL: u32 = 0x7fff_ffff;

@@ -14,13 +14,12 @@
 pub mod check;
 pub mod contents;
 pub mod file;
-pub mod rdata;
-pub mod types;
 
 pub use check::{check_zone, ZoneError};
 pub use contents::{Lookup, Node, RRset, Zone};
 
-use crate::name::Name;
+use base::name::Name;
+use base::types;
 
 /// One resource record of a zone, RDATA in uncompressed wire format.
 #[derive(Clone, Debug, PartialEq, Eq)]

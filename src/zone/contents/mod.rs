@@ -14,9 +14,12 @@ use std::sync::Arc;
 
 use hashbrown::HashTable;
 
-use super::{types, Record};
+use base::types;
+
+use super::Record;
 use crate::lua::ZonePrograms;
-use crate::name::Name;
+use base::name::wire::label_count;
+use base::name::Name;
 
 /// Marks the absence of a node index.
 const NONE: u32 = u32::MAX;
@@ -424,17 +427,6 @@ impl RRsetEncoder {
         data.extend_from_slice(rdata);
         data[self.count_at..self.count_at + 2].copy_from_slice(&(count + 1).to_be_bytes());
     }
-}
-
-/// Number of labels in a wire name, root excluded.
-fn label_count(wire: &[u8]) -> usize {
-    let mut count = 0;
-    let mut pos = 0;
-    while pos < wire.len() && wire[pos] != 0 {
-        pos += wire[pos] as usize + 1;
-        count += 1;
-    }
-    count
 }
 
 //------------ RRset ---------------------------------------------------------

@@ -8,7 +8,9 @@ use crate::dnssec::denial::{nsec_rdata, Nsec3Chain, Nsec3Params, NsecOrder};
 use crate::dnssec::signer::ZoneSigner;
 use crate::dnssec::window::Window;
 use crate::dnssec::ZoneKey;
-use crate::zone::{soa_minimum, types};
+use base::types;
+
+use crate::zone::soa_minimum;
 
 /// The DNSSEC state of a secured zone snapshot.
 pub struct Secured {

@@ -108,7 +108,7 @@ pub fn decode_type_bitmap(bitmap: &[u8]) -> Result<Vec<u16>, BitmapError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::zone::types::{A, CAA, MX, NSEC, RRSIG};
+    use crate::types::{A, CAA, MX, NSEC, RRSIG};
 
     #[test]
     fn rfc4034_section_4_3_example() {

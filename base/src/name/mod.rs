@@ -4,6 +4,14 @@
 //! label and name lengths, so code holding a `Name` never re-validates it.
 //! Case is preserved as written; comparisons that follow DNS rules
 //! (RFC 4343) are explicit methods.
+//!
+//! [`NameBuf`] holds a name inline for paths that must not allocate, and
+//! [`wire`] reads names inside buffers without copying them.
+
+mod buf;
+pub mod wire;
+
+pub use buf::NameBuf;
 
 use std::cmp::Ordering;
 use std::fmt::{self, Write as _};
@@ -188,7 +196,7 @@ impl Name {
 
     /// The labels from left to right, without length octets; the root label is excluded.
     pub fn labels(&self) -> impl Iterator<Item = &[u8]> {
-        Labels { wire: &self.0 }
+        wire::labels(&self.0)
     }
 
     /// True for the root name.
@@ -212,10 +220,7 @@ impl Name {
 
     /// True if self equals `other` or is below it; ASCII case-insensitive.
     pub fn ends_with(&self, other: &Name) -> bool {
-        match self.suffix_offset(other.0.len()) {
-            Some(offset) => self.0[offset..].eq_ignore_ascii_case(&other.0),
-            None => false,
-        }
+        wire::ends_with(&self.0, &other.0)
     }
 
     /// True if both names are equal under ASCII case folding (RFC 4343 §3).
@@ -270,32 +275,7 @@ impl Name {
     /// Within a label a shorter label that is a prefix of a longer one sorts first,
     /// and a name sorts before the names below it.
     pub fn cmp_canonical(&self, other: &Name) -> Ordering {
-        let mut mine = [0u8; MAX_NAME_LEN / 2];
-        let mut theirs = [0u8; MAX_NAME_LEN / 2];
-        let my_count = label_offsets(&self.0, &mut mine);
-        let their_count = label_offsets(&other.0, &mut theirs);
-        for (&a, &b) in mine[..my_count].iter().rev().zip(theirs[..their_count].iter().rev()) {
-            let a = label_at(&self.0, a);
-            let b = label_at(&other.0, b);
-            let order = a
-                .iter()
-                .map(u8::to_ascii_lowercase)
-                .cmp(b.iter().map(u8::to_ascii_lowercase));
-            if order != Ordering::Equal {
-                return order;
-            }
-        }
-        my_count.cmp(&their_count)
-    }
-
-    /// Offset in `self.0` where a suffix of `suffix_len` octets starts, if that is a label boundary.
-    fn suffix_offset(&self, suffix_len: usize) -> Option<usize> {
-        let target = self.0.len().checked_sub(suffix_len)?;
-        let mut pos = 0;
-        while pos < target {
-            pos += 1 + usize::from(self.0[pos]);
-        }
-        (pos == target).then_some(pos)
+        wire::canonical_cmp(&self.0, &other.0)
     }
 }
 
@@ -341,26 +321,6 @@ impl FromStr for Name {
     }
 }
 
-/// Iterator over the labels of a valid wire-format name.
-struct Labels<'a> {
-    /// The rest of the name, starting at a length octet.
-    wire: &'a [u8],
-}
-
-impl<'a> Iterator for Labels<'a> {
-    type Item = &'a [u8];
-
-    fn next(&mut self) -> Option<&'a [u8]> {
-        let (&len, rest) = self.wire.split_first()?;
-        if len == 0 {
-            return None;
-        }
-        let (label, rest) = rest.split_at_checked(usize::from(len))?;
-        self.wire = rest;
-        Some(label)
-    }
-}
-
 /// Decodes the escape after a backslash: `\DDD` (exactly three digits, at most 255) or `\X`.
 ///
 /// Returns the octet and how many input octets the escape used after the backslash.
@@ -402,28 +362,6 @@ fn wire_name_len(wire: &[u8]) -> Result<usize, NameError> {
             return Err(NameError::Truncated);
         }
     }
-}
-
-/// Fills `out` with the offset of every non-root label's length octet and returns their count.
-fn label_offsets(wire: &[u8], out: &mut [u8; MAX_NAME_LEN / 2]) -> usize {
-    let mut count = 0;
-    let mut pos = 0;
-    while let Some(&len) = wire.get(pos) {
-        if len == 0 || count == out.len() {
-            break;
-        }
-        out[count] = pos as u8;
-        count += 1;
-        pos += 1 + usize::from(len);
-    }
-    count
-}
-
-/// The label whose length octet is at `offset`.
-fn label_at(wire: &[u8], offset: u8) -> &[u8] {
-    let start = usize::from(offset) + 1;
-    let len = wire.get(usize::from(offset)).map_or(0, |&l| usize::from(l));
-    wire.get(start..start + len).unwrap_or_default()
 }
 
 #[cfg(test)]
