@@ -1,26 +1,51 @@
 //! The set of zones being served, replaced whole on every change.
 //!
-//! The answer path reads a [`Catalog`] through an [`arc_swap::ArcSwap`]: no
-//! lock is taken and a reader keeps the catalog it started with until it
-//! lets go, however many zones are swapped meanwhile.
+//! Each zone is served from a [`Snapshot`]: its data, and the DNSSEC and
+//! LUA parts the loader built from them. The answer path reads a
+//! [`Catalog`] through an [`arc_swap::ArcSwap`]: no lock is taken and a
+//! reader keeps the catalog it started with until it lets go, however many
+//! zones are swapped meanwhile.
 
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use foldhash::{HashMap, HashMapExt};
-
 use base::name::Name;
 use base::types;
+use foldhash::{HashMap, HashMapExt};
 
+use crate::dnssec::SignedZone;
+use crate::lua::ZonePrograms;
 use crate::zone::Zone;
 
 /// The catalog as shared between the loader and the listeners.
 pub type SharedCatalog = Arc<ArcSwap<Catalog>>;
 
-/// Zones by lowercased apex.
+/// What is served for one zone, immutable once built.
+pub struct Snapshot {
+    /// The zone's records and their lookup.
+    pub zone: Zone,
+    /// Signatures and the denial chain, when the zone is secured.
+    pub signed: Option<SignedZone>,
+    /// The compiled LUA records, when the zone has any and LUA records
+    /// are answered.
+    pub programs: Option<Arc<ZonePrograms>>,
+}
+
+impl Snapshot {
+    /// A snapshot serving `zone` as it is: unsigned, no LUA records.
+    pub fn plain(zone: Zone) -> Snapshot {
+        Snapshot {
+            zone,
+            signed: None,
+            programs: None,
+        }
+    }
+}
+
+/// Snapshots by lowercased apex.
 #[derive(Clone, Default)]
 pub struct Catalog {
-    zones: HashMap<Box<[u8]>, Arc<Zone>>,
+    zones: HashMap<Box<[u8]>, Arc<Snapshot>>,
 }
 
 impl Catalog {
@@ -30,9 +55,9 @@ impl Catalog {
     }
 
     /// A copy with `zone` added or replacing the zone of the same name.
-    pub fn with_zone(&self, zone: Arc<Zone>) -> Catalog {
+    pub fn with_zone(&self, snapshot: Arc<Snapshot>) -> Catalog {
         let mut next = self.clone();
-        next.zones.insert(zone.apex().as_wire().into(), zone);
+        next.zones.insert(snapshot.zone.apex().as_wire().into(), snapshot);
         next
     }
 
@@ -44,12 +69,12 @@ impl Catalog {
     }
 
     /// The zone named `apex`, if served.
-    pub fn zone(&self, apex: &Name) -> Option<&Arc<Zone>> {
+    pub fn zone(&self, apex: &Name) -> Option<&Arc<Snapshot>> {
         self.zones.get(apex.to_lowercase().as_wire())
     }
 
     /// Every zone served, in no particular order.
-    pub fn zones(&self) -> impl Iterator<Item = &Arc<Zone>> {
+    pub fn zones(&self) -> impl Iterator<Item = &Arc<Snapshot>> {
         self.zones.values()
     }
 
@@ -69,7 +94,7 @@ impl Catalog {
     /// A DS query for the apex of a zone is answered from the parent zone
     /// when that is served too, since DS lives on the parent side of the
     /// cut (RFC 4035 §3.1.4.1).
-    pub fn find(&self, qname_lower: &[u8], qtype: u16) -> Option<&Zone> {
+    pub fn find(&self, qname_lower: &[u8], qtype: u16) -> Option<&Snapshot> {
         let mut offset = 0;
         let mut ds_fallback = None;
         loop {

@@ -1,31 +1,29 @@
 //! The command line: `pooldns serve`, `pooldns zone ...`, `pooldns check-config`.
 
 use std::path::PathBuf;
-
-use anyhow::Context;
-use clap::{Parser, Subcommand};
-
 use std::sync::Arc;
 
-use crate::config::Config;
-use crate::dnssec::cache::SignatureCache;
+use anyhow::Context;
 use base::dnskey::{self, DigestType};
 use base::name::wire::canonical_cmp;
+use base::name::Name;
+use base::rdata::list;
+use base::types;
+use clap::{Parser, Subcommand};
+use data_encoding::BASE64;
 
+use crate::catalog::Snapshot;
+use crate::config::Config;
+use crate::dnssec::cache::SignatureCache;
 use crate::dnssec::crypto::Algorithm;
+use crate::dnssec::keys::SealedKey;
 use crate::dnssec::roll::{self, Timing};
-use crate::dnssec::signer::each_rrsig;
-use crate::dnssec::KeyRole;
-use crate::dnssec::{self};
+use crate::dnssec::{self, Denial, KeyRole};
 use crate::import;
 use crate::loader;
 use crate::lua;
-use crate::store::{DnssecSettings, Store, WriteMode};
-use crate::zone::contents::Denial;
-use base::name::Name;
-use base::types;
-
-use crate::zone::{file, Node, Zone};
+use crate::store::{DnssecSettings, NewKey, Store, WriteMode};
+use crate::zone::{file, Node};
 
 /// Authoritative DNS server for multi-region platforms.
 #[derive(Debug, Parser)]
@@ -308,14 +306,14 @@ async fn zone_command(config: &Config, store: &Store, command: ZoneCommand) -> a
         ZoneCommand::Export { name, dnssec: true } => {
             let apex = parse_zone_name(&name)?;
             let id = store.zone_id(&apex.to_string()).await?;
-            let kek = config.key_encryption_key()?.map(Arc::new);
+            let kek = crate::dnssec::key_encryption_key(&config.dnssec)?.map(Arc::new);
             let signatures = Arc::new(SignatureCache::new(usize::MAX));
             let entry_points = Arc::new(store.secure_entry_points().await?);
             // Denial records list what LUA records produce, as served; no
             // health check is registered for an export.
             let lua_runtime = config.lua.enabled.then(lua::Runtime::default);
-            let zone = loader::build_zone(store, id, &apex, entry_points, kek, signatures, lua_runtime).await?;
-            print!("{}", export_signed(&zone)?);
+            let snapshot = loader::build_zone(store, id, &apex, entry_points, kek, signatures, lua_runtime).await?;
+            print!("{}", export_signed(&snapshot)?);
         }
         ZoneCommand::Secure {
             name,
@@ -326,13 +324,16 @@ async fn zone_command(config: &Config, store: &Store, command: ZoneCommand) -> a
         } => {
             let apex = parse_zone_name(&name)?;
             let algorithm: Algorithm = algorithm.parse()?;
-            let kek = config.key_encryption_key()?;
+            let kek = crate::dnssec::key_encryption_key(&config.dnssec)?;
             if kek.is_none() {
                 eprintln!(
                     "warning: no [dnssec] key_encryption_key_file is configured: the private keys are stored unencrypted"
                 );
             }
-            let keys = dnssec::keys::new_keys(&apex, algorithm, split, kek.as_ref())?;
+            let keys: Vec<NewKey> = dnssec::keys::new_keys(&apex, algorithm, split, kek.as_ref())?
+                .iter()
+                .map(key_row)
+                .collect();
             let settings = DnssecSettings {
                 denial: if nsec3 { "nsec3" } else { "nsec" }.to_string(),
                 nsec3_opt_out,
@@ -413,7 +414,7 @@ async fn start_roll(config: &Config, store: &Store, apex: &Name, role: Option<&s
         .duration_since(std::time::UNIX_EPOCH)?
         .as_secs();
     let (flags, publish_until) = roll::start(role, timing, now);
-    let kek = config.key_encryption_key()?;
+    let kek = crate::dnssec::key_encryption_key(&config.dnssec)?;
     let new = dnssec::keys::new_key(
         apex,
         algorithm,
@@ -422,7 +423,7 @@ async fn start_roll(config: &Config, store: &Store, apex: &Name, role: Option<&s
         kek.as_ref(),
     )?;
     let new_id = store
-        .start_roll(&apex.to_string(), role.as_str(), &new, publish_until as i64)
+        .start_roll(&apex.to_string(), role.as_str(), &key_row(&new), publish_until as i64)
         .await?;
     println!(
         "started a {role} roll of {apex}: key {new_id} published, replacing key {}; next step in {} s (a running pooldns serve carries it out)",
@@ -430,6 +431,19 @@ async fn start_roll(config: &Config, store: &Store, apex: &Name, role: Option<&s
         publish_until.saturating_sub(now)
     );
     Ok(())
+}
+
+/// The store row of a new key.
+fn key_row(key: &SealedKey) -> NewKey {
+    NewKey {
+        role: key.role.as_str().to_string(),
+        algorithm: i64::from(key.algorithm.number()),
+        dnskey: BASE64.encode(&key.dnskey),
+        private_key: key.private_key.clone(),
+        published: key.published,
+        active: key.active,
+        ds: key.ds,
+    }
 }
 
 /// Prints a zone's keys, one per line.
@@ -484,39 +498,41 @@ async fn list_keys(store: &Store, apex: &Name) -> anyhow::Result<()> {
 
 /// The signed zone as a zone file: every RRset with its RRSIGs, and the
 /// denial records, in the form a validator such as ldns-verify-zone reads.
-fn export_signed(zone: &Zone) -> anyhow::Result<String> {
+fn export_signed(snapshot: &Snapshot) -> anyhow::Result<String> {
+    let zone = &snapshot.zone;
+    let Some(signed) = &snapshot.signed else {
+        anyhow::bail!("zone {} is not secured", zone.apex());
+    };
     let mut out = format!("$ORIGIN {}\n", zone.apex());
     let mut nodes: Vec<&Node> = zone.nodes().iter().collect();
     nodes.sort_by(|a, b| canonical_cmp(a.name_wire(), b.name_wire()));
     for node in nodes {
         let owner = Name::from_wire(node.name_wire())?;
-        let authoritative = zone.is_authoritative(node) || node.is_cut();
+        let authoritative = zone.owns(node);
         for rrset in node.rrsets() {
             for rdata in rrset.rdata() {
                 out.push_str(&file::format_record(&owner, rrset.ttl, rrset.rtype, rdata)?);
                 out.push('\n');
             }
             // At a cut only DS and NSEC are the parent's to sign; glue never.
-            let signed = authoritative && (!node.is_cut() || matches!(rrset.rtype, types::DS | types::NSEC));
-            if signed {
-                for rrsig in each_rrsig(zone.rrsigs(node, rrset)) {
+            let parent_side = !node.is_cut() || matches!(rrset.rtype, types::DS | types::NSEC);
+            if authoritative && parent_side {
+                for rrsig in list::iter(signed.rrsigs(node, rrset)) {
                     out.push_str(&file::format_record(&owner, rrset.ttl, types::RRSIG, rrsig)?);
                     out.push('\n');
                 }
             }
         }
     }
-    if let Some(secured) = zone.secured() {
-        if let Denial::Nsec3 { chain, .. } = secured.denial() {
-            for (index, entry) in chain.entries().iter().enumerate() {
-                let owner = Name::from_wire(&entry.owner)?;
-                let ttl = secured.negative_ttl();
-                out.push_str(&file::format_record(&owner, ttl, types::NSEC3, &entry.rdata)?);
+    if let Denial::Nsec3 { chain, .. } = signed.denial() {
+        for (index, entry) in chain.entries().iter().enumerate() {
+            let owner = Name::from_wire(&entry.owner)?;
+            let ttl = signed.negative_ttl();
+            out.push_str(&file::format_record(&owner, ttl, types::NSEC3, &entry.rdata)?);
+            out.push('\n');
+            for rrsig in list::iter(signed.nsec3_rrsigs(index)) {
+                out.push_str(&file::format_record(&owner, ttl, types::RRSIG, rrsig)?);
                 out.push('\n');
-                for rrsig in each_rrsig(zone.nsec3_rrsigs(index)) {
-                    out.push_str(&file::format_record(&owner, ttl, types::RRSIG, rrsig)?);
-                    out.push('\n');
-                }
             }
         }
     }

@@ -11,8 +11,6 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::dnssec::crypto::KeyEncryptionKey;
-
 /// The whole configuration.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -157,6 +155,16 @@ pub struct ApiKeyConfig {
     /// Whether this key may point domains at name servers other than
     /// `[pool] nameservers`.
     #[serde(default)]
+    pub any_nameservers: bool,
+}
+
+/// One API key as configured, its secret read from its file.
+#[derive(Clone, Debug)]
+pub struct ConfiguredKey {
+    /// Shown in logs instead of the key.
+    pub name: String,
+    pub secret: Secret,
+    /// Whether the key may point domains at any name servers.
     pub any_nameservers: bool,
 }
 
@@ -379,10 +387,10 @@ impl Config {
 
     /// The API keys: the operator's key (allowed any name servers) and
     /// every `[[api.keys]]` entry, read from their files.
-    pub fn api_keys(&self) -> Result<Vec<crate::api::auth::ApiKey>, ConfigError> {
+    pub fn api_keys(&self) -> Result<Vec<ConfiguredKey>, ConfigError> {
         let read = |path: &Path| {
             std::fs::read_to_string(path)
-                .map(|text| text.trim().to_string())
+                .map(|text| Secret(text.trim().to_string()))
                 .map_err(|source| ConfigError::Read {
                     path: path.display().to_string(),
                     source,
@@ -390,44 +398,33 @@ impl Config {
         };
         let mut keys = Vec::new();
         let operator = match (&self.api.api_key, &self.api.api_key_file) {
-            (Some(key), _) => Some(key.expose().to_string()),
+            (Some(key), _) => Some(key.clone()),
             (None, Some(path)) => Some(read(path)?),
             (None, None) => None,
         };
         if let Some(secret) = operator {
-            keys.push(crate::api::auth::ApiKey::new("operator", secret, true));
+            keys.push(ConfiguredKey {
+                name: "operator".into(),
+                secret,
+                any_nameservers: true,
+            });
         }
         for entry in &self.api.keys {
             let secret = match (&entry.key, &entry.key_file) {
-                (Some(key), _) => key.expose().to_string(),
+                (Some(key), _) => key.clone(),
                 (None, Some(path)) => read(path)?,
                 (None, None) => continue,
             };
-            keys.push(crate::api::auth::ApiKey::new(
-                entry.name.clone(),
+            keys.push(ConfiguredKey {
+                name: entry.name.clone(),
                 secret,
-                entry.any_nameservers,
-            ));
+                any_nameservers: entry.any_nameservers,
+            });
         }
-        if keys.iter().any(|key| key.is_empty()) {
+        if keys.iter().any(|key| key.secret.expose().is_empty()) {
             return Err(ConfigError::Invalid("an API key is empty".into()));
         }
         Ok(keys)
-    }
-
-    /// Reads the key-encryption key, if one is configured.
-    pub fn key_encryption_key(&self) -> Result<Option<KeyEncryptionKey>, ConfigError> {
-        let Some(path) = &self.dnssec.key_encryption_key_file else {
-            return Ok(None);
-        };
-        let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: shown.clone(),
-            source,
-        })?;
-        KeyEncryptionKey::from_file_contents(&text)
-            .map(Some)
-            .map_err(|error| ConfigError::Invalid(format!("[dnssec] key_encryption_key_file {shown}: {error}")))
     }
 
     /// The default health check interval as a duration.

@@ -6,14 +6,14 @@
 use std::path::Path;
 use std::time::Instant;
 
-use crate::lua;
-use crate::store::{Store, StoreError, StoredRecord, WriteMode};
-use crate::zone::check::ZoneProblem;
-use crate::zone::file::{self, ZoneFileError};
 use base::name::Name;
 use base::rdata::{self, RdataError};
 use base::types;
 
+use crate::lua;
+use crate::store::{Store, StoreError, StoredRecord, WriteMode};
+use crate::zone::check::ZoneProblem;
+use crate::zone::file::{self, ZoneFileError};
 use crate::zone::{check_zone, Record, ZoneError};
 
 /// Why a zone file could not be imported.

@@ -1,7 +1,7 @@
 //! Keeps the served catalog in step with the store.
 //!
 //! The loader polls the zones table for change counters: a zone whose
-//! counter moved is read, checked, built into a fresh [`Zone`] off the
+//! counter moved is read, checked, built into a fresh [`Snapshot`] off the
 //! runtime's worker threads, and swapped into the catalog; a zone that
 //! disappeared is dropped. Polling the one small table also catches writes
 //! made by other processes (`pooldns zone import`, other fleet members)
@@ -12,17 +12,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use base::name::Name;
 use data_encoding::BASE64;
 
-use crate::catalog::{Catalog, SharedCatalog};
+use crate::catalog::{Catalog, SharedCatalog, Snapshot};
 use crate::dnssec::cache::SignatureCache;
-use crate::dnssec::{self, crypto::KeyEncryptionKey, denial::Nsec3Params, window::Window};
+use crate::dnssec::crypto::Algorithm;
+use crate::dnssec::keys::{KeyError, SealedKey};
+use crate::dnssec::{self, crypto::KeyEncryptionKey, denial::Nsec3Params, window::Window, DenialKind, SignedZone};
 use crate::import;
 use crate::lua::{self, ZonePrograms};
-use crate::store::{Store, StoreError, ZoneVersion};
-use crate::zone::contents::DenialKind;
+use crate::store::{Store, StoreError, StoredKey, ZoneVersion};
 use crate::zone::Zone;
-use base::name::Name;
 
 /// Signatures kept across snapshots, about 130 octets each: enough for
 /// every RRset of the zones of a typical fleet member; a zone larger than
@@ -146,8 +147,8 @@ impl Loader {
             let mut built_week = None;
             match self.build(zone.id, &apex, entry_points).await {
                 Ok(built) => {
-                    built_week = built.secured().map(|secured| secured.signer().window().week);
-                    tracing::info!(zone = %apex, records = built.record_count(), serial = built.serial(), "zone loaded");
+                    built_week = built.signed.as_ref().map(|signed| signed.signer().window().week);
+                    tracing::info!(zone = %apex, records = built.zone.record_count(), serial = built.zone.serial(), "zone loaded");
                     let built = Arc::new(built);
                     self.publish(|catalog| catalog.with_zone(built.clone()));
                     self.status.set_failure(&zone.name, None);
@@ -187,7 +188,7 @@ impl Loader {
         }
     }
 
-    async fn build(&self, id: i64, apex: &Name, entry_points: Arc<Vec<EntryPoint>>) -> Result<Zone, BuildError> {
+    async fn build(&self, id: i64, apex: &Name, entry_points: Arc<Vec<EntryPoint>>) -> Result<Snapshot, BuildError> {
         build_zone(
             &self.store,
             id,
@@ -220,7 +221,7 @@ pub async fn build_zone(
     kek: Option<Arc<KeyEncryptionKey>>,
     signatures: Arc<SignatureCache>,
     lua: Option<lua::Runtime>,
-) -> Result<Zone, BuildError> {
+) -> Result<Snapshot, BuildError> {
     let started = Instant::now();
     let rows = store.zone_records(id).await?;
     let dnssec = store.zone_dnssec(id).await?;
@@ -234,10 +235,13 @@ pub async fn build_zone(
         let mut records = import::from_rows(&apex, rows)?;
         dnssec::sync_child_ds(&mut records, &children_of(&apex, &entry_points)?);
         let parsed = started.elapsed();
-        let mut zone = match dnssec {
-            None => Zone::build(&apex, records),
+        let (zone, signed) = match dnssec {
+            None => (Zone::build(&apex, records), None),
             Some(settings) => {
-                let keys = dnssec::keys::load_keys(&apex, &stored_keys, kek.as_deref())?;
+                let keys = stored_keys
+                    .iter()
+                    .map(|row| dnssec::keys::open_key(&apex, row.id, &sealed_key(row)?, kek.as_deref()))
+                    .collect::<Result<Vec<_>, _>>()?;
                 let denial = match settings.denial.as_str() {
                     "nsec" => DenialKind::Nsec,
                     "nsec3" => DenialKind::Nsec3(Nsec3Params {
@@ -253,28 +257,23 @@ pub async fn build_zone(
                 };
                 dnssec::prepare_records(&apex, &mut records, &keys, nsec3);
                 let mut zone = Zone::build(&apex, records);
-                if lua.is_none() {
-                    zone.ignore_lua();
-                }
-                zone.secure(keys, denial, Window::now(), signatures);
+                let signed = SignedZone::new(&mut zone, keys, denial, lua.is_some(), Window::now(), signatures);
                 // Every signature is made before the snapshot is served,
                 // so answers only copy them; unchanged RRsets come from
                 // the cache.
-                zone.presign();
-                zone
+                signed.presign(&zone);
+                (zone, Some(signed))
             }
         };
         // LUA records are compiled, and their health checks registered,
         // before the snapshot answers anything; a zone without any keeps
         // no programs, so its answers never look for them.
-        if let Some(runtime) = &lua {
-            let programs = ZonePrograms::compile(&zone, runtime);
-            if !programs.is_empty() {
-                zone.set_programs(programs);
-            }
-        }
+        let programs = lua
+            .as_ref()
+            .map(|runtime| ZonePrograms::compile(&zone, runtime))
+            .filter(|programs| !programs.is_empty());
         tracing::debug!(zone = %apex, ?fetched, parse = ?parsed - fetched, build = ?started.elapsed() - parsed, "zone built");
-        Ok(zone)
+        Ok(Snapshot { zone, signed, programs })
     })
     .await
     .map_err(|_| BuildError::Panicked)?
@@ -295,6 +294,29 @@ pub enum BuildError {
     Denial(String),
     #[error("DS of child zone {zone}: DNSKEY is not base64")]
     ChildKey { zone: String },
+}
+
+/// A stored key row as the signer reads it.
+fn sealed_key(row: &StoredKey) -> Result<SealedKey, KeyError> {
+    let corrupt = |detail: String| KeyError::Corrupt { id: row.id, detail };
+    Ok(SealedKey {
+        role: row
+            .role
+            .parse()
+            .map_err(|_| corrupt(format!("unknown role {:?}", row.role)))?,
+        algorithm: u8::try_from(row.algorithm)
+            .ok()
+            .and_then(Algorithm::from_number)
+            .ok_or(KeyError::BadAlgorithm {
+                id: row.id,
+                algorithm: row.algorithm,
+            })?,
+        dnskey: row.dnskey_rdata().map_err(|error| corrupt(error.to_string()))?,
+        private_key: row.private_key.clone(),
+        published: row.published,
+        active: row.active,
+        ds: row.ds,
+    })
 }
 
 /// A secured child zone and the DNSKEY RDATA of its key-signing keys.

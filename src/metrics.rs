@@ -9,9 +9,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use base::types;
+
 use crate::answer::Outcome;
 use crate::wire::rcode;
-use base::types;
 
 /// Query types counted under their own label; the rest count as "other".
 const QTYPES: [u16; 16] = [

@@ -13,14 +13,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use base::dnskey::{ds_rdata, DigestType};
+use base::name::Name;
+use base::types;
+
 use crate::catalog::SharedCatalog;
 use crate::dnssec::roll::{self, Phase, Step, Timing};
 use crate::dnssec::KeyRole;
 use crate::store::{RollUpdate, Store, StoreError, StoredRoll};
 use crate::wire;
-use base::dnskey::{ds_rdata, DigestType};
-use base::name::Name;
-use base::types;
 
 /// How often a parent's DS set is looked up while a roll waits for it.
 const PARENT_CHECK_INTERVAL: u64 = 5;
@@ -191,7 +192,7 @@ impl Roller {
     fn timing(&self, zone: &str) -> Option<Timing> {
         let apex: Name = zone.parse().ok()?;
         let catalog = self.catalog.load();
-        let served = catalog.zone(&apex)?;
+        let served = &catalog.zone(&apex)?.zone;
         let dnskey_ttl = served
             .apex_node()
             .rrset(types::DNSKEY)
@@ -227,8 +228,11 @@ impl Roller {
         {
             let catalog = self.catalog.load();
             if let Some(parent) = catalog.find(child_wire.as_wire(), types::DS) {
-                if !parent.apex().eq_ignore_case(&child) {
-                    let ds = parent.node(child_wire.as_wire()).and_then(|node| node.rrset(types::DS));
+                if !parent.zone.apex().eq_ignore_case(&child) {
+                    let ds = parent
+                        .zone
+                        .node(child_wire.as_wire())
+                        .and_then(|node| node.rrset(types::DS));
                     return Ok(ds
                         .filter(|ds| ds.rdata().any(|rdata| wanted.iter().any(|w| w == rdata)))
                         .map(|ds| u64::from(ds.ttl)));

@@ -11,7 +11,7 @@ use anyhow::Context;
 use arc_swap::ArcSwap;
 
 use crate::answer::Responder;
-use crate::api::auth::ApiKeys;
+use crate::api::auth::{ApiKey, ApiKeys};
 use crate::api::{self, AppState};
 use crate::catalog::Catalog;
 use crate::config::Config;
@@ -32,12 +32,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     seed_if_empty(&store, &config.zones.directory).await?;
 
     let catalog = Arc::new(ArcSwap::from_pointee(Catalog::new()));
-    let kek = config.key_encryption_key()?.map(Arc::new);
+    let kek = crate::dnssec::key_encryption_key(&config.dnssec)?.map(Arc::new);
     let api_keys = config.api_keys()?;
     if api_keys.is_empty() {
         tracing::info!("no API key configured: the API answers reads from loopback only and refuses writes");
     }
-    let api_keys = ApiKeys::new(api_keys);
+    let api_keys = ApiKeys::new(api_keys.into_iter().map(ApiKey::from).collect());
     if kek.is_none() {
         tracing::info!("no [dnssec] key_encryption_key_file: private keys of secured zones are stored unencrypted");
     }

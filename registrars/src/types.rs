@@ -8,9 +8,8 @@ use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
 
-use data_encoding::{BASE64, HEXLOWER_PERMISSIVE, HEXUPPER};
-
 use base::dnskey::{self, DigestType};
+use data_encoding::{BASE64, HEXLOWER_PERMISSIVE, HEXUPPER};
 
 use crate::error::{shorten, Error};
 

@@ -17,15 +17,16 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use crate::catalog::Catalog;
-use crate::dnssec::denial::{without_type, Nsec3Chain};
-use crate::dnssec::signer::each_rrsig;
-use crate::lua::{self, Program, ZonePrograms};
-use crate::wire::{flag, rcode, Full, MessageWriter, ParseError, Query, Section, OPCODE_QUERY};
-use crate::zone::contents::Denial;
 use base::rdata::canonical::canonical_rdata;
+use base::rdata::list;
 use base::types;
 
+use crate::catalog::Catalog;
+use crate::catalog::Snapshot;
+use crate::dnssec::denial::{without_type, Nsec3Chain};
+use crate::dnssec::{Denial, SignedZone};
+use crate::lua::{self, Program, ZonePrograms};
+use crate::wire::{flag, rcode, Full, MessageWriter, ParseError, Query, Section, OPCODE_QUERY};
 use crate::zone::{soa_minimum, Lookup, Node, RRset, Zone};
 
 /// The transport a query came over; it bounds the response size.
@@ -199,6 +200,8 @@ fn refusal(query: &Query) -> Option<u16> {
 /// The state of answering one query from one zone.
 struct Resolution<'a> {
     zone: &'a Zone,
+    /// Signatures and denial chain, when the zone is secured.
+    signed: Option<&'a SignedZone>,
     query: &'a Query,
     /// Whether DNSSEC records go into this answer: the client set DO and
     /// the zone is secured (RFC 4035 §3.1).
@@ -253,17 +256,18 @@ enum Proof<'a> {
 }
 
 impl<'a> Resolution<'a> {
-    fn new(zone: &'a Zone, query: &'a Query, client: &'a lua::Client) -> Self {
-        let dnssec = zone.secured().is_some() && query.edns.is_some_and(|edns| edns.dnssec_ok);
+    fn new(snapshot: &'a Snapshot, query: &'a Query, client: &'a lua::Client) -> Self {
+        let dnssec = snapshot.signed.is_some() && query.edns.is_some_and(|edns| edns.dnssec_ok);
         Resolution {
-            zone,
+            zone: &snapshot.zone,
+            signed: snapshot.signed.as_ref(),
             query,
             dnssec,
             targets: [&[]; MAX_ADDITIONAL_TARGETS],
             target_count: 0,
             proofs: Vec::new(),
             client,
-            programs: zone.programs(),
+            programs: snapshot.programs.as_ref(),
             client_dependent: false,
         }
     }
@@ -502,11 +506,11 @@ impl<'a> Resolution<'a> {
         // records and programs produced; equal as DNSSEC compares them
         // (RFC 4034 §6.2), so the answer is exactly what its RRSIG covers.
         let records = || {
-            lua::each_rdata(data)
+            list::iter(data)
                 .enumerate()
                 .filter(|&(index, rdata)| {
                     let canonical = canonical_rdata(rtype, rdata);
-                    !lua::each_rdata(data)
+                    !list::iter(data)
                         .take(index)
                         .any(|earlier| canonical_rdata(rtype, earlier) == canonical)
                 })
@@ -521,13 +525,13 @@ impl<'a> Resolution<'a> {
             return Ok(NodeAnswer::Empty(rtype));
         };
         if self.dnssec {
-            if let Some(secured) = self.zone.secured() {
+            if let Some(secured) = self.signed {
                 let records: Vec<&[u8]> = records().collect();
                 let mut rrsigs = Vec::new();
                 secured
                     .signer()
                     .sign_into(node.name_wire(), rtype, ttl, &records, &mut rrsigs);
-                for rrsig in each_rrsig(&rrsigs) {
+                for rrsig in list::iter(&rrsigs) {
                     writer.push(owner, types::RRSIG, ttl, rrsig)?;
                 }
             }
@@ -625,7 +629,7 @@ impl<'a> Resolution<'a> {
             writer.push(owner, rrset.rtype, ttl, rdata)?;
         }
         if self.dnssec {
-            for rrsig in each_rrsig(self.zone.rrsigs(node, rrset)) {
+            for rrsig in list::iter(self.signed.map_or(&[][..], |signed| signed.rrsigs(node, rrset))) {
                 writer.push(owner, types::RRSIG, ttl, rrsig)?;
             }
         }
@@ -642,7 +646,7 @@ impl<'a> Resolution<'a> {
     /// Writes the NSEC or NSEC3 records (with RRSIGs) for every noted proof,
     /// each record once.
     fn write_proofs(&self, writer: &mut MessageWriter<'_>) -> Result<(), Full> {
-        let Some(secured) = self.zone.secured() else {
+        let Some(secured) = self.signed else {
             return Ok(());
         };
         let mut written = ProofSet {
@@ -779,7 +783,7 @@ impl<'a> Resolution<'a> {
         rdata: &[u8],
         rtype: u16,
     ) -> Result<(), Full> {
-        let Some(secured) = self.zone.secured() else {
+        let Some(secured) = self.signed else {
             return Ok(());
         };
         let ttl = secured.negative_ttl();
@@ -791,7 +795,7 @@ impl<'a> Resolution<'a> {
         secured
             .signer()
             .sign_into(owner, record_type, ttl, &[&rewritten], &mut rrsigs);
-        for rrsig in each_rrsig(&rrsigs) {
+        for rrsig in list::iter(&rrsigs) {
             writer.push(owner, types::RRSIG, ttl, rrsig)?;
         }
         Ok(())
@@ -804,7 +808,7 @@ impl<'a> Resolution<'a> {
         name: &[u8],
         written: &mut ProofSet,
     ) -> Result<(), Full> {
-        match self.zone.nsec_covering(name) {
+        match self.signed.and_then(|signed| signed.nsec_covering(self.zone, name)) {
             Some(node) => self.push_nsec(writer, node, written),
             None => Ok(()),
         }
@@ -817,7 +821,7 @@ impl<'a> Resolution<'a> {
         index: Option<usize>,
         written: &mut ProofSet,
     ) -> Result<(), Full> {
-        let (Some(index), Some(secured)) = (index, self.zone.secured()) else {
+        let (Some(index), Some(secured)) = (index, self.signed) else {
             return Ok(());
         };
         let Denial::Nsec3 { chain, .. } = secured.denial() else {
@@ -836,7 +840,7 @@ impl<'a> Resolution<'a> {
         }
         let ttl = secured.negative_ttl();
         writer.push(&entry.owner, types::NSEC3, ttl, &entry.rdata)?;
-        for rrsig in each_rrsig(self.zone.nsec3_rrsigs(index)) {
+        for rrsig in list::iter(secured.nsec3_rrsigs(index)) {
             writer.push(&entry.owner, types::RRSIG, ttl, rrsig)?;
         }
         Ok(())

@@ -15,6 +15,8 @@ use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
+use crate::config::ConfiguredKey;
+
 /// One configured API key and what it allows.
 #[derive(Clone)]
 pub struct ApiKey {
@@ -35,10 +37,11 @@ impl ApiKey {
             any_nameservers,
         }
     }
+}
 
-    /// Whether the secret is empty (never a usable key).
-    pub fn is_empty(&self) -> bool {
-        self.secret.is_empty()
+impl From<ConfiguredKey> for ApiKey {
+    fn from(key: ConfiguredKey) -> ApiKey {
+        ApiKey::new(key.name, key.secret.expose(), key.any_nameservers)
     }
 }
 

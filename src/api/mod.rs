@@ -10,11 +10,10 @@ pub mod auth;
 pub mod health;
 pub mod registrar;
 
+use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Arc;
 use std::time::Duration;
-
-use std::collections::BTreeMap;
 
 use axum::extract::{FromRef, State};
 use axum::http::{header, StatusCode};
@@ -98,7 +97,7 @@ async fn readyz(State(state): State<AppState>) -> (StatusCode, String) {
 /// Prometheus text exposition.
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let catalog = state.catalog.load();
-    let records: usize = catalog.zones().map(|zone| zone.record_count()).sum();
+    let records: usize = catalog.zones().map(|snapshot| snapshot.zone.record_count()).sum();
     let mut extra = String::new();
     extra.push_str("# HELP pooldns_zones Zones being served.\n# TYPE pooldns_zones gauge\n");
     let _ = writeln!(extra, "pooldns_zones {}", catalog.len());
@@ -112,7 +111,7 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     state.health.render_metrics(&mut extra);
     let (native, script, broken) = catalog
         .zones()
-        .filter_map(|zone| zone.programs())
+        .filter_map(|snapshot| snapshot.programs.as_ref())
         .map(|programs| programs.counts())
         .fold((0, 0, 0), |total, counts| {
             (total.0 + counts.0, total.1 + counts.1, total.2 + counts.2)

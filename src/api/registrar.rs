@@ -10,6 +10,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use base::name::Name;
 use registrars::{
     provider_from_token, AnyProvider, ChangeOutcome, DelegationProvider, Dnskey, DomainName, DsSpec, NameserverName,
     ProviderKind,
@@ -19,7 +20,6 @@ use serde_json::{json, Value};
 
 use super::auth::Caller;
 use super::AppState;
-use base::name::Name;
 
 /// `{domain, token}`.
 #[derive(Deserialize)]

@@ -11,12 +11,11 @@
 use std::fmt;
 use std::str::FromStr;
 
+use base::dnskey::{key_tag, PROTOCOL as DNSKEY_PROTOCOL};
 use data_encoding::{BASE64, BASE64_NOPAD, HEXLOWER_PERMISSIVE};
 use ring::aead;
 use ring::rand::{SecureRandom, SystemRandom};
 use ring::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair, UnparsedPublicKey};
-
-use base::dnskey::{key_tag, PROTOCOL as DNSKEY_PROTOCOL};
 
 /// Why a key, signature or sealed secret could not be made or used.
 ///
@@ -321,6 +320,20 @@ const SEALED_PREFIX: &str = "v1:";
 const KEY_ENCRYPTION_KEY_LEN: usize = 32;
 
 impl KeyEncryptionKey {
+    /// Reads the key file at `path` (`[dnssec] key_encryption_key_file`);
+    /// errors name the file, never its contents.
+    pub fn load(path: &std::path::Path) -> Result<Self, CryptoError> {
+        let text = std::fs::read_to_string(path).map_err(|error| CryptoError::BadKeyEncryptionKey {
+            problem: format!("file {} cannot be read ({error})", path.display()),
+        })?;
+        Self::from_file_contents(&text).map_err(|error| match error {
+            CryptoError::BadKeyEncryptionKey { problem } => CryptoError::BadKeyEncryptionKey {
+                problem: format!("in {} {problem}", path.display()),
+            },
+            other => other,
+        })
+    }
+
     /// From a key file's contents: 32 random octets as 64 hex digits or base64, surrounding whitespace ignored.
     ///
     /// Base64 may come with or without padding. Anything else is an error that

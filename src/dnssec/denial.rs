@@ -3,10 +3,11 @@
 
 use std::cmp::Ordering;
 
-use super::nsec3::{hash_label, nsec3_hash, nsec3_rdata};
 use base::bitmap::{decode_type_bitmap, type_bitmap};
 use base::name::wire::canonical_cmp;
 use base::types;
+
+use super::nsec3::{hash_label, nsec3_hash, nsec3_rdata};
 
 /// NSEC RDATA (RFC 4034 §4.1): the next owner name and the types present.
 pub fn nsec_rdata(next_lower: &[u8], types: impl IntoIterator<Item = u16>) -> Vec<u8> {

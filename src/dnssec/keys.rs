@@ -1,5 +1,5 @@
-//! Zone keys: creating them for `zone secure`, and loading them from the
-//! store for signing.
+//! Zone keys: creating them for `zone secure` and rollovers, and opening
+//! them for signing.
 //!
 //! Private keys are stored as PKCS#8, sealed with AES-256-GCM under the
 //! configured key-encryption key (`[dnssec] key_encryption_key_file`) and
@@ -9,11 +9,10 @@
 use std::fmt;
 use std::str::FromStr;
 
+use base::Name;
 use data_encoding::BASE64;
 
 use super::crypto::{Algorithm, CryptoError, KeyEncryptionKey, SigningKey};
-use crate::store::{NewKey, StoredKey};
-use base::name::Name;
 
 /// Prefix of a private key stored without encryption.
 const PLAIN_PREFIX: &str = "plain:";
@@ -108,6 +107,35 @@ pub enum KeyError {
     Crypto(#[from] CryptoError),
 }
 
+/// A zone key as it is kept at rest: the public half in the clear, the
+/// private half sealed (see [`seal`]). Debug output leaves the private
+/// half out.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SealedKey {
+    pub role: KeyRole,
+    pub algorithm: Algorithm,
+    /// DNSKEY RDATA.
+    pub dnskey: Vec<u8>,
+    /// The PKCS#8 document, sealed or marked as stored in the clear.
+    pub private_key: String,
+    pub published: bool,
+    pub active: bool,
+    /// Whether CDS, CDNSKEY and the parent's DS point at this key.
+    pub ds: bool,
+}
+
+impl fmt::Debug for SealedKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SealedKey")
+            .field("role", &self.role)
+            .field("algorithm", &self.algorithm)
+            .field("published", &self.published)
+            .field("active", &self.active)
+            .field("ds", &self.ds)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Creates the first keys of a zone: one CSK, or a KSK and a ZSK when
 /// `split`. All are published and active at once: a zone being secured has
 /// no DS yet, so there is nothing to roll over from.
@@ -116,7 +144,7 @@ pub fn new_keys(
     algorithm: Algorithm,
     split: bool,
     kek: Option<&KeyEncryptionKey>,
-) -> Result<Vec<NewKey>, KeyError> {
+) -> Result<Vec<SealedKey>, KeyError> {
     let roles: &[KeyRole] = if split {
         &[KeyRole::Ksk, KeyRole::Zsk]
     } else {
@@ -135,12 +163,12 @@ pub fn new_key(
     role: KeyRole,
     (published, active, ds): (bool, bool, bool),
     kek: Option<&KeyEncryptionKey>,
-) -> Result<NewKey, KeyError> {
+) -> Result<SealedKey, KeyError> {
     let (key, pkcs8) = SigningKey::generate(algorithm, role.flags())?;
-    Ok(NewKey {
-        role: role.as_str().to_string(),
-        algorithm: i64::from(algorithm.number()),
-        dnskey: BASE64.encode(&key.dnskey_rdata()),
+    Ok(SealedKey {
+        role,
+        algorithm,
+        dnskey: key.dnskey_rdata(),
         private_key: seal(zone, &pkcs8, kek)?,
         published,
         active,
@@ -148,45 +176,26 @@ pub fn new_key(
     })
 }
 
-/// Loads and decrypts a zone's keys, checking each private key against its
-/// published DNSKEY.
-pub fn load_keys(zone: &Name, stored: &[StoredKey], kek: Option<&KeyEncryptionKey>) -> Result<Vec<ZoneKey>, KeyError> {
-    stored
-        .iter()
-        .map(|row| {
-            let role: KeyRole = row.role.parse().map_err(|_| KeyError::Corrupt {
-                id: row.id,
-                detail: format!("unknown role {:?}", row.role),
-            })?;
-            let algorithm = u8::try_from(row.algorithm)
-                .ok()
-                .and_then(Algorithm::from_number)
-                .ok_or(KeyError::BadAlgorithm {
-                    id: row.id,
-                    algorithm: row.algorithm,
-                })?;
-            let pkcs8 = open(zone, row.id, &row.private_key, kek)?;
-            let key = SigningKey::from_pkcs8(algorithm, role.flags(), &pkcs8).map_err(|error| KeyError::Corrupt {
-                id: row.id,
-                detail: error.to_string(),
-            })?;
-            let published = row.dnskey_rdata().map_err(|error| KeyError::Corrupt {
-                id: row.id,
-                detail: error.to_string(),
-            })?;
-            if published != key.dnskey_rdata() {
-                return Err(KeyError::Mismatch { id: row.id });
-            }
-            Ok(ZoneKey {
-                id: row.id,
-                role,
-                key,
-                published: row.published,
-                active: row.active,
-                ds: row.ds,
-            })
-        })
-        .collect()
+/// Opens the sealed key `id` of `zone`, checking its private key against
+/// its published DNSKEY.
+pub fn open_key(zone: &Name, id: i64, sealed: &SealedKey, kek: Option<&KeyEncryptionKey>) -> Result<ZoneKey, KeyError> {
+    let pkcs8 = open(zone, id, &sealed.private_key, kek)?;
+    let key =
+        SigningKey::from_pkcs8(sealed.algorithm, sealed.role.flags(), &pkcs8).map_err(|error| KeyError::Corrupt {
+            id,
+            detail: error.to_string(),
+        })?;
+    if sealed.dnskey != key.dnskey_rdata() {
+        return Err(KeyError::Mismatch { id });
+    }
+    Ok(ZoneKey {
+        id,
+        role: sealed.role,
+        key,
+        published: sealed.published,
+        active: sealed.active,
+        ds: sealed.ds,
+    })
 }
 
 /// The text stored for a private key.
@@ -220,20 +229,10 @@ fn context(zone: &Name) -> String {
 mod tests {
     use super::*;
 
-    fn stored(keys: Vec<NewKey>) -> Vec<StoredKey> {
-        keys.into_iter()
+    fn open_all(zone: &Name, keys: &[SealedKey], kek: Option<&KeyEncryptionKey>) -> Result<Vec<ZoneKey>, KeyError> {
+        keys.iter()
             .enumerate()
-            .map(|(i, key)| StoredKey {
-                id: i as i64 + 1,
-                role: key.role,
-                algorithm: key.algorithm,
-                dnskey: key.dnskey,
-                private_key: key.private_key,
-                published: key.published,
-                active: key.active,
-                ds: key.ds,
-                created_at: 0,
-            })
+            .map(|(i, key)| open_key(zone, i as i64 + 1, key, kek))
             .collect()
     }
 
@@ -241,26 +240,26 @@ mod tests {
     fn keys_round_trip_sealed_and_plain() {
         let zone: Name = "example.test.".parse().expect("name");
         let kek = KeyEncryptionKey::from_file_contents(&"ab".repeat(32)).expect("kek");
-        let sealed = stored(new_keys(&zone, Algorithm::EcdsaP256Sha256, true, Some(&kek)).expect("keys"));
+        let sealed = new_keys(&zone, Algorithm::EcdsaP256Sha256, true, Some(&kek)).expect("keys");
         assert!(sealed.iter().all(|key| key.private_key.starts_with("v1:")));
-        let loaded = load_keys(&zone, &sealed, Some(&kek)).expect("loads");
+        let loaded = open_all(&zone, &sealed, Some(&kek)).expect("loads");
         assert_eq!(
             loaded.iter().map(|k| k.role).collect::<Vec<_>>(),
             [KeyRole::Ksk, KeyRole::Zsk]
         );
         assert!(matches!(
-            load_keys(&zone, &sealed, None),
+            open_all(&zone, &sealed, None),
             Err(KeyError::NoKeyEncryptionKey { id: 1 })
         ));
         let other: Name = "other.test.".parse().expect("name");
         assert!(matches!(
-            load_keys(&other, &sealed, Some(&kek)),
+            open_all(&other, &sealed, Some(&kek)),
             Err(KeyError::Undecryptable { .. })
         ));
 
-        let plain = stored(new_keys(&zone, Algorithm::Ed25519, false, None).expect("keys"));
+        let plain = new_keys(&zone, Algorithm::Ed25519, false, None).expect("keys");
         assert!(plain[0].private_key.starts_with(PLAIN_PREFIX));
-        let loaded = load_keys(&zone, &plain, None).expect("loads");
+        let loaded = open_all(&zone, &plain, None).expect("loads");
         assert_eq!(loaded[0].role, KeyRole::Csk);
         assert_eq!(loaded[0].key.flags(), 257);
     }
@@ -268,10 +267,10 @@ mod tests {
     #[test]
     fn a_key_that_does_not_match_its_dnskey_is_refused() {
         let zone: Name = "example.test.".parse().expect("name");
-        let mut keys = stored(new_keys(&zone, Algorithm::EcdsaP256Sha256, true, None).expect("keys"));
+        let mut keys = new_keys(&zone, Algorithm::EcdsaP256Sha256, true, None).expect("keys");
         keys[1].dnskey = keys[0].dnskey.clone();
         assert!(matches!(
-            load_keys(&zone, &keys, None),
+            open_all(&zone, &keys, None),
             Err(KeyError::Mismatch { id: 2 })
         ));
     }

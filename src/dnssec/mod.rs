@@ -20,18 +20,32 @@ pub mod denial;
 pub mod keys;
 pub mod nsec3;
 pub mod roll;
+pub mod signed;
 pub mod signer;
 pub mod window;
 
+pub use crypto::KeyEncryptionKey;
 pub use keys::{KeyRole, ZoneKey};
+pub use signed::{Denial, DenialKind, SignedZone};
 pub use signer::ZoneSigner;
 
 use base::dnskey::{ds_rdata, DigestType};
 use base::name::Name;
 use base::types;
-
-use crate::zone::Record;
 use denial::Nsec3Params;
+
+use crate::config::DnssecConfig;
+use crate::zone::Record;
+
+/// The key-encryption key `[dnssec] key_encryption_key_file` names, if
+/// one is configured.
+pub fn key_encryption_key(config: &DnssecConfig) -> Result<Option<KeyEncryptionKey>, crypto::CryptoError> {
+    config
+        .key_encryption_key_file
+        .as_deref()
+        .map(KeyEncryptionKey::load)
+        .transpose()
+}
 
 /// Record types a secured zone derives from its keys and chain; stored
 /// copies are replaced by what the keys say.

@@ -2,11 +2,13 @@
 
 use std::sync::{Arc, OnceLock};
 
+use base::rdata::list;
+use base::types;
+
 use super::cache::SignatureCache;
 use super::canonical::{rrsig_labels, signed_data, RrsigHeader};
 use super::keys::ZoneKey;
 use super::window::Window;
-use base::types;
 
 /// Signs the RRsets of one zone snapshot.
 ///
@@ -55,8 +57,8 @@ impl ZoneSigner {
         &self.keys
     }
 
-    /// The RRSIG RDATAs of an RRset as a sequence of 2-octet length and
-    /// RDATA, signing it on first use. `owner` is the lowercased owner the
+    /// The RRSIG RDATAs of an RRset as an RDATA list
+    /// ([`base::rdata::list`]), signing it on first use. `owner` is the lowercased owner the
     /// RRset is stored under (for a wildcard, the `*` name); `rdatas`
     /// yields the RRset's records.
     pub fn rrsigs<'s, I>(
@@ -122,19 +124,7 @@ impl ZoneSigner {
             let mut rdata = Vec::with_capacity(32 + self.apex.len() + signature.len());
             header.write(&mut rdata);
             rdata.extend_from_slice(&signature);
-            out.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
-            out.extend_from_slice(&rdata);
+            list::push(out, &rdata);
         }
     }
-}
-
-/// Splits a sequence made by [`ZoneSigner::rrsigs`] into RDATAs.
-pub fn each_rrsig(encoded: &[u8]) -> impl Iterator<Item = &[u8]> {
-    let mut rest = encoded;
-    std::iter::from_fn(move || {
-        let len = u16::from_be_bytes([*rest.first()?, *rest.get(1)?]) as usize;
-        let rdata = rest.get(2..2 + len)?;
-        rest = &rest[2 + len..];
-        Some(rdata)
-    })
 }

@@ -10,14 +10,15 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use base::name::Name;
+use base::{rdata, types};
+
 use super::literal::{Table, Value};
 use super::netmask::Netmask;
 use super::select::{Checked, CheckedError};
 use super::{hash, libc, names, random, Env, Query};
 use crate::geoip::great_circle_km;
 use crate::health::Check;
-use base::name::Name;
-use base::{rdata, types};
 
 /// A record answer value: its text and, when it is valid content for
 /// the record's type, its RDATA.

@@ -30,15 +30,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::geoip::GeoDb;
-use crate::health::{Check, HealthChecker};
 use base::edns::ClientSubnet;
 use base::name::Name;
+use base::rdata::list;
 use base::types;
-
-use crate::zone::Zone;
 use call::{Call, Output};
 use literal::Shape;
+
+use crate::geoip::GeoDb;
+use crate::health::{Check, HealthChecker};
+use crate::zone::Zone;
 
 /// Health checks one scripted record holds at most.
 const MAX_HELD_CHECKS: usize = 256;
@@ -270,7 +271,7 @@ fn write_output(call: &Call, output: Output, rtype: u16, out: &mut Vec<u8>) -> R
         let candidate = &call.candidates[index];
         match &candidate.rdata {
             Some(rdata) => {
-                push_rdata(rdata, out);
+                list::push(out, rdata);
                 Ok(())
             }
             None => push_text(rtype, &candidate.text, out),
@@ -291,13 +292,8 @@ fn push_text(rtype: u16, text: &str, out: &mut Vec<u8>) -> Result<(), EvalError>
         rtype: types::type_to_string(rtype),
         reason,
     })?;
-    push_rdata(&rdata, out);
+    list::push(out, &rdata);
     Ok(())
-}
-
-fn push_rdata(rdata: &[u8], out: &mut Vec<u8>) {
-    out.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
-    out.extend_from_slice(rdata);
 }
 
 /// LUA evaluations that failed since the process started. Failures are
@@ -307,11 +303,6 @@ static FAILURES: AtomicU64 = AtomicU64::new(0);
 /// How many LUA evaluations failed, for `/metrics`.
 pub fn failures() -> u64 {
     FAILURES.load(Ordering::Relaxed)
-}
-
-/// Splits what [`Program::evaluate`] wrote into RDATAs.
-pub fn each_rdata(encoded: &[u8]) -> impl Iterator<Item = &[u8]> {
-    crate::dnssec::signer::each_rrsig(encoded)
 }
 
 /// The programs of one zone snapshot, by owner.

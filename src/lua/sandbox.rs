@@ -21,6 +21,8 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use base::name::Name;
+use base::types;
 use mlua::{
     Function, HookTriggers, IntoLua, Lua, LuaOptions, MetaMethod, MultiValue, StdLib, Table, UserData, UserDataMethods,
     Value as LuaValue, VmState,
@@ -31,8 +33,6 @@ use super::literal::{self, Value};
 use super::netmask::Netmask;
 use super::{random, Client, Env, EvalError, Query, ZonePrograms};
 use crate::health::Check;
-use base::name::Name;
-use base::types;
 
 /// Names the sandbox defines besides the record functions.
 pub const GLOBALS: &[&str] = &[

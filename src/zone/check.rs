@@ -4,14 +4,13 @@
 //! BIND's `named-checkzone`): they reject data that would make answers
 //! ambiguous, not data that is merely unusual.
 
+use base::name::Name;
+use base::types;
 use foldhash::HashMap;
 use foldhash::HashMapExt;
 
 use super::file::MAX_TTL;
-use base::types;
-
 use super::Record;
-use base::name::Name;
 
 /// Why a set of records is not a valid zone.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

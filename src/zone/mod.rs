@@ -9,7 +9,7 @@
 //! ```
 //!
 //! [`Zone`] is immutable once built. A change to a zone builds a new one,
-//! which the server swaps in whole (see [`crate::catalog`]).
+//! which the server swaps in whole.
 
 pub mod check;
 pub mod contents;

@@ -17,8 +17,9 @@
 //! | `loc.rs`      | LOC                                                      |
 //! | `lua.rs`      | LUA (PowerDNS)                                           |
 //!
-//! `scan.rs` and `read.rs` hold the cursors the families share, and
-//! `canonical.rs` the canonical form DNSSEC signs (RFC 4034 §6.2).
+//! `scan.rs` and `read.rs` hold the cursors the families share,
+//! `canonical.rs` the canonical form DNSSEC signs (RFC 4034 §6.2), and
+//! `list.rs` RRsets packed into one buffer.
 
 /// Appends formatted text to a `String`, which cannot fail.
 macro_rules! put {
@@ -30,6 +31,7 @@ macro_rules! put {
 mod basic;
 pub mod canonical;
 mod dnssec;
+pub mod list;
 mod loc;
 pub mod lua;
 mod read;

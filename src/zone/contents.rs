@@ -7,19 +7,15 @@
 //! needs one hash probe per label of the query name below the apex, at most,
 //! and never scans.
 
-mod secured;
-
 use std::hash::BuildHasher;
-use std::sync::Arc;
 
-use hashbrown::HashTable;
-
-use base::types;
-
-use super::Record;
-use crate::lua::ZonePrograms;
 use base::name::wire::label_count;
 use base::name::Name;
+use base::rdata::{list, lua};
+use base::types;
+use hashbrown::HashTable;
+
+use super::Record;
 
 /// Marks the absence of a node index.
 const NONE: u32 = u32::MAX;
@@ -38,16 +34,9 @@ pub struct Zone {
     hasher: foldhash::fast::FixedState,
     apex_index: u32,
     record_count: usize,
-    /// Signing state, for zones secured with DNSSEC.
-    secured: Option<Box<secured::Secured>>,
-    /// The compiled LUA records, when LUA records are enabled.
-    programs: Option<Arc<ZonePrograms>>,
-    /// Whether LUA records are answered, so denial records list the
-    /// types they produce ([`Zone::ignore_lua`] turns it off).
-    lua_answered: bool,
+    /// RRsets in the zone, numbered in node order (see [`Node::rrset_number`]).
+    rrset_count: u32,
 }
-
-pub use secured::{Denial, DenialKind, Secured};
 
 /// Where a name leads inside a zone (RFC 1034 §4.3.2 step 3).
 #[derive(Clone, Copy)]
@@ -90,9 +79,7 @@ impl Zone {
             hasher: foldhash::fast::FixedState::with_seed(HASH_SEED),
             apex_index: 0,
             record_count,
-            secured: None,
-            programs: None,
-            lua_answered: true,
+            rrset_count: 0,
         };
         let mut records = records.into_iter().peekable();
         let mut data = Vec::new();
@@ -115,24 +102,29 @@ impl Zone {
             .index_of(apex.as_wire())
             .unwrap_or_else(|| zone.insert_node(apex.as_wire(), apex.as_wire()));
         zone.adjust();
+        zone.number_rrsets();
         zone
     }
 
-    /// Declares the LUA records of this zone unanswered (LUA is off), so
-    /// that [`Zone::secure`] leaves their types out of denial records.
-    pub fn ignore_lua(&mut self) {
-        self.lua_answered = false;
+    /// Adds one single-record RRset to each given node (by index into
+    /// [`Zone::nodes`]), keeping each node's RRsets sorted by type; the
+    /// RRsets are numbered again. For records derived from the built zone,
+    /// such as NSEC records, which must not change a node's type (no cut,
+    /// no DNAME).
+    pub fn add_rrsets(&mut self, additions: impl IntoIterator<Item = (usize, u16, u32, Vec<u8>)>) {
+        for (index, rtype, ttl, rdata) in additions {
+            debug_assert!(!matches!(rtype, types::NS | types::DNAME | types::CNAME));
+            if let Some(node) = self.nodes.get_mut(index) {
+                node.insert_rrset(rtype, ttl, &rdata);
+            }
+        }
+        self.number_rrsets();
     }
 
-    /// Attaches the compiled LUA records of this snapshot.
-    pub fn set_programs(&mut self, programs: Arc<ZonePrograms>) {
-        self.programs = Some(programs);
-    }
-
-    /// The compiled LUA records; `None` when LUA records are disabled,
-    /// and then they are not answered at all.
-    pub fn programs(&self) -> Option<&Arc<ZonePrograms>> {
-        self.programs.as_ref()
+    /// How many RRsets the zone holds, for tables indexed by
+    /// [`Node::rrset_number`].
+    pub fn rrset_count(&self) -> usize {
+        self.rrset_count as usize
     }
 
     /// The zone's name, lowercased.
@@ -221,6 +213,27 @@ impl Zone {
         node.interrupt == NONE || !self.nodes[node.interrupt as usize].is_cut
     }
 
+    /// Whether `node` holds data of this zone: it is authoritative, or it
+    /// is a delegation point, whose NS and DS records the parent side
+    /// holds (RFC 4035 §2.2). Glue and names below a cut are not.
+    pub fn owns(&self, node: &Node) -> bool {
+        if node.interrupt == NONE {
+            return true;
+        }
+        let interrupt = &self.nodes[node.interrupt as usize];
+        !interrupt.is_cut || std::ptr::eq(interrupt, node)
+    }
+
+    /// Numbers every RRset in node order.
+    fn number_rrsets(&mut self) {
+        let mut number = 0u32;
+        for node in &mut self.nodes {
+            node.first_rrset = number;
+            number += node.rrsets().count() as u32;
+        }
+        self.rrset_count = number;
+    }
+
     fn hash(&self, name: &[u8]) -> u64 {
         self.hasher.hash_one(name)
     }
@@ -245,7 +258,7 @@ impl Zone {
             interrupt: NONE,
             wildcard: NONE,
             is_cut: false,
-            first_slot: 0,
+            first_rrset: 0,
         });
         let (nodes, hasher) = (&self.nodes, &self.hasher);
         self.table
@@ -321,8 +334,8 @@ pub struct Node {
     interrupt: u32,
     /// The `*` child of this node, if any.
     wildcard: u32,
-    /// Signature slot of this node's first RRset in a secured zone.
-    first_slot: u32,
+    /// The number of this node's first RRset in its zone.
+    first_rrset: u32,
 }
 
 impl Node {
@@ -347,6 +360,28 @@ impl Node {
     /// Whether this node is a zone cut (NS below the apex).
     pub fn is_cut(&self) -> bool {
         self.is_cut
+    }
+
+    /// The number of `rrset` (one of this node's) among all RRsets of the
+    /// zone: a dense index for per-RRset tables such as signatures.
+    pub fn rrset_number(&self, rrset: &RRset<'_>) -> usize {
+        (self.first_rrset + u32::from(rrset.index)) as usize
+    }
+
+    /// Inserts one single-record RRset, keeping RRsets sorted by type.
+    fn insert_rrset(&mut self, rtype: u16, ttl: u32, rdata: &[u8]) {
+        let mut at = self.name_len as usize;
+        for rrset in self.rrsets().take_while(|rrset| rrset.rtype < rtype) {
+            at += RRSET_HEADER + rrset.records.len();
+        }
+        let mut encoded = Vec::with_capacity(RRSET_HEADER + 2 + rdata.len());
+        let mut encoder = RRsetEncoder::start(&mut encoded, rtype, ttl);
+        encoder.push(&mut encoded, rdata);
+        let mut data = Vec::with_capacity(self.data.len() + encoded.len());
+        data.extend_from_slice(&self.data[..at]);
+        data.extend_from_slice(&encoded);
+        data.extend_from_slice(&self.data[at..]);
+        self.data = data.into_boxed_slice();
     }
 }
 
@@ -423,8 +458,7 @@ impl RRsetEncoder {
         if records.rdata().any(|existing| existing == rdata) {
             return;
         }
-        data.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
-        data.extend_from_slice(rdata);
+        list::push(data, rdata);
         data[self.count_at..self.count_at + 2].copy_from_slice(&(count + 1).to_be_bytes());
     }
 }
@@ -445,13 +479,7 @@ pub struct RRset<'a> {
 impl<'a> RRset<'a> {
     /// The RDATA of each record.
     pub fn rdata(&self) -> impl Iterator<Item = &'a [u8]> {
-        let mut rest = self.records;
-        std::iter::from_fn(move || {
-            let len = u16::from_be_bytes([*rest.first()?, *rest.get(1)?]) as usize;
-            let rdata = rest.get(2..2 + len)?;
-            rest = &rest[2 + len..];
-            Some(rdata)
-        })
+        list::iter(self.records)
     }
 
     /// The RDATA of the first record.
@@ -462,13 +490,9 @@ impl<'a> RRset<'a> {
     /// Whether this RRset answers queries for `qtype`: it is of that type,
     /// or it is LUA and one of its records produces that type.
     pub fn answers_for(&self, qtype: u16) -> bool {
-        self.rtype == qtype || (self.rtype == types::LUA && self.rdata().any(|rdata| lua_type(rdata) == Some(qtype)))
+        self.rtype == qtype
+            || (self.rtype == types::LUA && self.rdata().any(|rdata| lua::produced_type(rdata) == Some(qtype)))
     }
-}
-
-/// The type a LUA record's code produces: the first two RDATA octets.
-fn lua_type(rdata: &[u8]) -> Option<u16> {
-    Some(u16::from_be_bytes([*rdata.first()?, *rdata.get(1)?]))
 }
 
 #[cfg(test)]
