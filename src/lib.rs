@@ -45,5 +45,4 @@ pub mod roller;
 pub mod serve;
 pub mod server;
 pub mod store;
-pub mod wire;
 pub mod zone;

@@ -9,10 +9,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use base::header::rcode;
 use base::types;
 
-use crate::answer::Outcome;
-use crate::wire::rcode;
+use crate::answer::Summary;
 
 /// Query types counted under their own label; the rest count as "other".
 const QTYPES: [u16; 16] = [
@@ -149,7 +149,7 @@ impl Metrics {
 
 impl Shard {
     /// Counts one answered message.
-    pub fn record(&self, outcome: &Outcome, elapsed: Duration) {
+    pub fn record(&self, outcome: &Summary, elapsed: Duration) {
         let r = RCODES.iter().position(|&r| r == outcome.rcode).unwrap_or(RCODES.len());
         let t = QTYPES.iter().position(|&t| t == outcome.qtype).unwrap_or(QTYPES.len());
         self.queries[r][t].fetch_add(1, Ordering::Relaxed);
@@ -191,7 +191,7 @@ mod tests {
     fn renders_counts_and_histogram() {
         let metrics = Metrics::new();
         let shard = metrics.shard();
-        let outcome = Outcome {
+        let outcome = Summary {
             rcode: rcode::NXDOMAIN,
             qtype: types::AAAA,
             truncated: false,

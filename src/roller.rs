@@ -17,11 +17,11 @@ use base::dnskey::{ds_rdata, DigestType};
 use base::name::Name;
 use base::types;
 
+use crate::answer;
 use crate::catalog::SharedCatalog;
 use crate::dnssec::roll::{self, Phase, Step, Timing};
 use crate::dnssec::KeyRole;
 use crate::store::{RollUpdate, Store, StoreError, StoredRoll};
-use crate::wire;
 
 /// How often a parent's DS set is looked up while a roll waits for it.
 const PARENT_CHECK_INTERVAL: u64 = 5;
@@ -282,15 +282,15 @@ fn query_ds(resolver: SocketAddr, name: &Name) -> Option<(u32, Vec<Vec<u8>>)> {
     let mut reply = vec![0u8; 4096];
     let len = socket.recv(&mut reply).ok()?;
     let reply = &reply[..len];
-    if reply.len() < wire::HEADER_LEN || reply[..2] != id.to_be_bytes() || reply[3] & 0x0f != 0 {
+    if reply.len() < base::header::HEADER_LEN || reply[..2] != id.to_be_bytes() || reply[3] & 0x0f != 0 {
         return None;
     }
     let answers = u16::from_be_bytes([reply[6], reply[7]]);
-    let mut pos = wire::skip_name(reply, wire::HEADER_LEN)? + 4;
+    let mut pos = answer::skip_name(reply, base::header::HEADER_LEN)? + 4;
     let mut ttl = u32::MAX;
     let mut rdatas = Vec::new();
     for _ in 0..answers {
-        let record = wire::read_record(reply, pos)?;
+        let record = answer::read_record(reply, pos)?;
         if record.rtype == types::DS {
             ttl = ttl.min(record.ttl);
             rdatas.push(reply[record.rdata..record.end].to_vec());

@@ -12,8 +12,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 
 use super::{ListenerContext, ListenerSettings};
+use crate::answer::Query;
 use crate::answer::{Peer, Transport};
-use crate::wire::Query;
 
 /// Binds the TCP listener for `address`; returns it with its real address.
 pub fn bind(address: SocketAddr) -> io::Result<TcpListener> {

@@ -12,8 +12,8 @@ use nix::sys::socket::{recvmmsg, sendmmsg, MsgFlags, MultiHeaders, SockaddrStora
 use socket2::{Domain, Protocol, Socket, Type};
 
 use super::ListenerContext;
+use crate::answer::Query;
 use crate::answer::{Peer, Transport};
-use crate::wire::Query;
 
 /// How often an idle worker looks at the shutdown flag.
 const SHUTDOWN_POLL: Duration = Duration::from_millis(200);

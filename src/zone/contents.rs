@@ -385,6 +385,15 @@ impl Node {
     }
 }
 
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match Name::from_wire(self.name_wire()) {
+            Ok(name) => write!(f, "Node({name})"),
+            Err(_) => write!(f, "Node({:?})", self.name_wire()),
+        }
+    }
+}
+
 /// Iterates over the RRsets of a node.
 pub struct RRsets<'a> {
     data: &'a [u8],
