@@ -17,7 +17,7 @@
 #   POOLDNS_BIN   use this binary instead of building with cargo
 #   GEOIP_MMDB    the MaxMind DB both servers use for pickclosest; default:
 #                 PowerDNS's regression fixture, written by
-#                 `cargo run --release --example geoip_fixture`
+#                 `cargo run --release -p testkit --example geoip_fixture`
 #   POOLDNS_PORT, POOLDNS_API_PORT, PDNS_PORT, HTTP_PORT
 #                 default 15573, 15580, 15575, 15590
 #   HEALTH_INTERVAL   seconds between health checks, both servers, default 5
@@ -100,9 +100,9 @@ mkdir -p "$T/zones" "$T/pooldns" "$T/pdns" "$T/out" "$T/www"
 # The GeoIP database: PowerDNS's regression fixture unless one is given.
 if [[ -z ${GEOIP_MMDB:-} ]]; then
     GEOIP_MMDB=$T/fixture.mmdb
-    log "writing the GeoIP fixture (cargo run --release --example geoip_fixture)"
+    log "writing the GeoIP fixture (cargo run --release -p testkit --example geoip_fixture)"
     (cd "$REPO_DIR" && CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/pooldns-target} \
-        cargo run --quiet --release --example geoip_fixture -- "$GEOIP_MMDB") >&2 \
+        cargo run --quiet --release -p testkit --example geoip_fixture -- "$GEOIP_MMDB") >&2 \
         || die "cannot write the GeoIP fixture (set GEOIP_MMDB to a MaxMind DB file)"
 fi
 [[ -r $GEOIP_MMDB ]] || die "GEOIP_MMDB=$GEOIP_MMDB is not readable"

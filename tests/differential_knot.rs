@@ -12,25 +12,19 @@
 //! listed in [`KNOWN_DIFFERENCES`], each with the passage that allows it.
 //! Any other difference fails the test with a per-query diff.
 
-mod common;
-
-use std::fmt::{self, Write as _};
+use std::fmt::Write as _;
 use std::fs;
 use std::net::SocketAddr;
 use std::path::Path;
 
-use common::compare::{parse_type, rrsets, RRset};
-use common::{data_path, encode_query, exchange, next_id, parse_name, Knotd, Pooldns, QueryOptions, Transport};
 use hickory_proto::op::Message;
-use hickory_proto::rr::{Name, RData, Record, RecordType};
+use hickory_proto::rr::{Name, RData, Record};
+use testkit::compare::{rrsets, RRset};
+use testkit::corpus::{self, section_diff, Differences, Query};
+use testkit::{data_path, Knotd, Pooldns};
 
 /// Differences between Knot and pooldns that are allowed, as
-/// `(query pattern, reason)`.
-///
-/// A pattern is written like a corpus line: `NAME TYPE [FLAG...]`. NAME is a
-/// domain name, `*` (any name) or `*.SUFFIX`; TYPE is a type or `*`; the
-/// flags (`tcp`, `udp`, `do`, `noedns`) must all hold for the query. Names
-/// are matched without regard to case.
+/// `(query pattern, reason)`; patterns as [`Query::matches`] reads them.
 const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
     (
         "chain1.example.com A",
@@ -55,129 +49,6 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
 
 /// The corpus must keep exercising a broad set of behaviours.
 const MIN_QUERIES: usize = 150;
-
-// ---------------------------------------------------------------------------
-// Corpus
-// ---------------------------------------------------------------------------
-
-/// One query of the corpus.
-#[derive(Clone, Debug)]
-struct Case {
-    line: usize,
-    name: String,
-    qtype: RecordType,
-    options: QueryOptions,
-    /// The flags as written, for messages.
-    flags: Vec<String>,
-    comment: String,
-}
-
-impl fmt::Display for Case {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}: {} {}", self.line, self.name, self.qtype)?;
-        for flag in &self.flags {
-            write!(f, " {flag}")?;
-        }
-        if !self.comment.is_empty() {
-            write!(f, "  # {}", self.comment)?;
-        }
-        Ok(())
-    }
-}
-
-/// Parses one corpus line; `Ok(None)` for blank lines and comments.
-fn parse_line(line: usize, text: &str) -> Result<Option<Case>, String> {
-    let (query, comment) = match text.split_once('#') {
-        Some((query, comment)) => (query, comment.trim()),
-        None => (text, ""),
-    };
-    let mut words = query.split_whitespace();
-    let Some(name) = words.next() else {
-        return Ok(None);
-    };
-    let qtype = parse_type(words.next().ok_or("missing record type")?)?;
-    let mut options = QueryOptions::udp();
-    let mut flags = Vec::new();
-    let mut no_edns = false;
-    for flag in words {
-        match flag {
-            "tcp" => options.transport = Transport::Tcp,
-            "do" => options.dnssec_ok = true,
-            "noedns" => no_edns = true,
-            _ => {
-                let size = flag
-                    .strip_prefix("bufsize=")
-                    .and_then(|n| n.parse::<u16>().ok())
-                    .ok_or_else(|| format!("unknown flag {flag:?}"))?;
-                options.edns_payload = Some(size);
-            }
-        }
-        flags.push(flag.to_string());
-    }
-    if no_edns {
-        if options.dnssec_ok || flags.iter().any(|f| f.starts_with("bufsize=")) {
-            return Err("noedns cannot be combined with do or bufsize".into());
-        }
-        options.edns_payload = None;
-    }
-    Name::from_ascii(name).map_err(|e| format!("invalid name {name:?}: {e}"))?;
-    Ok(Some(Case {
-        line,
-        name: name.to_string(),
-        qtype,
-        options,
-        flags,
-        comment: comment.to_string(),
-    }))
-}
-
-/// Reads the corpus file, panicking on any malformed line.
-fn load_corpus(path: &Path) -> Vec<Case> {
-    let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
-    text.lines()
-        .enumerate()
-        .filter_map(|(i, line)| {
-            parse_line(i + 1, line).unwrap_or_else(|e| panic!("{}:{}: {e}: {line:?}", path.display(), i + 1))
-        })
-        .collect()
-}
-
-// ---------------------------------------------------------------------------
-// Known differences
-// ---------------------------------------------------------------------------
-
-/// Whether `case` matches a [`KNOWN_DIFFERENCES`] pattern.
-fn pattern_matches(pattern: &str, case: &Case) -> bool {
-    let mut words = pattern.split_whitespace();
-    let (Some(name), Some(qtype)) = (words.next(), words.next()) else {
-        panic!("malformed known-difference pattern {pattern:?}");
-    };
-    let query_name = case.name.trim_end_matches('.').to_ascii_lowercase();
-    let name = name.trim_end_matches('.').to_ascii_lowercase();
-    let name_ok = match name.strip_prefix("*.") {
-        _ if name == "*" => true,
-        Some(suffix) => query_name.ends_with(&format!(".{suffix}")),
-        None => query_name == name,
-    };
-    let type_ok =
-        qtype == "*" || parse_type(qtype).unwrap_or_else(|e| panic!("pattern {pattern:?}: {e}")) == case.qtype;
-    let flags_ok = words.all(|flag| match flag {
-        "tcp" => case.options.transport == Transport::Tcp,
-        "udp" => case.options.transport == Transport::Udp,
-        "do" => case.options.dnssec_ok,
-        "noedns" => case.options.edns_payload.is_none(),
-        other => panic!("pattern {pattern:?}: unknown flag {other:?}"),
-    });
-    name_ok && type_ok && flags_ok
-}
-
-/// The reason of the first known difference matching `case`.
-fn known_difference(case: &Case) -> Option<&'static str> {
-    KNOWN_DIFFERENCES
-        .iter()
-        .find(|(pattern, _)| pattern_matches(pattern, case))
-        .map(|(_, reason)| *reason)
-}
 
 // ---------------------------------------------------------------------------
 // Normalized replies
@@ -237,15 +108,9 @@ impl Normalized {
 /// What a server did with one query.
 type Outcome = Result<Normalized, String>;
 
-/// Sends `case` to `server`.
-fn ask(server: SocketAddr, case: &Case) -> Outcome {
-    let query = encode_query(next_id(), &parse_name(&case.name), case.qtype, &case.options);
-    let reply = exchange(server, &query, case.options.transport).map_err(|e| format!("no reply: {e}"))?;
-    let message = Message::from_vec(&reply).map_err(|e| format!("undecodable reply ({e}): {}", common::hex(&reply)))?;
-    if message.id != u16::from_be_bytes([query[0], query[1]]) {
-        return Err(format!("reply ID {} does not match the query", message.id));
-    }
-    Ok(Normalized::from_message(&message))
+/// Sends `query` to `server`.
+fn ask(server: SocketAddr, query: &Query) -> Outcome {
+    query.ask(server).map(|message| Normalized::from_message(&message))
 }
 
 /// Describes every difference between Knot's and pooldns's outcome; empty
@@ -280,24 +145,12 @@ fn diff(knot: &Outcome, pooldns: &Outcome) -> String {
         format!("{:?}", pooldns.question),
     );
     if let (Some(k), Some(p)) = (&knot.sections, &pooldns.sections) {
-        for (i, section) in SECTION_NAMES.iter().enumerate() {
-            let only_knot: Vec<&RRset> = k[i].iter().filter(|s| !p[i].contains(s)).collect();
-            let only_pooldns: Vec<&RRset> = p[i].iter().filter(|s| !k[i].contains(s)).collect();
-            if only_knot.is_empty() && only_pooldns.is_empty() {
-                continue;
-            }
-            let _ = writeln!(out, "    {section} section:");
-            for set in only_knot {
-                for line in set.to_string().lines() {
-                    let _ = writeln!(out, "      - knot    {line}");
-                }
-            }
-            for set in only_pooldns {
-                for line in set.to_string().lines() {
-                    let _ = writeln!(out, "      + pooldns {line}");
-                }
-            }
-        }
+        let sections: Vec<(&str, &[RRset], &[RRset])> = SECTION_NAMES
+            .iter()
+            .zip(p.iter().zip(k))
+            .map(|(name, (ours, theirs))| (*name, ours.as_slice(), theirs.as_slice()))
+            .collect();
+        out.push_str(&section_diff("knot", &sections));
     }
     out
 }
@@ -325,7 +178,7 @@ fn zone_files(dir: &Path) -> Vec<(String, std::path::PathBuf)> {
 #[test]
 fn pooldns_answers_like_knot() {
     let dir = data_path("differential");
-    let cases = load_corpus(&dir.join("queries.txt"));
+    let cases = corpus::load(&dir.join("queries.txt"));
     assert!(
         cases.len() >= MIN_QUERIES,
         "the corpus has {} queries, fewer than {MIN_QUERIES}",
@@ -337,41 +190,16 @@ fn pooldns_answers_like_knot() {
     let knot = Knotd::start(&zone_refs);
     let pooldns = Pooldns::start(&dir);
 
-    let mut identical = 0;
-    let mut accepted = Vec::new();
-    let mut unexplained = Vec::new();
+    let mut differences = Differences::new("Knot DNS", KNOWN_DIFFERENCES);
     for case in &cases {
         let knot_outcome = ask(knot.addr, case);
         if let Err(e) = &knot_outcome {
             panic!("the reference server failed {case}: {e}");
         }
         let pooldns_outcome = ask(pooldns.dns, case);
-        let difference = diff(&knot_outcome, &pooldns_outcome);
-        if difference.is_empty() {
-            identical += 1;
-        } else if let Some(reason) = known_difference(case) {
-            accepted.push(format!("  {case}\n{difference}    accepted: {reason}\n"));
-        } else {
-            unexplained.push(format!("  {case}\n{difference}"));
-        }
+        differences.record(case, &diff(&knot_outcome, &pooldns_outcome));
     }
-
-    println!(
-        "differential: {} queries, {identical} identical, {} accepted differences, {} unexplained differences",
-        cases.len(),
-        accepted.len(),
-        unexplained.len()
-    );
-    if !accepted.is_empty() {
-        println!("accepted differences:\n{}", accepted.concat());
-    }
-    assert!(
-        unexplained.is_empty(),
-        "pooldns differs from Knot DNS on {} of {} queries:\n{}",
-        unexplained.len(),
-        cases.len(),
-        unexplained.join("\n")
-    );
+    differences.finish(cases.len());
 }
 
 // ---------------------------------------------------------------------------
@@ -454,41 +282,4 @@ fn truncated_replies_compare_flags_only() {
     assert_eq!(diff(&outcome(&a), &outcome(&b)), "");
     b.metadata.authoritative = false;
     assert_ne!(diff(&outcome(&a), &outcome(&b)), "");
-}
-
-#[test]
-fn corpus_lines_parse() {
-    let case = parse_line(7, "WwW.Example.COM aaaa tcp do bufsize=900  # case")
-        .unwrap()
-        .unwrap();
-    assert_eq!(case.name, "WwW.Example.COM");
-    assert_eq!(case.qtype, RecordType::AAAA);
-    assert_eq!(case.options.transport, Transport::Tcp);
-    assert!(case.options.dnssec_ok);
-    assert_eq!(case.options.edns_payload, Some(900));
-    assert_eq!(case.comment, "case");
-
-    let case = parse_line(1, "unknown.example.com TYPE65280 noedns").unwrap().unwrap();
-    assert_eq!(case.qtype, RecordType::from(65280));
-    assert_eq!(case.options.edns_payload, None);
-
-    assert!(parse_line(1, "# only a comment").unwrap().is_none());
-    assert!(parse_line(1, "   ").unwrap().is_none());
-    assert!(parse_line(1, "example.com A udpp").is_err());
-    assert!(parse_line(1, "example.com").is_err());
-    assert!(parse_line(1, "example.com A noedns do").is_err());
-}
-
-#[test]
-fn known_difference_patterns_match() {
-    let case = |line: &str| parse_line(1, line).unwrap().unwrap();
-    assert!(pattern_matches("* ANY", &case("WWW.example.com ANY tcp")));
-    assert!(!pattern_matches("* ANY", &case("www.example.com A")));
-    assert!(pattern_matches("*.example.com * tcp", &case("a.B.Example.com MX tcp")));
-    assert!(!pattern_matches("*.example.com * tcp", &case("a.example.com MX")));
-    assert!(!pattern_matches("*.example.com A", &case("example.com A")));
-    assert!(pattern_matches("example.com A udp", &case("EXAMPLE.COM. A")));
-    for (pattern, reason) in KNOWN_DIFFERENCES {
-        assert!(!reason.trim().is_empty(), "{pattern} has no reason");
-    }
 }

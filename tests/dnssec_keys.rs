@@ -295,7 +295,7 @@ fn additional_addresses_carry_their_signatures() {
         || http_get(api, "/readyz").is_some_and(|(status, _)| status == 200)
     ));
     let dig = |flags: &[&str]| {
-        let output = Command::new("dig")
+        let output = Command::new(testkit::require("dig", "bind9-dnsutils"))
             .args([
                 &format!("@{}", dns.ip()),
                 "-p",

@@ -6,8 +6,6 @@
 //! Zones use 2-second TTLs and a 1-second propagation delay, so each roll
 //! takes seconds.
 
-mod common;
-
 use std::fs;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -15,7 +13,7 @@ use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{Pooldns, PooldnsOptions};
+use testkit::{Pooldns, PooldnsOptions};
 
 /// How long a whole roll may take before the test gives up.
 const ROLL_DEADLINE: Duration = Duration::from_secs(90);
@@ -49,7 +47,7 @@ fn options(zones: &Path, store: &Path, extra: &str) -> PooldnsOptions {
 
 /// The records dig shows for `name` and `qtype`, one per line.
 fn dig_short(server: &Pooldns, name: &str, qtype: &str) -> Vec<String> {
-    let output = Command::new("dig")
+    let output = Command::new(testkit::require("dig", "bind9-dnsutils"))
         .args([&format!("@{}", server.dns.ip()), "-p", &server.dns.port().to_string()])
         .args([name, qtype, "+short", "+norec"])
         .output()
@@ -96,7 +94,7 @@ fn anchor_file(server: &Pooldns, zone: &str, dir: &Path) -> std::path::PathBuf {
 
 /// Whether delv validates `name` A from `root`'s anchor.
 fn validates(server: SocketAddr, anchors: &Path, root: &str, name: &str) -> Result<(), String> {
-    let output = Command::new("delv")
+    let output = Command::new(testkit::require("delv", "bind9-dnsutils"))
         .arg(format!("@{}", server.ip()))
         .args(["-p", &server.port().to_string(), "-a"])
         .arg(anchors)

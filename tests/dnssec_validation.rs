@@ -41,28 +41,25 @@
 //! `bind9-utils` (dnssec-verify), `ldnsutils` (ldns-verify-zone), `unbound`
 //! and `knot`; `.ci/run` installs them.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use common::{
-    data_path, encode_query, free_port, hex, next_id, parse_name, query, read_frame, write_frame, Knotd, Pooldns,
-    QueryOptions, STARTUP_TIMEOUT,
-};
+use base::dnskey::key_tag;
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use hickory_proto::serialize::binary::{BinDecoder, BinEncodable, Restrict};
-use tempfile::TempDir;
+use testkit::{
+    data_path, free_port, hex, parse_name, query, read_frame, write_frame, Knotd, Pooldns, QueryOptions, Unbound,
+};
 
 /// The parent zone.
 const PARENT: &str = "secure.test";
@@ -86,13 +83,6 @@ const SIGNING_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long one run of delv, ldns-verify-zone, dnssec-verify or a pooldns
 /// command may take.
 const TOOL_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// How long Unbound may take to resolve and validate one query, including
-/// the retries it makes when validation fails.
-const RESOLVE_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Log lines of Unbound printed when a test fails while it runs.
-const UNBOUND_LOG_TAIL_LINES: usize = 60;
 
 // ---------------------------------------------------------------------------
 // Signing variants
@@ -435,20 +425,6 @@ impl Dnskey {
     }
 }
 
-/// The key tag of a DNSKEY RDATA (RFC 4034 appendix B).
-fn key_tag(rdata: &[u8]) -> u16 {
-    let mut sum: u32 = 0;
-    for (i, byte) in rdata.iter().enumerate() {
-        sum += if i % 2 == 0 {
-            u32::from(*byte) << 8
-        } else {
-            u32::from(*byte)
-        };
-    }
-    sum += (sum >> 16) & 0xffff;
-    (sum & 0xffff) as u16
-}
-
 /// A DS record (RFC 4034 section 5).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Ds {
@@ -532,6 +508,11 @@ impl Ds {
             ..self.clone()
         }
     }
+}
+
+/// DS records as the zone-file lines Unbound takes as trust anchors.
+fn anchor_lines(ds: &[Ds]) -> Vec<String> {
+    ds.iter().map(Ds::zone_file_line).collect()
 }
 
 /// Parses the DS lines of `pooldns zone ds` output, skipping blank lines
@@ -807,7 +788,7 @@ fn write_bind_anchors(dir: &Path, file_name: &str, entries: &[String]) -> PathBu
 /// delv sends every query (also for DS and DNSKEY) to `server` and follows
 /// no referrals, which is why it only sees the zones pooldns serves.
 fn delv(server: SocketAddr, anchors: &Path, name: &str, qtype: RecordType) -> ToolOutput {
-    let mut command = Command::new("delv");
+    let mut command = Command::new(testkit::require("delv", "bind9-dnsutils"));
     command
         .arg(format!("@{}", server.ip()))
         .args(["-p", &server.port().to_string()])
@@ -890,181 +871,6 @@ fn delv_verdict(output: &ToolOutput, case: &Case, trust: Trust) -> Result<(), St
 // ---------------------------------------------------------------------------
 // Unbound
 // ---------------------------------------------------------------------------
-
-/// Path of the `unbound` binary: `$UNBOUND`, or the Debian location.
-fn unbound_binary() -> PathBuf {
-    std::env::var_os("UNBOUND")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/sbin/unbound"))
-}
-
-/// A record Unbound serves itself, to tell when it is ready.
-const UNBOUND_READY_NAME: &str = "ready.harness.unbound";
-
-/// A validating Unbound on a loopback port, killed when dropped.
-struct Unbound {
-    child: Child,
-    dir: TempDir,
-    log: PathBuf,
-    addr: SocketAddr,
-}
-
-impl Unbound {
-    /// Starts Unbound with `anchors` as its only trust anchors and a stub
-    /// zone for each `(zone, server)`, and waits until it answers.
-    fn start(anchors: &[Ds], stubs: &[(&str, SocketAddr)]) -> Unbound {
-        let binary = unbound_binary();
-        assert!(
-            binary.exists(),
-            "{} not found: install Unbound (Debian package `unbound`) or point $UNBOUND at it",
-            binary.display()
-        );
-        let dir = tempfile::Builder::new()
-            .prefix("unbound-test-")
-            .tempdir()
-            .expect("create temporary directory");
-        let addr: SocketAddr = ([127, 0, 0, 1], free_port()).into();
-        let log = dir.path().join("unbound.log");
-        let directory = dir.path().display().to_string();
-
-        let mut config = String::new();
-        let mut line = |text: String| {
-            config.push_str(&text);
-            config.push('\n');
-        };
-        line("server:".into());
-        line(format!("    interface: {}", addr.ip()));
-        line(format!("    port: {}", addr.port()));
-        line("    do-ip6: no".into());
-        line("    num-threads: 1".into());
-        line("    so-reuseport: no".into());
-        line("    do-not-query-localhost: no".into());
-        line("    module-config: \"validator iterator\"".into());
-        for ds in anchors {
-            line(format!("    trust-anchor: \"{}\"", ds.zone_file_line()));
-        }
-        line("    trust-anchor-signaling: no".into());
-        line("    val-log-level: 2".into());
-        line("    verbosity: 1".into());
-        line("    username: \"\"".into());
-        line("    chroot: \"\"".into());
-        line(format!("    directory: \"{directory}\""));
-        line(format!("    pidfile: \"{directory}/unbound.pid\""));
-        line(format!("    logfile: \"{}\"", log.display()));
-        line("    use-syslog: no".into());
-        // `test.` is one of Unbound's default local zones (RFC 6761); without
-        // this it would answer NXDOMAIN itself.
-        line("    local-zone: \"test.\" nodefault".into());
-        line("    local-zone: \"harness.unbound.\" static".into());
-        line(format!("    local-data: \"{UNBOUND_READY_NAME}. 60 IN A 127.0.0.1\""));
-        for (zone, server) in stubs {
-            line("stub-zone:".into());
-            line(format!("    name: \"{zone}\""));
-            line(format!("    stub-addr: {}@{}", server.ip(), server.port()));
-        }
-
-        let config_path = dir.path().join("unbound.conf");
-        fs::write(&config_path, &config).expect("write unbound.conf");
-        let output = File::create(dir.path().join("unbound.out")).expect("create unbound.out");
-        let child = Command::new(&binary)
-            .arg("-d")
-            .arg("-c")
-            .arg(&config_path)
-            .stdin(Stdio::null())
-            .stdout(output.try_clone().expect("clone file handle"))
-            .stderr(output)
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {}: {e}", binary.display()));
-        let mut unbound = Unbound { child, dir, log, addr };
-        unbound.wait_ready();
-        unbound
-    }
-
-    /// Waits until Unbound answers its own local record.
-    fn wait_ready(&mut self) {
-        let deadline = Instant::now() + STARTUP_TIMEOUT;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("poll unbound") {
-                panic!(
-                    "unbound exited during start-up with {status} (where AppArmor confines /usr/sbin/unbound \
-                     it cannot read its configuration from a temporary directory: point $UNBOUND at a copy \
-                     of the binary)"
-                );
-            }
-            if let Ok(reply) = self.try_resolve(UNBOUND_READY_NAME, RecordType::A, Duration::from_millis(500)) {
-                if reply.response_code == ResponseCode::NoError && !reply.answers.is_empty() {
-                    return;
-                }
-            }
-            assert!(
-                Instant::now() < deadline,
-                "unbound did not answer on {} within {STARTUP_TIMEOUT:?}",
-                self.addr
-            );
-            thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    /// Sends a recursive query with DO set over TCP and returns the reply.
-    fn try_resolve(&self, name: &str, qtype: RecordType, timeout: Duration) -> io::Result<Message> {
-        let mut wire = encode_query(next_id(), &parse_name(name), qtype, &QueryOptions::tcp().dnssec_ok());
-        wire[2] |= 0x01; // RD: ask Unbound to resolve
-        let mut stream = TcpStream::connect_timeout(&self.addr, timeout)?;
-        stream.set_read_timeout(Some(timeout))?;
-        stream.set_write_timeout(Some(timeout))?;
-        write_frame(&mut stream, &wire)?;
-        let reply = read_frame(&mut stream)?
-            .ok_or_else(|| io::Error::new(io::ErrorKind::UnexpectedEof, "unbound closed the connection"))?;
-        Message::from_vec(&reply).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))
-    }
-
-    /// Resolves `name`/`qtype`; panics if Unbound gives no reply.
-    fn resolve(&self, name: &str, qtype: RecordType) -> Message {
-        self.try_resolve(name, qtype, RESOLVE_TIMEOUT)
-            .unwrap_or_else(|e| panic!("{name} {qtype} through unbound on {}: {e}", self.addr))
-    }
-
-    /// Everything Unbound logged so far.
-    fn log_text(&self) -> String {
-        fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// The lines of the log about validation, for failure messages.
-    fn validation_log(&self) -> String {
-        let text = self.log_text();
-        let lines: Vec<&str> = text
-            .lines()
-            .filter(|line| line.contains("validat") || line.contains("error") || line.contains("fail"))
-            .collect();
-        let lines = &lines[lines.len().saturating_sub(20)..];
-        if lines.is_empty() {
-            "(unbound logged nothing about validation)".into()
-        } else {
-            format!("unbound log:\n{}", lines.join("\n"))
-        }
-    }
-}
-
-impl Drop for Unbound {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-        }
-        let _ = self.child.wait();
-        if thread::panicking() {
-            let text = format!(
-                "{}{}",
-                fs::read_to_string(self.dir.path().join("unbound.out")).unwrap_or_default(),
-                self.log_text()
-            );
-            let lines: Vec<&str> = text.lines().collect();
-            eprintln!(
-                "---- last {UNBOUND_LOG_TAIL_LINES} lines of the unbound log ----\n{}\n---- end of unbound log ----",
-                lines[lines.len().saturating_sub(UNBOUND_LOG_TAIL_LINES)..].join("\n")
-            );
-        }
-    }
-}
 
 /// Whether Unbound's reply to `case` has the expected outcome and, if
 /// `trust` demands it, the AD bit. (A bogus answer is SERVFAIL.)
@@ -1302,7 +1108,7 @@ fn proxy_tcp_connection(mut client: TcpStream, context: &ProxyContext, stop: &At
 
 /// Runs ldns-verify-zone on a zone file.
 fn ldns_verify_zone(file: &Path) -> ToolOutput {
-    let mut command = Command::new("ldns-verify-zone");
+    let mut command = Command::new(testkit::require("ldns-verify-zone", "ldnsutils"));
     command.arg(file);
     run_bounded(command, TOOL_TIMEOUT)
 }
@@ -1311,7 +1117,7 @@ fn ldns_verify_zone(file: &Path) -> ToolOutput {
 /// (`-z`) the KSK flag is not taken to mean that the key signs only the
 /// DNSKEY RRset.
 fn dnssec_verify(zone: &str, file: &Path, variant: Variant) -> ToolOutput {
-    let mut command = Command::new("dnssec-verify");
+    let mut command = Command::new(testkit::require("dnssec-verify", "bind9-utils"));
     if !variant.split_keys {
         command.arg("-z");
     }
@@ -1707,7 +1513,7 @@ fn unbound_validates_every_case(variant: Variant) {
 /// `parent_ds` as trust anchor.
 fn check_unbound(dns: SocketAddr, parent_ds: &[Ds], unsigned_child: SocketAddr, variant: Variant) -> Failures {
     let unbound = Unbound::start(
-        parent_ds,
+        &anchor_lines(parent_ds),
         &[(PARENT, dns), (CHILD, dns), (UNSIGNED_CHILD, unsigned_child)],
     );
     let mut failures = Failures::default();
@@ -1755,7 +1561,7 @@ fn check_corruption_detected(dns: SocketAddr, parent_ds: &[Ds]) {
 
     // The proxy re-encodes every reply; without corruption that must not
     // change the outcome.
-    let unbound = Unbound::start(parent_ds, &stubs);
+    let unbound = Unbound::start(&anchor_lines(parent_ds), &stubs);
     let reply = unbound.resolve(case.name, case.qtype);
     if let Err(e) = unbound_verdict(&reply, case, Trust::Secure) {
         panic!(
@@ -1769,7 +1575,7 @@ fn check_corruption_detected(dns: SocketAddr, parent_ds: &[Ds]) {
     drop(unbound);
 
     proxy.set_corrupt(true);
-    let unbound = Unbound::start(parent_ds, &stubs);
+    let unbound = Unbound::start(&anchor_lines(parent_ds), &stubs);
     let reply = unbound.resolve(case.name, case.qtype);
     assert!(
         proxy.stats.corrupted.load(Ordering::SeqCst) > 0,
@@ -1817,7 +1623,7 @@ fn check_wrong_anchor_fails(dns: SocketAddr, parent_ds: &[Ds]) {
         output.report()
     );
 
-    let unbound = Unbound::start(&wrong, &[(PARENT, dns), (CHILD, dns)]);
+    let unbound = Unbound::start(&anchor_lines(&wrong), &[(PARENT, dns), (CHILD, dns)]);
     let reply = unbound.resolve(case.name, case.qtype);
     assert!(
         reply.response_code == ResponseCode::ServFail && !reply.authentic_data,
@@ -1935,7 +1741,7 @@ fn parent_ds_follows_the_child(variant: Variant) {
             delv_verdict(&output, case, case.expected_trust(variant)),
         );
     }
-    let unbound = Unbound::start(&parent_ds, &[(PARENT, server.dns), (CHILD, server.dns)]);
+    let unbound = Unbound::start(&anchor_lines(&parent_ds), &[(PARENT, server.dns), (CHILD, server.dns)]);
     for case in &child_cases {
         let reply = unbound.resolve(case.name, case.qtype);
         failures.check(
@@ -2027,25 +1833,6 @@ fn ds_lines_parse() {
 }
 
 #[test]
-fn key_tag_follows_rfc_4034_appendix_b() {
-    // Two keys made by BIND's dnssec-keygen, which named them by key tag.
-    for (public_key, expected) in [
-        (
-            "Q4fWtpssKkiIO4+qdQjU/r295tF+tir7v8+IeBP4JwbqHQ4DjnyoDC4UZPWnAngnHGC63LPB/8xL795xzG0xjw==",
-            43837,
-        ),
-        (
-            "hVqQgvnMcyKuY2iOc0pk7ehNgAUV6OiPKMz5CeTSg33mhrtIrRW+mDcqJwmovJGn/jBQ/D5wnL+w/JUIbj0V9A==",
-            416,
-        ),
-    ] {
-        let mut rdata = vec![1, 1, 3, 13];
-        rdata.extend_from_slice(&data_encoding::BASE64.decode(public_key.as_bytes()).unwrap());
-        assert_eq!(key_tag(&rdata), expected);
-    }
-}
-
-#[test]
 fn delv_output_is_judged() {
     let output = |text: &str| ToolOutput {
         status: std::process::Command::new("true").status().unwrap(),
@@ -2086,14 +1873,14 @@ fn delv_output_is_judged() {
 #[test]
 fn proxy_corrupts_only_rrsig_signatures() {
     // A reply with an A record and an RRSIG over it, as raw wire format.
-    let name = common::name_wire(&parse_name("www.secure.test"));
+    let name = testkit::name_wire(&parse_name("www.secure.test"));
     let mut wire = vec![0x12, 0x34, 0x84, 0x00, 0, 1, 0, 2, 0, 0, 0, 0];
     wire.extend_from_slice(&name);
     wire.extend_from_slice(&[0, 1, 0, 1]);
     let mut a = name.clone();
     a.extend_from_slice(&[0, 1, 0, 1, 0, 0, 0x0e, 0x10, 0, 4, 192, 0, 2, 80]);
     wire.extend_from_slice(&a);
-    let signer = common::name_wire(&parse_name("secure.test"));
+    let signer = testkit::name_wire(&parse_name("secure.test"));
     let mut sig = vec![0, 1, 13, 3, 0, 0, 0x0e, 0x10, 0x70, 0, 0, 0, 0x60, 0, 0, 0, 0xab, 0xcd];
     sig.extend_from_slice(&signer);
     sig.extend_from_slice(&[0x55; 64]);

@@ -3,8 +3,6 @@
 //! GeoIP database, health-checked failover against real HTTP and TCP
 //! servers, and DNSSEC-signed dynamic answers checked by delv.
 
-mod common;
-
 use std::fs;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
@@ -15,11 +13,11 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use common::{free_port, query, Pooldns, PooldnsOptions, QueryOptions};
 use hickory_proto::op::{Edns, Message, ResponseCode};
 use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
 use hickory_proto::rr::{RData, RecordType};
 use tempfile::TempDir;
+use testkit::{free_port, query, Pooldns, PooldnsOptions, QueryOptions};
 
 const ZONE: &str = "lua.test";
 
@@ -325,7 +323,7 @@ fn import_refuses_broken_records_with_their_line() {
         ),
     ];
     let pooldns = |store: &str, args: &[&str]| {
-        Command::new(common::pooldns_bin())
+        Command::new(testkit::pooldns_bin())
             .args(args)
             .env("POOLDNS_STORE_URL", store)
             .output()
@@ -369,7 +367,7 @@ fn import_refuses_broken_records_with_their_line() {
 /// 203.0.113.0/24 at (0, -160)).
 fn geo_config(dir: &Path) -> String {
     let path = dir.join("fixture.mmdb");
-    fs::write(&path, pooldns::geoip::writer::fixture()).expect("write MMDB");
+    fs::write(&path, testkit::mmdb::fixture()).expect("write MMDB");
     format!("\n[geoip]\nmmdb = [{:?}]\n", path.display().to_string())
 }
 
@@ -464,18 +462,18 @@ fn malformed_client_subnet_is_a_format_error() {
         (Pooldns::start_with(options), dir)
     };
     let ask_with = |options: &[u8]| {
-        let mut wire = common::encode_query(
-            common::next_id(),
-            &common::parse_name("www.lua.test"),
+        let mut wire = testkit::encode_query(
+            testkit::next_id(),
+            &testkit::parse_name("www.lua.test"),
             RecordType::A,
             &QueryOptions::udp().no_edns(),
         );
         wire[11] = 1;
-        wire.extend_from_slice(&common::opt_record_with_options(&[0], 1232, 0, false, options));
-        let response = common::udp_exchange(server.dns, &wire, Duration::from_secs(2))
+        wire.extend_from_slice(&testkit::opt_record_with_options(&[0], 1232, 0, false, options));
+        let response = testkit::udp_exchange(server.dns, &wire, Duration::from_secs(2))
             .expect("exchange")
             .expect("response");
-        common::decode(&response).response_code
+        testkit::decode(&response).response_code
     };
     // Family 1, source /24, scope 0, but four address octets (RFC 7871 §6).
     assert_eq!(
@@ -671,10 +669,7 @@ fn ifportup_fails_over_between_regions() {
 /// claim the type), for NSEC and NSEC3.
 #[test]
 fn signed_lua_answers_validate() {
-    if Command::new("delv").arg("-v").output().is_err() {
-        eprintln!("delv is not installed (Debian package bind9-dnsutils); skipping");
-        return;
-    }
+    let delv = testkit::require("delv", "bind9-dnsutils");
     // NSEC and NSEC3 with LUA records answered, and NSEC with them off.
     let variants: [(&[&str], &str); 3] = [(&[], ""), (&["--nsec3"], ""), (&[], "[lua]\nenabled = false\n")];
     for (denial, config) in variants {
@@ -721,7 +716,7 @@ config LUA LUA  "shared = 1"
         text.push_str("};\n");
         fs::write(&anchors, text).expect("write anchors");
         let delv = |name: &str, qtype: &str| -> String {
-            let output = Command::new("delv")
+            let output = Command::new(&delv)
                 .arg(format!("@{}", server.dns.ip()))
                 .args(["-p", &server.dns.port().to_string()])
                 .arg("-a")

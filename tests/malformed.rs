@@ -8,19 +8,17 @@
 //! short to hold a header). The random generator is seeded with a constant,
 //! or with `$POOLDNS_FUZZ_SEED`, so a failure can be replayed.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::io::{ErrorKind, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
-use common::{
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::{RData, RecordType};
+use testkit::{
     data_path, encode_query, name_wire, opt_record, parse_name, query, read_frame, tcp_connect, write_frame, Pooldns,
     QueryOptions,
 };
-use hickory_proto::op::ResponseCode;
-use hickory_proto::rr::{RData, RecordType};
 
 /// Number of UDP packets sent.
 const UDP_PACKETS: usize = 5_000;
@@ -235,12 +233,12 @@ fn collect_replies(socket: &UdpSocket, sent: &BTreeMap<u16, Sent>, rcodes: &mut 
             Err(e) => panic!("receiving replies: {e}"),
         };
         let reply = &buf[..n];
-        assert!(n >= 12, "reply shorter than a header: {}", common::hex(reply));
-        assert!(reply[2] & 0x80 != 0, "reply with QR clear: {}", common::hex(reply));
+        assert!(n >= 12, "reply shorter than a header: {}", testkit::hex(reply));
+        assert!(reply[2] & 0x80 != 0, "reply with QR clear: {}", testkit::hex(reply));
         let id = u16::from_be_bytes([reply[0], reply[1]]);
         let packet = sent
             .get(&id)
-            .unwrap_or_else(|| panic!("reply with an ID that was never sent: {}", common::hex(reply)));
+            .unwrap_or_else(|| panic!("reply with an ID that was never sent: {}", testkit::hex(reply)));
         assert!(
             packet.len >= 12,
             "reply to a {}-octet packet, which has no complete header",
@@ -249,7 +247,7 @@ fn collect_replies(socket: &UdpSocket, sent: &BTreeMap<u16, Sent>, rcodes: &mut 
         assert!(
             !packet.qr,
             "reply to a packet with QR set (ID {id}): {}",
-            common::hex(reply)
+            testkit::hex(reply)
         );
         *rcodes.entry(reply[3] & 0x0F).or_default() += 1;
     }
@@ -344,9 +342,13 @@ fn drain_tcp(stream: &mut TcpStream, timeout: Duration) {
                 assert!(
                     reply.len() >= 12,
                     "TCP reply shorter than a header: {}",
-                    common::hex(&reply)
+                    testkit::hex(&reply)
                 );
-                assert!(reply[2] & 0x80 != 0, "TCP reply with QR clear: {}", common::hex(&reply));
+                assert!(
+                    reply[2] & 0x80 != 0,
+                    "TCP reply with QR clear: {}",
+                    testkit::hex(&reply)
+                );
             }
             Ok(None) => return,
             Err(e)

@@ -5,20 +5,18 @@
 //!
 //! All tests serve the zones of `tests/data/differential/`.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{ErrorKind, Read};
 use std::net::SocketAddr;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{
+use hickory_proto::op::{Message, ResponseCode};
+use hickory_proto::rr::{RData, RecordType};
+use testkit::{
     data_path, decode, encode_query, exchange, name_wire, next_id, opt_record, parse_name, query, query_wire,
     read_frame, tcp_connect, udp_exchange, write_frame, Pooldns, PooldnsOptions, QueryOptions, Transport,
 };
-use hickory_proto::op::{Message, ResponseCode};
-use hickory_proto::rr::{RData, RecordType};
 
 /// How long to wait for a reply that must not come.
 const SILENCE: Duration = Duration::from_millis(500);
@@ -43,7 +41,7 @@ fn header(wire: &[u8]) -> Header {
     assert!(
         wire.len() >= 12,
         "reply shorter than a DNS header: {}",
-        common::hex(wire)
+        testkit::hex(wire)
     );
     let word = |i: usize| u16::from_be_bytes([wire[i], wire[i + 1]]);
     Header {
@@ -62,7 +60,7 @@ fn set_u16(wire: &mut [u8], offset: usize, value: u16) {
 
 /// Sends `wire` over UDP and asserts that a reply arrives.
 fn udp_reply(server: SocketAddr, wire: &[u8]) -> Vec<u8> {
-    exchange(server, wire, Transport::Udp).unwrap_or_else(|e| panic!("no reply to {}: {e}", common::hex(wire)))
+    exchange(server, wire, Transport::Udp).unwrap_or_else(|e| panic!("no reply to {}: {e}", testkit::hex(wire)))
 }
 
 /// Sends `wire` over UDP and asserts that no reply arrives within [`SILENCE`].
@@ -71,8 +69,8 @@ fn assert_no_reply(server: SocketAddr, wire: &[u8]) {
     assert!(
         reply.is_none(),
         "expected no reply to {}, got {}",
-        common::hex(wire),
-        common::hex(&reply.unwrap())
+        testkit::hex(wire),
+        testkit::hex(&reply.unwrap())
     );
 }
 

@@ -3,18 +3,15 @@
 //! name-server policy, the DS safety check, and PDM's error codes, with the
 //! mock's record of mutating requests proving what did and did not change.
 
-mod common;
-#[path = "../registrars/tests/mocks/mod.rs"]
-mod mocks;
-
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-use common::{Pooldns, PooldnsOptions};
 use mocks::godaddy::{GoDaddyMock, CUSTOMER, KEY, SECRET};
 use registrars::{provider_from_token, DelegationProvider, Dnskey, DomainName, DsSpec};
 use serde_json::{json, Value};
+use testkit::mocks;
+use testkit::{Pooldns, PooldnsOptions};
 
 const OPERATOR_KEY: &str = "operator-key-9f8e7d";
 const CLIENT_KEY: &str = "catalyst-key-1a2b3c";

@@ -1,5 +1,6 @@
-//! The store against real databases: a SQLite file, and PostgreSQL when
-//! `POOLDNS_TEST_PG_URL` is set. Every test runs on both backends.
+//! The store against real databases: a SQLite file, and PostgreSQL at
+//! `POOLDNS_TEST_PG_URL` (required under CI). Every test runs on both
+//! backends.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -50,13 +51,10 @@ where
     let store = Store::open(&url).await.expect("sqlite store opens");
     assert_eq!(store.backend(), Backend::Sqlite);
     test(store).await;
-    match std::env::var("POOLDNS_TEST_PG_URL") {
-        Ok(url) => {
-            let store = Store::open(&url).await.expect("postgres store opens");
-            assert_eq!(store.backend(), Backend::Postgres);
-            test(store).await;
-        }
-        Err(_) => eprintln!("POOLDNS_TEST_PG_URL not set: PostgreSQL half skipped"),
+    if let Some(url) = testkit::postgres_url("store tests") {
+        let store = Store::open(&url).await.expect("postgres store opens");
+        assert_eq!(store.backend(), Backend::Postgres);
+        test(store).await;
     }
 }
 

@@ -2,12 +2,11 @@
 //! `zone import`, `zone import --replace` (visible within one second),
 //! `zone list`, `zone export` and `zone delete` (the zone becomes REFUSED).
 //!
-//! The scenario runs against SQLite, and against PostgreSQL when
-//! `POOLDNS_TEST_PG_URL` is set (for example `postgres://127.0.0.1:5432/test`).
+//! The scenario runs against SQLite, and against PostgreSQL at
+//! `POOLDNS_TEST_PG_URL` (for example `postgres://127.0.0.1:5432/test`;
+//! required under CI).
 //! Zone names are unique per run, so runs sharing a database do not see each
 //! other's zones, and the zones are deleted at the end.
-
-mod common;
 
 use std::fs;
 use std::net::SocketAddr;
@@ -15,9 +14,9 @@ use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::{query, Pooldns, PooldnsOptions, QueryOptions};
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{RData, RecordType};
+use testkit::{query, Pooldns, PooldnsOptions, QueryOptions};
 
 /// A record written by `zone import --replace` must be answered within this.
 const VISIBLE_WITHIN: Duration = Duration::from_secs(1);
@@ -319,8 +318,7 @@ fn zone_changes_reach_a_running_server_sqlite() {
 
 #[test]
 fn zone_changes_reach_a_running_server_postgres() {
-    let Ok(url) = std::env::var("POOLDNS_TEST_PG_URL") else {
-        println!("skipped: set POOLDNS_TEST_PG_URL (e.g. postgres://127.0.0.1:5432/test) to run against PostgreSQL");
+    let Some(url) = testkit::postgres_url("zone_changes_reach_a_running_server_postgres") else {
         return;
     };
     reload_scenario(Some(url), "pg");

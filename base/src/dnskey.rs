@@ -248,6 +248,23 @@ mod tests {
     }
 
     #[test]
+    fn bind_keygen_tags() {
+        // Two keys made by BIND's dnssec-keygen, which named them by key tag.
+        for (public_key, expected) in [
+            (
+                "Q4fWtpssKkiIO4+qdQjU/r295tF+tir7v8+IeBP4JwbqHQ4DjnyoDC4UZPWnAngnHGC63LPB/8xL795xzG0xjw==",
+                43837,
+            ),
+            (
+                "hVqQgvnMcyKuY2iOc0pk7ehNgAUV6OiPKMz5CeTSg33mhrtIrRW+mDcqJwmovJGn/jBQ/D5wnL+w/JUIbj0V9A==",
+                416,
+            ),
+        ] {
+            assert_eq!(key_tag(&dnskey(257, 13, public_key)), expected);
+        }
+    }
+
+    #[test]
     fn key_tag_edge_cases() {
         assert_eq!(key_tag(&[]), 0);
         assert_eq!(key_tag(&[1, 1, 3]), 0x0401);

@@ -5,18 +5,16 @@
 //! behaviour is tested in the modules after it. Every test captures all log lines and every
 //! error it sees and checks that no credential appears in them ([`Capture`]).
 
-mod mocks;
-
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use mocks::Control;
 use registrars::{
     parse_nameservers, provider_from_config, provider_from_token, AnyProvider, Backoff, ChangeOutcome, Credentials,
     Delegation, DelegationProvider, DomainName, Error, NameserverName, ProviderConfig, ProviderKind, RateLimit,
 };
-
-use mocks::Control;
+use testkit::mocks;
 
 /// The NS set every mock starts with.
 const OLD: [&str; 2] = ["ns1.old-host.net", "ns2.old-host.net"];
@@ -585,7 +583,7 @@ conformance! {
 /// The fixtures: each mock with its credentials and domains.
 mod fixtures {
     use super::*;
-    use crate::mocks::{cloudflare, dynadot, godaddy, namecheap, ovh};
+    use testkit::mocks::{cloudflare, dynadot, godaddy, namecheap, ovh};
 
     /// Parses a domain the test knows to be valid.
     fn domain(name: &str) -> DomainName {

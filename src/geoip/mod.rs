@@ -9,8 +9,6 @@
 //! buffer: [`GeoDb::lookup_ref`], [`GeoDb::country`], [`GeoDb::continent`], [`GeoDb::location`] and [`GeoDb::asn`] do
 //! not allocate; [`GeoDb::lookup`] allocates only for the strings it returns.
 
-pub mod writer;
-
 use std::fmt;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -418,9 +416,9 @@ impl<'de> Deserialize<'de> for AnyF64 {
 
 #[cfg(test)]
 mod tests {
-    use super::writer::{self, MmdbWriter, Record};
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
+    use testkit::mmdb::{self as writer, MmdbWriter, Record};
 
     fn ip(s: &str) -> IpAddr {
         s.parse().expect("test address")

@@ -3,10 +3,10 @@
 use std::time::{Duration, Instant};
 
 use registrars::{ChangeOutcome, DelegationProvider, DsSpec, Glue};
+use testkit::mocks::cloudflare::{self, CloudflareMock};
 
 use super::{ds, DS_A, DS_B};
 use crate::fixtures::CloudflareFixture;
-use crate::mocks::cloudflare::{self, CloudflareMock};
 use crate::{names, provider, Capture, Fixture};
 
 /// Parses a domain.

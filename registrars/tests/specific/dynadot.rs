@@ -3,10 +3,10 @@
 use std::time::Duration;
 
 use registrars::{ChangeOutcome, DelegationProvider, DsSpec, Glue};
+use testkit::mocks::dynadot::DynadotMock;
 
 use super::{ds, DS_A, DS_B};
 use crate::fixtures::DynadotFixture;
-use crate::mocks::dynadot::DynadotMock;
 use crate::{names, provider, Capture, Fixture, NEW};
 
 /// The test domain.

@@ -1,10 +1,10 @@
 //! GoDaddy.
 
 use registrars::{ChangeOutcome, DelegationProvider, DsSpec, Glue, OperationId};
+use testkit::mocks::godaddy;
 
 use super::{ds, DS_A, DS_B};
 use crate::fixtures::{GoDaddyV1Fixture, GoDaddyV2Fixture};
-use crate::mocks::godaddy;
 use crate::{names, provider, Capture, Fixture, NEW};
 
 /// The test domain.

@@ -1,10 +1,10 @@
 //! Namecheap.
 
 use registrars::{ChangeOutcome, DelegationProvider, DsSpec, Glue};
+use testkit::mocks::namecheap;
 
 use super::{ds, DS_A};
 use crate::fixtures::NamecheapFixture;
-use crate::mocks::namecheap;
 use crate::{names, provider, Capture, Fixture, NEW};
 
 /// The test domain.

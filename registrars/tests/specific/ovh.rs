@@ -1,10 +1,10 @@
 //! OVHcloud.
 
 use registrars::{ChangeOutcome, DelegationProvider, DsSpec, Glue, OperationId};
+use testkit::mocks::ovh;
 
 use super::{ds, key, DS_A};
 use crate::fixtures::OvhFixture;
-use crate::mocks::ovh;
 use crate::{names, provider, Capture, Fixture, NEW};
 
 /// Parses a domain.

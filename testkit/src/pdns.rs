@@ -20,10 +20,9 @@ use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::RecordType;
 use tempfile::TempDir;
 
-use super::{
-    encode_query, file_tail, free_port, kill_and_reap, log_stdio, next_id, parse_name, udp_exchange, QueryOptions,
-    STARTUP_TIMEOUT,
-};
+use crate::client::{encode_query, next_id, parse_name, udp_exchange, QueryOptions};
+use crate::process::{file_tail, free_port, kill_and_reap, log_stdio, require};
+use crate::STARTUP_TIMEOUT;
 
 /// Number of PowerDNS log lines printed when a test fails while it runs.
 const PDNS_LOG_TAIL_LINES: usize = 40;
@@ -49,26 +48,9 @@ pub struct PdnsServer {
 }
 
 impl PdnsServer {
-    /// Path of the `pdns_server` binary: `$PDNS_SERVER`, or the Debian
-    /// location.
+    /// Path of the `pdns_server` binary (Debian package `pdns-server`).
     pub fn binary() -> PathBuf {
-        std::env::var_os("PDNS_SERVER")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("/usr/sbin/pdns_server"))
-    }
-
-    /// Whether PowerDNS and the backends the tests need are installed;
-    /// when not, says what is missing.
-    pub fn missing() -> Option<String> {
-        let binary = Self::binary();
-        if !binary.exists() {
-            return Some(format!(
-                "{} not found: install PowerDNS (Debian packages pdns-server, pdns-backend-bind, \
-                 pdns-backend-geoip) or point $PDNS_SERVER at pdns_server",
-                binary.display()
-            ));
-        }
-        None
+        require("pdns_server", "pdns-server")
     }
 
     /// PowerDNS's version line (`pdns_server --version`), e.g.
@@ -103,7 +85,6 @@ impl PdnsServer {
     /// Internet), logs on stderr into the temporary directory.
     pub fn start(options: &PdnsOptions) -> Self {
         let binary = Self::binary();
-        assert!(binary.exists(), "{} not found", binary.display());
         let dir = tempfile::Builder::new()
             .prefix("pdns-test-")
             .tempdir()

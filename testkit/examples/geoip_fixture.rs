@@ -1,9 +1,9 @@
-//! Writes PowerDNS's GeoIP regression database (the fixture of
-//! `pooldns::geoip::writer::fixture`) to the file named on the command
-//! line, for `benches/lua.sh` and manual comparisons with PowerDNS:
+//! Writes PowerDNS's GeoIP regression database (`testkit::mmdb::fixture`)
+//! to the file named on the command line, for `benches/lua.sh` and manual
+//! comparisons with PowerDNS:
 //!
 //! ```sh
-//! cargo run --example geoip_fixture -- /tmp/fixture.mmdb
+//! cargo run -p testkit --example geoip_fixture -- /tmp/fixture.mmdb
 //! ```
 
 use std::process::ExitCode;
@@ -13,7 +13,7 @@ fn main() -> ExitCode {
         eprintln!("usage: geoip_fixture OUTPUT.mmdb");
         return ExitCode::from(2);
     };
-    match std::fs::write(&path, pooldns::geoip::writer::fixture()) {
+    match std::fs::write(&path, testkit::mmdb::fixture()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("cannot write {}: {error}", path.to_string_lossy());

@@ -93,7 +93,7 @@ pub fn rdata_text(record: &Record) -> String {
         // which must be an uncompressed name (RFC 6672 section 2.5).
         RData::Unknown { code, rdata } if *code == RecordType::DNAME => match Name::from_bytes(&rdata.anything) {
             Ok(name) => text = name.to_ascii(),
-            Err(e) => text = format!("<invalid DNAME target {}: {e}>", super::hex(&rdata.anything)),
+            Err(e) => text = format!("<invalid DNAME target {}: {e}>", crate::client::hex(&rdata.anything)),
         },
         data => {
             if write!(text, "{data}").is_err() {

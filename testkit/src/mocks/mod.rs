@@ -6,9 +6,9 @@
 //! [`Control`] lets a test throttle requests, delay the answer to a state change (a
 //! timeout after the change was applied) and make asynchronous tasks fail.
 
-// Not every test binary uses every helper, and handlers return ready-made error
-// responses through `Result`, which is clearer here than boxing them.
-#![allow(dead_code, clippy::result_large_err)]
+// Handlers return ready-made error responses through `Result`, which is
+// clearer here than boxing them.
+#![allow(clippy::result_large_err)]
 
 pub mod cloudflare;
 pub mod dynadot;

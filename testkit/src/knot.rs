@@ -1,0 +1,139 @@
+//! Knot DNS on the same zone files as pooldns: the reference server of the
+//! differential tests.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use hickory_proto::op::{Message, ResponseCode};
+use hickory_proto::rr::RecordType;
+use tempfile::TempDir;
+
+use crate::client::{encode_query, next_id, parse_name, udp_exchange, QueryOptions};
+use crate::process::{file_tail, free_port, kill_and_reap, log_stdio, require};
+use crate::STARTUP_TIMEOUT;
+
+/// Number of Knot log lines printed when a test fails while Knot runs; Knot
+/// only logs start-up and zone loading, so this shows whether it served.
+const KNOT_LOG_TAIL_LINES: usize = 20;
+
+/// A running Knot DNS server, the reference of the differential test,
+/// killed when dropped.
+pub struct Knotd {
+    child: Child,
+    /// Knot's run-time state; removed when the server is dropped.
+    _state: TempDir,
+    log: PathBuf,
+    /// Address Knot listens on (UDP and TCP).
+    pub addr: SocketAddr,
+}
+
+impl Knotd {
+    /// Serves `zones` (zone name, zone file) and waits until every zone
+    /// answers its SOA authoritatively.
+    ///
+    /// Knot keeps its run-time state (control socket, timer database) in a
+    /// temporary directory, loads each zone file whole, never writes the zone
+    /// files back and keeps no journal, so the shared zone files stay
+    /// untouched. Only Knot's mandatory semantic checks apply.
+    pub fn start(zones: &[(&str, &Path)]) -> Self {
+        let binary = require("knotd", "knot");
+        let dir = tempfile::Builder::new()
+            .prefix("knotd-test-")
+            .tempdir()
+            .expect("create temporary directory");
+        let addr: SocketAddr = ([127, 0, 0, 1], free_port()).into();
+        let state = dir.path().display().to_string();
+
+        let mut config = String::new();
+        writeln!(config, "server:").unwrap();
+        writeln!(config, "    rundir: \"{state}\"").unwrap();
+        writeln!(config, "    listen: {}@{}", addr.ip(), addr.port()).unwrap();
+        writeln!(config, "    udp-workers: 1").unwrap();
+        writeln!(config, "    tcp-workers: 1").unwrap();
+        writeln!(config, "    background-workers: 1").unwrap();
+        writeln!(config, "log:\n  - target: stderr\n    any: info").unwrap();
+        writeln!(config, "database:\n    storage: \"{state}\"").unwrap();
+        writeln!(config, "template:\n  - id: default").unwrap();
+        writeln!(config, "    storage: \"{state}\"").unwrap();
+        writeln!(config, "    zonefile-load: whole").unwrap();
+        writeln!(config, "    zonefile-sync: -1").unwrap();
+        writeln!(config, "    journal-content: none").unwrap();
+        writeln!(config, "    semantic-checks: off").unwrap();
+        writeln!(config, "zone:").unwrap();
+        for (name, file) in zones {
+            let file = fs::canonicalize(file).unwrap_or_else(|e| panic!("zone file {}: {e}", file.display()));
+            let name = if name.ends_with('.') {
+                name.to_string()
+            } else {
+                format!("{name}.")
+            };
+            writeln!(config, "  - domain: \"{name}\"").unwrap();
+            writeln!(config, "    file: \"{}\"", file.display()).unwrap();
+        }
+
+        let config_path = dir.path().join("knot.conf");
+        fs::write(&config_path, config).expect("write knot.conf");
+        let log = dir.path().join("knotd.log");
+        let (stdout, stderr) = log_stdio(&log);
+        let child = Command::new(&binary)
+            .arg("--config")
+            .arg(&config_path)
+            .stdin(Stdio::null())
+            .stdout(stdout)
+            .stderr(stderr)
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {}: {e}", binary.display()));
+
+        let mut knot = Self {
+            child,
+            _state: dir,
+            log,
+            addr,
+        };
+        for (name, _) in zones {
+            knot.wait_for_zone(name);
+        }
+        knot
+    }
+
+    /// Waits until Knot answers the SOA of `zone` authoritatively.
+    fn wait_for_zone(&mut self, zone: &str) {
+        let deadline = Instant::now() + STARTUP_TIMEOUT;
+        let name = parse_name(zone);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("poll knotd") {
+                panic!("knotd exited during start-up with {status}");
+            }
+            let query = encode_query(next_id(), &name, RecordType::SOA, &QueryOptions::udp());
+            if let Ok(Some(reply)) = udp_exchange(self.addr, &query, Duration::from_millis(500)) {
+                if let Ok(message) = Message::from_vec(&reply) {
+                    if message.response_code == ResponseCode::NoError && message.authoritative {
+                        return;
+                    }
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "knotd did not serve {zone} within {STARTUP_TIMEOUT:?}"
+            );
+            thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Knotd {
+    fn drop(&mut self) {
+        kill_and_reap(&mut self.child);
+        if thread::panicking() {
+            eprintln!(
+                "---- last {KNOT_LOG_TAIL_LINES} lines of the knotd log ----\n{}\n---- end of knotd log ----",
+                file_tail(&self.log, KNOT_LOG_TAIL_LINES)
+            );
+        }
+    }
+}
