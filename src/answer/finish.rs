@@ -66,6 +66,11 @@ pub(super) fn malformed(
         ParseError::NotImp { question } => {
             let mut writer = MessageWriter::header_only(out, query, flags, question);
             writer.set_rcode(rcode::NOTIMP);
+            if let Some(edns) = query.edns {
+                // RFC 6891 §6.1.1: a request with OPT gets one back.
+                writer.section(Section::Additional);
+                writer.push_opt(max_udp_payload, rcode::NOTIMP, edns.dnssec_ok);
+            }
             writer.finish();
             rcode::NOTIMP
         }

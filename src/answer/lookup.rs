@@ -26,9 +26,9 @@ enum Step<'a> {
     /// A CNAME was written; the chain goes on at its target (RDATA of
     /// the zone, case as stored).
     Cname(&'a [u8]),
-    /// A CNAME was written by a LUA record, or a DNAME substitution was;
-    /// the chain goes on at this name (lowercased).
-    Follow(NameBuf),
+    /// A LUA record wrote a CNAME; the chain goes on at this name
+    /// (lowercased). Boxed: rare, and the variant stays small.
+    Follow(Box<NameBuf>),
     /// The name exists without the asked type. `empty` is a type LUA
     /// records of the name produce, which they produced nothing for.
     NoData { empty: Option<u16> },
@@ -112,7 +112,7 @@ pub(super) fn answer<'a>(
                 if seen || !target.ends_with(apex) {
                     return Ok(Outcome::Answer);
                 }
-                name = target;
+                name = *target;
             }
             Step::Cname(target) => {
                 if visited[..=step].iter().any(|seen| seen.eq_ignore_ascii_case(target)) {

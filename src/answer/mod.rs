@@ -29,6 +29,8 @@ mod query;
 mod refuse;
 mod sections;
 mod synthesis;
+#[cfg(test)]
+mod tests;
 mod writer;
 
 use std::net::SocketAddr;

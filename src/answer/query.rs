@@ -115,9 +115,6 @@ impl Query {
             });
         }
         let mut pos = self.read_question(msg).ok_or(ParseError::FormErr { question: false })?;
-        if self.opcode() != OPCODE_QUERY {
-            return Err(ParseError::NotImp { question: true });
-        }
         let malformed = ParseError::FormErr { question: true };
         // Answer and authority records have no meaning in a query; they are
         // skipped, but an OPT among them is an error (RFC 6891 §6.1.1).
@@ -153,6 +150,11 @@ impl Query {
         }
         if pos != msg.len() {
             return Err(malformed);
+        }
+        // Read whole, so that the NOTIMP reply can carry an OPT record when
+        // the request had one (RFC 6891 §6.1.1).
+        if self.opcode() != OPCODE_QUERY {
+            return Err(ParseError::NotImp { question: true });
         }
         if bad_version {
             return Err(ParseError::BadVers);

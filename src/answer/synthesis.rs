@@ -25,7 +25,7 @@ thread_local! {
 pub(super) enum Synthesized {
     /// Records were written; for a CNAME, its target (lowercased), which
     /// the chain follows.
-    Written { first_target: Option<NameBuf> },
+    Written { first_target: Option<Box<NameBuf>> },
     /// The programs produced no record.
     Empty,
     /// A program failed: the query gets SERVFAIL.
@@ -82,7 +82,7 @@ fn produce_and_write<'a>(
     let Some(first) = list::iter(produced).next() else {
         return Ok(Synthesized::Empty);
     };
-    let first_target = (rtype == types::CNAME).then(|| NameBuf::lowercase(first));
+    let first_target = (rtype == types::CNAME).then(|| Box::new(NameBuf::lowercase(first)));
     sections.put_synthesized(owner, node, rtype, ttl, produced)?;
     Ok(Synthesized::Written { first_target })
 }

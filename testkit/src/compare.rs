@@ -10,13 +10,9 @@ use hickory_proto::serialize::binary::BinDecodable;
 
 /// Parses a record type mnemonic or `TYPEnnn` (RFC 3597).
 pub fn parse_type(text: &str) -> Result<RecordType, String> {
-    let upper = text.to_ascii_uppercase();
-    if let Some(number) = upper.strip_prefix("TYPE") {
-        if let Ok(code) = number.parse::<u16>() {
-            return Ok(RecordType::from(code));
-        }
-    }
-    upper.parse().map_err(|_| format!("unknown record type {text:?}"))
+    base::types::type_from_str(text)
+        .map(RecordType::from)
+        .ok_or_else(|| format!("unknown record type {text:?}"))
 }
 
 /// An RRset as compared: owner in lower case, then type and class; the

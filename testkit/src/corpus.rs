@@ -188,6 +188,9 @@ pub fn parse_subnet(text: &str) -> Result<(IpAddr, u8), String> {
     Ok((address, prefix))
 }
 
+/// Matches a harness's own pattern flag against a query.
+type FlagMatcher = dyn Fn(&Query, &str) -> bool;
+
 /// The tally of a differential run: queries answered alike, differences
 /// accepted for a listed reason, and differences nobody explained.
 pub struct Differences {
@@ -196,7 +199,7 @@ pub struct Differences {
     /// `(pattern, reason)` of every accepted difference.
     known: &'static [(&'static str, &'static str)],
     /// How a harness's own pattern flags are matched.
-    extra: Box<dyn Fn(&Query, &str) -> bool>,
+    extra: Box<FlagMatcher>,
     identical: usize,
     accepted: Vec<String>,
     unexplained: Vec<String>,

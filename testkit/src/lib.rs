@@ -11,6 +11,7 @@
 //! | `compare`  | replies as sorted RRsets of text, for comparing servers       |
 //! | `corpus`   | query corpora run against pooldns and a peer, side by side    |
 //! | `http`     | a plain HTTP/1.0 GET for the API endpoints                    |
+//! | `message`  | replies as text lines, for stating whole answers in tests     |
 //! | `mmdb`     | a MaxMind DB writer for GeoIP fixtures                        |
 //! | `mocks`    | local mocks of the five registrar APIs                        |
 //!
@@ -25,6 +26,7 @@ pub mod compare;
 pub mod corpus;
 pub mod http;
 pub mod knot;
+pub mod message;
 pub mod mmdb;
 pub mod mocks;
 pub mod pdns;
