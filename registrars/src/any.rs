@@ -1,9 +1,10 @@
 //! Choosing a provider at run time: [`AnyProvider`] and the constructors the server uses.
 
 use crate::cloudflare::Cloudflare;
+use crate::credentials::wrong_credentials;
 use crate::credentials::{Credentials, ProviderConfig};
 use crate::dynadot::Dynadot;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::godaddy::GoDaddy;
 use crate::namecheap::Namecheap;
 use crate::ovh::Ovh;
@@ -62,55 +63,6 @@ pub fn parse_nameservers<S: AsRef<str>>(names: &[S]) -> Result<Vec<NameserverNam
     names.iter().map(|name| NameserverName::new(name.as_ref())).collect()
 }
 
-/// The error for credentials that belong to another provider.
-pub(crate) fn wrong_credentials(kind: ProviderKind, credentials: &Credentials) -> Error {
-    Error::invalid(format!(
-        "the configured credentials are for {}, not {kind}",
-        credentials.kind()
-    ))
-}
-
-/// Checks glue requests against the domain and the provider's glue limits.
-pub(crate) fn check_glue(domain: &DomainName, glue: &[Glue], caps: &Capabilities) -> Result<()> {
-    for (index, entry) in glue.iter().enumerate() {
-        if !entry.host.is_within(domain) {
-            return Err(Error::invalid(format!(
-                "{} is not inside {domain}; only nameservers inside the domain get glue",
-                entry.host
-            )));
-        }
-        if glue[..index].iter().any(|earlier| earlier.host == entry.host) {
-            return Err(Error::invalid(format!("glue for {} is listed twice", entry.host)));
-        }
-        if entry.addresses.is_empty() {
-            return Err(Error::invalid(format!("glue for {} has no address", entry.host)));
-        }
-        if let Some(address) = entry
-            .addresses
-            .iter()
-            .enumerate()
-            .find(|(position, address)| entry.addresses[..*position].contains(address))
-            .map(|(_, address)| address)
-        {
-            return Err(Error::invalid(format!("glue for {} lists {address} twice", entry.host)));
-        }
-        if !caps.glue_ipv6 && entry.addresses.iter().any(|address| address.is_ipv6()) {
-            return Err(Error::invalid(format!(
-                "glue for {}: this provider accepts IPv4 glue only",
-                entry.host
-            )));
-        }
-        if !caps.glue_multiple_addresses && entry.addresses.len() > 1 {
-            return Err(Error::invalid(format!(
-                "glue for {}: this provider accepts one address per host, got {}",
-                entry.host,
-                entry.addresses.len()
-            )));
-        }
-    }
-    Ok(())
-}
-
 /// Forwards a call to the adapter inside an [`AnyProvider`].
 macro_rules! dispatch {
     ($self:ident, $provider:ident => $call:expr) => {
@@ -160,56 +112,8 @@ impl DelegationProvider for AnyProvider {
 
 #[cfg(test)]
 mod tests {
-    use std::net::IpAddr;
 
     use super::*;
-    use crate::provider::capabilities;
-
-    /// The domain used in these tests.
-    fn domain() -> DomainName {
-        DomainName::new("example.com").expect("valid")
-    }
-
-    /// Builds a glue entry.
-    fn glue(host: &str, addresses: &[&str]) -> Glue {
-        Glue {
-            host: NameserverName::new(host).expect("valid"),
-            addresses: addresses
-                .iter()
-                .map(|address| address.parse::<IpAddr>().expect("valid address"))
-                .collect(),
-        }
-    }
-
-    /// Returns the detail of an expected invalid-request error.
-    fn detail(result: Result<()>) -> String {
-        match result {
-            Err(Error::InvalidRequest { detail }) => detail,
-            other => panic!("expected InvalidRequest, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn glue_checks() {
-        let ovh = capabilities(ProviderKind::Ovh);
-        let namecheap = capabilities(ProviderKind::Namecheap);
-        let good = [glue("ns1.example.com", &["192.0.2.1", "2001:db8::1"])];
-        assert!(check_glue(&domain(), &good, &ovh).is_ok());
-        assert!(detail(check_glue(&domain(), &good, &namecheap)).contains("IPv4 glue only"));
-        let two_v4 = [glue("ns1.example.com", &["192.0.2.1", "192.0.2.2"])];
-        assert!(detail(check_glue(&domain(), &two_v4, &namecheap)).contains("one address"));
-        let outside = [glue("ns1.example.net", &["192.0.2.1"])];
-        assert!(detail(check_glue(&domain(), &outside, &ovh)).contains("not inside"));
-        let empty = [glue("ns1.example.com", &[])];
-        assert!(detail(check_glue(&domain(), &empty, &ovh)).contains("no address"));
-        let repeated = [glue("ns1.example.com", &["192.0.2.1", "192.0.2.1"])];
-        assert!(detail(check_glue(&domain(), &repeated, &ovh)).contains("twice"));
-        let twice = [
-            glue("ns1.example.com", &["192.0.2.1"]),
-            glue("ns1.example.com", &["192.0.2.2"]),
-        ];
-        assert!(detail(check_glue(&domain(), &twice, &ovh)).contains("listed twice"));
-    }
 
     #[test]
     fn unknown_provider_names_the_supported_ones() {

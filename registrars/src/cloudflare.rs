@@ -202,7 +202,7 @@ impl Cloudflare {
     /// Builds the adapter; `config.credentials` must be Cloudflare credentials.
     pub fn new(config: &ProviderConfig) -> Result<Self> {
         let Credentials::Cloudflare(auth) = &config.credentials else {
-            return Err(crate::any::wrong_credentials(
+            return Err(crate::credentials::wrong_credentials(
                 ProviderKind::Cloudflare,
                 &config.credentials,
             ));
@@ -329,7 +329,9 @@ impl Cloudflare {
                 return Ok(zone);
             }
         }
-        Err(Error::DomainNotInAccount { domain: domain.clone() })
+        Err(Error::DomainNotInAccount {
+            domain: domain.to_string(),
+        })
     }
 
     /// Returns the read-only error for a domain that is a zone apex here.
@@ -507,7 +509,7 @@ impl DelegationProvider for Cloudflare {
     async fn ensure_glue(&self, domain: &DomainName, glue: &[Glue]) -> Result<ChangeOutcome> {
         let caps = self.capabilities();
         caps.require(caps.glue, "ensure glue")?;
-        crate::any::check_glue(domain, glue, &caps)?;
+        crate::plan::check_glue(domain, glue, &caps)?;
         if glue.is_empty() {
             return Ok(ChangeOutcome::AlreadyInSync);
         }

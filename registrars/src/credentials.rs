@@ -10,7 +10,6 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::http::RateLimit;
 use crate::provider::ProviderKind;
 use crate::retry::Backoff;
 use crate::secret::Secret;
@@ -150,7 +149,7 @@ impl Credentials {
     pub fn from_token(kind: ProviderKind, token: &str) -> Result<Self> {
         let token = token.trim();
         let malformed = |expected| Error::MalformedCredentials {
-            provider: kind,
+            provider: kind.as_str(),
             expected,
         };
         let shape = match kind {
@@ -285,6 +284,51 @@ impl ProviderConfig {
         self.base_url = Some(base_url.into());
         self
     }
+}
+
+/// A client-side request budget: a token bucket plus a cap on concurrent requests.
+///
+/// `requests` may be sent at once after a quiet period, and the budget refills evenly over
+/// `per`. `max_in_flight` limits requests that are waiting for an answer at the same time
+/// (Dynadot's regular tier allows one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimit {
+    /// The bucket size: requests allowed in a burst.
+    pub requests: u32,
+    /// The time in which a full bucket refills.
+    pub per: Duration,
+    /// The most requests in flight at once.
+    pub max_in_flight: usize,
+}
+
+impl RateLimit {
+    /// Returns the documented (or, where undocumented, fair-use) limit of `kind`.
+    ///
+    /// Cloudflare 1200 per 5 minutes; Namecheap 20 per minute; GoDaddy 60 per minute (per
+    /// endpoint at GoDaddy, applied to all endpoints together here); OVHcloud about 60 per
+    /// minute; Dynadot 60 per minute with one request in flight.
+    pub fn for_provider(kind: ProviderKind) -> Self {
+        let (requests, seconds, max_in_flight) = match kind {
+            ProviderKind::Cloudflare => (1200, 300, 8),
+            ProviderKind::Namecheap => (20, 60, 4),
+            ProviderKind::GoDaddy => (60, 60, 4),
+            ProviderKind::Ovh => (60, 60, 4),
+            ProviderKind::Dynadot => (60, 60, 1),
+        };
+        Self {
+            requests,
+            per: Duration::from_secs(seconds),
+            max_in_flight,
+        }
+    }
+}
+
+/// The error for credentials that belong to another provider.
+pub(crate) fn wrong_credentials(kind: ProviderKind, credentials: &Credentials) -> Error {
+    Error::invalid(format!(
+        "the configured credentials are for {}, not {kind}",
+        credentials.kind()
+    ))
 }
 
 #[cfg(test)]

@@ -59,7 +59,7 @@ impl Dynadot {
     /// Builds the adapter; `config.credentials` must be Dynadot credentials.
     pub fn new(config: &ProviderConfig) -> Result<Self> {
         let Credentials::Dynadot(creds) = &config.credentials else {
-            return Err(crate::any::wrong_credentials(
+            return Err(crate::credentials::wrong_credentials(
                 ProviderKind::Dynadot,
                 &config.credentials,
             ));
@@ -107,7 +107,9 @@ impl Dynadot {
         if lower.contains("not in your account")
             || (lower.contains("could not find") && lower.contains("in your account"))
         {
-            return Some(Error::DomainNotInAccount { domain: domain.clone() });
+            return Some(Error::DomainNotInAccount {
+                domain: domain.to_string(),
+            });
         }
         if lower.contains("too many requests") || lower.contains("rate limit") || lower.contains("concurrent") {
             return Some(Error::RateLimited { retry_after: None });
@@ -301,7 +303,7 @@ impl DelegationProvider for Dynadot {
     async fn ensure_glue(&self, domain: &DomainName, glue: &[Glue]) -> Result<ChangeOutcome> {
         let caps = self.capabilities();
         caps.require(caps.glue, "ensure glue")?;
-        crate::any::check_glue(domain, glue, &caps)?;
+        crate::plan::check_glue(domain, glue, &caps)?;
         if let Some(entry) = glue.iter().find(|entry| entry.addresses.len() > 10) {
             return Err(Error::invalid(format!(
                 "glue for {}: Dynadot takes at most 10 addresses per host",

@@ -173,7 +173,7 @@ impl GoDaddy {
     /// Builds the adapter; `config.credentials` must be GoDaddy credentials.
     pub fn new(config: &ProviderConfig) -> Result<Self> {
         let Credentials::GoDaddy(creds) = &config.credentials else {
-            return Err(crate::any::wrong_credentials(
+            return Err(crate::credentials::wrong_credentials(
                 ProviderKind::GoDaddy,
                 &config.credentials,
             ));
@@ -233,7 +233,9 @@ impl GoDaddy {
             403 => Err(Error::PermissionDenied {
                 detail: format!("GoDaddy answered 403 {}: {message}", error.code),
             }),
-            404 => Err(Error::DomainNotInAccount { domain: domain.clone() }),
+            404 => Err(Error::DomainNotInAccount {
+                domain: domain.to_string(),
+            }),
             429 => Err(Error::RateLimited {
                 retry_after: error
                     .retry_after_sec
@@ -467,7 +469,7 @@ impl DelegationProvider for GoDaddy {
             }
             let Some(action) = self.action(customer, domain, kind).await? else {
                 return Err(Error::OperationFailed {
-                    operation_id: operation.clone(),
+                    operation_id: operation.to_string(),
                     detail: format!("GoDaddy has no {kind} action for {domain}"),
                 });
             };
@@ -480,7 +482,7 @@ impl DelegationProvider for GoDaddy {
                         .map(|reason| format!(": {} {}", reason.code, reason.message))
                         .unwrap_or_default();
                     return Err(Error::OperationFailed {
-                        operation_id: operation.clone(),
+                        operation_id: operation.to_string(),
                         detail: self.http.scrub(&format!("{kind} ended {status}{reason}")),
                     });
                 }

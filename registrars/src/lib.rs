@@ -66,6 +66,7 @@ pub mod dynadot;
 pub mod error;
 pub mod godaddy;
 mod http;
+mod kind;
 pub mod namecheap;
 pub mod ovh;
 pub mod plan;
@@ -77,6 +78,7 @@ mod xml;
 
 pub use any::{parse_nameservers, provider_from_config, provider_from_token, AnyProvider};
 pub use cloudflare::Cloudflare;
+pub use credentials::RateLimit;
 pub use credentials::{
     CloudflareCredentials, Credentials, DynadotCredentials, GoDaddyCredentials, NamecheapCredentials, OvhCredentials,
     ProviderConfig,
@@ -87,7 +89,6 @@ pub use dns::{
 pub use dynadot::Dynadot;
 pub use error::{Error, Result};
 pub use godaddy::GoDaddy;
-pub use http::RateLimit;
 pub use namecheap::Namecheap;
 pub use ovh::Ovh;
 pub use plan::{plan_ds, plan_nameservers, DsPlan, NsPlan};

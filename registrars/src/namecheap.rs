@@ -76,7 +76,7 @@ impl Namecheap {
     /// Builds the adapter; `config.credentials` must be Namecheap credentials.
     pub fn new(config: &ProviderConfig) -> Result<Self> {
         let Credentials::Namecheap(creds) = &config.credentials else {
-            return Err(crate::any::wrong_credentials(
+            return Err(crate::credentials::wrong_credentials(
                 ProviderKind::Namecheap,
                 &config.credentials,
             ));
@@ -128,7 +128,9 @@ impl Namecheap {
             });
         }
         if has(NOT_IN_ACCOUNT_ERRORS) {
-            return Err(Error::DomainNotInAccount { domain: domain.clone() });
+            return Err(Error::DomainNotInAccount {
+                domain: domain.to_string(),
+            });
         }
         if has(&["500000"]) || text.to_ascii_lowercase().contains("too many requests") {
             return Err(Error::RateLimited { retry_after: None });
@@ -248,7 +250,7 @@ impl DelegationProvider for Namecheap {
     async fn ensure_glue(&self, domain: &DomainName, glue: &[Glue]) -> Result<ChangeOutcome> {
         let caps = self.capabilities();
         caps.require(caps.glue, "ensure glue")?;
-        crate::any::check_glue(domain, glue, &caps)?;
+        crate::plan::check_glue(domain, glue, &caps)?;
         let mut outcome = ChangeOutcome::AlreadyInSync;
         for entry in glue {
             let Some(IpAddr::V4(address)) = entry.addresses.first().copied() else {

@@ -136,7 +136,10 @@ impl Ovh {
     /// Builds the adapter; `config.credentials` must be OVHcloud credentials.
     pub fn new(config: &ProviderConfig) -> Result<Self> {
         let Credentials::Ovh(creds) = &config.credentials else {
-            return Err(crate::any::wrong_credentials(ProviderKind::Ovh, &config.credentials));
+            return Err(crate::credentials::wrong_credentials(
+                ProviderKind::Ovh,
+                &config.credentials,
+            ));
         };
         let aliases = [
             ("ovh-eu", OVH_EU),
@@ -213,7 +216,9 @@ impl Ovh {
                 ),
             }),
             (403, _) if lower.contains("application") || lower.contains("credential") => Err(Error::InvalidCredentials),
-            (404, _) => Err(Error::DomainNotInAccount { domain: domain.clone() }),
+            (404, _) => Err(Error::DomainNotInAccount {
+                domain: domain.to_string(),
+            }),
             _ => match self.http.common_status_error(reply) {
                 Some(error) => Err(error),
                 None if error.class.is_empty() && message.is_empty() => Err(self.http.unexpected("OVHcloud", reply)),
@@ -439,7 +444,7 @@ impl DelegationProvider for Ovh {
 
     async fn ensure_glue(&self, domain: &DomainName, glue: &[Glue]) -> Result<ChangeOutcome> {
         let caps = self.capabilities();
-        crate::any::check_glue(domain, glue, &caps)?;
+        crate::plan::check_glue(domain, glue, &caps)?;
         let facts = self.facts(domain).await?;
         let caps = Self::narrowed(&facts);
         if caps.glue != Support::Yes {
@@ -448,7 +453,7 @@ impl DelegationProvider for Ovh {
                 reason: "this domain's registry takes no host objects through OVHcloud (hostSupported is false)".into(),
             });
         }
-        crate::any::check_glue(domain, glue, &caps)?;
+        crate::plan::check_glue(domain, glue, &caps)?;
         if glue.is_empty() {
             return Ok(ChangeOutcome::AlreadyInSync);
         }
@@ -567,7 +572,7 @@ impl DelegationProvider for Ovh {
                 "todo" | "doing" => open = true,
                 status => {
                     return Err(Error::OperationFailed {
-                        operation_id: operation.clone(),
+                        operation_id: operation.to_string(),
                         detail: self.http.scrub(&format!(
                             "task {id} ended {status}: {}",
                             task.comment.unwrap_or_default()

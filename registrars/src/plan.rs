@@ -6,7 +6,7 @@
 
 use crate::error::{Error, Result};
 use crate::provider::Capabilities;
-use crate::types::{same_set, DsRecord, DsSpec, NameserverName};
+use crate::types::{same_set, DomainName, DsRecord, DsSpec, Glue, NameserverName};
 
 /// What to do about a domain's NS set.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -134,10 +134,100 @@ fn first_repeat<T: Ord>(values: &[T]) -> Option<&T> {
     sorted.windows(2).find(|pair| pair[0] == pair[1]).map(|pair| pair[0])
 }
 
+/// Checks glue requests against the domain and the provider's glue limits.
+pub(crate) fn check_glue(domain: &DomainName, glue: &[Glue], caps: &Capabilities) -> Result<()> {
+    for (index, entry) in glue.iter().enumerate() {
+        if !entry.host.is_within(domain) {
+            return Err(Error::invalid(format!(
+                "{} is not inside {domain}; only nameservers inside the domain get glue",
+                entry.host
+            )));
+        }
+        if glue[..index].iter().any(|earlier| earlier.host == entry.host) {
+            return Err(Error::invalid(format!("glue for {} is listed twice", entry.host)));
+        }
+        if entry.addresses.is_empty() {
+            return Err(Error::invalid(format!("glue for {} has no address", entry.host)));
+        }
+        if let Some(address) = entry
+            .addresses
+            .iter()
+            .enumerate()
+            .find(|(position, address)| entry.addresses[..*position].contains(address))
+            .map(|(_, address)| address)
+        {
+            return Err(Error::invalid(format!("glue for {} lists {address} twice", entry.host)));
+        }
+        if !caps.glue_ipv6 && entry.addresses.iter().any(|address| address.is_ipv6()) {
+            return Err(Error::invalid(format!(
+                "glue for {}: this provider accepts IPv4 glue only",
+                entry.host
+            )));
+        }
+        if !caps.glue_multiple_addresses && entry.addresses.len() > 1 {
+            return Err(Error::invalid(format!(
+                "glue for {}: this provider accepts one address per host, got {}",
+                entry.host,
+                entry.addresses.len()
+            )));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
+    use std::net::IpAddr;
+
     use super::*;
+    /// The domain of the glue tests.
+    fn domain() -> DomainName {
+        DomainName::new("example.com").expect("valid")
+    }
+
+    /// Builds a glue entry.
+    fn glue(host: &str, addresses: &[&str]) -> Glue {
+        Glue {
+            host: NameserverName::new(host).expect("valid"),
+            addresses: addresses
+                .iter()
+                .map(|address| address.parse::<IpAddr>().expect("valid address"))
+                .collect(),
+        }
+    }
+
+    /// Returns the detail of an expected invalid-request error.
+    fn glue_detail(result: Result<()>) -> String {
+        match result {
+            Err(Error::InvalidRequest { detail }) => detail,
+            other => panic!("expected InvalidRequest, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn glue_checks() {
+        let ovh = capabilities(ProviderKind::Ovh);
+        let namecheap = capabilities(ProviderKind::Namecheap);
+        let good = [glue("ns1.example.com", &["192.0.2.1", "2001:db8::1"])];
+        assert!(check_glue(&domain(), &good, &ovh).is_ok());
+        assert!(glue_detail(check_glue(&domain(), &good, &namecheap)).contains("IPv4 glue only"));
+        let two_v4 = [glue("ns1.example.com", &["192.0.2.1", "192.0.2.2"])];
+        assert!(glue_detail(check_glue(&domain(), &two_v4, &namecheap)).contains("one address"));
+        let outside = [glue("ns1.example.net", &["192.0.2.1"])];
+        assert!(glue_detail(check_glue(&domain(), &outside, &ovh)).contains("not inside"));
+        let empty = [glue("ns1.example.com", &[])];
+        assert!(glue_detail(check_glue(&domain(), &empty, &ovh)).contains("no address"));
+        let repeated = [glue("ns1.example.com", &["192.0.2.1", "192.0.2.1"])];
+        assert!(glue_detail(check_glue(&domain(), &repeated, &ovh)).contains("twice"));
+        let twice = [
+            glue("ns1.example.com", &["192.0.2.1"]),
+            glue("ns1.example.com", &["192.0.2.2"]),
+        ];
+        assert!(glue_detail(check_glue(&domain(), &twice, &ovh)).contains("listed twice"));
+    }
+
     use crate::provider::{capabilities, ProviderKind, Support};
+
     use crate::types::Dnskey;
 
     /// An ECDSA P-256 key-signing key.
