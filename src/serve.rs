@@ -39,7 +39,17 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     let api_keys = ApiKeys::new(api_keys.into_iter().map(ApiKey::from).collect());
     if kek.is_none() {
-        tracing::info!("no [dnssec] key_encryption_key_file: private keys of secured zones are stored unencrypted");
+        let secured = store.secured_zones().await.context("listing secured zones")?;
+        if secured.is_empty() {
+            tracing::info!(
+                "no [dnssec] key_encryption_key_file: private keys of zones secured later are stored unencrypted"
+            );
+        } else {
+            tracing::warn!(
+                zones = secured.len(),
+                "no [dnssec] key_encryption_key_file: the private keys of secured zones are stored unencrypted"
+            );
+        }
     }
     // Before the loader: building a snapshot registers its LUA records' checks.
     let health = HealthChecker::new(Some(store.clone()), config.health_check_interval())

@@ -169,6 +169,36 @@ async fn unusable_urls_get_clear_errors() {
 }
 
 #[tokio::test]
+async fn sqlite_files_are_the_owners_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |path: &std::path::Path| std::fs::metadata(path).expect("exists").permissions().mode() & 0o777;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let nested = dir.path().join("keys/store");
+    let file = nested.join("pooldns.db");
+    let store = Store::open(&format!("sqlite://{}", file.display()))
+        .await
+        .expect("sqlite store opens");
+    let zone = unique_zone("modes");
+    store
+        .put_zone(&zone, &minimal(&zone), WriteMode::CreateOnly)
+        .await
+        .expect("write");
+    assert_eq!(mode(&nested), 0o700, "new directory");
+    for name in ["pooldns.db", "pooldns.db-wal", "pooldns.db-shm"] {
+        assert_eq!(mode(&nested.join(name)), 0o600, "{name}");
+    }
+    store.close().await;
+
+    // A database file left readable by others is tightened on open.
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let store = Store::open(&format!("sqlite://{}", file.display()))
+        .await
+        .expect("sqlite store reopens");
+    assert_eq!(mode(&file), 0o600);
+    store.close().await;
+}
+
+#[tokio::test]
 async fn health_check_states_round_trip() {
     on_every_backend(|store| async move {
         let key = |tag: &str| unique_zone(tag).replace('.', "");
