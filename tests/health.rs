@@ -154,7 +154,7 @@ impl Backend {
 }
 
 /// `/ok`, `/weight` (" 42\n"), `/status/<code>`, `/toggle`, `/big` (a
-/// marker, 200 kB, another marker), `/token` (403 without the header),
+/// marker, 200 kB, another marker), `/huge` (3 MiB, a marker), `/token` (403 without the header),
 /// `/echo` (Host and User-Agent), `/hang` (answers after a minute),
 /// `/redirect` (to `/ok`); any other path answers 200.
 async fn handle(State(backend): State<Backend>, uri: Uri, headers: HeaderMap) -> Response {
@@ -184,6 +184,7 @@ async fn handle(State(backend): State<Backend>, uri: Uri, headers: HeaderMap) ->
             (StatusCode::from_u16(code).unwrap_or(StatusCode::OK), "toggle\n").into_response()
         }
         "/big" => format!("HEAD-MARKER{}TAIL-MARKER", "x".repeat(200_000)).into_response(),
+        "/huge" => format!("{}TAIL-MARKER", "x".repeat(3 << 20)).into_response(),
         "/token" if token == TOKEN => "token accepted\n".into_response(),
         "/token" => (StatusCode::FORBIDDEN, "no token\n").into_response(),
         "/echo" => format!("Host={host} UA={user_agent}\n").into_response(),
@@ -363,7 +364,7 @@ async fn http_probe_checks_status_body_and_headers() {
     let ok = checker.register(pinned("http", port, "/ok", every.clone(), |_| {}));
     wait_status(checker, &ok, Status::Up).await;
 
-    // Status: exactly httpcode, after redirects.
+    // Status: exactly httpcode; a redirect is a status, never followed.
     let unavailable = checker.register(pinned("http", port, "/status/503", every.clone(), |_| {}));
     let report = wait_status(checker, &unavailable, Status::Down).await;
     assert_eq!(report.last_error.as_deref(), Some("HTTP status 503, expected 200"));
@@ -373,11 +374,14 @@ async fn http_probe_checks_status_body_and_headers() {
     wait_status(checker, &expected, Status::Up).await;
     let no_content = checker.register(pinned("http", port, "/status/204", every.clone(), |_| {}));
     wait_status(checker, &no_content, Status::Down).await;
-    let redirected = checker.register(pinned("http", port, "/redirect", every.clone(), |probe| {
-        probe.stringmatch = Some("all good".into());
+    let redirected = checker.register(pinned("http", port, "/redirect", every.clone(), |_| {}));
+    let report = wait_status(checker, &redirected, Status::Down).await;
+    assert_eq!(report.last_error.as_deref(), Some("HTTP status 302, expected 200"));
+    let moved = checker.register(pinned("http", port, "/redirect", every.clone(), |probe| {
+        probe.httpcode = 302;
     }));
-    wait_status(checker, &redirected, Status::Up).await;
-    assert_eq!(backend.hits("/ok"), 2, "the redirect was followed to the same server");
+    wait_status(checker, &moved, Status::Up).await;
+    assert_eq!(backend.hits("/ok"), 1, "no redirect was followed");
 
     // stringmatch.
     let absent = checker.register(pinned("http", port, "/ok", every.clone(), |probe| {
@@ -408,6 +412,21 @@ async fn http_probe_checks_status_body_and_headers() {
         probe.stringmatch = Some("TAIL-MARKER".into());
     }));
     wait_status(checker, &whole, Status::Up).await;
+    // Without a byteslimit a body is still read only so far.
+    let huge = checker.register(pinned("http", port, "/huge", every.clone(), |probe| {
+        probe.stringmatch = Some("TAIL-MARKER".into());
+    }));
+    let report = wait_status(checker, &huge, Status::Down).await;
+    assert_eq!(
+        report.last_error.as_deref(),
+        Some(
+            format!(
+                "the first {} bytes of the body do not contain \"TAIL-MARKER\"",
+                pooldns::health::MAX_BODY
+            )
+            .as_str()
+        )
+    );
 
     // A header the server requires; its value never shows.
     let without = checker.register(pinned("http", port, "/token", every.clone(), |_| {}));

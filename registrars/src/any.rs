@@ -3,13 +3,15 @@
 use crate::cloudflare::Cloudflare;
 use crate::credentials::wrong_credentials;
 use crate::credentials::{Credentials, ProviderConfig};
+use crate::ds::DsSpec;
 use crate::dynadot::Dynadot;
 use crate::error::Result;
 use crate::godaddy::GoDaddy;
 use crate::namecheap::Namecheap;
+use crate::names::{DomainName, NameserverName};
 use crate::ovh::Ovh;
 use crate::provider::{Capabilities, DelegationProvider, ProviderKind};
-use crate::types::{ChangeOutcome, Delegation, DomainName, DsSpec, Glue, NameserverName, OperationId, Verification};
+use crate::types::{ChangeOutcome, Delegation, Glue, OperationId, Verification};
 
 /// One of the five adapters, chosen at run time.
 ///

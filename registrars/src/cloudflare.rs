@@ -18,11 +18,13 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::credentials::{CloudflareCredentials, Credentials, ProviderConfig};
+use crate::ds::{DsRecord, DsSpec};
 use crate::error::{Error, Result};
 use crate::http::{Http, Reply, Retry};
+use crate::names::{DomainName, NameserverName};
 use crate::plan::{plan_ds, plan_nameservers, DsPlan, NsPlan};
 use crate::provider::{DelegationProvider, ProviderKind};
-use crate::types::{ChangeOutcome, Delegation, DomainName, DsRecord, DsSpec, Glue, NameserverName, OperationId};
+use crate::types::{ChangeOutcome, Delegation, Glue, OperationId};
 
 /// The production API.
 pub const CLOUDFLARE_API: &str = "https://api.cloudflare.com/client/v4";

@@ -16,9 +16,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::time::Instant;
 
+use crate::ds::DsRecord;
 use crate::error::{Error, Result};
+use crate::names::{wire_name, DomainName, NameserverName};
 use crate::retry::{RandomSource, SplitMix64};
-use crate::types::{same_set, wire_name, DomainName, DsRecord, NameserverName};
+use crate::types::same_set;
 
 /// Record type A.
 pub const TYPE_A: u16 = 1;

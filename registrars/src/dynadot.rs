@@ -14,11 +14,13 @@
 use std::net::IpAddr;
 
 use crate::credentials::{Credentials, DynadotCredentials, ProviderConfig};
+use crate::ds::{DsRecord, DsSpec};
 use crate::error::{Error, Result};
 use crate::http::{Http, Reply, Retry};
+use crate::names::{DomainName, NameserverName};
 use crate::plan::{plan_ds, plan_nameservers, DsPlan, NsPlan};
 use crate::provider::{DelegationProvider, ProviderKind};
-use crate::types::{ChangeOutcome, Delegation, DomainName, DsRecord, DsSpec, Glue, NameserverName, OperationId};
+use crate::types::{ChangeOutcome, Delegation, Glue, OperationId};
 use crate::xml;
 
 /// The production API3 endpoint (XML).

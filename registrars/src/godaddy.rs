@@ -17,11 +17,13 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::credentials::{Credentials, GoDaddyCredentials, ProviderConfig};
+use crate::ds::{DsRecord, DsSpec};
 use crate::error::{Error, Result};
 use crate::http::{request_id, Http, Reply, Retry};
+use crate::names::{DomainName, NameserverName};
 use crate::plan::{plan_ds, plan_nameservers, DsPlan, NsPlan};
 use crate::provider::{DelegationProvider, ProviderKind};
-use crate::types::{ChangeOutcome, Delegation, DomainName, DsRecord, DsSpec, Glue, NameserverName, OperationId};
+use crate::types::{ChangeOutcome, Delegation, Glue, OperationId};
 
 /// The production API.
 pub const GODADDY_API: &str = "https://api.godaddy.com";
@@ -169,6 +171,24 @@ fn ds_json(ds: &DsRecord) -> Result<Value> {
     }))
 }
 
+/// GoDaddy customer ids are UUIDs (older accounts: shopper numbers). The id
+/// becomes a URL path segment, so anything else (`/`, `..`, `?`) is refused
+/// before it can point a request at another resource.
+fn check_customer_id(customer: &str) -> Result<()> {
+    let valid = !customer.is_empty()
+        && customer.len() <= 64
+        && customer
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-');
+    if valid {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "the GoDaddy customer id must be a UUID or shopper number (letters, digits and '-')",
+        ))
+    }
+}
+
 impl GoDaddy {
     /// Builds the adapter; `config.credentials` must be GoDaddy credentials.
     pub fn new(config: &ProviderConfig) -> Result<Self> {
@@ -178,6 +198,9 @@ impl GoDaddy {
                 &config.credentials,
             ));
         };
+        if let Some(customer) = &creds.customer_id {
+            check_customer_id(customer)?;
+        }
         Ok(Self {
             http: Http::new(
                 ProviderKind::GoDaddy,
@@ -511,6 +534,21 @@ mod tests {
             GoDaddy::new(&ProviderConfig::new(creds)).expect("valid").http.base(),
             GODADDY_API
         );
+    }
+
+    #[test]
+    fn customer_ids_cannot_leave_their_path_segment() {
+        let adapter = |token: &str| {
+            let creds = Credentials::from_token(ProviderKind::GoDaddy, token)
+                .unwrap_or_else(|error| panic!("{token}: {error}"));
+            GoDaddy::new(&ProviderConfig::new(creds))
+        };
+        assert!(adapter("key:secret:8f2c7a1e-0b4d-4c3e-9a57-1d2e3f4a5b6c").is_ok());
+        assert!(adapter("key:secret:123456789").is_ok());
+        for bad in ["..", "a/b", "x?y=1", "%2e%2e", "a#b"] {
+            let error = adapter(&format!("key:secret:{bad}")).expect_err("refused");
+            assert!(matches!(error, Error::InvalidRequest { .. }), "{bad}: {error}");
+        }
     }
 
     #[test]

@@ -184,6 +184,9 @@ pub(crate) struct Http {
 /// The default request timeout.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The largest reply read from a registrar; their replies are a few kB.
+const MAX_REPLY: usize = 4 << 20;
+
 impl Http {
     /// Builds the client for `config`, with `default_base` when no URL is configured and
     /// `aliases` mapping short names (such as `"sandbox"`) to URLs.
@@ -213,6 +216,8 @@ impl Http {
             .timeout(config.timeout.unwrap_or(DEFAULT_TIMEOUT))
             .connect_timeout(Duration::from_secs(10))
             .user_agent(concat!("pooldns-registrars/", env!("CARGO_PKG_VERSION")))
+            // A redirect would carry the credentials to wherever it points.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|error| Error::Unavailable {
                 detail: format!("cannot build the HTTP client: {}", error.without_url()),
@@ -311,14 +316,24 @@ impl Http {
         let response = request.send().await.map_err(|error| self.transport_error(error))?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let body = response.bytes().await.map_err(|error| self.transport_error(error))?;
-        let reply = Reply {
-            status,
-            headers,
-            body: body.to_vec(),
-        };
+        let body = self.read_body(response).await?;
+        let reply = Reply { status, headers, body };
         check(&reply)?;
         Ok(reply)
+    }
+
+    /// Reads a reply body of at most [`MAX_REPLY`] bytes.
+    async fn read_body(&self, mut response: reqwest::Response) -> Result<Vec<u8>> {
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|error| self.transport_error(error))? {
+            if body.len() + chunk.len() > MAX_REPLY {
+                return Err(Error::Unavailable {
+                    detail: format!("{} sent a reply larger than {MAX_REPLY} bytes", self.kind),
+                });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
     }
 
     /// Maps a transport failure to [`Error::Timeout`] or [`Error::Unavailable`], with the

@@ -62,12 +62,14 @@ mod any;
 pub mod cloudflare;
 pub mod credentials;
 pub mod dns;
+pub mod ds;
 pub mod dynadot;
 pub mod error;
 pub mod godaddy;
 mod http;
 mod kind;
 pub mod namecheap;
+pub mod names;
 pub mod ovh;
 pub mod plan;
 pub mod provider;
@@ -86,15 +88,15 @@ pub use credentials::{
 pub use dns::{
     find_parent_servers, verify_delegation, verify_delegation_with, DelegationCheck, ServerView, VerifyOptions,
 };
+pub use ds::{Dnskey, DsRecord, DsSpec};
 pub use dynadot::Dynadot;
 pub use error::{Error, Result};
 pub use godaddy::GoDaddy;
 pub use namecheap::Namecheap;
+pub use names::{DomainName, NameserverName};
 pub use ovh::Ovh;
 pub use plan::{plan_ds, plan_nameservers, DsPlan, NsPlan};
 pub use provider::{capabilities, Capabilities, DelegationProvider, ProviderKind, Support};
 pub use retry::{Backoff, RandomSource, SplitMix64};
 pub use secret::Secret;
-pub use types::{
-    ChangeOutcome, Delegation, Dnskey, DomainName, DsRecord, DsSpec, Glue, NameserverName, OperationId, Verification,
-};
+pub use types::{ChangeOutcome, Delegation, Glue, OperationId, Verification};

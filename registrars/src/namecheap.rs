@@ -15,11 +15,13 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use crate::credentials::{Credentials, NamecheapCredentials, ProviderConfig};
+use crate::ds::DsSpec;
 use crate::error::{Error, Result};
 use crate::http::{Http, Reply, Retry};
+use crate::names::{DomainName, NameserverName};
 use crate::plan::{plan_nameservers, NsPlan};
 use crate::provider::{DelegationProvider, ProviderKind};
-use crate::types::{ChangeOutcome, Delegation, DomainName, DsSpec, Glue, NameserverName, OperationId};
+use crate::types::{ChangeOutcome, Delegation, Glue, OperationId};
 use crate::xml;
 
 /// The production endpoint.

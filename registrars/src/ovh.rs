@@ -20,13 +20,13 @@ use serde_json::{json, Value};
 use tokio::sync::OnceCell;
 
 use crate::credentials::{Credentials, OvhCredentials, ProviderConfig};
+use crate::ds::{Dnskey, DsRecord, DsSpec};
 use crate::error::{Error, Result};
 use crate::http::{Http, Reply, Retry};
+use crate::names::{DomainName, NameserverName};
 use crate::plan::{plan_ds, plan_nameservers, DsPlan, NsPlan};
 use crate::provider::{Capabilities, DelegationProvider, ProviderKind, Support};
-use crate::types::{
-    ChangeOutcome, Delegation, Dnskey, DomainName, DsRecord, DsSpec, Glue, NameserverName, OperationId,
-};
+use crate::types::{ChangeOutcome, Delegation, Glue, OperationId};
 
 /// The European endpoint (the default); also `"ovh-eu"`.
 pub const OVH_EU: &str = "https://eu.api.ovh.com/1.0";

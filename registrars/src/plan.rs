@@ -4,9 +4,11 @@
 //! only talks to the provider again when the plan says something must change; that is what
 //! makes every mutating call safe to repeat.
 
+use crate::ds::{DsRecord, DsSpec};
 use crate::error::{Error, Result};
+use crate::names::{DomainName, NameserverName};
 use crate::provider::Capabilities;
-use crate::types::{same_set, DomainName, DsRecord, DsSpec, Glue, NameserverName};
+use crate::types::{same_set, Glue};
 
 /// What to do about a domain's NS set.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -228,7 +230,7 @@ mod tests {
 
     use crate::provider::{capabilities, ProviderKind, Support};
 
-    use crate::types::Dnskey;
+    use crate::ds::Dnskey;
 
     /// An ECDSA P-256 key-signing key.
     const KEY: &str =

@@ -3,9 +3,11 @@
 use std::borrow::Cow;
 use std::future::Future;
 
+use crate::ds::DsSpec;
 use crate::error::{Error, Result};
 pub use crate::kind::ProviderKind;
-use crate::types::{ChangeOutcome, Delegation, DomainName, DsSpec, Glue, NameserverName, OperationId, Verification};
+use crate::names::{DomainName, NameserverName};
+use crate::types::{ChangeOutcome, Delegation, Glue, OperationId, Verification};
 
 /// Reads and changes one domain's parent-side delegation through one provider's API.
 ///
@@ -260,8 +262,8 @@ mod tests {
     use std::sync::{Arc, Mutex};
 
     use super::*;
+    use crate::ds::DsRecord;
     use crate::plan::{plan_ds, plan_nameservers, DsPlan, NsPlan};
-    use crate::types::DsRecord;
 
     /// Parses a nameserver name that the test knows to be valid.
     fn ns(name: &str) -> NameserverName {

@@ -39,8 +39,11 @@
 //!   `GET /api/v1/health-checks` and `/metrics` (#15998).
 //! * HTTP probes open a new connection each time (no keep-alive: a pooled
 //!   connection would hide a listener that stopped accepting), ignore
-//!   proxy environment variables, and may verify TLS (`verify_tls`; off
-//!   by default, as in PowerDNS).
+//!   proxy environment variables, follow no redirect (a target must not
+//!   steer probes, and the headers they carry, elsewhere), read at most
+//!   [`MAX_BODY`] bytes, and verify TLS when told to (`verifyTLS`) or,
+//!   unlike PowerDNS, when they carry headers or URL credentials and are
+//!   not told otherwise.
 //!
 //! Header values of HTTP probes may hold credentials: they are sent to
 //! the target and nowhere else (not logged, not reported, not persisted;
@@ -49,6 +52,7 @@
 mod probe;
 mod schedule;
 mod state;
+mod url;
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt::Write;
@@ -59,8 +63,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-pub use probe::{validate_header, validate_url};
 use state::{CheckState, Handle};
+pub use url::{url_has_credentials, validate_header, validate_url};
 
 use crate::store::{HealthCheckRow, Store, StoreError};
 
@@ -73,6 +77,9 @@ pub const DEFAULT_USER_AGENT: &str = "PowerDNS Authoritative Server";
 
 /// Status an HTTP probe must get unless the record sets `httpcode`.
 pub const DEFAULT_HTTP_CODE: u16 = 200;
+
+/// Body bytes an HTTP probe reads at most, whatever its `byteslimit`.
+pub const MAX_BODY: u64 = 1 << 20;
 
 /// Probes in flight at once; further due probes wait for a slot (their
 /// timeout starts when they get one). Keeps a zone with thousands of
@@ -188,7 +195,7 @@ impl HttpProbe {
     pub fn validate(&self) -> Result<(), String> {
         validate_url(&self.url)?;
         for (name, value) in &self.headers {
-            probe::header(name, value)?;
+            url::header(name, value)?;
         }
         Ok(())
     }

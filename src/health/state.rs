@@ -289,7 +289,7 @@ impl CheckState {
                     header_names: http.headers.iter().map(|(name, _)| name.clone()).collect(),
                 };
                 let address = http.pinned.then_some(spec.address);
-                (Some(super::probe::shown_url(&http.url)), address, port, Some(report))
+                (Some(super::url::shown_url(&http.url)), address, port, Some(report))
             }
         };
         CheckReport {
@@ -438,7 +438,7 @@ fn describe(spec: &CheckSpec) -> (String, &'static str) {
     match &spec.probe {
         Probe::Tcp { port } => (SocketAddr::new(spec.address, *port).to_string(), "tcp"),
         Probe::Http(http) => {
-            let shown = super::probe::shown_url(&http.url);
+            let shown = super::url::shown_url(&http.url);
             let kind = if shown.starts_with("https:") { "https" } else { "http" };
             if http.pinned {
                 (format!("{shown} via {}", spec.address), kind)

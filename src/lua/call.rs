@@ -10,41 +10,14 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use base::name::Name;
-use base::{rdata, types};
+use base::types;
 
+use super::candidate::{candidate, client_location, closest, scalar_text, Candidate, Output};
 use super::literal::{Table, Value};
 use super::netmask::Netmask;
 use super::select::{Checked, CheckedError};
 use super::{hash, libc, names, random, Env, Query};
-use crate::geoip::great_circle_km;
 use crate::health::Check;
-
-/// A record answer value: its text and, when it is valid content for
-/// the record's type, its RDATA.
-#[derive(Clone, Debug)]
-pub struct Candidate {
-    pub text: Box<str>,
-    pub rdata: Option<Box<[u8]>>,
-    pub address: Option<IpAddr>,
-    /// Latitude and longitude from the GeoIP databases, for pickclosest.
-    pub location: Option<(f64, f64)>,
-}
-
-/// What a call produced.
-#[derive(Debug, PartialEq)]
-pub enum Output {
-    /// One candidate, by index.
-    One(usize),
-    /// Several candidates, by index.
-    Many(Vec<usize>),
-    /// Every candidate.
-    All,
-    /// Computed text.
-    Text(String),
-    /// A truth value (netmask, country, ...).
-    Bool(bool),
-}
 
 /// A function call with checked arguments.
 #[derive(Debug)]
@@ -497,41 +470,6 @@ impl Call {
     }
 }
 
-/// The candidate nearest to the client among the indexes `among`; ties
-/// broken at random.
-///
-/// Distances are great-circle distances. PowerDNS compares squared degree
-/// differences instead, which favours east-west neighbours at high
-/// latitudes and (in released versions) goes wrong across the
-/// antimeridian. Unknown locations count as (0, 0), as in PowerDNS.
-pub fn closest(candidates: &[Candidate], among: impl IntoIterator<Item = usize>, query: &mut Query<'_>) -> usize {
-    let client = client_location(query).unwrap_or((0.0, 0.0));
-    let mut best = 0;
-    let mut best_distance = f64::INFINITY;
-    let mut ties = 0u32;
-    for index in among {
-        let location = candidates[index].location.unwrap_or((0.0, 0.0));
-        let distance = great_circle_km(client, location);
-        if distance < best_distance - 1e-9 {
-            best = index;
-            best_distance = distance;
-            ties = 1;
-        } else if (distance - best_distance).abs() <= 1e-9 {
-            // Reservoir sampling: each tied candidate equally likely.
-            ties += 1;
-            if random::below(ties as usize) == 0 {
-                best = index;
-            }
-        }
-    }
-    best
-}
-
-fn client_location(query: &mut Query<'_>) -> Option<(f64, f64)> {
-    let client = query.bestwho();
-    query.env.geo.as_ref()?.location(client)
-}
-
 fn geo_code(query: &mut Query<'_>, field: GeoField) -> Option<String> {
     let client = query.bestwho();
     let geo = query.env.geo.as_ref()?;
@@ -565,54 +503,6 @@ fn geoip_attribute(query: &Query<'_>, address: IpAddr, attribute: u8) -> String 
     value.unwrap_or_else(|| "unknown".into())
 }
 
-/// A candidate from its text: parsed as the record's type once, here.
-pub fn candidate(text: &str, env: &Env) -> Candidate {
-    let address = libc::parse_address(text);
-    Candidate {
-        text: text.into(),
-        rdata: to_rdata(env.rtype, text).ok().map(Vec::into_boxed_slice),
-        address,
-        location: address.and_then(|address| env.geo.as_ref()?.location(address)),
-    }
-}
-
-/// Longest result text: its TXT RDATA (a length octet per 255) still fits
-/// the 16-bit RDLENGTH.
-const MAX_RESULT: usize = 65_000;
-
-/// Zone-file content of type `rtype` as RDATA. Names are absolute; a TXT
-/// result is one string, split into 255-octet pieces.
-pub fn to_rdata(rtype: u16, text: &str) -> Result<Vec<u8>, String> {
-    if text.len() > MAX_RESULT {
-        return Err(format!("{} octets is too long for a record", text.len()));
-    }
-    if rtype == types::TXT {
-        let mut out = Vec::with_capacity(text.len() + 1 + text.len() / 255);
-        let bytes = text.as_bytes();
-        if bytes.is_empty() {
-            out.push(0);
-        }
-        for chunk in bytes.chunks(255) {
-            out.push(chunk.len() as u8);
-            out.extend_from_slice(chunk);
-        }
-        return Ok(out);
-    }
-    if text.is_empty() {
-        return Err(format!(
-            "an empty string is not {} content",
-            types::type_to_string(rtype)
-        ));
-    }
-    if rtype == types::A {
-        // PowerDNS reads A content with inet_aton: "64.001.2.3" is 64.1.2.3.
-        return libc::parse_ipv4(text)
-            .map(|address| address.octets().to_vec())
-            .ok_or_else(|| "not an IPv4 address".to_string());
-    }
-    rdata::parse_rdata_text(rtype, text, &Name::root()).map_err(|error| error.to_string())
-}
-
 fn string(value: &Value) -> Option<&str> {
     match value {
         Value::Str(text) => Some(text),
@@ -624,16 +514,6 @@ fn number(value: &Value) -> Option<f64> {
     match value {
         Value::Number(n) => Some(*n),
         Value::Str(text) => text.trim().parse().ok(),
-        _ => None,
-    }
-}
-
-/// A string or number as text, as Lua would coerce it.
-pub fn scalar_text(value: &Value) -> Option<String> {
-    match value {
-        Value::Str(text) => Some(text.clone()),
-        Value::Number(n) if n.fract() == 0.0 && n.abs() < 1e15 => Some(format!("{}", *n as i64)),
-        Value::Number(n) => Some(n.to_string()),
         _ => None,
     }
 }

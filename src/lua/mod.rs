@@ -14,6 +14,7 @@
 //! RDATA, or a failure the answer turns into SERVFAIL.
 
 pub mod call;
+pub mod candidate;
 mod format;
 pub mod hash;
 mod libc;
@@ -34,7 +35,8 @@ use base::edns::ClientSubnet;
 use base::name::Name;
 use base::rdata::list;
 use base::types;
-use call::{Call, Output};
+use call::Call;
+use candidate::Output;
 use literal::Shape;
 
 use crate::geoip::GeoDb;
@@ -287,7 +289,7 @@ fn write_output(call: &Call, output: Output, rtype: u16, out: &mut Vec<u8>) -> R
 }
 
 fn push_text(rtype: u16, text: &str, out: &mut Vec<u8>) -> Result<(), EvalError> {
-    let rdata = call::to_rdata(rtype, text).map_err(|reason| EvalError::Result {
+    let rdata = candidate::to_rdata(rtype, text).map_err(|reason| EvalError::Result {
         text: text.to_string(),
         rtype: types::type_to_string(rtype),
         reason,

@@ -28,7 +28,8 @@ use mlua::{
     Value as LuaValue, VmState,
 };
 
-use super::call::{self, Call, Output};
+use super::call::{self, Call};
+use super::candidate::Output;
 use super::literal::{self, Value};
 use super::netmask::Netmask;
 use super::{random, Client, Env, EvalError, Query, ZonePrograms};

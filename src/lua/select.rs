@@ -13,7 +13,7 @@ use std::net::IpAddr;
 use std::ops::Range;
 use std::time::Duration;
 
-use super::call::{closest, scalar_text, Candidate, Output};
+use super::candidate::{candidate, closest, scalar_text, Candidate, Output};
 use super::literal::{Table, Value};
 use super::{hash, libc, random, Env, Query};
 use crate::health::{self, Check, CheckSpec, HttpProbe, Probe, Status, Timing};
@@ -133,7 +133,7 @@ impl Checked {
         for group in probes {
             let start = candidates.len();
             for (address, target) in group {
-                candidates.push(super::call::candidate(&address.to_string(), env));
+                candidates.push(candidate(&address.to_string(), env));
                 if let Some(health) = &env.health {
                     checks.push(health.register(options.spec(address, target)));
                 }
@@ -244,7 +244,8 @@ struct Options {
     useragent: String,
     byteslimit: u64,
     headers: Vec<(String, String)>,
-    verify_tls: bool,
+    /// `None`: verified when the probe carries credentials.
+    verify_tls: Option<bool>,
 }
 
 impl Options {
@@ -265,7 +266,7 @@ impl Options {
             useragent: DEFAULT_USER_AGENT.into(),
             byteslimit: 0,
             headers: Vec::new(),
-            verify_tls: false,
+            verify_tls: None,
         };
         let table = match value {
             Value::Nil => return Ok(options),
@@ -296,7 +297,7 @@ impl Options {
                 "minimumFailures" => options.timing.minimum_failures = whole(1000)?.max(1) as u32,
                 "minimumSuccesses" => options.timing.minimum_successes = whole(1000)?.max(1) as u32,
                 "failOnIncompleteCheck" => options.fail_on_incomplete = truth(value, key)?,
-                "verifyTLS" => options.verify_tls = truth(value, key)?,
+                "verifyTLS" => options.verify_tls = Some(truth(value, key)?),
                 "source" => {
                     let text = text()?;
                     options.timing.source = Some(
@@ -333,6 +334,7 @@ impl Options {
         let probe = match target {
             ProbeTarget::Port(port) => Probe::Tcp { port },
             ProbeTarget::Url(url, pinned) => Probe::Http(HttpProbe {
+                verify_tls: verify_tls(self.verify_tls, &self.headers, &url),
                 url,
                 pinned,
                 stringmatch: self.stringmatch.clone(),
@@ -340,7 +342,6 @@ impl Options {
                 useragent: self.useragent.clone(),
                 byteslimit: self.byteslimit,
                 headers: self.headers.clone(),
-                verify_tls: self.verify_tls,
             }),
         };
         CheckSpec {
@@ -413,9 +414,26 @@ fn validate_url(url: &str) -> Result<(), String> {
     health::validate_url(url).map_err(|error| format!("bad health-check URL: {error}"))
 }
 
+/// Whether a probe verifies TLS: as told by `verifyTLS`, else when it
+/// carries credentials (headers, URL user information), which go only to
+/// a verified peer.
+fn verify_tls(told: Option<bool>, headers: &[(String, String)], url: &str) -> bool {
+    told.unwrap_or_else(|| !headers.is_empty() || health::url_has_credentials(url))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_go_to_verified_peers_unless_told() {
+        let token = [("X-Token".to_string(), "s3cret".to_string())];
+        assert!(!verify_tls(None, &[], "https://example.com/"));
+        assert!(verify_tls(None, &token, "https://example.com/"));
+        assert!(verify_tls(None, &[], "https://ops:pw@example.com/"));
+        assert!(!verify_tls(Some(false), &token, "https://example.com/"));
+        assert!(verify_tls(Some(true), &[], "https://example.com/"));
+    }
 
     #[test]
     fn urls_must_be_web_urls() {
