@@ -209,6 +209,11 @@ gc       LUA A    ";setmetatable({}, {__gc = function() while true do end end}) 
 bomb     LUA A    ";local t = {'192.0.2.1'} for i = 1, 15 do t = {t, t, t, t, t, t, t, t, t, t, t, t, t, t, t, t} end return pickrandom(t)"
 pattern  LUA A    ";return string.find(string.rep('a', 70000), 'a')"
 huge     LUA TXT  ";return string.rep('a', 70000)"
+closing  LUA A    ";local function again() local t <close> = setmetatable({}, {__close = function() again() end}) while true do end end again()"
+closelate LUA A   ";local mt = {} local t = setmetatable({}, mt) mt.__close = function() while true do end end local v <close> = t while true do end"
+metaok   LUA A    ";local mt = {__index = function(t, k) return '192.0.2.1' end} local t = setmetatable({}, mt) mt.__index = nil return getmetatable(t) == mt and t.anything"
+rep      LUA A    ";local s = string.rep('a', 2000000) return '192.0.2.1'"
+concat   LUA A    ";local t = {} for i = 1, 3 do t[i] = string.rep('a', 500000) end local s = table.concat(t) return '192.0.2.1'"
 "#,
         "[lua]\nexec_limit = 100000\nmemory_limit_mb = 8\n",
     );
@@ -234,6 +239,10 @@ huge     LUA TXT  ";return string.rep('a', 70000)"
         "gc",
         "bomb",
         "pattern",
+        "closing",
+        "closelate",
+        "rep",
+        "concat",
     ] {
         for transport in [QueryOptions::udp(), QueryOptions::tcp()] {
             let response = ask(&server, name, RecordType::A, &transport);
@@ -243,6 +252,8 @@ huge     LUA TXT  ";return string.rep('a', 70000)"
         assert_eq!(a(&server, "ok"), ["192.0.2.1"], "after {name}");
     }
     assert_eq!(rcode(&server, "huge", RecordType::TXT), ResponseCode::ServFail);
+    // A metatable works as it was when set.
+    assert_eq!(a(&server, "metaok"), ["192.0.2.1"]);
     // Globals do not survive an evaluation, nor can a script change what
     // the next one sees.
     for _ in 0..5 {
@@ -253,7 +264,7 @@ huge     LUA TXT  ";return string.rep('a', 70000)"
     let log = server.log_text();
     assert!(log.contains("script took too long"), "{log}");
     let metrics = server.http_get("/metrics").body;
-    assert!(metrics.contains("pooldns_lua_records{kind=\"script\"} 26"), "{metrics}");
+    assert!(metrics.contains("pooldns_lua_records{kind=\"script\"} 31"), "{metrics}");
     assert!(metrics.contains("pooldns_lua_records{kind=\"native\"} 0"), "{metrics}");
     let failures: u64 = metrics
         .lines()

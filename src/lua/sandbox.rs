@@ -10,9 +10,12 @@
 //! functions; the libraries are read-only proxies, the string metatable
 //! is hidden, and `rawset` is gone. Nothing stops it early either: `pcall`
 //! and `xpcall` are gone, so the instruction budget's error always ends
-//! the evaluation, and `setmetatable` refuses `__gc`, whose finalizers
-//! would run outside the budget. Pattern functions refuse subjects and
-//! patterns large enough to backtrack for long inside one instruction.
+//! the evaluation, and metatables cannot carry `__gc` or `__close`, whose
+//! handlers would run outside the budget (see [`fixed_setmetatable`]).
+//! Once the budget is spent every further instruction fails.
+//! Pattern functions refuse subjects and patterns large enough to
+//! backtrack for long inside one instruction, and `string.rep` and
+//! `table.concat` results larger than [`MAX_STRING`].
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -54,6 +57,14 @@ const MAX_CALLS: usize = 1024;
 
 /// Tables nested deeper than this are refused when read from Lua.
 const MAX_DEPTH: usize = 16;
+
+/// Longest argument text whose compiled call is cached; longer calls are
+/// compiled each time rather than fill the cache with large keys.
+const MAX_CALL_KEY: usize = 4096;
+
+/// Longest result of `string.rep` and `table.concat`: each is one
+/// instruction to the budget, however much it copies.
+const MAX_STRING: usize = 1 << 20;
 
 /// Values (table entries included) one call's arguments may hold.
 const MAX_VALUES: usize = 10_000;
@@ -176,18 +187,12 @@ impl Sandbox {
             let original: Function = string.raw_get(name)?;
             string.raw_set(name, bounded_pattern_function(&lua, name, original)?)?;
         }
-        let original: Function = globals.raw_get("setmetatable")?;
-        globals.raw_set(
-            "setmetatable",
-            lua.create_function(move |_, (table, meta): (Table, LuaValue)| {
-                if let LuaValue::Table(meta) = &meta {
-                    if !meta.raw_get::<LuaValue>("__gc")?.is_nil() {
-                        return Err(mlua::Error::runtime("__gc metamethods are not allowed"));
-                    }
-                }
-                original.call::<LuaValue>((table, meta))
-            })?,
-        )?;
+        let original: Function = string.raw_get("rep")?;
+        string.raw_set("rep", bounded_rep(&lua, original)?)?;
+        let table: Table = globals.raw_get("table")?;
+        let original: Function = table.raw_get("concat")?;
+        table.raw_set("concat", bounded_concat(&lua, original)?)?;
+        globals.raw_set("setmetatable", fixed_setmetatable(&lua)?)?;
         // The string metatable leads to the real string library: point it
         // at the read-only proxy and hide it from getmetatable.
         let string_meta: Table = lua.load("return getmetatable('')").eval()?;
@@ -264,6 +269,12 @@ impl Sandbox {
                 };
                 if limit > 0 || current.started.elapsed() > UNLIMITED_DEADLINE {
                     current.exceeded.set(true);
+                    // The error unwinds through `__close` handlers, which
+                    // would start a fresh count (and may open more of
+                    // themselves): from now on every instruction fails.
+                    lua.set_hook(HookTriggers::new().every_nth_instruction(1), |_, _| {
+                        Err(mlua::Error::runtime("script took too long"))
+                    });
                     return Err(mlua::Error::runtime("script took too long"));
                 }
                 Ok(VmState::Continue)
@@ -382,6 +393,107 @@ fn bounded_pattern_function(lua: &Lua, name: &'static str, original: Function) -
     })
 }
 
+/// `setmetatable` whose metatables take effect as they are when set: the
+/// table gets a copy without `__gc` (finalizers would run outside the
+/// budget) and `__close` (to-be-closed variables would run while an error
+/// unwinds, where no budget applies), and `getmetatable` still answers the
+/// script's own table, so changing that later changes nothing.
+fn fixed_setmetatable(lua: &Lua) -> mlua::Result<Function> {
+    lua.create_function(|lua, (table, meta): (Table, Option<Table>)| {
+        if let Some(current) = table.metatable() {
+            // Our copies point `__metatable` at the script's table; any
+            // other value there is the script's own protection.
+            let protected = match current.raw_get::<LuaValue>("__metatable")? {
+                LuaValue::Table(original) => !original.raw_get::<LuaValue>("__metatable")?.is_nil(),
+                LuaValue::Nil => false,
+                _ => true,
+            };
+            if protected {
+                return Err(mlua::Error::runtime("cannot change a protected metatable"));
+            }
+        }
+        let Some(meta) = meta else {
+            table.set_metatable(None);
+            return Ok(table);
+        };
+        for refused in ["__gc", "__close"] {
+            if !meta.raw_get::<LuaValue>(refused)?.is_nil() {
+                return Err(mlua::Error::runtime(format!("{refused} metamethods are not allowed")));
+            }
+        }
+        let copy = lua.create_table()?;
+        for pair in meta.pairs::<LuaValue, LuaValue>() {
+            let (key, value) = pair?;
+            copy.raw_set(key, value)?;
+        }
+        if copy.raw_get::<LuaValue>("__metatable")?.is_nil() {
+            copy.raw_set("__metatable", meta)?;
+        }
+        table.set_metatable(Some(copy));
+        Ok(table)
+    })
+}
+
+/// `string.rep` refusing results over [`MAX_STRING`] before it copies.
+fn bounded_rep(lua: &Lua, original: Function) -> mlua::Result<Function> {
+    lua.create_function(
+        move |_, (text, count, separator): (mlua::String, i64, Option<mlua::String>)| {
+            let count = u64::try_from(count).unwrap_or(0);
+            let piece = text.as_bytes().len() as u64;
+            let separator_length = separator
+                .as_ref()
+                .map_or(0, |separator| separator.as_bytes().len() as u64);
+            let total = count
+                .saturating_mul(piece)
+                .saturating_add(count.saturating_sub(1).saturating_mul(separator_length));
+            if total > MAX_STRING as u64 {
+                return Err(mlua::Error::runtime(format!(
+                    "string.rep: result over {MAX_STRING} bytes"
+                )));
+            }
+            original.call::<LuaValue>((text, count, separator))
+        },
+    )
+}
+
+/// `table.concat` refusing results over [`MAX_STRING`] before it copies.
+fn bounded_concat(lua: &Lua, original: Function) -> mlua::Result<Function> {
+    lua.create_function(move |_, args: MultiValue| {
+        if let Some(LuaValue::Table(list)) = args.front() {
+            let separator = match args.get(1) {
+                Some(LuaValue::String(separator)) => separator.as_bytes().len(),
+                _ => 0,
+            };
+            let first = match args.get(2) {
+                Some(LuaValue::Integer(first)) => *first,
+                _ => 1,
+            };
+            let last = match args.get(3) {
+                Some(LuaValue::Integer(last)) => *last,
+                _ => list.raw_len() as i64,
+            };
+            let mut total = 0usize;
+            let mut index = first;
+            while index <= last {
+                let length = match list.raw_get::<LuaValue>(index)? {
+                    LuaValue::String(text) => text.as_bytes().len(),
+                    LuaValue::Integer(_) | LuaValue::Number(_) => 24,
+                    // Not concatenable: the original says so.
+                    _ => break,
+                };
+                total = total.saturating_add(length).saturating_add(separator);
+                if total > MAX_STRING {
+                    return Err(mlua::Error::runtime(format!(
+                        "table.concat: result over {MAX_STRING} bytes"
+                    )));
+                }
+                index += 1;
+            }
+        }
+        original.call::<LuaValue>(args)
+    })
+}
+
 fn script_error(error: mlua::Error) -> EvalError {
     let text = match &error {
         mlua::Error::MemoryError(_) => "script ran out of memory".to_string(),
@@ -462,7 +574,8 @@ fn record_function(lua: &Lua, name: &'static str) -> mlua::Result<Function> {
                         .map_err(|error| mlua::Error::runtime(error.to_string()))?,
                 );
                 current.checks.borrow_mut().extend(compiled.checks().iter().cloned());
-                if let Some(mut cache) = lua.app_data_mut::<CallCache>() {
+                let cache = lua.app_data_mut::<CallCache>().filter(|_| key.2.len() <= MAX_CALL_KEY);
+                if let Some(mut cache) = cache {
                     if cache.0.len() >= MAX_CALLS {
                         cache.0.clear();
                     }
