@@ -307,7 +307,8 @@ async fn zone_command(config: &Config, store: &Store, command: ZoneCommand) -> a
             let apex = parse_zone_name(&name)?;
             let id = store.zone_id(&apex.to_string()).await?;
             let kek = crate::dnssec::key_encryption_key(&config.dnssec)?.map(Arc::new);
-            let signatures = Arc::new(SignatureCache::new(usize::MAX));
+            // An export signs each RRset once: nothing to reuse.
+            let signatures = Arc::new(SignatureCache::new(1));
             let entry_points = Arc::new(store.secure_entry_points().await?);
             // Denial records list what LUA records produce, as served; no
             // health check is registered for an export.

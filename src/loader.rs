@@ -28,7 +28,7 @@ use crate::zone::Zone;
 /// Signatures kept across snapshots, about 130 octets each: enough for
 /// every RRset of the zones of a typical fleet member; a zone larger than
 /// this is re-signed in part when it changes.
-const SIGNATURE_CACHE_ENTRIES: usize = 2_000_000;
+const SIGNATURE_CACHE_ENTRIES: u64 = 2_000_000;
 
 /// What the loader knows about one stored zone.
 struct Known {

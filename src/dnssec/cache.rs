@@ -8,84 +8,36 @@
 //! snapshots, zones or LUA evaluations produce it. ECDSA signatures are
 //! randomised; reuse also keeps what clients see stable.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
 use ring::digest::{digest, SHA256};
 
-/// Signatures by digest of the signed data.
+/// Signatures by digest of the signed data. The digest covers the
+/// validity window, so signatures of past weeks are never hit again and
+/// give way to current ones as the cache evicts its least useful entries.
 pub struct SignatureCache {
-    capacity: usize,
-    entries: Mutex<Entries>,
-}
-
-struct Entries {
-    /// The signature week the entries belong to; a newer week clears them.
-    week: u64,
-    map: HashMap<[u8; 32], Box<[u8]>>,
+    entries: moka::sync::Cache<[u8; 32], Box<[u8]>>,
 }
 
 impl SignatureCache {
-    /// A cache holding at most `capacity` signatures; when full it starts
-    /// over, as PowerDNS's does.
-    pub fn new(capacity: usize) -> SignatureCache {
+    /// A cache holding at most about `capacity` signatures.
+    pub fn new(capacity: u64) -> SignatureCache {
         SignatureCache {
-            capacity: capacity.max(1),
-            entries: Mutex::new(Entries {
-                week: 0,
-                map: HashMap::new(),
-            }),
+            entries: moka::sync::Cache::new(capacity.max(1)),
         }
     }
 
-    /// The signature over `data` in signature week `week`, made with `sign`
-    /// unless the cache has it.
-    pub fn get_or_sign<E>(
-        &self,
-        week: u64,
-        data: &[u8],
-        sign: impl FnOnce() -> Result<Vec<u8>, E>,
-    ) -> Result<Box<[u8]>, E> {
+    /// The signature over `data`, made with `sign` unless the cache has it.
+    pub fn get_or_sign<E>(&self, data: &[u8], sign: impl FnOnce() -> Result<Vec<u8>, E>) -> Result<Box<[u8]>, E> {
         let mut key = [0u8; 32];
         // SHA-256 digests are 32 octets.
         key.copy_from_slice(digest(&SHA256, data).as_ref());
-        {
-            let entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            if entries.week == week {
-                if let Some(signature) = entries.map.get(&key) {
-                    return Ok(signature.clone());
-                }
-            }
+        if let Some(signature) = self.entries.get(&key) {
+            return Ok(signature);
         }
-        // Signing takes tens of microseconds: not under the lock.
+        // Signing takes tens of microseconds; two threads may both sign
+        // new data, and either signature is valid.
         let signature: Box<[u8]> = sign()?.into_boxed_slice();
-        let mut entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if entries.week != week {
-            if week < entries.week {
-                return Ok(signature);
-            }
-            entries.week = week;
-            entries.map.clear();
-        }
-        if entries.map.len() >= self.capacity {
-            entries.map.clear();
-        }
-        entries.map.insert(key, signature.clone());
+        self.entries.insert(key, signature.clone());
         Ok(signature)
-    }
-
-    /// How many signatures are cached.
-    pub fn len(&self) -> usize {
-        self.entries
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .map
-            .len()
-    }
-
-    /// Whether the cache is empty.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 
@@ -94,20 +46,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn signs_once_per_content_and_week() {
+    fn signs_once_per_content_and_stays_bounded() {
         let cache = SignatureCache::new(2);
         let signed = std::cell::Cell::new(0);
         let sign = |data: &[u8]| -> Result<Vec<u8>, ()> {
             signed.set(signed.get() + 1);
             Ok(data.to_vec())
         };
-        assert_eq!(&*cache.get_or_sign(1, b"a", || sign(b"a")).expect("signed"), b"a");
-        assert_eq!(&*cache.get_or_sign(1, b"a", || sign(b"a")).expect("cached"), b"a");
+        assert_eq!(&*cache.get_or_sign(b"a", || sign(b"a")).expect("signed"), b"a");
+        assert_eq!(&*cache.get_or_sign(b"a", || sign(b"a")).expect("cached"), b"a");
         assert_eq!(signed.get(), 1);
-        cache.get_or_sign(2, b"a", || sign(b"a")).expect("new week");
-        assert_eq!(signed.get(), 2);
-        cache.get_or_sign(2, b"b", || sign(b"b")).expect("b");
-        cache.get_or_sign(2, b"c", || sign(b"c")).expect("full: starts over");
-        assert_eq!(cache.len(), 1);
+        for data in [b"b", b"c", b"d", b"e"] {
+            cache.get_or_sign(data, || sign(data)).expect("signed");
+        }
+        cache.entries.run_pending_tasks();
+        assert!(cache.entries.entry_count() <= 2, "bounded, entry by entry");
     }
 }
