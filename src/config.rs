@@ -94,10 +94,13 @@ pub struct DnssecConfig {
     /// Seconds a change takes to reach every server of the zone
     /// (RFC 7583 Dprp); added to each rollover wait.
     pub propagation_delay: u64,
-    /// Resolver asked for a parent's DS set during KSK and CSK rollovers
-    /// when the parent is not served here; default: the first nameserver
-    /// of /etc/resolv.conf.
+    /// Resolver that finds the servers of a parent zone not served here,
+    /// whose DS set KSK and CSK rollovers wait for; default: the first
+    /// nameserver of /etc/resolv.conf. The DS set itself is asked of each
+    /// of the parent's servers, never of the resolver.
     pub parent_resolver: Option<SocketAddr>,
+    /// The port the parent's servers are asked on.
+    pub parent_port: u16,
 }
 
 impl Default for DnssecConfig {
@@ -106,6 +109,7 @@ impl Default for DnssecConfig {
             key_encryption_key_file: None,
             propagation_delay: 300,
             parent_resolver: None,
+            parent_port: 53,
         }
     }
 }
@@ -187,12 +191,25 @@ impl std::fmt::Debug for Secret {
 }
 
 /// `[pool]`: the name servers pool domains are delegated to.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PoolConfig {
     /// The pooldns name servers; set-ns accepts only these unless the
     /// caller's key allows any.
     pub nameservers: Vec<String>,
+    /// Seconds the registrar keeps a domain's old DS records beside ours
+    /// after set-ns moved it here: the parent's NS TTL (two days at most
+    /// TLDs), during which resolvers may still follow the old servers.
+    pub ds_retire_delay: u64,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        PoolConfig {
+            nameservers: Vec::new(),
+            ds_retire_delay: 172_800,
+        }
+    }
 }
 
 /// `[registrars.<name>]`: settings of one registrar adapter.

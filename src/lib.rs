@@ -4,28 +4,33 @@
 //!
 //! ```text
 //! writes (CLI import, API) ─> store (SQLite / PostgreSQL, one transaction each)
-//!   ─> loader (polls change counters, builds an immutable Zone per zone)
+//!   ─> loader (polls change counters, assembles a Snapshot per zone:
+//!      the data-only Zone, its SignedZone, its LUA programs)
 //!   ─> catalog (swapped atomically) ─> answer (per query, no I/O, no locks)
 //! ```
+//!
+//! The DNS vocabulary (names, types, RDATA by record family, type bitmaps,
+//! key tags and DS digests) is the `base` crate below everything here;
+//! `registrars` builds on it too.
 //!
 //! | module    | holds                                                       |
 //! |-----------|-------------------------------------------------------------|
 //! | `config`  | TOML file + environment -> one validated `Config`           |
-//! | `store`   | zones and records in SQL                                    |
+//! | `store`   | zones, keys, rollovers and health states in SQL             |
 //! | `import`  | zone file <-> records <-> store rows                        |
 //! | `zone`    | zone-file syntax, checks, the frozen `Zone` and its lookup  |
-//! | `dnssec`  | keys, signatures, NSEC/NSEC3 denial                         |
+//! | `dnssec`  | keys, signatures, NSEC/NSEC3 denial, the `SignedZone`       |
 //! | `lua`     | LUA records: compiled calls, the Lua sandbox                |
 //! | `health`  | probes behind ifportup/ifurlup, their states                |
 //! | `geoip`   | MaxMind databases for the geographic LUA functions          |
-//! | `catalog` | the set of zones served                                     |
+//! | `catalog` | the snapshots served                                        |
 //! | `loader`  | keeps the catalog in step with the store                    |
-//! | `roller`  | moves DNSSEC key rollovers forward                          |
-//! | `wire`    | query parsing and response writing                          |
-//! | `answer`  | RFC 1034 §4.3.2 answers from a catalog                      |
+//! | `roller`  | moves DNSSEC key rollovers forward, asking parent servers   |
+//! | `answer`  | the answer path in stages: query, refuse, lookup,           |
+//! |           | authority, additional, DNSSEC, LUA synthesis, finish        |
 //! | `server`  | UDP workers and TCP connections                             |
-//! | `api`     | health, readiness and metrics over HTTP                     |
-//! | `metrics` | query counters and latency histogram                        |
+//! | `api`     | health, readiness, metrics and registrar routes over HTTP   |
+//! | `metrics` | per-thread query counters and latency histogram             |
 
 #![forbid(unsafe_code)]
 

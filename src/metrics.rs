@@ -1,10 +1,9 @@
-//! Query counters and answer latency, rendered as Prometheus text.
+//! Query counters and answer latency (rendered by `api::metrics`).
 //!
 //! Each listener thread counts into its own [`Shard`] with relaxed atomic
 //! adds, so the answer path shares no cache line with other threads; a
 //! scrape sums the shards.
 
-use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -93,9 +92,8 @@ impl Metrics {
         shard
     }
 
-    /// The Prometheus text exposition of every metric, with `extra` lines
-    /// (gauges owned by other modules) appended.
-    pub fn render(&self, extra: &str) -> String {
+    /// The counters summed over every shard.
+    pub fn totals(&self) -> Totals {
         let shards = self
             .shards
             .lock()
@@ -104,47 +102,42 @@ impl Metrics {
         let sum = |get: &dyn Fn(&Shard) -> &AtomicU64| -> u64 {
             shards.iter().map(|shard| get(shard).load(Ordering::Relaxed)).sum()
         };
-        let mut out = String::with_capacity(4096);
-        out.push_str("# HELP pooldns_queries_total DNS messages answered, by response code and query type.\n");
-        out.push_str("# TYPE pooldns_queries_total counter\n");
+        let mut queries = Vec::new();
         for (r, rcode_label) in rcode_labels().enumerate() {
             for (t, qtype_label) in qtype_labels().enumerate() {
                 let count = sum(&|shard| &shard.queries[r][t]);
                 if count > 0 {
-                    let _ = writeln!(
-                        out,
-                        "pooldns_queries_total{{rcode=\"{rcode_label}\",qtype=\"{qtype_label}\"}} {count}"
-                    );
+                    queries.push((rcode_label, qtype_label.clone(), count));
                 }
             }
         }
-        out.push_str("# HELP pooldns_truncated_total UDP answers sent with TC=1.\n");
-        out.push_str("# TYPE pooldns_truncated_total counter\n");
-        let _ = writeln!(out, "pooldns_truncated_total {}", sum(&|shard| &shard.truncated));
-        out.push_str("# HELP pooldns_dropped_total Messages dropped without a reply.\n");
-        out.push_str("# TYPE pooldns_dropped_total counter\n");
-        let _ = writeln!(out, "pooldns_dropped_total {}", sum(&|shard| &shard.dropped));
-        out.push_str("# HELP pooldns_answer_duration_seconds Time from a parsed message to its encoded reply.\n");
-        out.push_str("# TYPE pooldns_answer_duration_seconds histogram\n");
+        let mut latency_buckets = Vec::with_capacity(LATENCY_BOUNDS.len() + 1);
         let mut cumulative = 0;
         for (i, bound) in LATENCY_BOUNDS.iter().enumerate() {
             cumulative += sum(&|shard| &shard.latency[i]);
-            let _ = writeln!(
-                out,
-                "pooldns_answer_duration_seconds_bucket{{le=\"{bound}\"}} {cumulative}"
-            );
+            latency_buckets.push((bound.to_string(), cumulative));
         }
         cumulative += sum(&|shard| &shard.latency[LATENCY_BOUNDS.len()]);
-        let _ = writeln!(
-            out,
-            "pooldns_answer_duration_seconds_bucket{{le=\"+Inf\"}} {cumulative}"
-        );
-        let seconds = sum(&|shard| &shard.latency_sum_ns) as f64 / 1e9;
-        let _ = writeln!(out, "pooldns_answer_duration_seconds_sum {seconds}");
-        let _ = writeln!(out, "pooldns_answer_duration_seconds_count {cumulative}");
-        out.push_str(extra);
-        out
+        latency_buckets.push(("+Inf".to_string(), cumulative));
+        Totals {
+            queries,
+            truncated: sum(&|shard| &shard.truncated),
+            dropped: sum(&|shard| &shard.dropped),
+            latency_buckets,
+            latency_seconds: sum(&|shard| &shard.latency_sum_ns) as f64 / 1e9,
+        }
     }
+}
+
+/// The query counters of the whole process.
+pub struct Totals {
+    /// (RCODE, query type, messages), non-zero counts only.
+    pub queries: Vec<(&'static str, String, u64)>,
+    pub truncated: u64,
+    pub dropped: u64,
+    /// (upper bound, cumulative count), the last bound `+Inf`.
+    pub latency_buckets: Vec<(String, u64)>,
+    pub latency_seconds: f64,
 }
 
 impl Shard {
@@ -188,7 +181,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn renders_counts_and_histogram() {
+    fn sums_shards_into_counts_and_histogram() {
         let metrics = Metrics::new();
         let shard = metrics.shard();
         let outcome = Summary {
@@ -198,18 +191,10 @@ mod tests {
         };
         shard.record(&outcome, Duration::from_micros(30));
         metrics.shard().record(&outcome, Duration::from_secs(1));
-        let text = metrics.render("");
-        assert!(
-            text.contains("pooldns_queries_total{rcode=\"NXDOMAIN\",qtype=\"AAAA\"} 2"),
-            "{text}"
-        );
-        assert!(
-            text.contains("pooldns_answer_duration_seconds_bucket{le=\"0.00005\"} 1"),
-            "{text}"
-        );
-        assert!(
-            text.contains("pooldns_answer_duration_seconds_bucket{le=\"+Inf\"} 2"),
-            "{text}"
-        );
+        let totals = metrics.totals();
+        assert_eq!(totals.queries, [("NXDOMAIN", "AAAA".to_string(), 2)]);
+        let bucket = |bound: &str| totals.latency_buckets.iter().find(|(b, _)| b == bound).map(|(_, n)| *n);
+        assert_eq!(bucket("0.00005"), Some(1));
+        assert_eq!(bucket("+Inf"), Some(2));
     }
 }

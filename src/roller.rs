@@ -8,7 +8,7 @@
 //! after any other change.
 
 use std::collections::HashMap;
-use std::net::{SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -17,7 +17,6 @@ use base::dnskey::{ds_rdata, DigestType};
 use base::name::Name;
 use base::types;
 
-use crate::answer;
 use crate::catalog::SharedCatalog;
 use crate::dnssec::roll::{self, Phase, Step, Timing};
 use crate::dnssec::KeyRole;
@@ -32,6 +31,7 @@ pub struct Roller {
     catalog: SharedCatalog,
     propagation: u64,
     parent_resolver: Option<SocketAddr>,
+    parent_port: u16,
     status: Arc<RollStatus>,
     last_parent_check: HashMap<i64, u64>,
 }
@@ -43,42 +43,32 @@ pub struct RollStatus {
 }
 
 impl RollStatus {
-    /// Prometheus lines describing the rolls in progress.
-    pub fn render(&self) -> String {
-        let rolls = self.rolls.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let mut out = String::from(
-            "# HELP pooldns_dnssec_roll Key rollovers in progress, by zone, role and phase.\n\
-             # TYPE pooldns_dnssec_roll gauge\n",
-        );
-        for roll in rolls.iter() {
-            out.push_str(&format!(
-                "pooldns_dnssec_roll{{zone=\"{}\",role=\"{}\",phase=\"{}\"}} 1\n",
-                roll.zone, roll.role, roll.phase
-            ));
-        }
-        out.push_str(
-            "# HELP pooldns_dnssec_roll_next_step_seconds When a rollover's current wait ends (Unix time).\n\
-             # TYPE pooldns_dnssec_roll_next_step_seconds gauge\n",
-        );
-        for roll in rolls.iter() {
-            out.push_str(&format!(
-                "pooldns_dnssec_roll_next_step_seconds{{zone=\"{}\"}} {}\n",
-                roll.zone, roll.next_at
-            ));
-        }
-        out
+    /// The rolls in progress as of the last tick.
+    pub fn rolls(&self) -> Vec<StoredRoll> {
+        self.rolls
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
     }
 }
 
 impl Roller {
     /// A roller over `store`, reading TTLs and local parents from `catalog`.
-    /// `parent_resolver` answers DS queries for parents not served here.
-    pub fn new(store: Store, catalog: SharedCatalog, propagation: u64, parent_resolver: Option<SocketAddr>) -> Roller {
+    /// `parent_resolver` finds the servers of parents not served here,
+    /// which are asked on `parent_port`.
+    pub fn new(
+        store: Store,
+        catalog: SharedCatalog,
+        propagation: u64,
+        parent_resolver: Option<SocketAddr>,
+        parent_port: u16,
+    ) -> Roller {
         Roller {
             store,
             catalog,
             propagation,
             parent_resolver,
+            parent_port,
             status: Arc::new(RollStatus::default()),
             last_parent_check: HashMap::new(),
         }
@@ -242,11 +232,61 @@ impl Roller {
         let Some(resolver) = self.parent_resolver.or_else(system_resolver) else {
             return Ok(None);
         };
-        let lookup = tokio::task::spawn_blocking(move || query_ds(resolver, &child_wire)).await;
-        Ok(match lookup {
-            Ok(Some((ttl, rdatas))) if rdatas.iter().any(|rdata| wanted.contains(rdata)) => Some(u64::from(ttl)),
-            _ => None,
-        })
+        Ok(self.ds_at_every_parent_server(resolver, &child, &wanted).await)
+    }
+
+    /// The longest TTL of the DS RRsets that every server of `child`'s
+    /// parent zone answers, authoritatively, with one of the `wanted` DS
+    /// RDATAs; `None` while any server does not (or cannot be asked). The
+    /// expected DS is public (the CDS records), so no single answer, nor
+    /// the resolver's, is trusted: retiring the old key while one parent
+    /// server still points at it would make the zone bogus behind it.
+    async fn ds_at_every_parent_server(&self, resolver: SocketAddr, child: &Name, wanted: &[Vec<u8>]) -> Option<u64> {
+        let domain = registrars::DomainName::new(&child.to_string()).ok()?;
+        let options = registrars::VerifyOptions {
+            port: self.parent_port,
+            ..registrars::VerifyOptions::default()
+        };
+        let servers = match registrars::find_parent_servers(resolver, &domain, &options).await {
+            Ok(servers) => servers,
+            Err(error) => {
+                tracing::debug!(zone = %child, %error, "the parent's servers cannot be found");
+                return None;
+            }
+        };
+        let mut ttl = 0;
+        for server in servers {
+            let reply = registrars::dns::query(
+                server,
+                domain.as_str(),
+                registrars::dns::TYPE_DS,
+                false,
+                options.query_timeout,
+            )
+            .await;
+            let reply = match reply {
+                Ok(reply) if reply.rcode == 0 && reply.authoritative => reply,
+                Ok(reply) => {
+                    tracing::debug!(zone = %child, %server, rcode = reply.rcode, aa = reply.authoritative, "parent server gave no authoritative DS answer");
+                    return None;
+                }
+                Err(error) => {
+                    tracing::debug!(zone = %child, %server, %error, "parent server not answering");
+                    return None;
+                }
+            };
+            let found = reply.answers.iter().find_map(|record| match &record.data {
+                registrars::dns::RecordData::Ds(ds) if record.name == domain.as_str() => {
+                    let mut rdata = ds.key_tag().to_be_bytes().to_vec();
+                    rdata.extend_from_slice(&[ds.algorithm(), ds.digest_type()]);
+                    rdata.extend_from_slice(ds.digest());
+                    wanted.contains(&rdata).then_some(record.ttl)
+                }
+                _ => None,
+            });
+            ttl = ttl.max(u64::from(found?));
+        }
+        Some(ttl)
     }
 }
 
@@ -264,38 +304,4 @@ pub fn system_resolver() -> Option<SocketAddr> {
         .filter_map(|line| line.trim().strip_prefix("nameserver"))
         .find_map(|address| address.trim().parse::<std::net::IpAddr>().ok())
         .map(|address| SocketAddr::new(address, 53))
-}
-
-/// Asks `resolver` (recursion desired) for the DS RRset of `name`; returns
-/// its TTL and RDATAs, `None` on any failure.
-fn query_ds(resolver: SocketAddr, name: &Name) -> Option<(u32, Vec<Vec<u8>>)> {
-    let socket = UdpSocket::bind(if resolver.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }).ok()?;
-    socket.set_read_timeout(Some(Duration::from_secs(3))).ok()?;
-    let id = (unix_now() as u16) ^ 0x5a5a;
-    let mut query = Vec::with_capacity(64);
-    query.extend_from_slice(&id.to_be_bytes());
-    query.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
-    query.extend_from_slice(name.as_wire());
-    query.extend_from_slice(&types::DS.to_be_bytes());
-    query.extend_from_slice(&1u16.to_be_bytes());
-    socket.send_to(&query, resolver).ok()?;
-    let mut reply = vec![0u8; 4096];
-    let len = socket.recv(&mut reply).ok()?;
-    let reply = &reply[..len];
-    if reply.len() < base::header::HEADER_LEN || reply[..2] != id.to_be_bytes() || reply[3] & 0x0f != 0 {
-        return None;
-    }
-    let answers = u16::from_be_bytes([reply[6], reply[7]]);
-    let mut pos = answer::skip_name(reply, base::header::HEADER_LEN)? + 4;
-    let mut ttl = u32::MAX;
-    let mut rdatas = Vec::new();
-    for _ in 0..answers {
-        let record = answer::read_record(reply, pos)?;
-        if record.rtype == types::DS {
-            ttl = ttl.min(record.ttl);
-            rdatas.push(reply[record.rdata..record.end].to_vec());
-        }
-        pos = record.end;
-    }
-    (!rdatas.is_empty()).then_some((ttl, rdatas))
 }

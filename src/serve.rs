@@ -47,7 +47,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         } else {
             tracing::warn!(
                 zones = secured.len(),
-                "no [dnssec] key_encryption_key_file: the private keys of secured zones are stored unencrypted"
+                "no [dnssec] key_encryption_key_file while zones are secured: their new private keys are stored unencrypted, and sealed ones cannot be opened"
             );
         }
     }
@@ -68,6 +68,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         catalog.clone(),
         config.dnssec.propagation_delay,
         config.dnssec.parent_resolver,
+        config.dnssec.parent_port,
     );
     let rolls = roller.status();
     let roller_task = tokio::spawn(roller.run(Duration::from_secs(1), shutdown.clone()));
@@ -110,6 +111,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         rolls,
         keys: api_keys,
         nameservers: Arc::new(config.pool.nameservers.clone()),
+        ds_retire_delay: Duration::from_secs(config.pool.ds_retire_delay),
         registrars: Arc::new(config.registrars.clone()),
         health,
     });

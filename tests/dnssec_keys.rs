@@ -81,11 +81,20 @@ fn free_address() -> SocketAddr {
     }
 }
 
-/// GET over HTTP/1.0; (status, body).
+/// The API key the servers of these tests accept.
+const API_KEY: &str = "readyz-test-key";
+
+/// GET over HTTP/1.0 without an API key; (status, body).
 fn http_get(api: SocketAddr, path: &str) -> Option<(u16, String)> {
+    http_get_as(api, path, None)
+}
+
+/// GET over HTTP/1.0, with `key` if given; (status, body).
+fn http_get_as(api: SocketAddr, path: &str, key: Option<&str>) -> Option<(u16, String)> {
     let mut stream = TcpStream::connect_timeout(&api, Duration::from_secs(2)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
+    let key = key.map_or(String::new(), |key| format!("X-API-Key: {key}\r\n"));
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n{key}\r\n").ok()?;
     let mut response = String::new();
     stream.read_to_string(&mut response).ok()?;
     let status = response.split_whitespace().nth(1)?.parse().ok()?;
@@ -117,6 +126,7 @@ fn start(setup: &Setup, config: &Path) -> Server {
         .arg("serve")
         .env_remove("POOLDNS_CONFIG")
         .env_remove("POOLDNS_STORE_URL")
+        .env("POOLDNS_API_KEY", API_KEY)
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
@@ -175,18 +185,22 @@ fn a_zone_whose_keys_cannot_be_opened_is_not_served() {
     );
 
     // With the wrong key-encryption key the zone is refused, readiness
-    // names it, and the other zone is served.
+    // names it (to a caller with an API key), and the other zone is served.
     let with_b = setup.config("b", Some(KEK_B), dns, api);
     let server = start(&setup, &with_b);
+    let detailed = || http_get_as(api, "/readyz", Some(API_KEY));
     assert!(
-        eventually(
-            || http_get(api, "/readyz").is_some_and(|(status, body)| status == 503 && body.contains("sealed.test"))
-        ),
+        eventually(|| detailed().is_some_and(|(status, body)| status == 503 && body.contains("sealed.test"))),
         "readyz must fail naming the zone: {:?}",
-        http_get(api, "/readyz")
+        detailed()
     );
-    let (_, body) = http_get(api, "/readyz").expect("readyz answers");
+    let (_, body) = detailed().expect("readyz answers");
     assert!(body.contains("cannot be decrypted"), "{body}");
+    assert_eq!(
+        http_get(api, "/readyz"),
+        Some((503, "zones not served: 1\n".to_string())),
+        "without a key: one line, no details"
+    );
     assert!(
         !body.contains(KEK_A.trim()) && !body.contains(KEK_B.trim()),
         "secret in body: {body}"
@@ -208,12 +222,18 @@ fn a_zone_whose_keys_cannot_be_opened_is_not_served() {
     let without = setup.config("none", None, dns, api);
     let server = start(&setup, &without);
     assert!(
-        eventually(|| http_get(api, "/readyz")
+        eventually(|| http_get_as(api, "/readyz", Some(API_KEY))
             .is_some_and(|(status, body)| status == 503 && body.contains("no [dnssec] key_encryption_key_file"))),
         "{:?}",
-        http_get(api, "/readyz")
+        http_get_as(api, "/readyz", Some(API_KEY))
     );
     drop(server);
+    let log = std::fs::read_to_string(setup.path("serve.log")).expect("log");
+    assert!(
+        log.lines()
+            .any(|line| line.contains("WARN") && line.contains("key_encryption_key_file while zones are secured")),
+        "{log}"
+    );
 
     // With the right key it signs.
     let server = start(&setup, &with_a);

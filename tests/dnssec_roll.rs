@@ -7,9 +7,11 @@
 //! takes seconds.
 
 use std::fs;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -241,10 +243,16 @@ fn ksk_roll_waits_for_a_parent_served_elsewhere() {
     let parent_text = |ds: &str| zone_text("remote.test", &format!("kid NS ns1.kid\nns1.kid A 192.0.2.2\n{ds}"));
     let parent_zones = zones_dir(&[("remote.test", parent_text(""))]);
     let parent = Pooldns::start_with(options(parent_zones.path(), &store.path().join("parent.db"), ""));
+    // The child's resolver lies: it claims whatever DS the roll waits for.
+    let forger = Forger::start();
     let child = Pooldns::start_with(options(
         child_zones.path(),
         &store.path().join("child.db"),
-        &format!("parent_resolver = \"{}\"\n", parent.dns),
+        &format!(
+            "parent_resolver = \"{}\"\nparent_port = {}\n",
+            forger.address,
+            parent.dns.port()
+        ),
     ));
     child.cli_ok(&["zone", "secure", "kid.remote.test", "--split"]);
     let publish_ds = |ds: &str| {
@@ -265,7 +273,11 @@ fn ksk_roll_waits_for_a_parent_served_elsewhere() {
         || roll_phase(&key_list(&child, "kid.remote.test")).as_deref() == Some("ds-wait"),
         "ds-wait",
     );
-    // The parent still has the old DS: the roll must hold, old KSK kept.
+    // The resolver now forges the new DS (public in the CDS records), with
+    // TTL 0, after a stray answer with another ID; only the parent's own
+    // server counts, and it still has the old DS: the roll must hold, old
+    // KSK kept.
+    forger.forge_ds(&child.cli_ok(&["zone", "ds", "kid.remote.test"]));
     thread::sleep(Duration::from_secs(6));
     let list = key_list(&child, "kid.remote.test");
     assert_eq!(roll_phase(&list).as_deref(), Some("ds-wait"), "{list}");
@@ -298,6 +310,112 @@ fn ksk_roll_waits_for_a_parent_served_elsewhere() {
         1,
         "old KSK retired: {keys:?}"
     );
+    assert!(forger.queries() > 0, "the resolver found the parent's servers");
+}
+
+/// A resolver that points `remote.test` at one server, 127.0.0.1, and
+/// answers DS queries with a forged DS set once told to.
+struct Forger {
+    address: SocketAddr,
+    ds: Arc<Mutex<Option<Vec<u8>>>>,
+    queries: Arc<AtomicUsize>,
+}
+
+impl Forger {
+    fn start() -> Forger {
+        let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
+        let address = socket.local_addr().expect("address");
+        let ds: Arc<Mutex<Option<Vec<u8>>>> = Arc::default();
+        let queries = Arc::new(AtomicUsize::new(0));
+        let (forged, counter) = (ds.clone(), queries.clone());
+        thread::spawn(move || {
+            let mut buffer = [0u8; 512];
+            while let Ok((length, peer)) = socket.recv_from(&mut buffer) {
+                let query = &buffer[..length];
+                counter.fetch_add(1, Ordering::Relaxed);
+                let Some(question_end) = query.get(12..).and_then(|rest| rest.iter().position(|&b| b == 0)) else {
+                    continue;
+                };
+                let question_end = 12 + question_end + 5;
+                let Some(qtype) = query.get(question_end - 4..question_end) else {
+                    continue;
+                };
+                let qtype = u16::from_be_bytes([qtype[0], qtype[1]]);
+                let mut answers: Vec<Vec<u8>> = Vec::new();
+                let mut additional: Vec<Vec<u8>> = Vec::new();
+                match qtype {
+                    2 => {
+                        answers.push(record(&[0xc0, 12], 2, 60, &wire("ns1.remote.test")));
+                        additional.push(record(&wire("ns1.remote.test"), 1, 60, &[127, 0, 0, 1]));
+                    }
+                    43 => {
+                        if let Some(rdata) = forged.lock().expect("lock").clone() {
+                            answers.push(record(&[0xc0, 12], 43, 0, &rdata));
+                        }
+                    }
+                    _ => {}
+                }
+                let mut reply = query[..question_end].to_vec();
+                reply[2] = 0x84 | (query[2] & 0x01);
+                reply[3] = 0x80;
+                reply[6..8].copy_from_slice(&(answers.len() as u16).to_be_bytes());
+                reply[8..10].copy_from_slice(&[0, 0]);
+                reply[10..12].copy_from_slice(&(additional.len() as u16).to_be_bytes());
+                reply.extend(answers.concat());
+                reply.extend(additional.concat());
+                let mut stray = reply.clone();
+                stray[1] ^= 0x5a;
+                let _ = socket.send_to(&stray, peer);
+                let _ = socket.send_to(&reply, peer);
+            }
+        });
+        Forger {
+            address,
+            ds,
+            queries,
+        }
+    }
+
+    /// Forges the DS of `zone_ds` (`pooldns zone ds` output) from now on.
+    fn forge_ds(&self, zone_ds: &str) {
+        let fields: Vec<&str> = zone_ds.lines().last().expect("a DS").split_whitespace().collect();
+        let [.., tag, algorithm, digest_type, digest] = fields[..] else {
+            panic!("not a DS line: {zone_ds}");
+        };
+        let mut rdata = tag.parse::<u16>().expect("tag").to_be_bytes().to_vec();
+        rdata.push(algorithm.parse().expect("algorithm"));
+        rdata.push(digest_type.parse().expect("digest type"));
+        rdata.extend(
+            (0..digest.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&digest[i..i + 2], 16).expect("hex")),
+        );
+        *self.ds.lock().expect("lock") = Some(rdata);
+    }
+
+    fn queries(&self) -> usize {
+        self.queries.load(Ordering::Relaxed)
+    }
+}
+
+fn wire(name: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    for label in name.split('.') {
+        out.push(label.len() as u8);
+        out.extend_from_slice(label.as_bytes());
+    }
+    out.push(0);
+    out
+}
+
+fn record(owner: &[u8], rtype: u16, ttl: u32, rdata: &[u8]) -> Vec<u8> {
+    let mut out = owner.to_vec();
+    out.extend_from_slice(&rtype.to_be_bytes());
+    out.extend_from_slice(&1u16.to_be_bytes());
+    out.extend_from_slice(&ttl.to_be_bytes());
+    out.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
+    out.extend_from_slice(rdata);
+    out
 }
 
 #[test]

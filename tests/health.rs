@@ -441,9 +441,13 @@ async fn http_probe_checks_status_body_and_headers() {
     );
     let listed = serde_json::to_string(&checker.list()).expect("json");
     assert!(!listed.contains(TOKEN), "a header value leaked: {listed}");
-    let mut metrics = String::new();
-    checker.render_metrics(&mut metrics);
-    assert!(!metrics.contains(TOKEN), "a header value leaked: {metrics}");
+    for check in checker.stats().checks {
+        assert!(
+            !check.target.contains(TOKEN) && !check.target.contains("/token"),
+            "a header value or URL path in a metric label: {}",
+            check.target
+        );
+    }
 
     // The body as a weight, while up.
     let weighted = checker.register(pinned("http", port, "/weight", every.clone(), |_| {}));
@@ -720,7 +724,10 @@ async fn route_and_metrics_show_every_check_without_header_values() {
     let target = listener.local_addr().expect("address");
     let up = checker.register(tcp(target, timing(Duration::from_secs(60))));
     let closed = closed_port().await;
-    let mut probe = HttpProbe::new(format!("https://{HOST}:{}/health", closed.port()), true);
+    let mut probe = HttpProbe::new(
+        format!("https://{HOST}:{}/health/private?key=query-secret", closed.port()),
+        true,
+    );
     probe.headers = vec![(TOKEN_HEADER.into(), TOKEN.into())];
     let down = checker.register(CheckSpec {
         address: closed.ip(),
@@ -738,6 +745,7 @@ async fn route_and_metrics_show_every_check_without_header_values() {
         rolls: Arc::new(pooldns::roller::RollStatus::default()),
         keys: pooldns::api::auth::ApiKeys::new(vec![pooldns::api::auth::ApiKey::new("ops", KEY, false)]),
         nameservers: Arc::new(Vec::new()),
+        ds_retire_delay: Duration::from_secs(172_800),
         registrars: Arc::new(std::collections::BTreeMap::new()),
         health: checker.clone(),
     });
@@ -779,13 +787,17 @@ async fn route_and_metrics_show_every_check_without_header_values() {
         .await
         .expect("body");
     assert!(!metrics.contains(TOKEN), "a header value leaked: {metrics}");
+    assert!(
+        !metrics.contains("query-secret") && !metrics.contains("/health/private"),
+        "a URL path or query leaked: {metrics}"
+    );
     let expected = [
         format!(
             "pooldns_health_check_up{{id=\"{}\",target=\"{target}\",kind=\"tcp\"}} 1",
             up.id()
         ),
         format!(
-            "pooldns_health_check_up{{id=\"{}\",target=\"https://{HOST}:{}/health via 127.0.0.1\",kind=\"https\"}} 0",
+            "pooldns_health_check_up{{id=\"{}\",target=\"https://{HOST}:{} via 127.0.0.1\",kind=\"https\"}} 0",
             down.id(),
             closed.port()
         ),

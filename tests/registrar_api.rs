@@ -44,7 +44,7 @@ fn start(mock: &GoDaddyMock, zones: &std::path::Path) -> Pooldns {
     options.extra_config = format!(
         "\n[[api.keys]]\nname = \"operator\"\nkey = \"{OPERATOR_KEY}\"\nany_nameservers = true\n\
          [[api.keys]]\nname = \"catalyst\"\nkey = \"{CLIENT_KEY}\"\n\
-         [pool]\nnameservers = [\"ns1.pooldns.test\", \"ns2.pooldns.test.\"]\n\
+         [pool]\nnameservers = [\"ns1.pooldns.test\", \"ns2.pooldns.test.\"]\nds_retire_delay = 3\n\
          [registrars.godaddy]\nbase_url = \"{}\"\n",
         mock.base_url
     );
@@ -218,7 +218,7 @@ async fn registrar_routes_follow_pdm_and_refuse_what_would_break() {
     assert_eq!((status, body["error"].as_str()), (409, Some("ds-conflict")), "{body}");
     assert_eq!(mock.control.mutations().len(), before, "nothing changed");
 
-    // Once pooldns signs the zone, its DS replaces the registrar's, then NS.
+    // Once pooldns signs the zone, the flip keeps DNSSEC valid throughout.
     let zone_file = zones.path().join("example.com.zone");
     std::fs::write(&zone_file, "$ORIGIN example.com.\n$TTL 300\n@ SOA ns1.pooldns.test. h.example.com. 1 3600 600 86400 60\n@ NS ns1.pooldns.test.\n@ NS ns2.pooldns.test.\n").expect("zone");
     let cli = |args: Vec<String>| {
@@ -233,6 +233,28 @@ async fn registrar_routes_follow_pdm_and_refuse_what_would_break() {
     cli(vec!["zone".into(), "secure".into(), "example.com".into()]);
     let ours = cli(vec!["zone".into(), "ds".into(), "example.com".into()]);
     let our_tag = ours.split_whitespace().nth(4).expect("key tag").to_string();
+    let theirs = mock.ds("example.com");
+
+    // A name server change that fails leaves the registrar's DS as it was.
+    let (status, body) = call(
+        set_ns,
+        Some(CLIENT_KEY),
+        json!({"domain": "example.com", "token": token, "nameservers": ["ns1.pooldns.test"]}),
+    )
+    .await
+    .expect("call");
+    assert_eq!(status, 422, "GoDaddy wants two name servers: {body}");
+    assert_eq!(mock.ds("example.com"), theirs, "DS restored");
+    assert!(
+        mock.control
+            .mutations()
+            .iter()
+            .any(|call| call.contains("dnssecRecords")),
+        "both DS sets were published before the name server step: {:?}",
+        mock.control.mutations()
+    );
+
+    // Both DS sets while resolvers may follow either server set, then NS.
     let (status, body) = call(set_ns, Some(CLIENT_KEY), flip.clone()).await.expect("call");
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["success"], json!(true));
@@ -243,6 +265,17 @@ async fn registrar_routes_follow_pdm_and_refuse_what_would_break() {
         ["ns1.pooldns.test", "ns2.pooldns.test"]
     );
     let ds = mock.ds("example.com");
+    assert_eq!(ds.len(), 2, "theirs and ours: {ds:?}");
+    assert!(ds.contains(&theirs[0]), "{ds:?}");
+    // After the parent's NS TTL (3 s here) only ours remain.
+    let mut ds = Vec::new();
+    for _ in 0..100 {
+        ds = mock.ds("example.com");
+        if ds.len() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     assert_eq!(ds.len(), 1, "{ds:?}");
     assert!(
         ds[0].starts_with(&format!("{our_tag} ")),

@@ -6,20 +6,23 @@
 //! every server shows the expected data or a deadline passes. [`find_parent_servers`] finds
 //! those servers through a recursive resolver when they are not given.
 //!
-//! The DNS client is deliberately small: hand-encoded queries with EDNS (1232-byte UDP
-//! payload), answers parsed with name decompression, and a TCP retry for truncated answers.
+//! [`query`] is the one DNS client for outgoing queries (these checks, and the DS checks
+//! of key rollovers): messages encoded and decoded by hickory-proto, a random ID and a
+//! fresh connected UDP socket on a random port per query, EDNS with a 1232-byte payload,
+//! only an answer to the question asked accepted, and a TCP retry for truncated answers.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
+use hickory_proto::op::{Edns, Message as Wire, MessageType, Query};
+use hickory_proto::rr::{DNSClass, Name, RData, Record as WireRecord, RecordType};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::time::Instant;
 
 use crate::ds::DsRecord;
 use crate::error::{Error, Result};
-use crate::names::{wire_name, DomainName, NameserverName};
-use crate::retry::{RandomSource, SplitMix64};
+use crate::names::{DomainName, NameserverName};
 use crate::types::same_set;
 
 /// Record type A.
@@ -30,10 +33,6 @@ pub const TYPE_NS: u16 = 2;
 pub const TYPE_AAAA: u16 = 28;
 /// Record type DS.
 pub const TYPE_DS: u16 = 43;
-/// Record type OPT (EDNS).
-const TYPE_OPT: u16 = 41;
-/// Class IN.
-const CLASS_IN: u16 = 1;
 /// The UDP payload size advertised with EDNS.
 const EDNS_PAYLOAD: u16 = 1232;
 
@@ -70,8 +69,8 @@ pub enum RecordData {
     Ns(String),
     /// A delegation signer.
     Ds(DsRecord),
-    /// Anything else, as raw record data.
-    Other(Vec<u8>),
+    /// Anything else.
+    Other,
 }
 
 /// One resource record of an answer.
@@ -342,23 +341,37 @@ pub async fn find_parent_servers(
 /// Uses UDP and retries over TCP when the answer is truncated. `recursion` sets the RD bit
 /// (for resolvers; parent servers are asked without it).
 pub async fn query(server: SocketAddr, name: &str, rtype: u16, recursion: bool, timeout: Duration) -> Result<Message> {
-    let id = u16::try_from(SplitMix64::from_entropy().next_u64() & 0xFFFF).unwrap_or(0);
-    let packet = encode_query(id, name, rtype, recursion);
+    let qname = Name::from_ascii(format!("{}.", name.trim_end_matches('.')))
+        .map_err(|error| Error::invalid(format!("{name:?} cannot be asked for: {error}")))?;
+    let question = Query::query(qname, RecordType::from(rtype));
+    // A random ID (hickory draws it from the operating system's generator).
+    let mut request = Wire::query();
+    request.metadata.recursion_desired = recursion;
+    request.add_query(question.clone());
+    let mut edns = Edns::new();
+    edns.set_max_payload(EDNS_PAYLOAD);
+    request.set_edns(edns);
+    let packet = request
+        .to_vec()
+        .map_err(|error| Error::invalid(format!("{name:?} cannot be asked for: {error}")))?;
+    let id = request.metadata.id;
     let started = Instant::now();
-    let answer = tokio::time::timeout(timeout, udp_exchange(server, &packet, id, name, rtype))
+    let answer = tokio::time::timeout(timeout, udp_exchange(server, &packet, id, &question))
         .await
         .map_err(|_| Error::Timeout)??;
     if !answer.truncated {
         return Ok(answer);
     }
     let remaining = timeout.saturating_sub(started.elapsed()).max(Duration::from_millis(50));
-    tokio::time::timeout(remaining, tcp_exchange(server, &packet, id, name, rtype))
+    tokio::time::timeout(remaining, tcp_exchange(server, &packet, id, &question))
         .await
         .map_err(|_| Error::Timeout)?
 }
 
-/// Sends over UDP and waits for the matching answer, ignoring strays.
-async fn udp_exchange(server: SocketAddr, packet: &[u8], id: u16, name: &str, rtype: u16) -> Result<Message> {
+/// Sends over UDP from a fresh socket on a random port, connected to
+/// `server` so that no other sender's datagram is read, and waits for the
+/// answer to `question`, ignoring strays.
+async fn udp_exchange(server: SocketAddr, packet: &[u8], id: u16, question: &Query) -> Result<Message> {
     let local: SocketAddr = if server.is_ipv4() {
         (Ipv4Addr::UNSPECIFIED, 0).into()
     } else {
@@ -370,14 +383,14 @@ async fn udp_exchange(server: SocketAddr, packet: &[u8], id: u16, name: &str, rt
     let mut buffer = vec![0u8; 65_535];
     loop {
         let length = socket.recv(&mut buffer).await.map_err(io_error)?;
-        if let Some(message) = parse_matching(&buffer[..length], id, name, rtype) {
-            return message;
+        if let Some(message) = answer_to(&buffer[..length], id, question) {
+            return Ok(message);
         }
     }
 }
 
 /// Sends over TCP with the two-byte length prefix.
-async fn tcp_exchange(server: SocketAddr, packet: &[u8], id: u16, name: &str, rtype: u16) -> Result<Message> {
+async fn tcp_exchange(server: SocketAddr, packet: &[u8], id: u16, question: &Query) -> Result<Message> {
     let mut stream = TcpStream::connect(server).await.map_err(io_error)?;
     let length = u16::try_from(packet.len()).map_err(|_| Error::invalid("query too long"))?;
     let mut framed = length.to_be_bytes().to_vec();
@@ -387,7 +400,9 @@ async fn tcp_exchange(server: SocketAddr, packet: &[u8], id: u16, name: &str, rt
     stream.read_exact(&mut prefix).await.map_err(io_error)?;
     let mut buffer = vec![0u8; usize::from(u16::from_be_bytes(prefix))];
     stream.read_exact(&mut buffer).await.map_err(io_error)?;
-    parse_matching(&buffer, id, name, rtype).unwrap_or_else(|| Err(malformed("answer does not match the query")))
+    answer_to(&buffer, id, question).ok_or_else(|| Error::Unavailable {
+        detail: "the DNS answer is malformed or does not answer the query".into(),
+    })
 }
 
 /// Maps a socket error.
@@ -397,239 +412,103 @@ fn io_error(error: std::io::Error) -> Error {
     }
 }
 
-/// The error for an unreadable answer.
-fn malformed(why: &str) -> Error {
-    Error::Unavailable {
-        detail: format!("malformed DNS answer: {why}"),
-    }
-}
-
-/// Parses `bytes` if it answers query `id` for `name`/`rtype`; `None` for a stray packet.
-fn parse_matching(bytes: &[u8], id: u16, name: &str, rtype: u16) -> Option<Result<Message>> {
-    if bytes.len() < 12 || u16::from_be_bytes([bytes[0], bytes[1]]) != id || bytes[2] & 0x80 == 0 {
+/// `bytes` as a message if it is a well-formed response to query `id`
+/// with `question` as its only question; `None` otherwise.
+fn answer_to(bytes: &[u8], id: u16, question: &Query) -> Option<Message> {
+    let reply = Wire::from_vec(bytes).ok()?;
+    let metadata = &reply.metadata;
+    if metadata.id != id || metadata.message_type != MessageType::Response {
         return None;
     }
-    let mut reader = Reader { bytes, position: 12 };
-    let question = (|| {
-        let qdcount = u16::from_be_bytes([bytes[4], bytes[5]]);
-        if qdcount != 1 {
-            return None;
-        }
-        let qname = reader.name().ok()?;
-        let qtype = reader.u16().ok()?;
-        let _class = reader.u16().ok()?;
-        Some((qname, qtype))
-    })();
-    match question {
-        Some((qname, qtype)) if qname.eq_ignore_ascii_case(name.trim_end_matches('.')) && qtype == rtype => {
-            Some(parse_message(bytes))
-        }
-        _ => None,
+    let [asked] = &reply.queries[..] else {
+        return None;
+    };
+    // Names compare without regard to case (RFC 4343).
+    let same = asked.name() == question.name()
+        && asked.query_type() == question.query_type()
+        && asked.query_class() == DNSClass::IN;
+    if !same {
+        return None;
     }
-}
-
-/// Builds a query with EDNS.
-pub(crate) fn encode_query(id: u16, name: &str, rtype: u16, recursion: bool) -> Vec<u8> {
-    let mut packet = Vec::with_capacity(64);
-    packet.extend_from_slice(&id.to_be_bytes());
-    packet.push(if recursion { 0x01 } else { 0x00 });
-    packet.push(0x00);
-    packet.extend_from_slice(&[0, 1, 0, 0, 0, 0, 0, 1]);
-    packet.extend_from_slice(&wire_name(name));
-    packet.extend_from_slice(&rtype.to_be_bytes());
-    packet.extend_from_slice(&CLASS_IN.to_be_bytes());
-    // OPT: root owner, payload size, extended rcode/version/flags 0, no options.
-    packet.push(0);
-    packet.extend_from_slice(&TYPE_OPT.to_be_bytes());
-    packet.extend_from_slice(&EDNS_PAYLOAD.to_be_bytes());
-    packet.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
-    packet
-}
-
-/// A cursor over a DNS message.
-struct Reader<'a> {
-    /// The whole message (names may point anywhere in it).
-    bytes: &'a [u8],
-    /// The read position.
-    position: usize,
-}
-
-impl Reader<'_> {
-    /// Reads `count` bytes.
-    fn take(&mut self, count: usize) -> Result<&[u8]> {
-        let end = self.position.checked_add(count).filter(|end| *end <= self.bytes.len());
-        let end = end.ok_or_else(|| malformed("truncated"))?;
-        let slice = &self.bytes[self.position..end];
-        self.position = end;
-        Ok(slice)
-    }
-
-    /// Reads a big-endian u16.
-    fn u16(&mut self) -> Result<u16> {
-        let bytes = self.take(2)?;
-        Ok(u16::from_be_bytes([bytes[0], bytes[1]]))
-    }
-
-    /// Reads a big-endian u32.
-    fn u32(&mut self) -> Result<u32> {
-        let bytes = self.take(4)?;
-        Ok(u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
-    }
-
-    /// Reads a possibly compressed name at the cursor.
-    fn name(&mut self) -> Result<String> {
-        let (name, next) = read_name(self.bytes, self.position)?;
-        self.position = next;
-        Ok(name)
-    }
-}
-
-/// Reads a name starting at `start`; returns it (lower-case, no trailing dot) and the
-/// position after it in the original stream.
-fn read_name(bytes: &[u8], start: usize) -> Result<(String, usize)> {
-    let mut labels: Vec<String> = Vec::new();
-    let mut position = start;
-    let mut resume = None;
-    let mut jumps = 0;
-    let mut length = 0usize;
-    loop {
-        let first = *bytes.get(position).ok_or_else(|| malformed("name runs past the end"))?;
-        match first & 0xC0 {
-            0x00 if first == 0 => {
-                position += 1;
-                break;
-            }
-            0x00 => {
-                let size = usize::from(first);
-                let label = bytes
-                    .get(position + 1..position + 1 + size)
-                    .ok_or_else(|| malformed("label runs past the end"))?;
-                length += size + 1;
-                if length > 255 {
-                    return Err(malformed("name longer than 255 bytes"));
-                }
-                labels.push(String::from_utf8_lossy(label).to_ascii_lowercase());
-                position += 1 + size;
-            }
-            0xC0 => {
-                let second = *bytes
-                    .get(position + 1)
-                    .ok_or_else(|| malformed("pointer runs past the end"))?;
-                jumps += 1;
-                if jumps > 64 {
-                    return Err(malformed("compression loop"));
-                }
-                resume.get_or_insert(position + 2);
-                position = usize::from(u16::from_be_bytes([first & 0x3F, second]));
-            }
-            _ => return Err(malformed("unknown label type")),
-        }
-    }
-    Ok((labels.join("."), resume.unwrap_or(position)))
-}
-
-/// Parses a whole DNS message.
-pub(crate) fn parse_message(bytes: &[u8]) -> Result<Message> {
-    let mut reader = Reader { bytes, position: 0 };
-    let header = reader.take(12)?;
-    let flags = u16::from_be_bytes([header[2], header[3]]);
-    let counts = [
-        u16::from_be_bytes([header[4], header[5]]),
-        u16::from_be_bytes([header[6], header[7]]),
-        u16::from_be_bytes([header[8], header[9]]),
-        u16::from_be_bytes([header[10], header[11]]),
-    ];
-    for _ in 0..counts[0] {
-        reader.name()?;
-        reader.take(4)?;
-    }
-    let mut sections: [Vec<Record>; 3] = Default::default();
-    for (section, count) in sections.iter_mut().zip(&counts[1..]) {
-        for _ in 0..*count {
-            let name = reader.name()?;
-            let rtype = reader.u16()?;
-            let _class = reader.u16()?;
-            let ttl = reader.u32()?;
-            let length = usize::from(reader.u16()?);
-            let start = reader.position;
-            let rdata = reader.take(length)?;
-            let data = match rtype {
-                TYPE_A if length == 4 => RecordData::A(Ipv4Addr::new(rdata[0], rdata[1], rdata[2], rdata[3])),
-                TYPE_AAAA if length == 16 => {
-                    let mut octets = [0u8; 16];
-                    octets.copy_from_slice(rdata);
-                    RecordData::Aaaa(Ipv6Addr::from(octets))
-                }
-                TYPE_NS => RecordData::Ns(read_name(bytes, start)?.0),
-                TYPE_DS if length > 4 => match DsRecord::new(
-                    u16::from_be_bytes([rdata[0], rdata[1]]),
-                    rdata[2],
-                    rdata[3],
-                    rdata[4..].to_vec(),
-                ) {
-                    Ok(ds) => RecordData::Ds(ds),
-                    Err(_) => RecordData::Other(rdata.to_vec()),
-                },
-                TYPE_OPT => continue,
-                _ => RecordData::Other(rdata.to_vec()),
-            };
-            section.push(Record { name, rtype, ttl, data });
-        }
-    }
-    let [answers, authority, additional] = sections;
-    Ok(Message {
-        rcode: (flags & 0x000F) as u8,
-        authoritative: flags & 0x0400 != 0,
-        truncated: flags & 0x0200 != 0,
-        answers,
-        authority,
-        additional,
+    let records = |list: &[WireRecord]| list.iter().filter_map(record).collect::<Vec<Record>>();
+    Some(Message {
+        rcode: (u16::from(metadata.response_code) & 0x000F) as u8,
+        authoritative: metadata.authoritative,
+        truncated: metadata.truncation,
+        answers: records(&reply.answers),
+        authority: records(&reply.authorities),
+        additional: records(&reply.additionals),
     })
+}
+
+/// A record in this module's terms; `None` for EDNS.
+fn record(record: &WireRecord) -> Option<Record> {
+    let data = match &record.data {
+        RData::A(address) => RecordData::A(address.0),
+        RData::AAAA(address) => RecordData::Aaaa(address.0),
+        RData::NS(host) => RecordData::Ns(host_name(&host.0)),
+        RData::OPT(_) => return None,
+        RData::Unknown { code, rdata } if *code == RecordType::DS && rdata.anything.len() > 4 => {
+            let bytes = &rdata.anything;
+            DsRecord::new(
+                u16::from_be_bytes([bytes[0], bytes[1]]),
+                bytes[2],
+                bytes[3],
+                bytes[4..].to_vec(),
+            )
+            .map_or(RecordData::Other, RecordData::Ds)
+        }
+        _ => RecordData::Other,
+    };
+    Some(Record {
+        name: host_name(&record.name),
+        rtype: u16::from(record.data.record_type()),
+        ttl: record.ttl,
+        data,
+    })
+}
+
+/// A name lower-case, without the trailing dot (empty for the root).
+fn host_name(name: &Name) -> String {
+    name.to_lowercase().to_ascii().trim_end_matches('.').to_string()
 }
 
 #[cfg(test)]
 mod tests {
+    use std::net::Ipv4Addr;
+
+    use hickory_proto::op::OpCode;
+    use hickory_proto::rr::rdata::{A, NS};
+
     use super::*;
 
-    #[test]
-    fn query_encoding() {
-        let packet = encode_query(0xBEEF, "Pool.Example.com", TYPE_NS, false);
-        assert_eq!(&packet[..4], &[0xBE, 0xEF, 0x00, 0x00]);
-        assert_eq!(&packet[4..12], &[0, 1, 0, 0, 0, 0, 0, 1]);
-        assert_eq!(&packet[12..30], b"\x04pool\x07example\x03com\x00");
-        assert_eq!(&packet[30..34], &[0, 2, 0, 1]);
-        assert_eq!(packet.len(), 34 + 11);
-        assert_eq!(encode_query(1, "a.b", TYPE_A, true)[2], 0x01);
+    fn name(text: &str) -> Name {
+        Name::from_ascii(text).expect("name")
     }
 
-    #[test]
-    fn names_decompress_and_loops_are_caught() {
-        // "example.com" at 12, then a pointer to it with a "pool" label in front.
-        let mut bytes = vec![0u8; 12];
-        bytes.extend_from_slice(b"\x07example\x03com\x00");
-        bytes.extend_from_slice(b"\x04pool\xC0\x0C");
-        let (name, next) = read_name(&bytes, 25).expect("valid");
-        assert_eq!(name, "pool.example.com");
-        assert_eq!(next, bytes.len());
-        let looped = [0u8, 0, 0xC0, 0x02];
-        assert!(read_name(&looped, 2).is_err());
-        assert!(read_name(&[0x05, b'a'], 0).is_err());
-        assert!(read_name(&[0x80], 0).is_err());
+    /// A referral for pool.example.com with glue, as a parent server sends it.
+    fn referral(id: u16, question: &Query) -> Vec<u8> {
+        referral_to(id, question, &["NS1.net.", "ns2.net."])
     }
 
-    #[test]
-    fn parses_a_referral() {
-        let mut bytes = vec![0x12, 0x34, 0x80, 0x00, 0, 1, 0, 0, 0, 2, 0, 1];
-        bytes.extend_from_slice(b"\x04pool\x07example\x03com\x00\x00\x02\x00\x01");
-        for host in [&b"\x03ns1\x03net\x00"[..], &b"\x03ns2\x03net\x00"[..]] {
-            bytes.extend_from_slice(b"\xC0\x0C\x00\x02\x00\x01\x00\x00\x0E\x10");
-            bytes.extend_from_slice(&(host.len() as u16).to_be_bytes());
-            bytes.extend_from_slice(host);
+    fn referral_to(id: u16, question: &Query, hosts: &[&str]) -> Vec<u8> {
+        let mut reply = Wire::new(id, MessageType::Response, OpCode::Query);
+        reply.add_query(question.clone());
+        for host in hosts {
+            let ns = WireRecord::from_rdata(name("pool.example.com."), 3600, RData::NS(NS(name(host))));
+            reply.authorities.push(ns);
         }
-        bytes.extend_from_slice(b"\x03ns1\x03net\x00\x00\x01\x00\x01\x00\x00\x0E\x10\x00\x04\xC0\x00\x02\x01");
-        let message = parse_matching(&bytes, 0x1234, "pool.example.com", TYPE_NS)
-            .expect("matches")
-            .expect("parses");
+        let glue = RData::A(A(Ipv4Addr::new(192, 0, 2, 1)));
+        reply
+            .additionals
+            .push(WireRecord::from_rdata(name("ns1.net."), 3600, glue));
+        reply.to_vec().expect("encodes")
+    }
+
+    #[test]
+    fn only_the_answer_to_the_question_is_taken() {
+        let question = Query::query(name("Pool.Example.com."), RecordType::NS);
+        let message = answer_to(&referral(0x1234, &question), 0x1234, &question).expect("matches");
         assert!(!message.authoritative);
         assert_eq!(
             ns_set(&message.authority, "pool.example.com"),
@@ -639,8 +518,53 @@ mod tests {
             ]
         );
         assert_eq!(message.additional[0].data, RecordData::A(Ipv4Addr::new(192, 0, 2, 1)));
-        assert!(parse_matching(&bytes, 0x9999, "pool.example.com", TYPE_NS).is_none());
-        assert!(parse_matching(&bytes, 0x1234, "other.example.com", TYPE_NS).is_none());
-        assert!(parse_message(&bytes[..bytes.len() - 2]).is_err());
+        // Another ID, another question, a query instead of a response,
+        // garbage: none is an answer.
+        assert!(answer_to(&referral(0x9999, &question), 0x1234, &question).is_none());
+        let other = Query::query(name("other.example.com."), RecordType::NS);
+        assert!(answer_to(&referral(0x1234, &other), 0x1234, &question).is_none());
+        let ds = Query::query(name("pool.example.com."), RecordType::DS);
+        assert!(answer_to(&referral(0x1234, &ds), 0x1234, &question).is_none());
+        let mut query = Wire::new(0x1234, MessageType::Query, OpCode::Query);
+        query.add_query(question.clone());
+        assert!(answer_to(&query.to_vec().expect("encodes"), 0x1234, &question).is_none());
+        let bytes = referral(0x1234, &question);
+        assert!(answer_to(&bytes[..bytes.len() - 2], 0x1234, &question).is_none());
+    }
+
+    #[tokio::test]
+    async fn forged_and_stray_datagrams_are_ignored() {
+        let server = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+        let address = server.local_addr().expect("address");
+        let forger = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+        let responder = std::thread::spawn(move || {
+            let mut buffer = [0u8; 512];
+            let (length, client) = server.recv_from(&mut buffer).expect("query");
+            let request = Wire::from_vec(&buffer[..length]).expect("a query");
+            let question = request.queries[0].clone();
+            let id = request.metadata.id;
+            // From another port, with the right ID: not from the server.
+            forger
+                .send_to(&referral_to(id, &question, &["evil.net."]), client)
+                .expect("send");
+            // From the server, with another ID or question.
+            server.send_to(&referral(id ^ 1, &question), client).expect("send");
+            let other = Query::query(name("evil.example.com."), RecordType::NS);
+            server.send_to(&referral(id, &other), client).expect("send");
+            server.send_to(&referral(id, &question), client).expect("send");
+            id
+        });
+        let answer = query(address, "pool.example.com", TYPE_NS, false, Duration::from_secs(5))
+            .await
+            .expect("answered");
+        assert_eq!(
+            ns_set(&answer.authority, "pool.example.com"),
+            vec![
+                NameserverName::new("ns1.net").expect("valid"),
+                NameserverName::new("ns2.net").expect("valid")
+            ],
+            "the server's own answer"
+        );
+        responder.join().expect("responder");
     }
 }

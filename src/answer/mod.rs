@@ -39,7 +39,6 @@ use std::sync::Arc;
 use base::header::{flag, rcode};
 use base::NameBuf;
 
-pub(crate) use self::query::{read_record, skip_name};
 pub use self::query::{Edns, ParseError, Query};
 use self::sections::Sections;
 use self::writer::{Full, MessageWriter, Section};

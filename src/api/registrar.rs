@@ -2,8 +2,10 @@
 //! pool-domain-manager registrar routes, with the same paths, fields,
 //! token formats and status codes, plus what PDM lacks: an API key is
 //! required, the name servers must be pooldns's own unless the key allows
-//! any, and a domain whose registrar publishes DS records pooldns cannot
-//! satisfy is not flipped (it would turn bogus).
+//! any, a domain whose registrar publishes DS records pooldns cannot
+//! satisfy is not flipped (it would turn bogus), and one it can is flipped
+//! without a moment of failed validation: both DS sets first, then the
+//! name servers, the old DS only once the old servers are out of caches.
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
@@ -12,8 +14,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use base::name::Name;
 use registrars::{
-    provider_from_token, AnyProvider, ChangeOutcome, DelegationProvider, Dnskey, DomainName, DsSpec, NameserverName,
-    ProviderKind,
+    provider_from_token, AnyProvider, ChangeOutcome, DelegationProvider, Dnskey, DomainName, DsRecord, DsSpec,
+    NameserverName, ProviderKind,
 };
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -208,41 +210,60 @@ pub async fn set_ns(
         }
     }
     let fail = |error| RouteError::provider(error, kind.as_str(), &domain);
-    // RFC 4035 §5: a DS at the parent that no key of the new servers
-    // matches makes the domain bogus. Ours replace it first when pooldns
-    // signs the zone; otherwise the flip is refused.
+    // RFC 4035 §5: a DS at the parent that no key of the serving name
+    // servers matches makes the domain bogus. Resolvers follow the old
+    // servers (signing with the old keys) until the parent's NS TTL has
+    // passed, the new ones sign with ours: the parent holds both DS sets
+    // over the change (RFC 6781 §4.3.5.1), the old ones go afterwards. A
+    // DS pooldns has no keys for refuses the change.
     let current = provider.read(&domain_name).await.map_err(fail)?;
-    let ours = our_ds(&state, &domain_name).await;
-    if let Some(theirs) = current.ds.as_ref().filter(|ds| !ds.is_empty()) {
-        match &ours {
-            Some(ours) if !ours.is_empty() => {
-                let matches = theirs.iter().all(|ds| ours.iter().any(|spec| spec.ds() == ds));
-                if !matches {
-                    wait_until_applied(
-                        &provider,
-                        &domain_name,
-                        provider.set_ds(&domain_name, ours).await.map_err(fail)?,
-                    )
-                    .await
-                    .map_err(fail)?;
-                }
-            }
-            _ => {
-                tracing::info!(caller = %caller.name, registrar = %kind, %domain, outcome = "ds-conflict", "registrar set-ns");
-                return Err(RouteError::new(
-                    StatusCode::CONFLICT,
-                    "ds-conflict",
-                    format!(
-                        "{domain} has DS records at {kind}; pointing it at name servers that do not sign it with a matching key would make it fail DNSSEC validation. Secure the zone on pooldns (pooldns zone secure {domain}) or remove the DS records at the registrar first"
-                    ),
-                ));
-            }
+    let theirs: Vec<DsRecord> = current.ds.clone().unwrap_or_default();
+    let mut union_published = false;
+    let mut retire = None;
+    if !theirs.is_empty() {
+        let Some(ours) = our_ds(&state, &domain_name).await.filter(|ours| !ours.is_empty()) else {
+            tracing::info!(caller = %caller.name, registrar = %kind, %domain, outcome = "ds-conflict", "registrar set-ns");
+            return Err(RouteError::new(
+                StatusCode::CONFLICT,
+                "ds-conflict",
+                format!(
+                    "{domain} has DS records at {kind}; pointing it at name servers that do not sign it with a matching key would make it fail DNSSEC validation. Secure the zone on pooldns (pooldns zone secure {domain}) or remove the DS records at the registrar first"
+                ),
+            ));
+        };
+        let missing: Vec<&DsSpec> = ours.iter().filter(|spec| !theirs.contains(spec.ds())).collect();
+        if !missing.is_empty() {
+            let mut union: Vec<DsSpec> = theirs.iter().cloned().map(DsSpec::from).collect();
+            union.extend(missing.into_iter().cloned());
+            let outcome = provider.set_ds(&domain_name, &union).await.map_err(fail)?;
+            wait_until_applied(&provider, &domain_name, outcome)
+                .await
+                .map_err(fail)?;
+            union_published = true;
+        }
+        if theirs.iter().any(|ds| !ours.iter().any(|spec| spec.ds() == ds)) {
+            retire = Some(ours);
         }
     }
-    let outcome = provider.set_nameservers(&domain_name, &wanted).await.map_err(fail)?;
-    wait_until_applied(&provider, &domain_name, outcome)
-        .await
-        .map_err(fail)?;
+    let changed = async {
+        let outcome = provider.set_nameservers(&domain_name, &wanted).await?;
+        wait_until_applied(&provider, &domain_name, outcome).await
+    };
+    if let Err(error) = changed.await {
+        if union_published {
+            // The old servers still serve: put back the DS set they match.
+            let restore: Vec<DsSpec> = theirs.iter().cloned().map(DsSpec::from).collect();
+            let restored = async {
+                let outcome = provider.set_ds(&domain_name, &restore).await?;
+                wait_until_applied(&provider, &domain_name, outcome).await
+            };
+            if let Err(restore_error) = restored.await {
+                tracing::error!(registrar = %kind, %domain, error = %restore_error, "the registrar's DS set could not be restored after a failed name server change; it holds both DS sets");
+            }
+        }
+        tracing::info!(caller = %caller.name, registrar = %kind, %domain, outcome = "failed", "registrar set-ns");
+        return Err(fail(error));
+    }
     let nameservers: Vec<String> = match provider.read(&domain_name).await {
         Ok(delegation) => delegation
             .nameservers
@@ -253,6 +274,9 @@ pub async fn set_ns(
         Err(_) => wanted.iter().map(|name| name.as_str().to_string()).collect(),
     };
     tracing::info!(caller = %caller.name, registrar = %kind, %domain, outcome = "applied", "registrar set-ns");
+    if let Some(ours) = retire {
+        retire_old_ds_later(provider, domain_name, wanted, ours, state.ds_retire_delay);
+    }
     Ok(Json(json!({
         "success": true,
         "registrar": kind.as_str(),
@@ -260,6 +284,40 @@ pub async fn set_ns(
         "nameservers": nameservers,
         "propagation": kind.propagation_hint(),
     })))
+}
+
+/// Once resolvers can no longer follow the old name servers (after
+/// `delay`, the parent's NS TTL), leaves only our DS records at the
+/// registrar, if the delegation is still the one set here. A restart
+/// before then leaves both DS sets, which validates all the same.
+fn retire_old_ds_later(
+    provider: AnyProvider,
+    domain: DomainName,
+    nameservers: Vec<NameserverName>,
+    ours: Vec<DsSpec>,
+    delay: std::time::Duration,
+) {
+    tokio::spawn(async move {
+        tokio::time::sleep(delay).await;
+        let retired = async {
+            let now = provider.read(&domain).await?;
+            let mut current = now.nameservers.clone();
+            let mut set = nameservers.clone();
+            current.sort();
+            set.sort();
+            if current != set {
+                tracing::info!(%domain, "the delegation changed since set-ns; its DS records are left as they are");
+                return Ok(());
+            }
+            let outcome = provider.set_ds(&domain, &ours).await?;
+            wait_until_applied(&provider, &domain, outcome).await?;
+            tracing::info!(%domain, "the old DS records were removed at the registrar");
+            Ok::<(), registrars::Error>(())
+        };
+        if let Err(error) = retired.await {
+            tracing::warn!(%domain, %error, "the old DS records could not be removed at the registrar; both DS sets stay");
+        }
+    });
 }
 
 /// Polls an asynchronous change until the provider reports it done.

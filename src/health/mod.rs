@@ -55,7 +55,6 @@ mod state;
 mod url;
 
 use std::collections::{HashMap, VecDeque};
-use std::fmt::Write;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -124,6 +123,28 @@ impl std::fmt::Display for Status {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// The checker's state for `/metrics`.
+pub struct CheckerStats {
+    pub checks: Vec<CheckSample>,
+    pub transitions_up: u64,
+    pub transitions_down: u64,
+    pub probe_successes: u64,
+    pub probe_failures: u64,
+}
+
+/// One check for `/metrics`.
+pub struct CheckSample {
+    /// Keeps apart checks of one target with different options.
+    pub id: String,
+    pub kind: &'static str,
+    /// Address and port, or scheme, host and port (and the address a
+    /// pinned check probes).
+    pub target: String,
+    pub status: Status,
+    /// The last probe's duration.
+    pub latency: Option<Duration>,
 }
 
 //------------ CheckSpec -----------------------------------------------------
@@ -503,91 +524,33 @@ impl HealthChecker {
         reports
     }
 
-    /// Appends the checker's Prometheus metrics to `out`:
-    ///
-    /// * `pooldns_health_check_up{id,target,kind}`: 1 up, 0 down; checks
-    ///   not probed yet have no sample (see `pooldns_health_checks`).
-    /// * `pooldns_health_check_latency_seconds{id,target,kind}`: the last
-    ///   probe's duration.
-    /// * `pooldns_health_checks{status}`: checks by status.
-    /// * `pooldns_health_check_transitions_total{to}` and
-    ///   `pooldns_health_check_probes_total{result}`: counters.
-    ///
-    /// `id` keeps apart checks of one target with different options.
-    pub fn render_metrics(&self, out: &mut String) {
+    /// What `/metrics` shows of the checker. A check's target there is
+    /// its address, or its URL's scheme, host and port: paths and query
+    /// strings may carry tokens, and labels are no place for them.
+    pub fn stats(&self) -> CheckerStats {
         let states: Vec<Arc<CheckState>> = {
             let registry = lock(&self.shared.registry);
             registry.checks.values().map(|entry| entry.state.clone()).collect()
         };
-        let mut rows: Vec<(String, &'static str, String, Status, Option<Duration>)> = states
+        let mut checks: Vec<CheckSample> = states
             .iter()
-            .map(|state| {
-                let latency = lock(&state.detail).latency;
-                (
-                    state.id_label(),
-                    state.kind,
-                    escape_label(&state.target),
-                    state.status(),
-                    latency,
-                )
+            .map(|state| CheckSample {
+                id: state.id_label(),
+                kind: state.kind,
+                target: state.metric_target(),
+                status: state.status(),
+                latency: lock(&state.detail).latency,
             })
             .collect();
-        rows.sort_by(|a, b| (&a.2, &a.0).cmp(&(&b.2, &b.0)));
-        out.push_str("# HELP pooldns_health_check_up Whether a health-checked target is up (1) or down (0).\n");
-        out.push_str("# TYPE pooldns_health_check_up gauge\n");
-        for (id, kind, target, status, _) in &rows {
-            let value = match status {
-                Status::Up => 1,
-                Status::Down => 0,
-                Status::Unknown => continue,
-            };
-            let _ = writeln!(
-                out,
-                "pooldns_health_check_up{{id=\"{id}\",target=\"{target}\",kind=\"{kind}\"}} {value}"
-            );
-        }
-        out.push_str("# HELP pooldns_health_check_latency_seconds Duration of the last probe of a target.\n");
-        out.push_str("# TYPE pooldns_health_check_latency_seconds gauge\n");
-        for (id, kind, target, _, latency) in &rows {
-            if let Some(latency) = latency {
-                let _ = writeln!(
-                    out,
-                    "pooldns_health_check_latency_seconds{{id=\"{id}\",target=\"{target}\",kind=\"{kind}\"}} {}",
-                    latency.as_secs_f64()
-                );
-            }
-        }
-        out.push_str("# HELP pooldns_health_checks Health checks, by status.\n");
-        out.push_str("# TYPE pooldns_health_checks gauge\n");
-        for status in [Status::Up, Status::Down, Status::Unknown] {
-            let count = rows.iter().filter(|row| row.3 == status).count();
-            let _ = writeln!(out, "pooldns_health_checks{{status=\"{status}\"}} {count}");
-        }
-        out.push_str("# HELP pooldns_health_check_transitions_total Status changes of health checks.\n");
-        out.push_str("# TYPE pooldns_health_check_transitions_total counter\n");
+        checks.sort_by(|a, b| (&a.target, &a.id).cmp(&(&b.target, &b.id)));
         let shared = &self.shared;
-        let _ = writeln!(
-            out,
-            "pooldns_health_check_transitions_total{{to=\"up\"}} {}",
-            shared.transitions_up.load(Ordering::Relaxed)
-        );
-        let _ = writeln!(
-            out,
-            "pooldns_health_check_transitions_total{{to=\"down\"}} {}",
-            shared.transitions_down.load(Ordering::Relaxed)
-        );
-        out.push_str("# HELP pooldns_health_check_probes_total Probes completed, by result.\n");
-        out.push_str("# TYPE pooldns_health_check_probes_total counter\n");
-        let _ = writeln!(
-            out,
-            "pooldns_health_check_probes_total{{result=\"success\"}} {}",
-            shared.probe_successes.load(Ordering::Relaxed)
-        );
-        let _ = writeln!(
-            out,
-            "pooldns_health_check_probes_total{{result=\"failure\"}} {}",
-            shared.probe_failures.load(Ordering::Relaxed)
-        );
+        CheckerStats {
+            checks,
+            transitions_up: shared.transitions_up.load(Ordering::Relaxed),
+            transitions_down: shared.transitions_down.load(Ordering::Relaxed),
+            probe_successes: shared.probe_successes.load(Ordering::Relaxed),
+            probe_failures: shared.probe_failures.load(Ordering::Relaxed),
+        }
     }
 
     /// Fills in defaults and drops what is not part of the probe, so that
@@ -686,20 +649,6 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// A label value in the Prometheus text format.
-fn escape_label(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// Seconds since the Unix epoch.
 fn unix_seconds(time: SystemTime) -> i64 {
     time.duration_since(UNIX_EPOCH)
@@ -795,10 +744,5 @@ mod tests {
         let error = probe.validate().expect_err("bad header value");
         assert!(error.contains("X-Bad") && !error.contains("s3cret"), "{error}");
         assert!(HttpProbe::new("gopher://example.test/", true).validate().is_err());
-    }
-
-    #[test]
-    fn escapes_label_values() {
-        assert_eq!(escape_label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
     }
 }

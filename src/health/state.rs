@@ -268,6 +268,11 @@ impl CheckState {
         }
     }
 
+    /// The target as `/metrics` shows it.
+    pub fn metric_target(&self) -> String {
+        metric_target(&self.spec)
+    }
+
     /// The API's view.
     pub fn report(&self, in_use: bool) -> CheckReport {
         // The word changes under this lock: read both as of one moment.
@@ -431,6 +436,21 @@ pub(super) fn key(spec: &CheckSpec) -> String {
     );
     let digest = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
     data_encoding::HEXLOWER.encode(digest.as_ref())
+}
+
+/// The target as a metric label: no user information, path or query.
+fn metric_target(spec: &CheckSpec) -> String {
+    match &spec.probe {
+        Probe::Tcp { port } => SocketAddr::new(spec.address, *port).to_string(),
+        Probe::Http(http) => {
+            let origin = super::url::shown_origin(&http.url);
+            if http.pinned {
+                format!("{origin} via {}", spec.address)
+            } else {
+                origin
+            }
+        }
+    }
 }
 
 /// The target's name and the probe's kind.

@@ -50,6 +50,20 @@ pub(super) fn shown_url(url: &str) -> String {
     }
 }
 
+/// The scheme, host and port of `url`, as `https://example.com:8443`.
+pub(super) fn shown_origin(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(parsed) => {
+            let host = parsed.host_str().unwrap_or_default();
+            match parsed.port_or_known_default() {
+                Some(port) => format!("{}://{host}:{port}", parsed.scheme()),
+                None => format!("{}://{host}", parsed.scheme()),
+            }
+        }
+        Err(_) => "invalid URL".to_string(),
+    }
+}
+
 /// A request header, checked. The message names the header, never its
 /// value.
 pub(super) fn header(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), String> {
@@ -87,6 +101,11 @@ mod tests {
             "https://ops:***@example.test/x"
         );
         assert_eq!(shown_url("http://example.test"), "http://example.test/");
+        assert_eq!(
+            shown_origin("https://ops:s3cret@Example.TEST/x?token=t0k"),
+            "https://example.test:443"
+        );
+        assert_eq!(shown_origin("http://[2001:db8::1]:8080/"), "http://[2001:db8::1]:8080");
     }
 
     #[test]
