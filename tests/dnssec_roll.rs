@@ -369,11 +369,7 @@ impl Forger {
                 let _ = socket.send_to(&reply, peer);
             }
         });
-        Forger {
-            address,
-            ds,
-            queries,
-        }
+        Forger { address, ds, queries }
     }
 
     /// Forges the DS of `zone_ds` (`pooldns zone ds` output) from now on.

@@ -11,6 +11,7 @@
 //! | `rdata`   | RDATA text and wire forms, one file per record family        |
 //! | `bitmap`  | the type bitmap of NSEC and NSEC3 records                    |
 //! | `dnskey`  | DNSKEY key tags and DS digests                               |
+//! | `time`    | calendar dates of Unix seconds (RRSIG times)                 |
 //!
 //! The server, the registrar adapters and the test kit all take these
 //! from here, so a key tag or a DS digest is computed one way only.
@@ -24,6 +25,7 @@ pub mod edns;
 pub mod header;
 pub mod name;
 pub mod rdata;
+pub mod time;
 pub mod types;
 
 pub use name::{Name, NameBuf, NameError};

@@ -16,6 +16,7 @@
 pub mod call;
 pub mod candidate;
 mod format;
+mod guards;
 pub mod hash;
 mod libc;
 pub mod literal;

@@ -221,24 +221,8 @@ fn parse_dnssec_time(text: &str) -> Option<u32> {
 
 /// RRSIG time in the YYYYMMDDHHmmSS form (RFC 4034 §3.2), UTC.
 fn dnssec_time(seconds: u32) -> String {
-    let days = i64::from(seconds / 86_400);
-    let rest = seconds % 86_400;
-    // Days to a civil date (proleptic Gregorian), after H. Hinnant.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}{month:02}{day:02}{:02}{:02}{:02}",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60
-    )
+    let (year, month, day, hour, minute, second) = crate::time::civil(i64::from(seconds));
+    format!("{year:04}{month:02}{day:02}{hour:02}{minute:02}{second:02}")
 }
 
 /// Appends the fields NSEC3 and NSEC3PARAM share: hash algorithm, flags,
