@@ -202,12 +202,7 @@ pub async fn run_delegation_command(config: &Config, command: DelegationCommand)
         for key in keys?.iter().filter(|key| key.ds) {
             let dnskey = key.dnskey_rdata()?;
             let rdata = dnskey::ds_rdata(apex.as_wire(), &dnskey, DigestType::Sha256);
-            records.push(registrars::DsRecord::new(
-                u16::from_be_bytes([rdata[0], rdata[1]]),
-                rdata[2],
-                rdata[3],
-                rdata[4..].to_vec(),
-            )?);
+            records.push(registrars::DsRecord::from_rdata(&rdata)?);
         }
         if records.is_empty() {
             anyhow::bail!("--ds: zone {apex} has no key the parent's DS should point at");

@@ -277,10 +277,7 @@ impl Roller {
             };
             let found = reply.answers.iter().find_map(|record| match &record.data {
                 registrars::dns::RecordData::Ds(ds) if record.name == domain.as_str() => {
-                    let mut rdata = ds.key_tag().to_be_bytes().to_vec();
-                    rdata.extend_from_slice(&[ds.algorithm(), ds.digest_type()]);
-                    rdata.extend_from_slice(ds.digest());
-                    wanted.contains(&rdata).then_some(record.ttl)
+                    wanted.contains(&ds.rdata()).then_some(record.ttl)
                 }
                 _ => None,
             });

@@ -448,15 +448,8 @@ fn record(record: &WireRecord) -> Option<Record> {
         RData::AAAA(address) => RecordData::Aaaa(address.0),
         RData::NS(host) => RecordData::Ns(host_name(&host.0)),
         RData::OPT(_) => return None,
-        RData::Unknown { code, rdata } if *code == RecordType::DS && rdata.anything.len() > 4 => {
-            let bytes = &rdata.anything;
-            DsRecord::new(
-                u16::from_be_bytes([bytes[0], bytes[1]]),
-                bytes[2],
-                bytes[3],
-                bytes[4..].to_vec(),
-            )
-            .map_or(RecordData::Other, RecordData::Ds)
+        RData::Unknown { code, rdata } if *code == RecordType::DS => {
+            DsRecord::from_rdata(&rdata.anything).map_or(RecordData::Other, RecordData::Ds)
         }
         _ => RecordData::Other,
     };

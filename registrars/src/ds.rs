@@ -61,6 +61,28 @@ impl DsRecord {
         }
     }
 
+    /// Reads DS RDATA in wire form (RFC 4034 §5.1).
+    pub fn from_rdata(rdata: &[u8]) -> Result<Self, Error> {
+        match rdata {
+            [tag_high, tag_low, algorithm, digest_type, digest @ ..] => Self::new(
+                u16::from_be_bytes([*tag_high, *tag_low]),
+                *algorithm,
+                *digest_type,
+                digest.to_vec(),
+            ),
+            _ => Err(Error::invalid("DS RDATA is shorter than 5 bytes")),
+        }
+    }
+
+    /// The RDATA in wire form.
+    pub fn rdata(&self) -> Vec<u8> {
+        let mut rdata = Vec::with_capacity(4 + self.digest.len());
+        rdata.extend_from_slice(&self.key_tag.to_be_bytes());
+        rdata.extend_from_slice(&[self.algorithm, self.digest_type]);
+        rdata.extend_from_slice(&self.digest);
+        rdata
+    }
+
     /// Returns the key tag of the DNSKEY this record points to.
     pub fn key_tag(&self) -> u16 {
         self.key_tag
@@ -237,7 +259,7 @@ impl Dnskey {
             ))
         })?;
         let rdata = dnskey::ds_rdata(&wire_name(owner.as_str()), &self.rdata(), digest);
-        DsRecord::new(self.key_tag(), self.algorithm, digest_type, rdata[4..].to_vec())
+        DsRecord::from_rdata(&rdata)
     }
 
     /// Computes the key tag (RFC 4034, appendix B) that DS records use to name this key.
@@ -400,6 +422,13 @@ mod tests {
             serde_json::from_str::<DsRecord>(&serde_json::to_string(&lower).expect("serialises")).expect("parses"),
             lower
         );
+    }
+
+    #[test]
+    fn ds_wire_form_round_trips() {
+        let ds: DsRecord = RFC4034_DS.parse().expect("valid DS");
+        assert_eq!(DsRecord::from_rdata(&ds.rdata()).expect("valid"), ds);
+        assert!(DsRecord::from_rdata(&[0xEC, 0x45, 5, 1]).is_err());
     }
 
     #[test]
