@@ -14,6 +14,21 @@ use crate::catalog::Snapshot;
 use crate::lua;
 use crate::zone::Zone;
 
+/// A query message for `name` (wire form) and `qtype`, with `extra`
+/// bytes after the question counted as `arcount` additional records.
+pub(super) fn query_bytes(name: &[u8], qtype: u16, extra: &[u8], arcount: u16) -> Vec<u8> {
+    let mut msg = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0];
+    msg.extend_from_slice(&arcount.to_be_bytes());
+    msg.extend_from_slice(name);
+    msg.extend_from_slice(&qtype.to_be_bytes());
+    msg.extend_from_slice(&1u16.to_be_bytes());
+    msg.extend_from_slice(extra);
+    msg
+}
+
+/// `WWW.example.test.` in wire form, upper case kept.
+pub(super) const WWW: &[u8] = b"\x03WWW\x07example\x04test\x00";
+
 const ZONE: &str = "$ORIGIN example.test.
 $TTL 3600
 @        SOA   ns1 hostmaster 1 7200 3600 1209600 300

@@ -356,18 +356,7 @@ mod tests {
     use base::header::flag;
 
     use super::*;
-
-    fn query_bytes(name: &[u8], qtype: u16, extra: &[u8], arcount: u16) -> Vec<u8> {
-        let mut msg = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0];
-        msg.extend_from_slice(&arcount.to_be_bytes());
-        msg.extend_from_slice(name);
-        msg.extend_from_slice(&qtype.to_be_bytes());
-        msg.extend_from_slice(&1u16.to_be_bytes());
-        msg.extend_from_slice(extra);
-        msg
-    }
-
-    const WWW: &[u8] = b"\x03WWW\x07example\x04test\x00";
+    use crate::answer::tests::{query_bytes, WWW};
 
     #[test]
     fn compresses_names() {

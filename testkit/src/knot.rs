@@ -14,7 +14,7 @@ use hickory_proto::rr::RecordType;
 use tempfile::TempDir;
 
 use crate::client::{encode_query, next_id, parse_name, udp_exchange, QueryOptions};
-use crate::process::{file_tail, free_port, kill_and_reap, log_stdio, require};
+use crate::process::{free_port, log_stdio, require, stop_and_report};
 use crate::STARTUP_TIMEOUT;
 
 /// Number of Knot log lines printed when a test fails while Knot runs; Knot
@@ -128,12 +128,6 @@ impl Knotd {
 
 impl Drop for Knotd {
     fn drop(&mut self) {
-        kill_and_reap(&mut self.child);
-        if thread::panicking() {
-            eprintln!(
-                "---- last {KNOT_LOG_TAIL_LINES} lines of the knotd log ----\n{}\n---- end of knotd log ----",
-                file_tail(&self.log, KNOT_LOG_TAIL_LINES)
-            );
-        }
+        stop_and_report(&mut self.child, "knotd", &self.log, KNOT_LOG_TAIL_LINES);
     }
 }

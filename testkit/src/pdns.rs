@@ -21,7 +21,7 @@ use hickory_proto::rr::RecordType;
 use tempfile::TempDir;
 
 use crate::client::{encode_query, next_id, parse_name, udp_exchange, QueryOptions};
-use crate::process::{file_tail, free_port, kill_and_reap, log_stdio, require};
+use crate::process::{file_tail, free_port, log_stdio, require, stop_and_report};
 use crate::STARTUP_TIMEOUT;
 
 /// Number of PowerDNS log lines printed when a test fails while it runs.
@@ -193,12 +193,6 @@ impl PdnsServer {
 
 impl Drop for PdnsServer {
     fn drop(&mut self) {
-        kill_and_reap(&mut self.child);
-        if thread::panicking() {
-            eprintln!(
-                "---- last {PDNS_LOG_TAIL_LINES} lines of the pdns_server log ----\n{}\n---- end of pdns_server log ----",
-                file_tail(&self.log, PDNS_LOG_TAIL_LINES)
-            );
-        }
+        stop_and_report(&mut self.child, "pdns_server", &self.log, PDNS_LOG_TAIL_LINES);
     }
 }

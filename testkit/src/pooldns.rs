@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
 use crate::http::{http_get, HttpResponse};
-use crate::process::{file_tail, free_port, kill_and_reap, log_stdio, send_sigterm, toml_string};
+use crate::process::{free_port, log_stdio, send_sigterm, stop_and_report, toml_string};
 use crate::STARTUP_TIMEOUT;
 
 /// Number of log lines printed when a test fails while pooldns runs.
@@ -281,13 +281,6 @@ impl Pooldns {
 
 impl Drop for Pooldns {
     fn drop(&mut self) {
-        kill_and_reap(&mut self.child);
-        if thread::panicking() {
-            eprintln!(
-                "---- last {LOG_TAIL_LINES} lines of the pooldns log ({}) ----\n{}\n---- end of pooldns log ----",
-                self.log.display(),
-                file_tail(&self.log, LOG_TAIL_LINES)
-            );
-        }
+        stop_and_report(&mut self.child, "pooldns", &self.log, LOG_TAIL_LINES);
     }
 }

@@ -118,6 +118,19 @@ pub(crate) fn kill_and_reap(child: &mut Child) {
     let _ = child.wait();
 }
 
+/// Stops a peer program; during a panic, prints the end of its log so a
+/// failing test shows what the peer said.
+pub(crate) fn stop_and_report(child: &mut Child, program: &str, log: &Path, lines: usize) {
+    kill_and_reap(child);
+    if std::thread::panicking() {
+        eprintln!(
+            "---- last {lines} lines of the {program} log ({}) ----\n{}\n---- end of {program} log ----",
+            log.display(),
+            file_tail(log, lines)
+        );
+    }
+}
+
 /// Escapes `s` as a TOML basic string (including the quotes).
 pub(crate) fn toml_string(s: &str) -> String {
     let mut out = String::from("\"");

@@ -487,21 +487,22 @@ mod tests {
         );
     }
 
+    /// The example list of RFC 4034 §6.1, in canonical order.
+    pub(crate) const RFC4034_ORDER: [&str; 9] = [
+        "example.",
+        "a.example.",
+        "yljkjljk.a.example.",
+        "Z.a.example.",
+        "zABC.a.EXAMPLE.",
+        "z.example.",
+        "\\001.z.example.",
+        "*.z.example.",
+        "\\200.z.example.",
+    ];
+
     #[test]
     fn canonical_order_matches_rfc4034() {
-        // The example list of RFC 4034 §6.1, already in canonical order.
-        let ordered = [
-            "example.",
-            "a.example.",
-            "yljkjljk.a.example.",
-            "Z.a.example.",
-            "zABC.a.EXAMPLE.",
-            "z.example.",
-            "\\001.z.example.",
-            "*.z.example.",
-            "\\200.z.example.",
-        ];
-        for pair in ordered.windows(2) {
+        for pair in RFC4034_ORDER.windows(2) {
             let (a, b) = (name(pair[0]), name(pair[1]));
             assert_eq!(a.cmp_canonical(&b), Ordering::Less, "{a} < {b}");
             assert_eq!(b.cmp_canonical(&a), Ordering::Greater, "{b} > {a}");

@@ -151,19 +151,7 @@ mod tests {
 
     #[test]
     fn orders_canonically() {
-        // RFC 4034 §6.1, in order.
-        let names = [
-            "example.",
-            "a.example.",
-            "yljkjljk.a.example.",
-            "Z.a.example.",
-            "zABC.a.EXAMPLE.",
-            "z.example.",
-            "\\001.z.example.",
-            "*.z.example.",
-            "\\200.z.example.",
-        ];
-        for pair in names.windows(2) {
+        for pair in crate::name::tests::RFC4034_ORDER.windows(2) {
             assert_eq!(
                 canonical_cmp(&wire(pair[0]), &wire(pair[1])),
                 Ordering::Less,
