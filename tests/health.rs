@@ -546,6 +546,70 @@ async fn https_probe_verifies_certificates_only_when_asked() {
     running.stop().await;
 }
 
+/// LUA checks that send a header verify TLS unless `verifyTLS = false`
+/// says otherwise: the token goes only to a peer that proves its name.
+#[tokio::test(flavor = "multi_thread")]
+async fn lua_checks_with_headers_verify_tls_unless_told_not_to() {
+    let backend = Backend::default();
+    let port = https_server(&backend).await;
+    let zones = tempfile::tempdir().expect("temp dir");
+    let header = TOKEN_HEADER.replace('-', "_");
+    let check = |extra: &str| {
+        format!(
+            "\"ifurlup('https://{HOST}:{port}/token', {{'127.0.0.1'}}, {{headers = {{{header} = '{TOKEN}'}}, interval = 3600{extra}}})\""
+        )
+    };
+    let zone = format!(
+        "$ORIGIN tls.test.\n$TTL 60\n@ SOA ns1 hostmaster 1 3600 600 86400 60\n@ NS ns1\nns1 A 192.0.2.1\n\
+         verified LUA A {}\nunverified LUA A {}\n",
+        check(""),
+        check(", verifyTLS = false")
+    );
+    std::fs::write(zones.path().join("tls.test.zone"), zone).expect("zone written");
+    let path = zones.path().to_path_buf();
+    let server = tokio::task::spawn_blocking(move || testkit::Pooldns::start(&path))
+        .await
+        .expect("pooldns started");
+    let deadline = Instant::now() + DEADLINE;
+    let checks = loop {
+        let api = server.api;
+        let list = tokio::task::spawn_blocking(move || testkit::http_get(api, "/api/v1/health-checks"))
+            .await
+            .expect("joined")
+            .expect("health checks listed");
+        let body: serde_json::Value = serde_json::from_str(&list.body).expect("JSON");
+        let checks = body["checks"].as_array().cloned().unwrap_or_default();
+        if checks.len() == 2 && checks.iter().all(|check| check["status"] != "unknown") {
+            break checks;
+        }
+        assert!(Instant::now() < deadline, "checks not probed: {body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let by_verification = |verify: bool| {
+        checks
+            .iter()
+            .find(|check| check["http"]["verify_tls"] == verify)
+            .unwrap_or_else(|| panic!("no check with verify_tls {verify}: {checks:?}"))
+    };
+    let verified = by_verification(true);
+    assert_eq!(verified["status"], "down", "{verified}");
+    assert!(
+        verified["last_error"]
+            .as_str()
+            .is_some_and(|error| error.to_ascii_lowercase().contains("certificate")),
+        "{verified}"
+    );
+    assert_eq!(by_verification(false)["status"], "up");
+    assert_eq!(
+        backend.hits("/token"),
+        1,
+        "the token reached the server once, unverified"
+    );
+    tokio::task::spawn_blocking(move || drop(server))
+        .await
+        .expect("stopped");
+}
+
 //------------ State -----------------------------------------------------------
 
 #[tokio::test]

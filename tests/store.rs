@@ -161,6 +161,15 @@ async fn unusable_urls_get_clear_errors() {
     let text = error.to_string();
     assert!(text.contains("cannot open the store"), "{text}");
     assert!(!text.contains("hunter2"), "password leaked: {text}");
+    let error = Store::open("postgres://nobody@127.0.0.1:1/none?sslmode=disable&password=hunter3")
+        .await
+        .err()
+        .expect("unreachable");
+    let text = error.to_string();
+    assert!(
+        !text.contains("hunter3") && text.contains("password=***"),
+        "password leaked: {text}"
+    );
     let error = Store::open("sqlite:///proc/forbidden/pooldns.db")
         .await
         .err()
