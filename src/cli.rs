@@ -10,9 +10,9 @@ use base::name::Name;
 use base::rdata::list;
 use base::types;
 use clap::{Parser, Subcommand};
-use data_encoding::BASE64;
 
 use crate::catalog::Snapshot;
+use crate::change::{ChangeError, ChangeSet, ZoneChange};
 use crate::config::Config;
 use crate::dnssec::cache::SignatureCache;
 use crate::dnssec::crypto::Algorithm;
@@ -22,7 +22,7 @@ use crate::dnssec::{self, Denial, KeyRole};
 use crate::import;
 use crate::loader;
 use crate::lua;
-use crate::store::{DnssecSettings, NewKey, Store, WriteMode};
+use crate::store::{DnssecSettings, NewKey, Store};
 use crate::zone::{file, Node};
 
 /// Authoritative DNS server for multi-region platforms.
@@ -283,12 +283,12 @@ async fn zone_command(config: &Config, store: &Store, command: ZoneCommand) -> a
     match command {
         ZoneCommand::Import { file, zone, replace } => {
             let zone = zone.as_deref().map(parse_zone_name).transpose()?;
-            let mode = if replace {
-                WriteMode::Replace
-            } else {
-                WriteMode::CreateOnly
+            let (apex, records) = match import::import_file(store, &file, zone.as_ref(), replace).await {
+                Err(import::ImportError::Change(ChangeError::ZoneExists(name))) => {
+                    anyhow::bail!("zone {name} already exists (use --replace to overwrite it)")
+                }
+                other => other?,
             };
-            let (apex, records) = import::import_file(store, &file, zone.as_ref(), mode).await?;
             println!("imported {apex}: {records} records");
         }
         ZoneCommand::Export { name, dnssec: false } => {
@@ -328,7 +328,7 @@ async fn zone_command(config: &Config, store: &Store, command: ZoneCommand) -> a
             }
             let keys: Vec<NewKey> = dnssec::keys::new_keys(&apex, algorithm, split, kek.as_ref())?
                 .iter()
-                .map(key_row)
+                .map(SealedKey::row)
                 .collect();
             let settings = DnssecSettings {
                 denial: if nsec3 { "nsec3" } else { "nsec" }.to_string(),
@@ -365,7 +365,9 @@ async fn zone_command(config: &Config, store: &Store, command: ZoneCommand) -> a
         }
         ZoneCommand::Delete { name } => {
             let apex = parse_zone_name(&name)?;
-            store.delete_zone(&apex.to_string()).await?;
+            ChangeSet::new(apex.to_string(), ZoneChange::Delete, "cli")
+                .apply_alone(store)
+                .await?;
             println!("deleted {apex}");
         }
     }
@@ -419,7 +421,7 @@ async fn start_roll(config: &Config, store: &Store, apex: &Name, role: Option<&s
         kek.as_ref(),
     )?;
     let new_id = store
-        .start_roll(&apex.to_string(), role.as_str(), &key_row(&new), publish_until as i64)
+        .start_roll(&apex.to_string(), role.as_str(), &new.row(), publish_until as i64)
         .await?;
     println!(
         "started a {role} roll of {apex}: key {new_id} published, replacing key {}; next step in {} s (a running pooldns serve carries it out)",
@@ -430,18 +432,6 @@ async fn start_roll(config: &Config, store: &Store, apex: &Name, role: Option<&s
 }
 
 /// The store row of a new key.
-fn key_row(key: &SealedKey) -> NewKey {
-    NewKey {
-        role: key.role.as_str().to_string(),
-        algorithm: i64::from(key.algorithm.number()),
-        dnskey: BASE64.encode(&key.dnskey),
-        private_key: key.private_key.clone(),
-        published: key.published,
-        active: key.active,
-        ds: key.ds,
-    }
-}
-
 /// Prints a zone's keys, one per line.
 async fn list_keys(store: &Store, apex: &Name) -> anyhow::Result<()> {
     let id = store.zone_id(&apex.to_string()).await?;

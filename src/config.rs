@@ -160,6 +160,9 @@ pub struct ApiKeyConfig {
     /// `[pool] nameservers`.
     #[serde(default)]
     pub any_nameservers: bool,
+    /// Whether this key may only read: every write route answers 403.
+    #[serde(default)]
+    pub read_only: bool,
 }
 
 /// One API key as configured, its secret read from its file.
@@ -170,6 +173,8 @@ pub struct ConfiguredKey {
     pub secret: Secret,
     /// Whether the key may point domains at any name servers.
     pub any_nameservers: bool,
+    /// Whether the key may only read.
+    pub read_only: bool,
 }
 
 /// A secret from the configuration: never printed.
@@ -190,26 +195,78 @@ impl std::fmt::Debug for Secret {
     }
 }
 
-/// `[pool]`: the name servers pool domains are delegated to.
+/// `[pool]`: the pool domains whose subdomains the pool API allocates,
+/// and the name servers they are delegated to.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PoolConfig {
-    /// The pooldns name servers; set-ns accepts only these unless the
-    /// caller's key allows any.
+    /// The managed pool domains (`omani.works`); `<sub>.<domain>` is
+    /// allocated below each.
+    pub domains: Vec<String>,
+    /// The pooldns name servers: the NS set of every allocated zone, and
+    /// the only name servers set-ns accepts unless the caller's key allows
+    /// any.
     pub nameservers: Vec<String>,
+    /// Labels that are never allocated (PDM's 21 by default).
+    pub reserved: Vec<String>,
+    /// Names a commit points at the Sovereign: `@` is the zone's apex,
+    /// `*` its wildcard, others are labels below it.
+    pub records: Vec<String>,
+    /// Seconds a reservation holds before it lapses, unless renewed.
+    pub reservation_ttl: u64,
+    /// TTL of the committed records.
+    pub record_ttl: u32,
+    /// Whether allocated zones are signed (one ECDSA P-256 CSK, NSEC).
+    pub dnssec: bool,
+    /// Seconds between reconciler runs.
+    pub reconcile_interval: u64,
+    /// How each pool domain's delegations are made; without an entry, in
+    /// the pool domain's zone served here.
+    pub delegation: std::collections::BTreeMap<String, PoolDelegation>,
     /// Seconds the registrar keeps a domain's old DS records beside ours
     /// after set-ns moved it here: the parent's NS TTL (two days at most
     /// TLDs), during which resolvers may still follow the old servers.
     pub ds_retire_delay: u64,
 }
 
+/// PDM's reserved labels.
+pub const DEFAULT_RESERVED: [&str; 21] = [
+    "admin", "api", "app", "catalyst", "console", "docs", "flux", "gitea", "harbor", "imap", "k8s", "keycloak", "mail",
+    "openbao", "openova", "smtp", "status", "system", "vault", "vpn", "www",
+];
+
 impl Default for PoolConfig {
     fn default() -> Self {
         PoolConfig {
+            domains: Vec::new(),
             nameservers: Vec::new(),
+            reserved: DEFAULT_RESERVED.iter().map(|label| label.to_string()).collect(),
+            records: ["@", "*", "console", "api", "gitea", "harbor"]
+                .iter()
+                .map(|name| name.to_string())
+                .collect(),
+            reservation_ttl: 600,
+            record_ttl: 300,
+            dnssec: true,
+            reconcile_interval: 30,
+            delegation: std::collections::BTreeMap::new(),
             ds_retire_delay: 172_800,
         }
     }
+}
+
+/// `[pool.delegation."<pool domain>"]`: a pool domain whose zone is hosted
+/// elsewhere, where each allocation's NS and DS records are written
+/// through the provider's API.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PoolDelegation {
+    /// The provider hosting the pool domain's zone; `cloudflare` is the one
+    /// whose API writes NS and DS records below a zone.
+    pub registrar: String,
+    /// A file holding the provider credential, in the same form as the
+    /// registrar routes' `token`.
+    pub credential_file: PathBuf,
 }
 
 /// `[registrars.<name>]`: settings of one registrar adapter.
@@ -394,10 +451,53 @@ impl Config {
                 "[health] interval and timeout must be at least 1 second".into(),
             ));
         }
+        self.validate_pool()?;
         if self.store.poll_interval_ms == 0 {
             return Err(ConfigError::Invalid(
                 "[store] poll_interval_ms must be at least 1".into(),
             ));
+        }
+        Ok(())
+    }
+
+    fn validate_pool(&self) -> Result<(), ConfigError> {
+        let pool = &self.pool;
+        if !pool.domains.is_empty() && pool.nameservers.is_empty() {
+            return Err(ConfigError::Invalid(
+                "[pool] domains are set but nameservers is empty: allocated zones need NS records".into(),
+            ));
+        }
+        if pool.reservation_ttl == 0 || pool.reconcile_interval == 0 {
+            return Err(ConfigError::Invalid(
+                "[pool] reservation_ttl and reconcile_interval must be at least 1 second".into(),
+            ));
+        }
+        for name in &pool.records {
+            let valid = name == "@"
+                || name == "*"
+                || (!name.is_empty() && name.split('.').all(|label| !label.is_empty() && label.len() <= 63));
+            if !valid {
+                return Err(ConfigError::Invalid(format!("[pool] records: {name:?} is not a name")));
+            }
+        }
+        for (domain, delegation) in &pool.delegation {
+            let normalized = domain.trim_end_matches('.').to_ascii_lowercase();
+            if !pool
+                .domains
+                .iter()
+                .any(|pool_domain| pool_domain.trim_end_matches('.').eq_ignore_ascii_case(&normalized))
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "[pool.delegation.\"{domain}\"]: {domain} is not in [pool] domains"
+                )));
+            }
+            if delegation.registrar != "cloudflare" {
+                return Err(ConfigError::Invalid(format!(
+                    "[pool.delegation.\"{domain}\"]: registrar {:?} cannot hold records below a zone; use cloudflare, \
+                     or serve {domain} here",
+                    delegation.registrar
+                )));
+            }
         }
         Ok(())
     }
@@ -424,6 +524,7 @@ impl Config {
                 name: "operator".into(),
                 secret,
                 any_nameservers: true,
+                read_only: false,
             });
         }
         for entry in &self.api.keys {
@@ -436,6 +537,7 @@ impl Config {
                 name: entry.name.clone(),
                 secret,
                 any_nameservers: entry.any_nameservers,
+                read_only: entry.read_only,
             });
         }
         if keys.iter().any(|key| key.secret.expose().is_empty()) {

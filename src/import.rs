@@ -10,8 +10,9 @@ use base::name::Name;
 use base::rdata::{self, RdataError};
 use base::types;
 
+use crate::change::{ChangeError, ChangeSet, SerialPolicy, ZoneChange};
 use crate::lua;
-use crate::store::{Store, StoreError, StoredRecord, WriteMode};
+use crate::store::{Store, StoredRecord};
 use crate::zone::check::ZoneProblem;
 use crate::zone::file::{self, ZoneFileError};
 use crate::zone::{check_zone, Record, ZoneError};
@@ -36,7 +37,7 @@ pub enum ImportError {
     #[error("{0}")]
     Rdata(#[from] RdataError),
     #[error("{0}")]
-    Store(#[from] StoreError),
+    Change(#[from] ChangeError),
 }
 
 /// Why stored rows do not make a zone.
@@ -52,13 +53,15 @@ pub enum RowError {
     Check(#[from] ZoneError),
 }
 
-/// Reads, checks and stores the zone in `path`. Returns the zone's name
-/// and its number of records.
+/// Reads, checks and stores the zone in `path`: a new zone, or with
+/// `replace` the new content of an existing one (only the difference is
+/// written and journalled). Returns the zone's name and its number of
+/// records.
 pub async fn import_file(
     store: &Store,
     path: &Path,
     zone: Option<&Name>,
-    mode: WriteMode,
+    replace: bool,
 ) -> Result<(Name, usize), ImportError> {
     let file_name = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|source| ImportError::Read {
@@ -69,7 +72,17 @@ pub async fn import_file(
     let (apex, records) = parse_and_check(&text, &file_name, zone)?;
     let rows = to_rows(&records)?;
     let parsed = started.elapsed();
-    store.put_zone(&apex.to_lowercase().to_string(), &rows, mode).await?;
+    let name = apex.to_lowercase().to_string();
+    let exists = replace && store.zone_id(&name).await.is_ok();
+    let change = if exists {
+        ZoneChange::Replace { records: rows }
+    } else {
+        ZoneChange::Create {
+            records: rows,
+            serial_policy: SerialPolicy::Increment,
+        }
+    };
+    ChangeSet::new(name, change, "cli").apply_alone(store).await?;
     tracing::debug!(zone = %apex, records = records.len(), ?parsed, stored = ?started.elapsed() - parsed, "zone file imported");
     Ok((apex, records.len()))
 }

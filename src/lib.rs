@@ -16,7 +16,8 @@
 //! | module    | holds                                                       |
 //! |-----------|-------------------------------------------------------------|
 //! | `config`  | TOML file + environment -> one validated `Config`           |
-//! | `store`   | zones, keys, rollovers and health states in SQL             |
+//! | `store`   | zones, journal, keys, rollovers, health states, allocations |
+//! | `change`  | the one write path: change sets, serial bump, journal       |
 //! | `import`  | zone file <-> records <-> store rows                        |
 //! | `zone`    | zone-file syntax, checks, the frozen `Zone` and its lookup  |
 //! | `dnssec`  | keys, signatures, NSEC/NSEC3 denial, the `SignedZone`       |
@@ -25,6 +26,7 @@
 //! | `geoip`   | MaxMind databases for the geographic LUA functions          |
 //! | `catalog` | the snapshots served                                        |
 //! | `loader`  | keeps the catalog in step with the store                    |
+//! | `pool`    | pool allocations, their DNS, delegations, the reconciler    |
 //! | `roller`  | moves DNSSEC key rollovers forward, asking parent servers   |
 //! | `answer`  | the answer path in stages: query, refuse, lookup,           |
 //! |           | authority, additional, DNSSEC, LUA synthesis, finish        |
@@ -37,6 +39,7 @@
 pub mod answer;
 pub mod api;
 pub mod catalog;
+pub mod change;
 pub mod cli;
 pub mod config;
 pub mod dnssec;
@@ -46,6 +49,7 @@ pub mod import;
 pub mod loader;
 pub mod lua;
 pub mod metrics;
+pub mod pool;
 pub mod roller;
 pub mod serve;
 pub mod server;

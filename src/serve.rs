@@ -21,9 +21,10 @@ use crate::import;
 use crate::loader::Loader;
 use crate::lua;
 use crate::metrics::Metrics;
+use crate::pool::Pools;
 use crate::roller::Roller;
 use crate::server::{tcp, udp, ListenerContext, ListenerSettings};
-use crate::store::{redact_url, Store, WriteMode};
+use crate::store::{redact_url, Store};
 
 /// Runs the server until a termination signal arrives.
 pub async fn run(config: Config) -> anyhow::Result<()> {
@@ -56,6 +57,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .await
         .context("loading health check states")?;
     let lua = lua_runtime(&config, &health)?;
+    let pool_settings =
+        crate::pool::Settings::from_config(&config).map_err(|error| anyhow::anyhow!("[pool]: {error}"))?;
+    let pools = Pools::new(store.clone(), pool_settings, kek.clone());
     let mut loader = Loader::new(store.clone(), catalog.clone(), kek, lua);
     loader.sync().await.context("loading zones from the store")?;
     let status = loader.status();
@@ -72,6 +76,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     );
     let rolls = roller.status();
     let roller_task = tokio::spawn(roller.run(Duration::from_secs(1), shutdown.clone()));
+
+    let reconciler_task = (!config.pool.domains.is_empty()).then(|| tokio::spawn(pools.clone().reconcile_forever()));
 
     let metrics = Metrics::new();
     let context = ListenerContext {
@@ -114,6 +120,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         ds_retire_delay: Duration::from_secs(config.pool.ds_retire_delay),
         registrars: Arc::new(config.registrars.clone()),
         health,
+        pools,
     });
     let http = tokio::net::TcpListener::bind(config.api.listen)
         .await
@@ -136,6 +143,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     shutdown.store(true, Ordering::Relaxed);
     for task in tcp_tasks {
         let _ = task.await;
+    }
+    if let Some(task) = reconciler_task {
+        task.abort();
     }
     let _ = loader_task.await;
     let _ = roller_task.await;
@@ -201,7 +211,7 @@ async fn seed_if_empty(store: &Store, directory: &Path) -> anyhow::Result<()> {
         .collect();
     files.sort();
     for path in files {
-        match import::import_file(store, &path, None, WriteMode::CreateOnly).await {
+        match import::import_file(store, &path, None, false).await {
             Ok((zone, records)) => tracing::info!(%zone, records, file = %path.display(), "zone imported"),
             Err(error) => tracing::error!(%error, "zone file not imported"),
         }

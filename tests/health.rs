@@ -801,6 +801,11 @@ async fn route_and_metrics_show_every_check_without_header_values() {
     wait_status(checker, &up, Status::Up).await;
     wait_status(checker, &down, Status::Down).await;
 
+    let pools = pooldns::pool::Pools::new(
+        store.clone(),
+        pooldns::pool::Settings::from_config(&pooldns::config::Config::default()).expect("pool settings"),
+        None,
+    );
     let app = pooldns::api::router(pooldns::api::AppState {
         store,
         catalog: Arc::new(arc_swap::ArcSwap::from_pointee(pooldns::catalog::Catalog::new())),
@@ -812,6 +817,7 @@ async fn route_and_metrics_show_every_check_without_header_values() {
         ds_retire_delay: Duration::from_secs(172_800),
         registrars: Arc::new(std::collections::BTreeMap::new()),
         health: checker.clone(),
+        pools,
     });
     let http = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let api = http.local_addr().expect("address");

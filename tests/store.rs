@@ -4,7 +4,8 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use pooldns::store::{Backend, HealthCheckRow, Store, StoreError, StoredRecord, WriteMode};
+use pooldns::change::{ChangeError, ChangeSet, Removal, SerialPolicy, ZoneChange};
+use pooldns::store::{Backend, HealthCheckRow, Store, StoreError, StoredRecord};
 
 /// A zone name no other test (or earlier run) uses.
 fn unique_zone(tag: &str) -> String {
@@ -40,6 +41,54 @@ fn minimal(zone: &str) -> Vec<StoredRecord> {
     ]
 }
 
+async fn create(store: &Store, zone: &str, records: &[StoredRecord]) -> Result<(), ChangeError> {
+    let change = ZoneChange::Create {
+        records: records.to_vec(),
+        serial_policy: SerialPolicy::Increment,
+    };
+    ChangeSet::new(zone, change, "test").apply_alone(store).await.map(drop)
+}
+
+async fn replace(store: &Store, zone: &str, records: &[StoredRecord]) -> Result<(), ChangeError> {
+    let change = ZoneChange::Replace {
+        records: records.to_vec(),
+    };
+    ChangeSet::new(zone, change, "test").apply_alone(store).await.map(drop)
+}
+
+async fn delete(store: &Store, zone: &str) -> Result<(), ChangeError> {
+    ChangeSet::new(zone, ZoneChange::Delete, "test")
+        .apply_alone(store)
+        .await
+        .map(drop)
+}
+
+/// The zone's records, sorted, with the SOA serial as stored.
+async fn sorted(store: &Store, zone: &str) -> Vec<StoredRecord> {
+    let mut records = store.zone_records_by_name(zone).await.expect("read");
+    records.sort_by(|a, b| (&a.name, &a.rtype, &a.content).cmp(&(&b.name, &b.rtype, &b.content)));
+    records
+}
+
+/// `records` sorted, with the SOA's serial set to `serial`.
+fn expect(records: &[StoredRecord], serial: u32) -> Vec<StoredRecord> {
+    let mut records: Vec<StoredRecord> = records
+        .iter()
+        .map(|record| {
+            let mut record = record.clone();
+            if record.rtype == "SOA" {
+                let mut fields: Vec<&str> = record.content.split(' ').collect();
+                let serial = serial.to_string();
+                fields[2] = &serial;
+                record.content = fields.join(" ");
+            }
+            record
+        })
+        .collect();
+    records.sort_by(|a, b| (&a.name, &a.rtype, &a.content).cmp(&(&b.name, &b.rtype, &b.content)));
+    records
+}
+
 /// Runs `test` against a fresh SQLite file and, when configured, PostgreSQL.
 async fn on_every_backend<F, Fut>(test: F)
 where
@@ -62,10 +111,7 @@ where
 async fn zones_round_trip() {
     on_every_backend(|store| async move {
         let zone = unique_zone("roundtrip");
-        store
-            .put_zone(&zone, &minimal(&zone), WriteMode::CreateOnly)
-            .await
-            .expect("stored");
+        create(&store, &zone, &minimal(&zone)).await.expect("stored");
         assert_eq!(store.zone_records_by_name(&zone).await.expect("read"), minimal(&zone));
         let listed = store.list_zones().await.expect("list");
         assert!(listed.contains(&(zone.clone(), 3)), "{listed:?}");
@@ -74,22 +120,173 @@ async fn zones_round_trip() {
 
         let mut bigger = minimal(&zone);
         bigger.push(record(&zone, "www", "A", "192.0.2.80"));
-        store
-            .put_zone(&zone, &bigger, WriteMode::Replace)
-            .await
-            .expect("replaced");
-        assert_eq!(store.zone_records_by_name(&zone).await.expect("read"), bigger);
+        replace(&store, &zone, &bigger).await.expect("replaced");
+        // The offered serial (1) is not ahead of the stored one: bumped.
+        assert_eq!(sorted(&store, &zone).await, expect(&bigger, 2));
         let after = store.zone_versions().await.expect("versions");
         let after = after.iter().find(|v| v.name == zone).expect("zone listed");
         assert_eq!(after.id, before.id);
         assert!(after.version > before.version, "a write moves the change counter");
 
-        store.delete_zone(&zone).await.expect("deleted");
+        delete(&store, &zone).await.expect("deleted");
         assert!(matches!(
             store.zone_records_by_name(&zone).await,
             Err(StoreError::NoSuchZone(_))
         ));
-        assert!(matches!(store.delete_zone(&zone).await, Err(StoreError::NoSuchZone(_))));
+        assert!(matches!(delete(&store, &zone).await, Err(ChangeError::NoSuchZone(_))));
+        let journal = store.zone_changes(&zone, 0, 100).await.expect("journal");
+        let kinds: Vec<(&str, Option<u32>, Option<u32>)> = journal
+            .iter()
+            .map(|entry| (entry.kind.as_str(), entry.old_serial, entry.new_serial))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("create", None, Some(1)),
+                ("update", Some(1), Some(2)),
+                ("delete", Some(2), None)
+            ]
+        );
+        // Only the difference is journalled, SOA first on each side.
+        let update = &journal[1];
+        assert_eq!(update.removed, vec![minimal(&zone)[0].clone()]);
+        assert_eq!(update.added.len(), 2);
+        assert_eq!(update.added[0].rtype, "SOA");
+        assert_eq!(update.added[1], record(&zone, "www", "A", "192.0.2.80"));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn edits_write_only_what_changes_and_bump_the_serial() {
+    on_every_backend(|store| async move {
+        let zone = unique_zone("edit");
+        create(&store, &zone, &minimal(&zone)).await.expect("stored");
+        let edit = |remove: Vec<Removal>, add: Vec<StoredRecord>| {
+            ChangeSet::new(zone.clone(), ZoneChange::Edit { remove, add }, "test")
+        };
+        let www = record(&zone, "www", "A", "192.0.2.80");
+        let applied = edit(vec![], vec![www.clone()]).apply_alone(&store).await.expect("edit");
+        assert_eq!(
+            (applied.old_serial, applied.new_serial, applied.changed),
+            (Some(1), Some(2), true)
+        );
+        // The same addition again is no change: no serial, no journal entry.
+        let again = edit(vec![], vec![www.clone()]).apply_alone(&store).await.expect("edit");
+        assert!(!again.changed);
+        // Another TTL is a change of TTL.
+        let longer = StoredRecord {
+            ttl: 900,
+            ..www.clone()
+        };
+        edit(vec![], vec![longer.clone()])
+            .apply_alone(&store)
+            .await
+            .expect("edit");
+        let mut wanted = minimal(&zone);
+        wanted.push(longer.clone());
+        assert_eq!(sorted(&store, &zone).await, expect(&wanted, 3));
+        // RRset removal, case-insensitively, and the SOA cannot be edited.
+        let upper = zone.to_ascii_uppercase();
+        edit(
+            vec![Removal::RRset {
+                name: format!("WWW.{upper}"),
+                rtype: "a".into(),
+            }],
+            vec![],
+        )
+        .apply_alone(&store)
+        .await
+        .expect("edit");
+        assert_eq!(sorted(&store, &zone).await, expect(&minimal(&zone), 4));
+        let soa = record(
+            &zone,
+            "@",
+            "SOA",
+            &format!("ns.{zone} host.{zone} 99 3600 600 86400 60"),
+        );
+        let refused = edit(vec![], vec![soa]).apply_alone(&store).await;
+        assert!(matches!(refused, Err(ChangeError::Invalid { .. })), "{refused:?}");
+        let outside = record("elsewhere.test.", "x", "A", "192.0.2.1");
+        let refused = edit(vec![], vec![outside]).apply_alone(&store).await;
+        assert!(matches!(refused, Err(ChangeError::Invalid { .. })), "{refused:?}");
+        assert_eq!(sorted(&store, &zone).await, expect(&minimal(&zone), 4));
+        let journal = store.zone_changes(&zone, 0, 100).await.expect("journal");
+        assert_eq!(journal.len(), 4, "create and three edits: {journal:?}");
+        assert_eq!(journal[3].removed[1], StoredRecord { ttl: 900, ..www });
+        delete(&store, &zone).await.expect("deleted");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn concurrent_edits_lose_no_serial() {
+    on_every_backend(|store| async move {
+        let zone = unique_zone("concurrent");
+        create(&store, &zone, &minimal(&zone)).await.expect("stored");
+        let mut tasks = Vec::new();
+        for i in 0..20 {
+            let store = store.clone();
+            let zone = zone.clone();
+            tasks.push(tokio::spawn(async move {
+                let add = vec![record(&zone, &format!("h{i}"), "A", "192.0.2.1")];
+                ChangeSet::new(zone.clone(), ZoneChange::Edit { remove: vec![], add }, "test")
+                    .apply_alone(&store)
+                    .await
+                    .expect("edit")
+            }));
+        }
+        let mut serials = Vec::new();
+        for task in tasks {
+            serials.push(task.await.expect("task").new_serial.expect("serial"));
+        }
+        serials.sort_unstable();
+        assert_eq!(serials, (2..22).collect::<Vec<u32>>(), "each edit got its own serial");
+        assert_eq!(store.zone_records_by_name(&zone).await.expect("read").len(), 23);
+        delete(&store, &zone).await.expect("deleted");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn date_serials_and_serials_offered_ahead() {
+    on_every_backend(|store| async move {
+        let zone = unique_zone("date");
+        let change = ZoneChange::Create {
+            records: minimal(&zone),
+            serial_policy: SerialPolicy::Date,
+        };
+        ChangeSet::new(zone.clone(), change, "test")
+            .apply_alone(&store)
+            .await
+            .expect("stored");
+        let add = vec![record(&zone, "www", "A", "192.0.2.80")];
+        let applied = ChangeSet::new(zone.clone(), ZoneChange::Edit { remove: vec![], add }, "test")
+            .apply_alone(&store)
+            .await
+            .expect("edit");
+        let (year, month, day, ..) = base::time::civil(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .expect("clock")
+                .as_secs() as i64,
+        );
+        let today = (year * 1_000_000 + month * 10_000 + day * 100) as u32;
+        assert!(
+            applied.new_serial == Some(today) || applied.new_serial == Some(today + 100),
+            "{applied:?} (today {today})"
+        );
+        // A replacement whose serial is ahead keeps it.
+        let mut ahead = minimal(&zone);
+        ahead[0] = record(
+            &zone,
+            "@",
+            "SOA",
+            &format!("ns.{zone} host.{zone} 4000000000 3600 600 86400 60"),
+        );
+        replace(&store, &zone, &ahead).await.expect("replaced");
+        assert_eq!(sorted(&store, &zone).await, expect(&minimal(&zone), 4_000_000_000));
+        delete(&store, &zone).await.expect("deleted");
     })
     .await;
 }
@@ -98,20 +295,13 @@ async fn zones_round_trip() {
 async fn duplicate_create_changes_nothing() {
     on_every_backend(|store| async move {
         let zone = unique_zone("duplicate");
-        store
-            .put_zone(&zone, &minimal(&zone), WriteMode::CreateOnly)
-            .await
-            .expect("stored");
+        create(&store, &zone, &minimal(&zone)).await.expect("stored");
         let mut other = minimal(&zone);
         other.push(record(&zone, "extra", "TXT", "\"x\""));
-        let error = store
-            .put_zone(&zone, &other, WriteMode::CreateOnly)
-            .await
-            .expect_err("exists");
-        assert!(matches!(error, StoreError::ZoneExists(_)), "{error}");
-        assert!(error.to_string().contains("--replace"), "{error}");
+        let error = create(&store, &zone, &other).await.expect_err("exists");
+        assert!(matches!(error, ChangeError::ZoneExists(_)), "{error}");
         assert_eq!(store.zone_records_by_name(&zone).await.expect("read"), minimal(&zone));
-        store.delete_zone(&zone).await.expect("deleted");
+        delete(&store, &zone).await.expect("deleted");
     })
     .await;
 }
@@ -129,23 +319,19 @@ async fn large_zone_is_written_in_one_transaction() {
                 &format!("10.0.{}.{}", i / 256, i % 256),
             ));
         }
-        store
-            .put_zone(&zone, &records, WriteMode::CreateOnly)
-            .await
-            .expect("stored");
+        create(&store, &zone, &records).await.expect("stored");
         assert_eq!(store.zone_records_by_name(&zone).await.expect("read"), records);
 
-        // A batch that fails half-way (one content too large for nothing:
-        // here, a NUL in TEXT, which PostgreSQL rejects) must leave the old
-        // zone as it was; on SQLite, which accepts it, the write succeeds
-        // whole.
+        // A write that fails half-way (a NUL in TEXT, which PostgreSQL
+        // rejects) must leave the old zone as it was; on SQLite, which
+        // accepts it, the write succeeds whole.
         let mut broken = records.clone();
         broken.push(record(&zone, "bad", "TXT", "\"a\0b\""));
-        match store.put_zone(&zone, &broken, WriteMode::Replace).await {
-            Ok(()) => assert_eq!(store.zone_records_by_name(&zone).await.expect("read"), broken),
-            Err(_) => assert_eq!(store.zone_records_by_name(&zone).await.expect("read"), records),
+        match replace(&store, &zone, &broken).await {
+            Ok(()) => assert_eq!(sorted(&store, &zone).await, expect(&broken, 2)),
+            Err(_) => assert_eq!(sorted(&store, &zone).await, expect(&records, 1)),
         }
-        store.delete_zone(&zone).await.expect("deleted");
+        delete(&store, &zone).await.expect("deleted");
     })
     .await;
 }
@@ -188,10 +374,7 @@ async fn sqlite_files_are_the_owners_alone() {
         .await
         .expect("sqlite store opens");
     let zone = unique_zone("modes");
-    store
-        .put_zone(&zone, &minimal(&zone), WriteMode::CreateOnly)
-        .await
-        .expect("write");
+    create(&store, &zone, &minimal(&zone)).await.expect("write");
     assert_eq!(mode(&nested), 0o700, "new directory");
     for name in ["pooldns.db", "pooldns.db-wal", "pooldns.db-shm"] {
         assert_eq!(mode(&nested.join(name)), 0o600, "{name}");

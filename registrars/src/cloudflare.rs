@@ -416,6 +416,24 @@ impl Cloudflare {
         Ok(ChangeOutcome::Applied)
     }
 
+    /// Removes the delegation of `domain` from the parent zone: its NS and
+    /// DS records, DS first in the same batch (deletes run in order), so
+    /// no resolver sees a DS without the NS it belongs to.
+    pub async fn remove_delegation(&self, domain: &DomainName) -> Result<ChangeOutcome> {
+        let zone = self.writable_zone(domain).await?;
+        let records = self.records(&zone, domain.as_str()).await?;
+        let mut batch = Batch::default();
+        for kind in ["DS", "NS"] {
+            batch.deletes.extend(
+                records
+                    .iter()
+                    .filter(|record| record.kind == kind)
+                    .map(|record| record.id.clone()),
+            );
+        }
+        self.apply(&zone, batch).await
+    }
+
     /// Returns the zone holding `domain`, failing for an apex (read-only) domain.
     async fn writable_zone(&self, domain: &DomainName) -> Result<Zone> {
         let zone = self.zone(domain).await?;

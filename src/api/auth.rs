@@ -27,6 +27,8 @@ pub struct ApiKey {
     /// Whether set-ns may point a domain at name servers other than the
     /// configured pooldns ones.
     pub any_nameservers: bool,
+    /// Whether the key may only read.
+    pub read_only: bool,
 }
 
 impl ApiKey {
@@ -36,13 +38,25 @@ impl ApiKey {
             name: name.into(),
             secret: secret.into(),
             any_nameservers,
+            read_only: false,
         }
+    }
+
+    /// The same key, allowed to read only.
+    pub fn read_only(mut self) -> ApiKey {
+        self.read_only = true;
+        self
     }
 }
 
 impl From<ConfiguredKey> for ApiKey {
     fn from(key: ConfiguredKey) -> ApiKey {
-        ApiKey::new(key.name, key.secret.expose(), key.any_nameservers)
+        let api_key = ApiKey::new(key.name, key.secret.expose(), key.any_nameservers);
+        if key.read_only {
+            api_key.read_only()
+        } else {
+            api_key
+        }
     }
 }
 
@@ -51,6 +65,7 @@ impl std::fmt::Debug for ApiKey {
         f.debug_struct("ApiKey")
             .field("name", &self.name)
             .field("any_nameservers", &self.any_nameservers)
+            .field("read_only", &self.read_only)
             .finish_non_exhaustive()
     }
 }
@@ -88,6 +103,19 @@ pub struct Caller {
     /// The key's name, or `loopback` for unauthenticated loopback reads.
     pub name: String,
     pub any_nameservers: bool,
+    /// Unauthenticated loopback reads and read-only keys.
+    pub read_only: bool,
+}
+
+impl Caller {
+    /// Refuses a caller that may only read.
+    pub fn require_write(&self) -> Result<(), AuthError> {
+        if self.read_only {
+            Err(AuthError::ReadOnly)
+        } else {
+            Ok(())
+        }
+    }
 }
 
 /// Why a request was not let in.
@@ -99,29 +127,35 @@ pub enum AuthError {
     NotLoopback,
     /// A key is configured and the request carries none, or a wrong one.
     BadKey,
+    /// A read-only key on a write route.
+    ReadOnly,
 }
 
 impl IntoResponse for AuthError {
     fn into_response(self) -> Response {
-        let (status, detail) = match self {
+        let (status, error, detail) = match self {
             AuthError::NoKeyConfigured => (
                 StatusCode::UNAUTHORIZED,
+                "unauthorized",
                 "no API key is configured, so the API is read-only: set [api] api_key_file (or POOLDNS_API_KEY) and send it as X-API-Key",
             ),
             AuthError::NotLoopback => (
                 StatusCode::UNAUTHORIZED,
+                "unauthorized",
                 "no API key is configured, so the API answers loopback clients only",
             ),
             AuthError::BadKey => (
                 StatusCode::UNAUTHORIZED,
+                "unauthorized",
                 "missing or wrong API key (send X-API-Key: <key> or Authorization: Bearer <key>)",
             ),
+            AuthError::ReadOnly => (
+                StatusCode::FORBIDDEN,
+                "read-only-key",
+                "this API key may only read",
+            ),
         };
-        (
-            status,
-            Json(serde_json::json!({ "error": "unauthorized", "detail": detail })),
-        )
-            .into_response()
+        (status, Json(serde_json::json!({ "error": error, "detail": detail }))).into_response()
     }
 }
 
@@ -148,6 +182,7 @@ where
                 Ok(Caller {
                     name: "loopback".into(),
                     any_nameservers: false,
+                    read_only: true,
                 })
             } else {
                 Err(AuthError::NotLoopback)
@@ -159,6 +194,7 @@ where
         Ok(Caller {
             name: key.name.clone(),
             any_nameservers: key.any_nameservers,
+            read_only: key.read_only,
         })
     }
 }

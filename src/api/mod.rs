@@ -1,5 +1,5 @@
-//! The HTTP listener: health, readiness, metrics, health checks, and the
-//! registrar routes.
+//! The HTTP listener: health, readiness, metrics, health checks, the
+//! registrar routes, the pool routes and the OpenAPI document.
 //!
 //! [`router`] builds the whole application from an [`AppState`], so tests
 //! can drive it without a socket and `serve` mounts it on one. `/healthz`,
@@ -10,6 +10,7 @@
 pub mod auth;
 pub mod health;
 mod metrics;
+pub mod pool;
 pub mod registrar;
 
 use std::collections::BTreeMap;
@@ -17,9 +18,10 @@ use std::fmt::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::DefaultBodyLimit;
 use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::Router;
 
 use crate::api::auth::{ApiKeys, AuthError, Caller};
@@ -28,6 +30,7 @@ use crate::config::RegistrarConfig;
 use crate::health::HealthChecker;
 use crate::loader::LoadStatus;
 use crate::metrics::Metrics;
+use crate::pool::Pools;
 use crate::roller::RollStatus;
 use crate::store::Store;
 
@@ -51,6 +54,8 @@ pub struct AppState {
     pub registrars: Arc<BTreeMap<String, RegistrarConfig>>,
     /// The health checks behind LUA records.
     pub health: HealthChecker,
+    /// The pool allocator.
+    pub pools: Pools,
 }
 
 impl FromRef<AppState> for ApiKeys {
@@ -68,7 +73,25 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/health-checks", get(health::list))
         .route("/api/v1/registrar/{registrar}/validate", post(registrar::validate))
         .route("/api/v1/registrar/{registrar}/set-ns", post(registrar::set_ns))
+        .route("/api/v1/reserved", get(pool::reserved))
+        .route("/api/v1/pool/{domain}/check", get(pool::check))
+        .route("/api/v1/pool/{domain}/reserve", post(pool::reserve))
+        .route("/api/v1/pool/{domain}/commit", post(pool::commit))
+        .route("/api/v1/pool/{domain}/renew", post(pool::renew))
+        .route("/api/v1/pool/{domain}/release", delete(pool::release))
+        .route("/api/v1/pool/{domain}/list", get(pool::list))
+        .route("/api/v1/audit", get(pool::audit_log))
+        .route("/api/v1/openapi.json", get(openapi))
+        .layer(DefaultBodyLimit::max(pool::MAX_BODY))
         .with_state(state)
+}
+
+/// The OpenAPI document of every route.
+async fn openapi() -> ([(axum::http::HeaderName, &'static str); 1], &'static str) {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        include_str!("openapi.json"),
+    )
 }
 
 /// Liveness: the process answers HTTP.

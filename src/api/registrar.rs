@@ -12,16 +12,16 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use base::name::Name;
 use registrars::{
-    provider_from_token, AnyProvider, ChangeOutcome, DelegationProvider, Dnskey, DomainName, DsRecord, DsSpec,
-    NameserverName, ProviderKind,
+    provider_from_token, AnyProvider, ChangeOutcome, DelegationProvider, DomainName, DsRecord, DsSpec, NameserverName,
+    ProviderKind,
 };
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::auth::Caller;
 use super::AppState;
+use crate::pool::delegation::ds_specs;
 
 /// `{domain, token}`.
 #[derive(Deserialize)]
@@ -157,11 +157,47 @@ pub async fn validate(
     ))
 }
 
-/// Points a domain at name servers, keeping DNSSEC intact.
+/// Points a domain at name servers, keeping DNSSEC intact; each call is
+/// audited.
 pub async fn set_ns(
     caller: Caller,
     State(state): State<AppState>,
     Path(registrar): Path<String>,
+    payload: Result<Json<SetNsRequest>, JsonRejection>,
+) -> Result<Json<Value>, RouteError> {
+    let subject = match &payload {
+        Ok(Json(request)) => request.domain.trim().to_ascii_lowercase(),
+        Err(_) => String::new(),
+    };
+    let result = match caller.require_write() {
+        Ok(()) => set_ns_checked(&caller, &state, registrar, payload).await,
+        Err(_) => Err(RouteError::new(
+            StatusCode::FORBIDDEN,
+            "read-only-key",
+            "this API key may only read",
+        )),
+    };
+    let (status, outcome) = match &result {
+        Ok(_) => (200, "ok".to_string()),
+        Err(error) => (
+            error.status.as_u16(),
+            error.body["error"].as_str().unwrap_or("error").to_string(),
+        ),
+    };
+    if let Err(error) = state
+        .store
+        .audit(&caller.name, "set-ns", &subject, status, &outcome)
+        .await
+    {
+        tracing::error!(%error, "audit entry not written");
+    }
+    result
+}
+
+async fn set_ns_checked(
+    caller: &Caller,
+    state: &AppState,
+    registrar: String,
     payload: Result<Json<SetNsRequest>, JsonRejection>,
 ) -> Result<Json<Value>, RouteError> {
     let registrar = registrar.trim().to_ascii_lowercase();
@@ -177,7 +213,7 @@ pub async fn set_ns(
             "nameservers is required",
         ));
     }
-    let (kind, provider, domain_name) = adapter(&state, &registrar, &domain, &request.token)?;
+    let (kind, provider, domain_name) = adapter(state, &registrar, &domain, &request.token)?;
     let mut wanted: Vec<NameserverName> = Vec::with_capacity(request.nameservers.len());
     for name in &request.nameservers {
         let name = NameserverName::new(name.trim()).map_err(|error| {
@@ -221,7 +257,10 @@ pub async fn set_ns(
     let mut union_published = false;
     let mut retire = None;
     if !theirs.is_empty() {
-        let Some(ours) = our_ds(&state, &domain_name).await.filter(|ours| !ours.is_empty()) else {
+        let Some(ours) = ds_specs(&state.store, domain_name.as_str())
+            .await
+            .filter(|ours| !ours.is_empty())
+        else {
             tracing::info!(caller = %caller.name, registrar = %kind, %domain, outcome = "ds-conflict", "registrar set-ns");
             return Err(RouteError::new(
                 StatusCode::CONFLICT,
@@ -337,23 +376,6 @@ async fn wait_until_applied(
     }
     Err(registrars::Error::Timeout)
 }
-
-/// The DS set the parent needs for `domain` when pooldns signs it (empty
-/// when the zone is served unsigned, `None` when it is not served here).
-async fn our_ds(state: &AppState, domain: &DomainName) -> Option<Vec<DsSpec>> {
-    let apex: Name = format!("{}.", domain.as_str()).parse().ok()?;
-    let id = state.store.zone_id(&apex.to_lowercase().to_string()).await.ok()?;
-    let keys = state.store.zone_keys(id).await.ok()?;
-    let mut specs = Vec::new();
-    for key in keys.iter().filter(|key| key.ds) {
-        let dnskey = Dnskey::from_rdata(&key.dnskey_rdata().ok()?).ok()?;
-        specs.push(DsSpec::from_dnskey(domain, dnskey, SHA256_DIGEST).ok()?);
-    }
-    Some(specs)
-}
-
-/// DS digest type SHA-256 (RFC 4509).
-const SHA256_DIGEST: u8 = 2;
 
 /// A host name without case or trailing dot.
 fn normalize(name: &str) -> String {

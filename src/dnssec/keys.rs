@@ -13,6 +13,7 @@ use base::Name;
 use data_encoding::BASE64;
 
 use super::crypto::{Algorithm, CryptoError, KeyEncryptionKey, SigningKey};
+use crate::store::NewKey;
 
 /// Prefix of a private key stored without encryption.
 const PLAIN_PREFIX: &str = "plain:";
@@ -122,6 +123,21 @@ pub struct SealedKey {
     pub active: bool,
     /// Whether CDS, CDNSKEY and the parent's DS point at this key.
     pub ds: bool,
+}
+
+impl SealedKey {
+    /// The key as a store row.
+    pub fn row(&self) -> NewKey {
+        NewKey {
+            role: self.role.as_str().to_string(),
+            algorithm: i64::from(self.algorithm.number()),
+            dnskey: BASE64.encode(&self.dnskey),
+            private_key: self.private_key.clone(),
+            published: self.published,
+            active: self.active,
+            ds: self.ds,
+        }
+    }
 }
 
 impl fmt::Debug for SealedKey {

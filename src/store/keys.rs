@@ -3,6 +3,7 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+use super::writer::{LockedZone, Writer};
 use super::{bump_zone_and_parents, unix_time, Store, StoreError};
 
 /// How a zone is secured.
@@ -150,34 +151,13 @@ impl Store {
     /// transaction, and marks its parent zone (if stored) changed so the
     /// parent's DS set follows.
     pub async fn secure_zone(&self, name: &str, settings: &DnssecSettings, keys: &[NewKey]) -> Result<(), StoreError> {
-        let now = unix_time();
-        let mut tx = self.pool.begin().await?;
-        let row = sqlx::query("SELECT id FROM zones WHERE name = $1")
-            .bind(name)
-            .fetch_optional(&mut *tx)
+        let mut writer = self.writer().await?;
+        let zone = writer
+            .lock_zone(name)
             .await?
             .ok_or_else(|| StoreError::NoSuchZone(name.to_string()))?;
-        let zone_id: i64 = row.try_get("id")?;
-        let secured = sqlx::query("SELECT zone_id FROM dnssec_zones WHERE zone_id = $1")
-            .bind(zone_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if secured.is_some() {
-            return Err(StoreError::AlreadySecured(name.to_string()));
-        }
-        sqlx::query("INSERT INTO dnssec_zones (zone_id, denial, nsec3_opt_out, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(zone_id)
-            .bind(settings.denial.as_str())
-            .bind(i64::from(settings.nsec3_opt_out))
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        for key in keys {
-            insert_key(&mut tx, zone_id, key, now).await?;
-        }
-        bump_zone_and_parents(&mut tx, zone_id, name, now).await?;
-        tx.commit().await?;
-        Ok(())
+        writer.secure_zone(&zone, settings, keys).await?;
+        writer.commit().await
     }
 
     /// Starts a rollover: adds `new` and records the roll of the oldest
@@ -438,4 +418,35 @@ fn stored_roll(row: &AnyRow) -> Result<StoredRoll, StoreError> {
         ds_seen_at: row.try_get("ds_seen_at")?,
         started_at: row.try_get("started_at")?,
     })
+}
+
+impl Writer {
+    /// Secures the zone with `settings` and its first `keys`; parents are
+    /// marked changed so their DS sets follow.
+    pub async fn secure_zone(
+        &mut self,
+        zone: &LockedZone,
+        settings: &DnssecSettings,
+        keys: &[NewKey],
+    ) -> Result<(), StoreError> {
+        let now = self.now();
+        let secured = sqlx::query("SELECT zone_id FROM dnssec_zones WHERE zone_id = $1")
+            .bind(zone.id)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        if secured.is_some() {
+            return Err(StoreError::AlreadySecured(zone.name.clone()));
+        }
+        sqlx::query("INSERT INTO dnssec_zones (zone_id, denial, nsec3_opt_out, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(zone.id)
+            .bind(settings.denial.as_str())
+            .bind(i64::from(settings.nsec3_opt_out))
+            .bind(now)
+            .execute(&mut *self.tx)
+            .await?;
+        for key in keys {
+            insert_key(&mut self.tx, zone.id, key, now).await?;
+        }
+        bump_zone_and_parents(&mut self.tx, zone.id, &zone.name, now).await
+    }
 }

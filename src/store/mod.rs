@@ -8,6 +8,8 @@
 
 mod health;
 mod keys;
+mod pool;
+mod writer;
 mod zones;
 
 use std::path::Path;
@@ -18,7 +20,9 @@ use sqlx::AnyPool;
 
 pub use health::HealthCheckRow;
 pub use keys::{DnssecSettings, NewKey, RollUpdate, StoredKey, StoredRoll};
-pub use zones::{StoredRecord, WriteMode, ZoneVersion};
+pub use pool::{Allocation, AuditEntry};
+pub use writer::{JournalEntry, LockedZone, Writer, ZoneChangeRow};
+pub use zones::{StoredRecord, ZoneVersion};
 
 /// A handle on the database; cheap to clone.
 #[derive(Clone)]
@@ -50,10 +54,10 @@ pub enum StoreError {
         url: String,
         source: sqlx::migrate::MigrateError,
     },
-    #[error("zone {0} already exists (use --replace to overwrite it)")]
-    ZoneExists(String),
     #[error("zone {0} does not exist")]
     NoSuchZone(String),
+    #[error("{0} is already allocated")]
+    AllocationExists(String),
     #[error("zone {0} is already secured")]
     AlreadySecured(String),
     #[error("zone {0} is not secured (run pooldns zone secure {0})")]
@@ -141,6 +145,11 @@ impl Store {
     pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
+    }
+
+    /// A connection of its own, for session state such as advisory locks.
+    pub async fn connection(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, StoreError> {
+        Ok(self.pool.acquire().await?)
     }
 
     /// Closes every connection.

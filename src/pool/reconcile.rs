@@ -1,0 +1,206 @@
+//! The reconciler: one background loop that brings DNS in line with the
+//! allocations. It sweeps lapsed reservations, finishes releases, writes
+//! and retries provider delegations with backoff, recreates what is
+//! missing and deletes zones below a pool domain that no allocation owns.
+//! With PostgreSQL one node reconciles at a time, holding an advisory
+//! lock on a connection of its own: when that node dies its connection
+//! closes, the lock is freed, and another node takes over on its next
+//! tick.
+
+use std::collections::BTreeSet;
+
+use sqlx::Row;
+
+use super::{records, remove_zone_and_delegation, Pools};
+use crate::store::{Backend, Store};
+
+/// Advisory lock key of the reconciler ("pooldns" in ASCII, truncated).
+const LOCK_KEY: i64 = 0x706f_6f6c_646e;
+
+/// What one pass did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Pass {
+    pub swept: usize,
+    pub released: usize,
+    pub delegated: usize,
+    pub repaired: usize,
+    pub orphans: usize,
+    pub errors: usize,
+}
+
+impl Pools {
+    /// Runs the reconciler until the process ends.
+    pub async fn reconcile_forever(self) {
+        let mut leadership = Leadership::new(self.store.clone());
+        let mut ticker = tokio::time::interval(self.settings.reconcile_interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            if !leadership.hold().await {
+                continue;
+            }
+            let pass = self.reconcile().await;
+            if pass != Pass::default() {
+                tracing::info!(?pass, "reconciled pool allocations");
+            }
+        }
+    }
+
+    /// One reconciler pass over every allocation and every zone below a
+    /// pool domain.
+    pub async fn reconcile(&self) -> Pass {
+        let mut pass = Pass::default();
+        let allocations = match self.store.allocations(None).await {
+            Ok(allocations) => allocations,
+            Err(error) => {
+                tracing::warn!(%error, "reconciler cannot read allocations");
+                pass.errors += 1;
+                return pass;
+            }
+        };
+        let now = super::unix_time();
+        let mut owned = BTreeSet::new();
+        for allocation in allocations {
+            let name = format!("{}.{}", allocation.subdomain, allocation.pool_domain);
+            let lapsed = allocation.state == "reserved" && allocation.expires_at.is_some_and(|at| at <= now);
+            let due = allocation.next_attempt_at <= now;
+            let result = if lapsed || allocation.state == "releasing" {
+                if !due && allocation.state == "releasing" {
+                    owned.insert(records::child_zone(&allocation.pool_domain, &allocation.subdomain));
+                    continue;
+                }
+                match self.release(&allocation.pool_domain, &allocation.subdomain).await {
+                    Ok(super::Released::Freed(_)) => {
+                        if lapsed {
+                            pass.swept += 1;
+                        } else {
+                            pass.released += 1;
+                        }
+                        Ok(())
+                    }
+                    Ok(super::Released::Pending(..)) => {
+                        owned.insert(records::child_zone(&allocation.pool_domain, &allocation.subdomain));
+                        Err(format!("{name}: release pending"))
+                    }
+                    Err(error) => Err(format!("{name}: {error}")),
+                }
+            } else {
+                owned.insert(records::child_zone(&allocation.pool_domain, &allocation.subdomain));
+                self.repair(&allocation, due, &mut pass)
+                    .await
+                    .map_err(|error| format!("{name}: {error}"))
+            };
+            if let Err(error) = result {
+                tracing::warn!(%error, "reconciler");
+                pass.errors += 1;
+            }
+        }
+        if let Err(error) = self.remove_orphans(&owned, &mut pass).await {
+            tracing::warn!(%error, "reconciler cannot remove orphaned zones");
+            pass.errors += 1;
+        }
+        pass
+    }
+
+    /// Restores the allocation's DNS where it differs and, when due,
+    /// writes its provider delegation.
+    async fn repair(&self, allocation: &crate::store::Allocation, due: bool, pass: &mut Pass) -> Result<(), String> {
+        let mut writer = self.store.writer().await.map_err(|error| error.to_string())?;
+        let changed = self
+            .ensure_dns(&mut writer, allocation)
+            .await
+            .map_err(|error| error.to_string())?;
+        writer.commit().await.map_err(|error| error.to_string())?;
+        if changed {
+            pass.repaired += 1;
+        }
+        if !allocation.delegated && due && self.settings.registrars.contains_key(&allocation.pool_domain) {
+            let updated = self.delegate_now(allocation.clone()).await;
+            if updated.delegated {
+                pass.delegated += 1;
+            } else {
+                return Err(updated.last_error.unwrap_or_else(|| "delegation failed".into()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes zones one label below a pool domain that no allocation owns,
+    /// with their delegation in the parent.
+    async fn remove_orphans(&self, owned: &BTreeSet<String>, pass: &mut Pass) -> Result<(), String> {
+        let zones = self.store.zone_versions().await.map_err(|error| error.to_string())?;
+        for zone in zones {
+            let Some((label, parent)) = zone.name.split_once('.') else {
+                continue;
+            };
+            let pool = parent.trim_end_matches('.');
+            if !self.settings.domains.iter().any(|domain| domain == pool)
+                || !records::valid_label(label)
+                || owned.contains(&zone.name)
+            {
+                continue;
+            }
+            // The allocation may have been made since the list was read.
+            let mut writer = self.store.writer().await.map_err(|error| error.to_string())?;
+            if writer
+                .allocation(pool, label)
+                .await
+                .map_err(|error| error.to_string())?
+                .is_some()
+            {
+                continue;
+            }
+            remove_zone_and_delegation(&mut writer, pool, &zone.name)
+                .await
+                .map_err(|error| error.to_string())?;
+            writer.commit().await.map_err(|error| error.to_string())?;
+            tracing::warn!(zone = %zone.name, "deleted a zone below a pool domain that no allocation owns");
+            pass.orphans += 1;
+        }
+        Ok(())
+    }
+}
+
+/// Whether this node is the one that reconciles.
+struct Leadership {
+    store: Store,
+    /// The connection holding the PostgreSQL advisory lock.
+    held: Option<sqlx::pool::PoolConnection<sqlx::Any>>,
+}
+
+impl Leadership {
+    fn new(store: Store) -> Leadership {
+        Leadership { store, held: None }
+    }
+
+    /// True when this node may reconcile now: always with SQLite (one
+    /// node), with PostgreSQL while it holds the lock.
+    async fn hold(&mut self) -> bool {
+        if self.store.backend() == Backend::Sqlite {
+            return true;
+        }
+        if let Some(connection) = self.held.as_mut() {
+            // A lost connection has lost the lock with it.
+            if sqlx::query("SELECT 1").execute(&mut **connection).await.is_ok() {
+                return true;
+            }
+            self.held = None;
+        }
+        let Ok(mut connection) = self.store.connection().await else {
+            return false;
+        };
+        let locked = sqlx::query("SELECT pg_try_advisory_lock($1) AS locked")
+            .bind(LOCK_KEY)
+            .fetch_one(&mut *connection)
+            .await
+            .and_then(|row| row.try_get::<bool, _>("locked"));
+        match locked {
+            Ok(true) => {
+                tracing::info!("this node now runs the pool reconciler");
+                self.held = Some(connection);
+                true
+            }
+            _ => false,
+        }
+    }
+}
