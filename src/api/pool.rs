@@ -233,9 +233,9 @@ pub async fn reserve(
 ) -> Result<(StatusCode, Json<Value>), RouteError> {
     let mut subject = domain.clone();
     let result = async {
-        caller.require_write()?;
         let request = body(payload)?;
         subject = format!("{}.{domain}", request.subdomain.trim().to_ascii_lowercase());
+        caller.require_write()?;
         let created_by = request
             .created_by
             .filter(|by| !by.trim().is_empty())
@@ -274,9 +274,9 @@ pub async fn commit(
 ) -> Result<Json<Value>, RouteError> {
     let mut subject = domain.clone();
     let result = async {
-        caller.require_write()?;
         let request = body(payload)?;
         subject = format!("{}.{domain}", request.subdomain.trim().to_ascii_lowercase());
+        caller.require_write()?;
         let commit = CommitRequest {
             token: request.token,
             sovereign_fqdn: request.sovereign_fqdn,
@@ -310,9 +310,9 @@ pub async fn renew(
 ) -> Result<Json<Value>, RouteError> {
     let mut subject = domain.clone();
     let result = async {
-        caller.require_write()?;
         let request = body(payload)?;
         subject = format!("{}.{domain}", request.subdomain.trim().to_ascii_lowercase());
+        caller.require_write()?;
         let allocation = state.pools.renew(&domain, &request.subdomain, &request.token).await?;
         Ok(Json(Value::Object(view(&state, &allocation))))
     }
@@ -341,7 +341,6 @@ pub async fn release(
 ) -> Result<(StatusCode, Json<Value>), RouteError> {
     let mut subject = domain.clone();
     let result = async {
-        caller.require_write()?;
         if payload.len() > MAX_BODY {
             return Err(RouteError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -355,6 +354,7 @@ pub async fn release(
             .filter(|sub| !sub.trim().is_empty())
             .unwrap_or(query.sub);
         subject = format!("{}.{domain}", subdomain.trim().to_ascii_lowercase());
+        caller.require_write()?;
         match state.pools.release(&domain, &subdomain).await? {
             Released::Freed(allocation) => Ok((
                 StatusCode::OK,

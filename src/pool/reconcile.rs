@@ -106,8 +106,17 @@ impl Pools {
     /// writes its provider delegation.
     async fn repair(&self, allocation: &crate::store::Allocation, due: bool, pass: &mut Pass) -> Result<(), String> {
         let mut writer = self.store.writer().await.map_err(|error| error.to_string())?;
+        // The row as it is now: a release may have come in since the list
+        // was read, and its zone must not come back.
+        let current = writer
+            .allocation(&allocation.pool_domain, &allocation.subdomain)
+            .await
+            .map_err(|error| error.to_string())?;
+        let Some(current) = current.filter(|current| current.state != "releasing") else {
+            return Ok(());
+        };
         let changed = self
-            .ensure_dns(&mut writer, allocation)
+            .ensure_dns(&mut writer, &current)
             .await
             .map_err(|error| error.to_string())?;
         writer.commit().await.map_err(|error| error.to_string())?;

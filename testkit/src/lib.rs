@@ -10,10 +10,11 @@
 //! | `client`   | a DNS client that sends raw queries over UDP and TCP          |
 //! | `compare`  | replies as sorted RRsets of text, for comparing servers       |
 //! | `corpus`   | query corpora run against pooldns and a peer, side by side    |
-//! | `http`     | a plain HTTP/1.0 GET for the API endpoints                    |
+//! | `http`     | a plain HTTP/1.0 client for the API endpoints                 |
 //! | `message`  | replies as text lines, for stating whole answers in tests     |
 //! | `mmdb`     | a MaxMind DB writer for GeoIP fixtures                        |
 //! | `mocks`    | local mocks of the five registrar APIs                        |
+//! | `pool`     | a server managing a pool domain, and the pool API calls       |
 //!
 //! Peer programs come from Debian packages that `.ci/run` installs; a test
 //! whose peer is missing fails and says which package to install
@@ -30,6 +31,7 @@ pub mod message;
 pub mod mmdb;
 pub mod mocks;
 pub mod pdns;
+pub mod pool;
 pub mod pooldns;
 pub mod process;
 pub mod unbound;
@@ -42,7 +44,7 @@ pub use client::{
     parse_name, query, query_wire, read_frame, tcp_connect, tcp_exchange, udp_exchange, write_frame, QueryOptions,
     Transport,
 };
-pub use http::{http_get, HttpResponse};
+pub use http::{http_get, http_request, HttpResponse};
 pub use knot::Knotd;
 pub use pooldns::{pooldns_bin, run_cli, Pooldns, PooldnsOptions};
 pub use process::{free_port, postgres_url, require, under_ci};

@@ -56,6 +56,22 @@ fn pooldns_command() -> Command {
     command
 }
 
+/// Starts `pooldns serve --config <config>`, its output appended to `log`.
+fn spawn_serve(config: &Path, log: &Path) -> Child {
+    let (stdout, stderr) = log_stdio(log);
+    let mut command = pooldns_command();
+    command
+        .arg("serve")
+        .arg("--config")
+        .arg(config)
+        .stdout(stdout)
+        .stderr(stderr);
+    if std::env::var_os("POOLDNS_LOG").is_none() {
+        command.env("POOLDNS_LOG", "debug");
+    }
+    command.spawn().expect("spawn pooldns serve")
+}
+
 /// Runs the `pooldns` command line with `args` and returns its output.
 ///
 /// Nothing is added to `args`; use [`Pooldns::cli`] to run a command against
@@ -157,19 +173,7 @@ impl Pooldns {
         let config_path = dir.path().join("pooldns.toml");
         fs::write(&config_path, config).expect("write pooldns.toml");
         let log = dir.path().join("pooldns.log");
-        let (stdout, stderr) = log_stdio(&log);
-
-        let mut command = pooldns_command();
-        command
-            .arg("serve")
-            .arg("--config")
-            .arg(&config_path)
-            .stdout(stdout)
-            .stderr(stderr);
-        if std::env::var_os("POOLDNS_LOG").is_none() {
-            command.env("POOLDNS_LOG", "debug");
-        }
-        let child = command.spawn().expect("spawn pooldns serve");
+        let child = spawn_serve(&config_path, &log);
 
         let mut server = Self {
             child,
@@ -181,6 +185,22 @@ impl Pooldns {
         };
         server.wait_ready();
         server
+    }
+
+    /// Kills the process with SIGKILL, as a crash or an OOM kill would, and
+    /// reaps it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the server again on the same configuration, store and
+    /// ports (after [`Pooldns::kill`] or [`Pooldns::terminate`]) and waits
+    /// until it is ready. The log continues in the same file.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.child = spawn_serve(&self.config, &self.log);
+        self.wait_ready();
     }
 
     /// Polls `/readyz` until it answers 200, panicking with the log if the

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
-use std::fs::{self, File};
+use std::fs;
 use std::net::{TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -96,7 +96,12 @@ pub(crate) fn file_tail(path: &Path, lines: usize) -> String {
 
 /// Opens `path` for a child's stdout and stderr.
 pub(crate) fn log_stdio(path: &Path) -> (Stdio, Stdio) {
-    let file = File::create(path).unwrap_or_else(|e| panic!("create {}: {e}", path.display()));
+    // Appending: a restarted process continues the same log.
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap_or_else(|e| panic!("create {}: {e}", path.display()));
     let clone = file.try_clone().expect("clone log file handle");
     (Stdio::from(clone), Stdio::from(file))
 }
