@@ -39,6 +39,8 @@ pub struct PoolOptions {
     pub extra: String,
     /// Whether the pool domain's zone is served (and signed) here.
     pub serve_parent: bool,
+    /// The pool domain; `None` makes up a fresh one.
+    pub domain: Option<String>,
 }
 
 /// A running server managing `pool`.
@@ -49,11 +51,12 @@ pub struct PoolServer {
 }
 
 impl PoolServer {
-    /// Starts a server managing a fresh pool domain `<tag>…​.test`, with
+    /// Starts a server managing a pool domain (by default a fresh
+    /// `<tag>….test`), with
     /// name servers `ns1`/`ns2` inside it; with `serve_parent` the pool's
     /// zone is imported and secured first.
     pub fn start(tag: &str, options: PoolOptions) -> PoolServer {
-        let pool = unique_pool(tag);
+        let pool = options.domain.clone().unwrap_or_else(|| unique_pool(tag));
         let dir = tempfile::tempdir().expect("temp dir");
         let zones = dir.path().join("zones");
         std::fs::create_dir(&zones).expect("zones dir");

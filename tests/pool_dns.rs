@@ -1,0 +1,288 @@
+//! What pool allocations look like from outside: a committed Sovereign
+//! validates from the pool zone's trust anchor (delv), a multi-region
+//! commit fails over when a region's health endpoint stops answering, and
+//! a pool whose zone is hosted at Cloudflare (the local mock) gets each
+//! allocation's NS and DS records there.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+use testkit::mocks::cloudflare::{CloudflareMock, TOKEN};
+use testkit::pool::{wait_until, PoolOptions, PoolServer, OPERATOR_KEY};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// A delv trust-anchor file with the zone's served SEP keys.
+fn anchor_file(pools: &PoolServer, zone: &str) -> std::path::PathBuf {
+    let mut text = String::from("trust-anchors {\n");
+    for line in pools.dig_short(zone, "DNSKEY") {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if fields.len() >= 4 && fields[0] == "257" {
+            text.push_str(&format!(
+                "  {zone}. static-key {} {} {} \"{}\";\n",
+                fields[0],
+                fields[1],
+                fields[2],
+                fields[3..].concat()
+            ));
+        }
+    }
+    text.push_str("};\n");
+    let path = pools.dir().join("anchors");
+    std::fs::write(&path, text).expect("anchors written");
+    path
+}
+
+/// delv's output for `name` A, validated from `root`'s anchor.
+fn delv(pools: &PoolServer, anchors: &Path, root: &str, name: &str) -> String {
+    let dns = pools.server.dns;
+    let output = Command::new(testkit::require("delv", "bind9-dnsutils"))
+        .arg(format!("@{}", dns.ip()))
+        .args(["-p", &dns.port().to_string(), "-a"])
+        .arg(anchors)
+        .arg(format!("+root={root}"))
+        .args([name, "A"])
+        .output()
+        .expect("delv runs");
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+#[test]
+fn committed_sovereign_validates_from_the_pool_anchor() {
+    let pools = PoolServer::start(
+        "delv",
+        PoolOptions {
+            serve_parent: true,
+            ..PoolOptions::default()
+        },
+    );
+    let pool = pools.pool.clone();
+    wait_until("the pool zone to be signed", WAIT, || {
+        pools
+            .dig_short(&pool, "DNSKEY")
+            .iter()
+            .any(|key| key.starts_with("257 "))
+    });
+    let anchors = anchor_file(&pools, &pool);
+    let token = pools.reserve("omantel");
+    pools.commit("omantel", &token, "192.0.2.44");
+    let console = format!("console.omantel.{pool}");
+    wait_until("console to answer", WAIT, || {
+        pools.dig_short(&console, "A") == ["192.0.2.44"]
+    });
+    let mut last = String::new();
+    let validated = |last: &mut String| {
+        *last = delv(&pools, &anchors, &pool, &console);
+        last.contains("; fully validated") && last.contains("192.0.2.44")
+    };
+    let deadline = std::time::Instant::now() + WAIT;
+    while !validated(&mut last) {
+        assert!(std::time::Instant::now() < deadline, "delv did not validate:\n{last}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // A forged DS would break the chain: the child's DNSKEY must match the
+    // parent's DS, which delv just checked; and the parent signs that DS.
+    let ds = pools.dig(&format!("omantel.{pool}"), "DS", &["+dnssec"]);
+    assert!(ds.contains("RRSIG\tDS 13"), "{ds}");
+}
+
+/// An HTTP health endpoint that answers 200 while `up`, 503 otherwise.
+fn health_endpoint() -> (String, Arc<AtomicBool>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/healthz", listener.local_addr().expect("address"));
+    let up = Arc::new(AtomicBool::new(true));
+    let flag = up.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut buffer = [0u8; 2048];
+            let _ = stream.read(&mut buffer);
+            let reply = if flag.load(Ordering::Relaxed) {
+                "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok"
+            } else {
+                "HTTP/1.0 503 Service Unavailable\r\nContent-Length: 4\r\n\r\ndown"
+            };
+            let _ = stream.write_all(reply.as_bytes());
+        }
+    });
+    (url, up)
+}
+
+#[test]
+fn regions_fail_over_when_a_health_endpoint_stops_answering() {
+    let pools = PoolServer::start(
+        "regions",
+        PoolOptions {
+            serve_parent: true,
+            ..PoolOptions::default()
+        },
+    );
+    let (fsn_url, fsn_up) = health_endpoint();
+    let (hel_url, _hel_up) = health_endpoint();
+    let token = pools.reserve("multi");
+    let (status, body) = pools.call(
+        "POST",
+        &pools.route("commit"),
+        Some(OPERATOR_KEY),
+        Some(&json!({
+            "subdomain": "multi", "reservationToken": token,
+            "regions": [
+                {"name": "fsn", "ips": ["192.0.2.1", "2001:db8::1"], "healthUrl": fsn_url},
+                {"name": "hel", "ips": ["192.0.2.2"], "healthUrl": hel_url},
+            ],
+        })),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["regions"].as_array().map(Vec::len), Some(2));
+    let console = format!("console.multi.{}", pools.pool);
+    let fsn_or_hel = |answers: &[String]| {
+        !answers.is_empty()
+            && answers
+                .iter()
+                .all(|answer| answer == "192.0.2.1" || answer == "192.0.2.2")
+    };
+    wait_until("answers from the healthy regions", WAIT, || {
+        fsn_or_hel(&pools.dig_short(&console, "A"))
+    });
+    assert_eq!(pools.dig_short(&console, "AAAA"), ["2001:db8::1"]);
+
+    // The checks' states, by URL, as the API reports them.
+    let statuses = |url: &str| -> Vec<String> {
+        let (_, body) = pools.call("GET", "/api/v1/health-checks", Some(OPERATOR_KEY), None);
+        body["checks"]
+            .as_array()
+            .map(|checks| {
+                checks
+                    .iter()
+                    .filter(|check| check["url"] == url && check["in_use"] == true)
+                    .map(|check| check["status"].as_str().unwrap_or_default().to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let all = |url: &str, status: &str| {
+        let list = statuses(url);
+        !list.is_empty() && list.iter().all(|got| got == status)
+    };
+    wait_until("both regions' checks to be up", WAIT, || {
+        all(&fsn_url, "up") && all(&hel_url, "up")
+    });
+    fsn_up.store(false, Ordering::Relaxed);
+    wait_until("fsn's check to go down", WAIT, || all(&fsn_url, "down"));
+    for _ in 0..10 {
+        assert_eq!(pools.dig_short(&console, "A"), ["192.0.2.2"]);
+    }
+    fsn_up.store(true, Ordering::Relaxed);
+    wait_until("fsn's check to come back", WAIT, || all(&fsn_url, "up"));
+    assert!(fsn_or_hel(&pools.dig_short(&console, "A")));
+
+    // Bad regions are refused and change nothing.
+    for (regions, why) in [
+        (json!([{"name": "x", "ips": [], "healthUrl": hel_url}]), "no ips"),
+        (
+            json!([{"name": "x", "ips": ["300.1.1.1"], "healthUrl": hel_url}]),
+            "bad ip",
+        ),
+        (
+            json!([{"name": "x", "ips": ["192.0.2.9"], "healthUrl": "ftp://x/"}]),
+            "bad url",
+        ),
+        (
+            json!([{"name": "x", "ips": ["192.0.2.9"], "healthUrl": "http://x/'); os.exit() --"}]),
+            "quote",
+        ),
+    ] {
+        let (status, body) = pools.call(
+            "POST",
+            &pools.route("commit"),
+            Some(OPERATOR_KEY),
+            Some(&json!({"subdomain": "multi", "reservationToken": token, "regions": regions})),
+        );
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (422, Some("invalid-regions")),
+            "{why}: {body}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pool_hosted_at_cloudflare_gets_ns_and_ds_there() {
+    let mock = CloudflareMock::start().await;
+    let base_url = mock.base_url.clone();
+    let pools = tokio::task::spawn_blocking(move || {
+        let credential = tempfile::NamedTempFile::new().expect("temp file");
+        std::fs::write(credential.path(), TOKEN).expect("credential");
+        let (_, credential) = credential.keep().expect("keep");
+        PoolServer::start(
+            "cf",
+            PoolOptions {
+                domain: Some("example.com".into()),
+                extra: format!(
+                    "[pool.delegation.\"example.com\"]\nregistrar = \"cloudflare\"\ncredential_file = \"{}\"\n\
+                     [registrars.cloudflare]\nbase_url = \"{base_url}\"\n",
+                    credential.display()
+                ),
+                ..PoolOptions::default()
+            },
+        )
+    })
+    .await
+    .expect("server");
+    let pools = Arc::new(pools);
+    let server = pools.clone();
+    let (token, reservation) = tokio::task::spawn_blocking(move || {
+        let (status, body) = server.call(
+            "POST",
+            &server.route("reserve"),
+            Some(OPERATOR_KEY),
+            Some(&json!({"subdomain": "acme"})),
+        );
+        assert_eq!(status, 201, "{body}");
+        (body["reservationToken"].as_str().expect("token").to_string(), body)
+    })
+    .await
+    .expect("reserve");
+    assert_eq!(reservation["delegation"], "provider", "{reservation}");
+    assert_eq!(
+        mock.contents("NS", "acme.example.com"),
+        ["ns1.example.com", "ns2.example.com"]
+    );
+    let ds = mock.contents("DS", "acme.example.com");
+    assert_eq!(ds.len(), 1, "{ds:?}");
+    let server = pools.clone();
+    let ours = tokio::task::spawn_blocking(move || server.server.cli_ok(&["zone", "ds", "acme.example.com"]))
+        .await
+        .expect("zone ds");
+    let digest = ds[0].rsplit(' ').next().expect("digest");
+    assert!(ours.to_ascii_uppercase().contains(digest), "{ours} vs {ds:?}");
+
+    let server = pools.clone();
+    tokio::task::spawn_blocking(move || {
+        server.commit("acme", &token, "192.0.2.80");
+        let (status, body) = server.call(
+            "DELETE",
+            &server.route("release"),
+            Some(OPERATOR_KEY),
+            Some(&json!({"subdomain": "acme"})),
+        );
+        assert_eq!(status, 200, "{body}");
+        assert!(!server.zones().contains(&"acme.example.com.".to_string()));
+    })
+    .await
+    .expect("release");
+    assert!(mock.contents("NS", "acme.example.com").is_empty());
+    assert!(mock.contents("DS", "acme.example.com").is_empty());
+    // The parent's other records are untouched.
+    assert_eq!(mock.contents("A", "www.example.com"), ["192.0.2.80"]);
+}
