@@ -86,12 +86,16 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// The OpenAPI document of every route.
-async fn openapi() -> ([(axum::http::HeaderName, &'static str); 1], &'static str) {
-    (
-        [(axum::http::header::CONTENT_TYPE, "application/json")],
-        include_str!("openapi.json"),
-    )
+/// The OpenAPI document of every route, with this server's pool domains
+/// as the values the `domain` parameter takes.
+async fn openapi(State(state): State<AppState>) -> axum::Json<serde_json::Value> {
+    let mut document: serde_json::Value =
+        serde_json::from_str(include_str!("openapi.json")).expect("the embedded OpenAPI document is JSON");
+    let domains = &state.pools.settings().domains;
+    if !domains.is_empty() {
+        document["components"]["parameters"]["PoolDomain"]["schema"]["enum"] = serde_json::json!(domains);
+    }
+    axum::Json(document)
 }
 
 /// Liveness: the process answers HTTP.
