@@ -329,3 +329,62 @@ fn lapsed_reservations_are_swept_with_their_dns() {
     // The label is free again.
     pools.reserve("brief");
 }
+
+#[test]
+fn one_node_reconciles_at_a_time_and_another_takes_over() {
+    let Some(url) = testkit::postgres_url("pool reconciler leadership test") else {
+        return;
+    };
+    let leader_line = "this node now runs the pool reconciler";
+    let first = PoolServer::start(
+        "fleet",
+        PoolOptions {
+            store_url: Some(url.clone()),
+            serve_parent: true,
+            ..PoolOptions::default()
+        },
+    );
+    let second = PoolServer::start(
+        "fleet",
+        PoolOptions {
+            store_url: Some(url),
+            domain: Some(first.pool.clone()),
+            ..PoolOptions::default()
+        },
+    );
+    wait_until("a node to take the reconciler lock", WAIT, || {
+        first.server.log_text().contains(leader_line) || second.server.log_text().contains(leader_line)
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    let leaders = [&first, &second]
+        .iter()
+        .filter(|node| node.server.log_text().contains(leader_line))
+        .count();
+    assert_eq!(leaders, 1, "exactly one node reconciles");
+    let (mut leader, follower) = if first.server.log_text().contains(leader_line) {
+        (first, second)
+    } else {
+        (second, first)
+    };
+    leader.server.kill();
+    wait_until("the other node to take over", WAIT, || {
+        follower.server.log_text().contains(leader_line)
+    });
+    // The new leader reconciles: a zone below the pool that no allocation
+    // owns goes.
+    let orphan = follower.dir().join("orphan.zone");
+    let pool = follower.pool.clone();
+    std::fs::write(
+        &orphan,
+        format!(
+            "$ORIGIN orphan.{pool}.\n@ 300 SOA ns1.{pool}. h.{pool}. 1 3600 900 1209600 300\n@ 300 NS ns1.{pool}.\n"
+        ),
+    )
+    .expect("zone file");
+    follower
+        .server
+        .cli_ok(&["zone", "import", orphan.to_str().expect("UTF-8")]);
+    wait_until("the orphaned zone to be removed", WAIT, || {
+        !follower.zones().contains(&format!("orphan.{pool}."))
+    });
+}
