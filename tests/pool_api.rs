@@ -49,6 +49,33 @@ fn routes_follow_pdm_and_fix_its_defects() {
         let (status, body) = pools.call("GET", "/api/v1/pool/elsewhere.test/check?sub=acme", op, None);
         assert_eq!((status, body["reason"].as_str()), (200, Some("unsupported-pool")));
 
+        // A zone below the pool that the pool did not make is not taken
+        // over, nor removed by the reconciler.
+        let foreign = pools.dir().join("taken.zone");
+        std::fs::write(
+            &foreign,
+            format!(
+                "$ORIGIN taken.{pool}.\n@ 300 SOA ns1.{pool}. h.{pool}. 1 3600 900 1209600 300\n@ 300 NS ns1.{pool}.\n"
+            ),
+        )
+        .expect("zone file");
+        pools
+            .server
+            .cli_ok(&["zone", "import", foreign.to_str().expect("UTF-8")]);
+        assert_eq!(check("taken").1["reason"], "zone-exists");
+        let (status, body) = pools.call(
+            "POST",
+            &pools.route("reserve"),
+            op,
+            Some(&json!({"subdomain": "taken"})),
+        );
+        assert_eq!((status, body["error"].as_str()), (409, Some("conflict")), "{body}");
+        std::thread::sleep(Duration::from_millis(2500));
+        assert!(
+            pools.zones().contains(&format!("taken.{pool}.")),
+            "the reconciler left it alone"
+        );
+
         // Every route takes a key; a read-only key reads but never writes.
         let reserve_body = json!({"subdomain": "acme", "createdBy": "catalyst-api/deployment-7"});
         assert_eq!(pools.call("GET", &pools.route("list"), None, None).0, 401);
@@ -341,6 +368,7 @@ fn one_node_reconciles_at_a_time_and_another_takes_over() {
         PoolOptions {
             store_url: Some(url.clone()),
             serve_parent: true,
+            pool: "reservation_ttl = 2\n".into(),
             ..PoolOptions::default()
         },
     );
@@ -349,6 +377,7 @@ fn one_node_reconciles_at_a_time_and_another_takes_over() {
         PoolOptions {
             store_url: Some(url),
             domain: Some(first.pool.clone()),
+            pool: "reservation_ttl = 2\n".into(),
             ..PoolOptions::default()
         },
     );
@@ -370,21 +399,11 @@ fn one_node_reconciles_at_a_time_and_another_takes_over() {
     wait_until("the other node to take over", WAIT, || {
         follower.server.log_text().contains(leader_line)
     });
-    // The new leader reconciles: a zone below the pool that no allocation
-    // owns goes.
-    let orphan = follower.dir().join("orphan.zone");
-    let pool = follower.pool.clone();
-    std::fs::write(
-        &orphan,
-        format!(
-            "$ORIGIN orphan.{pool}.\n@ 300 SOA ns1.{pool}. h.{pool}. 1 3600 900 1209600 300\n@ 300 NS ns1.{pool}.\n"
-        ),
-    )
-    .expect("zone file");
-    follower
-        .server
-        .cli_ok(&["zone", "import", orphan.to_str().expect("UTF-8")]);
-    wait_until("the orphaned zone to be removed", WAIT, || {
-        !follower.zones().contains(&format!("orphan.{pool}."))
+    // The new leader reconciles: it sweeps a lapsed reservation.
+    follower.reserve("brief");
+    let zone = format!("brief.{}.", follower.pool);
+    assert!(follower.zones().contains(&zone));
+    wait_until("the new leader to sweep the lapsed reservation", WAIT, || {
+        !follower.zones().contains(&zone)
     });
 }

@@ -30,6 +30,10 @@ use crate::store::{Allocation, DnssecSettings, Store, StoreError, Writer};
 use delegation::Registrar;
 use records::Region;
 
+/// The journal's author of the pool's changes; the reconciler deletes only
+/// zones this author created.
+pub const AUTHOR: &str = "pool";
+
 /// The pool settings, normalized.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -117,7 +121,8 @@ pub enum PoolError {
 pub struct Check {
     pub available: bool,
     /// Why not: `invalid-format`, `unsupported-pool`, `reserved`,
-    /// `reserved-state`, `active-state` or `releasing-state`.
+    /// `reserved-state`, `active-state`, `releasing-state`, or
+    /// `zone-exists` (a zone of that name not made by the pool).
     pub reason: Option<&'static str>,
     pub detail: Option<String>,
     pub fqdn: Option<String>,
@@ -211,7 +216,16 @@ impl Pools {
             .await?
             .into_iter()
             .find(|allocation| allocation.subdomain == subdomain);
+        let zone = records::child_zone(&pool, &subdomain);
+        let foreign_zone = existing.is_none() && {
+            let mut writer = self.store.writer().await?;
+            let foreign = writer.lock_zone(&zone).await?.is_some()
+                && writer.zone_creator(&zone).await?.as_deref() != Some(AUTHOR);
+            writer.commit().await?;
+            foreign
+        };
         let reason = match existing {
+            None if foreign_zone => Some("zone-exists"),
             None => None,
             Some(allocation) if allocation.state == "reserved" && allocation.expires_at.is_some_and(|at| at <= now) => {
                 None
@@ -275,6 +289,13 @@ impl Pools {
             last_error: None,
             updated_at: now,
         };
+        // A zone of that name that the pool did not make is someone else's.
+        let zone = records::child_zone(&pool, &subdomain);
+        if writer.lock_zone(&zone).await?.is_some() && writer.zone_creator(&zone).await?.as_deref() != Some(AUTHOR) {
+            return Err(PoolError::Conflict(format!(
+                "{subdomain}.{pool} (a zone of that name is already served)"
+            )));
+        }
         writer
             .insert_allocation(&allocation)
             .await
@@ -525,7 +546,7 @@ impl Pools {
                     records: skeleton,
                     serial_policy: SerialPolicy::Increment,
                 },
-                "pool",
+                AUTHOR,
             )
             .apply(writer)
             .await?;
@@ -567,7 +588,7 @@ impl Pools {
         add.extend(committed);
         // Records already in place are no change: an edit writes only the
         // difference, and nothing at all when there is none.
-        changed |= ChangeSet::new(zone.clone(), ZoneChange::Edit { remove, add }, "pool")
+        changed |= ChangeSet::new(zone.clone(), ZoneChange::Edit { remove, add }, AUTHOR)
             .apply(writer)
             .await?
             .changed;
@@ -580,7 +601,7 @@ impl Pools {
                         remove: Vec::new(),
                         add: records::delegation(&zone, &settings.nameservers),
                     },
-                    "pool",
+                    AUTHOR,
                 )
                 .apply(writer)
                 .await?
@@ -621,7 +642,7 @@ impl Pools {
 /// served here).
 async fn remove_zone_and_delegation(writer: &mut Writer, pool: &str, zone: &str) -> Result<(), PoolError> {
     if writer.lock_zone(zone).await?.is_some() {
-        ChangeSet::new(zone.to_string(), ZoneChange::Delete, "pool")
+        ChangeSet::new(zone.to_string(), ZoneChange::Delete, AUTHOR)
             .apply(writer)
             .await?;
     }
@@ -642,7 +663,7 @@ async fn remove_zone_and_delegation(writer: &mut Writer, pool: &str, zone: &str)
                 ],
                 add: Vec::new(),
             },
-            "pool",
+            AUTHOR,
         )
         .apply(writer)
         .await?;

@@ -1,7 +1,7 @@
 //! The reconciler: one background loop that brings DNS in line with the
 //! allocations. It sweeps lapsed reservations, finishes releases, writes
 //! and retries provider delegations with backoff, recreates what is
-//! missing and deletes zones below a pool domain that no allocation owns.
+//! missing and deletes zones the pool created that no allocation owns.
 //! With PostgreSQL one node reconciles at a time, holding an advisory
 //! lock on a connection of its own: when that node dies its connection
 //! closes, the lock is freed, and another node takes over on its next
@@ -134,8 +134,8 @@ impl Pools {
         Ok(())
     }
 
-    /// Deletes zones one label below a pool domain that no allocation owns,
-    /// with their delegation in the parent.
+    /// Deletes zones one label below a pool domain that the pool created and
+    /// no allocation owns, with their delegation in the parent.
     async fn remove_orphans(&self, owned: &BTreeSet<String>, pass: &mut Pass) -> Result<(), String> {
         let zones = self.store.zone_versions().await.map_err(|error| error.to_string())?;
         for zone in zones {
@@ -149,14 +149,19 @@ impl Pools {
             {
                 continue;
             }
-            // The allocation may have been made since the list was read.
+            // The allocation may have been made since the list was read;
+            // and a zone the pool did not create is not the pool's.
             let mut writer = self.store.writer().await.map_err(|error| error.to_string())?;
-            if writer
+            let allocated = writer
                 .allocation(pool, label)
                 .await
                 .map_err(|error| error.to_string())?
-                .is_some()
-            {
+                .is_some();
+            let creator = writer
+                .zone_creator(&zone.name)
+                .await
+                .map_err(|error| error.to_string())?;
+            if allocated || creator.as_deref() != Some(super::AUTHOR) {
                 continue;
             }
             remove_zone_and_delegation(&mut writer, pool, &zone.name)

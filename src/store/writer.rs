@@ -102,6 +102,17 @@ impl Store {
 }
 
 impl Writer {
+    /// Who created the zone called `name`, by its latest `create` journal
+    /// entry; `None` for zones created before the journal existed.
+    pub async fn zone_creator(&mut self, name: &str) -> Result<Option<String>, StoreError> {
+        let row =
+            sqlx::query("SELECT author FROM zone_changes WHERE zone = $1 AND kind = 'create' ORDER BY id DESC LIMIT 1")
+                .bind(name)
+                .fetch_optional(&mut *self.tx)
+                .await?;
+        Ok(row.map(|row| row.try_get("author")).transpose()?)
+    }
+
     /// The transaction's clock, Unix seconds.
     pub fn now(&self) -> i64 {
         self.now
