@@ -3,9 +3,10 @@
 //! The loader polls the zones table for change counters: a zone whose
 //! counter moved is read, checked, built into a fresh [`Snapshot`] off the
 //! runtime's worker threads, and swapped into the catalog; a zone that
-//! disappeared is dropped. Polling the one small table also catches writes
-//! made by other processes (`pooldns zone import`, other fleet members)
-//! without any notification channel.
+//! disappeared is dropped. A write committed by this process (the HTTP
+//! API) wakes the loader at once; polling the one small table catches
+//! writes made by other processes (`pooldns zone import`, other fleet
+//! members) without any notification channel.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -176,7 +177,13 @@ impl Loader {
     pub async fn run(mut self, interval: Duration, shutdown: Arc<AtomicBool>) {
         let mut failing = false;
         while !shutdown.load(Ordering::Relaxed) {
-            tokio::time::sleep(interval).await;
+            // Writes of this process wake the loader at once; other
+            // processes' writes are found by polling.
+            let store = self.store.clone();
+            tokio::select! {
+                () = tokio::time::sleep(interval) => {}
+                () = store.written() => {}
+            }
             match self.sync().await {
                 Ok(()) => failing = false,
                 Err(error) if !failing => {

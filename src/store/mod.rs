@@ -13,6 +13,7 @@ mod writer;
 mod zones;
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::any::AnyPoolOptions;
@@ -29,6 +30,9 @@ pub use zones::{StoredRecord, ZoneVersion};
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// Woken by every committed write of this process, so its loader need
+    /// not wait for the next poll.
+    written: Arc<tokio::sync::Notify>,
 }
 
 /// Which database the store runs on.
@@ -133,7 +137,11 @@ impl Store {
                 })?;
             }
         }
-        Ok(Store { pool, backend })
+        Ok(Store {
+            pool,
+            backend,
+            written: Arc::new(tokio::sync::Notify::new()),
+        })
     }
 
     /// The database in use.
@@ -150,6 +158,12 @@ impl Store {
     /// A connection of its own, for session state such as advisory locks.
     pub async fn connection(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, StoreError> {
         Ok(self.pool.acquire().await?)
+    }
+
+    /// Resolves after a write of this process commits (or at once, if one
+    /// committed since the last call).
+    pub async fn written(&self) {
+        self.written.notified().await;
     }
 
     /// Closes every connection.

@@ -14,6 +14,7 @@ pub struct Writer {
     pub(super) tx: sqlx::Transaction<'static, sqlx::Any>,
     backend: Backend,
     now: i64,
+    written: std::sync::Arc<tokio::sync::Notify>,
 }
 
 /// A zone row, locked for the rest of the transaction.
@@ -65,6 +66,7 @@ impl Store {
             tx,
             backend: self.backend,
             now: unix_time(),
+            written: self.written.clone(),
         })
     }
 
@@ -123,9 +125,10 @@ impl Writer {
         self.backend
     }
 
-    /// Commits everything written.
+    /// Commits everything written, and wakes this process's loader.
     pub async fn commit(self) -> Result<(), StoreError> {
         self.tx.commit().await?;
+        self.written.notify_one();
         Ok(())
     }
 
