@@ -490,7 +490,7 @@ mod tests {
     #[test]
     fn serials_follow_the_policy() {
         // 2026-12-03
-        let day = 20_425 * 86_400;
+        let day = 20_790 * 86_400;
         assert_eq!(SerialPolicy::Increment.next(7, day), 8);
         assert_eq!(SerialPolicy::Increment.next(u32::MAX, day), 0);
         assert_eq!(SerialPolicy::Date.next(7, day), 2_026_120_300);
