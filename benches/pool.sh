@@ -99,6 +99,10 @@ EOF
     python3 "$DRIVER" pooldns "http://127.0.0.1:$POOLDNS_API_PORT" "$KEY" "$pool" "$POOLDNS_PORT" \
         "$dir/anchors" "$COUNT" "$CLIENTS" "$SAMPLES"
     stop_pid "$POOLDNS_PID"
+    # A shared database keeps nothing of the run.
+    "$POOLDNS_BIN" zone list --config "$dir/pooldns.toml" | cut -f1 | grep -F "$pool." | while read -r zone; do
+        "$POOLDNS_BIN" zone delete "$zone" --config "$dir/pooldns.toml" >/dev/null
+    done
 }
 
 run_pdns() {

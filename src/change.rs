@@ -299,14 +299,8 @@ impl ChangeSet {
         sort_soa_first(&mut added);
         writer.delete_rows(&removed_ids).await?;
         writer.insert_records(zone, &added).await?;
-        writer.bump_version(zone).await?;
-        self.journal(writer, "update", Some(old_serial), Some(new_serial), &removed, &added)
-            .await?;
-        Ok(Applied {
-            old_serial: Some(old_serial),
-            new_serial: Some(new_serial),
-            changed: true,
-        })
+        self.updated(writer, zone, (old_serial, new_serial), &removed, &added)
+            .await
     }
 
     async fn edit(
@@ -397,9 +391,22 @@ impl ChangeSet {
         writer.delete_rows(&ids).await?;
         writer.insert_records(zone, &added).await?;
         writer.update_content(soa_id, &new_soa.content).await?;
-        writer.bump_version(zone).await?;
         added.insert(0, new_soa);
-        self.journal(writer, "update", Some(old_serial), Some(new_serial), &removed, &added)
+        self.updated(writer, zone, (old_serial, new_serial), &removed, &added)
+            .await
+    }
+
+    /// Marks an updated zone changed and journals the update.
+    async fn updated(
+        &self,
+        writer: &mut Writer,
+        zone: &LockedZone,
+        (old_serial, new_serial): (u32, u32),
+        removed: &[StoredRecord],
+        added: &[StoredRecord],
+    ) -> Result<Applied, ChangeError> {
+        writer.bump_version(zone).await?;
+        self.journal(writer, "update", Some(old_serial), Some(new_serial), removed, added)
             .await?;
         Ok(Applied {
             old_serial: Some(old_serial),

@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use testkit::delv::{anchor_file, validates};
 use testkit::{Pooldns, PooldnsOptions};
 
 /// How long a whole roll may take before the test gives up.
@@ -73,49 +74,6 @@ fn dnskeys(server: &Pooldns, zone: &str) -> Vec<(u16, String)> {
     keys
 }
 
-/// A delv trust-anchor file holding the zone's served SEP keys.
-fn anchor_file(server: &Pooldns, zone: &str, dir: &Path) -> std::path::PathBuf {
-    let mut text = String::from("trust-anchors {\n");
-    for line in dig_short(server, zone, "DNSKEY") {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        if fields.len() >= 4 && fields[0] == "257" {
-            text.push_str(&format!(
-                "  {zone}. static-key {} {} {} \"{}\";\n",
-                fields[0],
-                fields[1],
-                fields[2],
-                fields[3..].concat()
-            ));
-        }
-    }
-    text.push_str("};\n");
-    let path = dir.join(format!("{zone}.anchors"));
-    fs::write(&path, text).expect("anchors written");
-    path
-}
-
-/// Whether delv validates `name` A from `root`'s anchor.
-fn validates(server: SocketAddr, anchors: &Path, root: &str, name: &str) -> Result<(), String> {
-    let output = Command::new(testkit::require("delv", "bind9-dnsutils"))
-        .arg(format!("@{}", server.ip()))
-        .args(["-p", &server.port().to_string(), "-a"])
-        .arg(anchors)
-        .arg(format!("+root={root}"))
-        .args([name, "A"])
-        .output()
-        .map_err(|error| format!("delv: {error}"))?;
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    if text.contains("; fully validated") && !text.contains("resolution failed") {
-        Ok(())
-    } else {
-        Err(text)
-    }
-}
-
 /// `key list` output of a running server's store.
 fn key_list(server: &Pooldns, zone: &str) -> String {
     server.cli_ok(&["key", "list", zone])
@@ -159,7 +117,7 @@ fn zsk_roll_completes_and_validates_throughout() {
     server.cli_ok(&["zone", "secure", "roll.test", "--split"]);
     wait_until(|| dnskeys(&server, "roll.test").len() == 2, "zone signed");
     let before = dnskeys(&server, "roll.test");
-    let anchors = anchor_file(&server, "roll.test", store.path());
+    let anchors = anchor_file(server.dns, "roll.test", store.path());
     validates(server.dns, &anchors, "roll.test", "www.roll.test").expect("validates before the roll");
 
     let started = server.cli_ok(&["key", "roll", "roll.test"]);
@@ -200,7 +158,7 @@ fn csk_roll_follows_a_local_parent_and_survives_a_restart() {
     server.cli_ok(&["zone", "secure", "p.test"]);
     server.cli_ok(&["zone", "secure", "c.p.test"]);
     wait_until(|| !dnskeys(&server, "c.p.test").is_empty(), "child signed");
-    let parent_anchor = anchor_file(&server, "p.test", store.path());
+    let parent_anchor = anchor_file(server.dns, "p.test", store.path());
     wait_until(
         || validates(server.dns, &parent_anchor, "p.test", "www.c.p.test").is_ok(),
         "chain from the parent before the roll",

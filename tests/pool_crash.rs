@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use testkit::mocks::cloudflare::{CloudflareMock, TOKEN};
+use testkit::mocks::cloudflare::CloudflareMock;
 use testkit::pool::{wait_until, PoolOptions, PoolServer, OPERATOR_KEY};
 
 const LABELS: [&str; 6] = ["ka", "kb", "kc", "kd", "ke", "kf"];
@@ -208,18 +208,10 @@ async fn killed_at_any_step_a_cloudflare_pool_converges() {
     let mock = CloudflareMock::start().await;
     let base_url = mock.base_url.clone();
     let (known, listed, kills, cut, pools) = tokio::task::spawn_blocking(move || {
-        let credential = tempfile::NamedTempFile::new().expect("temp file");
-        std::fs::write(credential.path(), TOKEN).expect("credential");
-        let (_, credential) = credential.keep().expect("keep");
         let mut pools = PoolServer::start(
             "cfkill",
             PoolOptions {
-                domain: Some("example.com".into()),
-                extra: format!(
-                    "[pool.delegation.\"example.com\"]\nregistrar = \"cloudflare\"\ncredential_file = \"{}\"\n\
-                     [registrars.cloudflare]\nbase_url = \"{base_url}\"\n",
-                    credential.display()
-                ),
+                cloudflare: Some(base_url),
                 ..PoolOptions::default()
             },
         );

@@ -6,56 +6,16 @@
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::path::Path;
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
-use testkit::mocks::cloudflare::{CloudflareMock, TOKEN};
+use testkit::delv::{anchor_file, validates};
+use testkit::mocks::cloudflare::CloudflareMock;
 use testkit::pool::{wait_until, PoolOptions, PoolServer, OPERATOR_KEY};
 
 const WAIT: Duration = Duration::from_secs(20);
-
-/// A delv trust-anchor file with the zone's served SEP keys.
-fn anchor_file(pools: &PoolServer, zone: &str) -> std::path::PathBuf {
-    let mut text = String::from("trust-anchors {\n");
-    for line in pools.dig_short(zone, "DNSKEY") {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        if fields.len() >= 4 && fields[0] == "257" {
-            text.push_str(&format!(
-                "  {zone}. static-key {} {} {} \"{}\";\n",
-                fields[0],
-                fields[1],
-                fields[2],
-                fields[3..].concat()
-            ));
-        }
-    }
-    text.push_str("};\n");
-    let path = pools.dir().join("anchors");
-    std::fs::write(&path, text).expect("anchors written");
-    path
-}
-
-/// delv's output for `name` A, validated from `root`'s anchor.
-fn delv(pools: &PoolServer, anchors: &Path, root: &str, name: &str) -> String {
-    let dns = pools.server.dns;
-    let output = Command::new(testkit::require("delv", "bind9-dnsutils"))
-        .arg(format!("@{}", dns.ip()))
-        .args(["-p", &dns.port().to_string(), "-a"])
-        .arg(anchors)
-        .arg(format!("+root={root}"))
-        .args([name, "A"])
-        .output()
-        .expect("delv runs");
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
 
 #[test]
 fn committed_sovereign_validates_from_the_pool_anchor() {
@@ -73,7 +33,7 @@ fn committed_sovereign_validates_from_the_pool_anchor() {
             .iter()
             .any(|key| key.starts_with("257 "))
     });
-    let anchors = anchor_file(&pools, &pool);
+    let anchors = anchor_file(pools.server.dns, &pool, pools.dir());
     let token = pools.reserve("omantel");
     pools.commit("omantel", &token, "192.0.2.44");
     let console = format!("console.omantel.{pool}");
@@ -81,9 +41,15 @@ fn committed_sovereign_validates_from_the_pool_anchor() {
         pools.dig_short(&console, "A") == ["192.0.2.44"]
     });
     let mut last = String::new();
-    let validated = |last: &mut String| {
-        *last = delv(&pools, &anchors, &pool, &console);
-        last.contains("; fully validated") && last.contains("192.0.2.44")
+    let validated = |last: &mut String| match validates(pools.server.dns, &anchors, &pool, &console) {
+        Ok(text) => {
+            *last = text;
+            last.contains("192.0.2.44")
+        }
+        Err(text) => {
+            *last = text;
+            false
+        }
     };
     let deadline = std::time::Instant::now() + WAIT;
     while !validated(&mut last) {
@@ -221,18 +187,10 @@ async fn pool_hosted_at_cloudflare_gets_ns_and_ds_there() {
     let mock = CloudflareMock::start().await;
     let base_url = mock.base_url.clone();
     let pools = tokio::task::spawn_blocking(move || {
-        let credential = tempfile::NamedTempFile::new().expect("temp file");
-        std::fs::write(credential.path(), TOKEN).expect("credential");
-        let (_, credential) = credential.keep().expect("keep");
         PoolServer::start(
             "cf",
             PoolOptions {
-                domain: Some("example.com".into()),
-                extra: format!(
-                    "[pool.delegation.\"example.com\"]\nregistrar = \"cloudflare\"\ncredential_file = \"{}\"\n\
-                     [registrars.cloudflare]\nbase_url = \"{base_url}\"\n",
-                    credential.display()
-                ),
+                cloudflare: Some(base_url),
                 ..PoolOptions::default()
             },
         )

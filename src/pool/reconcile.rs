@@ -50,14 +50,18 @@ impl Pools {
     /// pool domain.
     pub async fn reconcile(&self) -> Pass {
         let mut pass = Pass::default();
-        let allocations = match self.store.allocations(None).await {
-            Ok(allocations) => allocations,
-            Err(error) => {
-                tracing::warn!(%error, "reconciler cannot read allocations");
-                pass.errors += 1;
-                return pass;
+        // Only this node's pools: a shared database may hold others'.
+        let mut allocations = Vec::new();
+        for pool in &self.settings.domains {
+            match self.store.allocations(Some(pool)).await {
+                Ok(found) => allocations.extend(found),
+                Err(error) => {
+                    tracing::warn!(%error, "reconciler cannot read allocations");
+                    pass.errors += 1;
+                    return pass;
+                }
             }
-        };
+        }
         let now = super::unix_time();
         let mut owned = BTreeSet::new();
         for allocation in allocations {

@@ -337,7 +337,8 @@ fn records_to_json(records: &[StoredRecord]) -> Result<String, StoreError> {
     serde_json::to_string(&rows).map_err(|error| StoreError::Corrupt(error.to_string()))
 }
 
-fn records_from_json(json: &str) -> Result<Vec<StoredRecord>, StoreError> {
+/// Records from a JSON array of `[name, type, ttl, content]`.
+pub(super) fn records_from_json(json: &str) -> Result<Vec<StoredRecord>, StoreError> {
     let rows: Vec<(String, String, i64, String)> =
         serde_json::from_str(json).map_err(|error| StoreError::Corrupt(error.to_string()))?;
     Ok(rows

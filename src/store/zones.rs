@@ -3,6 +3,7 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+use super::writer::records_from_json;
 use super::{Backend, Store, StoreError};
 
 /// A zone row: identity and change counter.
@@ -61,18 +62,7 @@ impl Store {
             }
         };
         let row = sqlx::query(sql).bind(zone_id).fetch_one(&self.pool).await?;
-        let json: String = row.try_get("rows")?;
-        let rows: Vec<(String, String, i64, String)> =
-            serde_json::from_str(&json).map_err(|error| StoreError::Corrupt(error.to_string()))?;
-        Ok(rows
-            .into_iter()
-            .map(|(name, rtype, ttl, content)| StoredRecord {
-                name,
-                rtype,
-                ttl,
-                content,
-            })
-            .collect())
+        records_from_json(&row.try_get::<String, _>("rows")?)
     }
 
     /// The records of the zone called `name` (absolute, lowercase).

@@ -9,6 +9,7 @@
 //! | `unbound`  | a validating Unbound, judge of the DNSSEC tests               |
 //! | `client`   | a DNS client that sends raw queries over UDP and TCP          |
 //! | `compare`  | replies as sorted RRsets of text, for comparing servers       |
+//! | `delv`     | trust anchors from served keys, and delv's validation verdict |
 //! | `corpus`   | query corpora run against pooldns and a peer, side by side    |
 //! | `http`     | a plain HTTP/1.0 client for the API endpoints                 |
 //! | `message`  | replies as text lines, for stating whole answers in tests     |
@@ -25,6 +26,7 @@
 pub mod client;
 pub mod compare;
 pub mod corpus;
+pub mod delv;
 pub mod http;
 pub mod knot;
 pub mod message;

@@ -41,6 +41,9 @@ pub struct PoolOptions {
     pub serve_parent: bool,
     /// The pool domain; `None` makes up a fresh one.
     pub domain: Option<String>,
+    /// The base URL of a Cloudflare mock hosting `example.com`: the pool is
+    /// `example.com`, delegated there with the mock's token.
+    pub cloudflare: Option<String>,
 }
 
 /// A running server managing `pool`.
@@ -48,6 +51,8 @@ pub struct PoolServer {
     pub server: Pooldns,
     pub pool: String,
     dir: TempDir,
+    /// Whether the store is a PostgreSQL database other tests share.
+    shared_store: bool,
 }
 
 impl PoolServer {
@@ -56,10 +61,23 @@ impl PoolServer {
     /// name servers `ns1`/`ns2` inside it; with `serve_parent` the pool's
     /// zone is imported and secured first.
     pub fn start(tag: &str, options: PoolOptions) -> PoolServer {
-        let pool = options.domain.clone().unwrap_or_else(|| unique_pool(tag));
         let dir = tempfile::tempdir().expect("temp dir");
         let zones = dir.path().join("zones");
         std::fs::create_dir(&zones).expect("zones dir");
+        let mut options = options;
+        if let Some(base_url) = &options.cloudflare {
+            let credential = dir.path().join("cloudflare-token");
+            std::fs::write(&credential, crate::mocks::cloudflare::TOKEN).expect("credential");
+            options.domain = Some("example.com".into());
+            writeln!(
+                options.extra,
+                "[pool.delegation.\"example.com\"]\nregistrar = \"cloudflare\"\ncredential_file = \"{}\"\n\
+                 [registrars.cloudflare]\nbase_url = \"{base_url}\"",
+                credential.display()
+            )
+            .expect("write");
+        }
+        let pool = options.domain.clone().unwrap_or_else(|| unique_pool(tag));
         let mut config = String::new();
         writeln!(
             config,
@@ -71,10 +89,16 @@ impl PoolServer {
         )
         .expect("write");
         let mut server_options = PooldnsOptions::new(&zones);
+        let shared_store = options.store_url.is_some();
         server_options.store_url = options.store_url;
         server_options.extra_config = config;
         let server = Pooldns::start_with(server_options);
-        let started = PoolServer { server, pool, dir };
+        let started = PoolServer {
+            server,
+            pool,
+            dir,
+            shared_store,
+        };
         if options.serve_parent {
             started.serve_parent();
         }
@@ -195,6 +219,25 @@ impl PoolServer {
             .filter_map(|line| line.split('\t').next())
             .map(str::to_string)
             .collect()
+    }
+}
+
+impl Drop for PoolServer {
+    /// Takes the pool's zones out of a shared database, so that it does
+    /// not grow with every run (every server loads every zone at start).
+    fn drop(&mut self) {
+        if !self.shared_store {
+            return;
+        }
+        let suffix = format!(".{}.", self.pool);
+        let parent = format!("{}.", self.pool);
+        let listed = self.server.cli(&["zone", "list"]);
+        let listed = String::from_utf8_lossy(&listed.stdout);
+        for zone in listed.lines().filter_map(|line| line.split('\t').next()) {
+            if zone.ends_with(&suffix) || zone == parent {
+                let _ = self.server.cli(&["zone", "delete", zone]);
+            }
+        }
     }
 }
 
