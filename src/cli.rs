@@ -12,7 +12,7 @@ use base::types;
 use clap::{Parser, Subcommand};
 
 use crate::catalog::Snapshot;
-use crate::change::{ChangeError, ChangeSet, ZoneChange};
+use crate::change::{ChangeError, ChangeSet, SerialPolicy, ZoneChange};
 use crate::config::Config;
 use crate::dnssec::cache::SignatureCache;
 use crate::dnssec::crypto::Algorithm;
@@ -118,9 +118,14 @@ pub enum ZoneCommand {
         /// The zone's name, when the file does not say ($ORIGIN or an absolute SOA owner).
         #[arg(long, value_name = "NAME")]
         zone: Option<String>,
-        /// Replace the zone if it exists (otherwise that is an error).
+        /// Replace the zone if it exists (otherwise that is an error); only
+        /// the difference is written.
         #[arg(long)]
         replace: bool,
+        /// How a new zone's SOA serial moves on each change: `increment`
+        /// (serial + 1) or `date` (YYYYMMDDnn).
+        #[arg(long, value_name = "POLICY", default_value = "increment")]
+        serial_policy: SerialPolicy,
     },
     /// Print a zone as a zone file.
     Export {
@@ -281,9 +286,14 @@ pub async fn run_key_command(config: &Config, command: KeyCommand) -> anyhow::Re
 
 async fn zone_command(config: &Config, store: &Store, command: ZoneCommand) -> anyhow::Result<()> {
     match command {
-        ZoneCommand::Import { file, zone, replace } => {
+        ZoneCommand::Import {
+            file,
+            zone,
+            replace,
+            serial_policy,
+        } => {
             let zone = zone.as_deref().map(parse_zone_name).transpose()?;
-            let (apex, records) = match import::import_file(store, &file, zone.as_ref(), replace).await {
+            let (apex, records) = match import::import_file(store, &file, zone.as_ref(), replace, serial_policy).await {
                 Err(import::ImportError::Change(ChangeError::ZoneExists(name))) => {
                     anyhow::bail!("zone {name} already exists (use --replace to overwrite it)")
                 }

@@ -53,15 +53,16 @@ pub enum RowError {
     Check(#[from] ZoneError),
 }
 
-/// Reads, checks and stores the zone in `path`: a new zone, or with
-/// `replace` the new content of an existing one (only the difference is
-/// written and journalled). Returns the zone's name and its number of
-/// records.
+/// Reads, checks and stores the zone in `path`: a new zone with
+/// `serial_policy`, or with `replace` the new content of an existing one
+/// (only the difference is written and journalled). Returns the zone's
+/// name and its number of records.
 pub async fn import_file(
     store: &Store,
     path: &Path,
     zone: Option<&Name>,
     replace: bool,
+    serial_policy: SerialPolicy,
 ) -> Result<(Name, usize), ImportError> {
     let file_name = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|source| ImportError::Read {
@@ -79,7 +80,7 @@ pub async fn import_file(
     } else {
         ZoneChange::Create {
             records: rows,
-            serial_policy: SerialPolicy::Increment,
+            serial_policy,
         }
     };
     ChangeSet::new(name, change, "cli").apply_alone(store).await?;

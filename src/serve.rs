@@ -14,6 +14,7 @@ use crate::answer::Responder;
 use crate::api::auth::{ApiKey, ApiKeys};
 use crate::api::{self, AppState};
 use crate::catalog::Catalog;
+use crate::change::SerialPolicy;
 use crate::config::Config;
 use crate::geoip::GeoDb;
 use crate::health::HealthChecker;
@@ -211,7 +212,7 @@ async fn seed_if_empty(store: &Store, directory: &Path) -> anyhow::Result<()> {
         .collect();
     files.sort();
     for path in files {
-        match import::import_file(store, &path, None, false).await {
+        match import::import_file(store, &path, None, false, SerialPolicy::Increment).await {
             Ok((zone, records)) => tracing::info!(%zone, records, file = %path.display(), "zone imported"),
             Err(error) => tracing::error!(%error, "zone file not imported"),
         }

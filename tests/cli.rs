@@ -113,7 +113,39 @@ fn duplicate_import_needs_replace() {
         "nothing changed"
     );
     ws.ok(&["zone", "import", path_str(&changed), "--replace"]);
-    assert!(ws.ok(&["zone", "export", "cli.test"]).contains("192.0.2.81"));
+    let exported = ws.ok(&["zone", "export", "cli.test"]);
+    assert!(exported.contains("192.0.2.81"), "{exported}");
+    // The content changed under the same serial: the serial moved on.
+    assert!(exported.contains("hostmaster.cli.test. 2 3600"), "{exported}");
+}
+
+#[test]
+fn date_serial_policy_moves_serials_to_today() {
+    let ws = Workspace::new();
+    let file = ws.write("cli.zone", ZONE);
+    ws.ok(&["zone", "import", path_str(&file), "--serial-policy", "date"]);
+    let changed = ws.write("changed.zone", &ZONE.replace("192.0.2.80", "192.0.2.81"));
+    ws.ok(&["zone", "import", path_str(&changed), "--replace"]);
+    let exported = ws.ok(&["zone", "export", "cli.test"]);
+    let serial: u32 = exported
+        .lines()
+        .find(|line| line.contains(" SOA "))
+        .and_then(|line| line.split_whitespace().nth(6))
+        .and_then(|serial| serial.parse().ok())
+        .expect("serial");
+    let days = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+        / 86_400;
+    let (year, month, day, ..) = base::time::civil(days as i64 * 86_400);
+    let today = (year * 1_000_000 + month * 10_000 + day * 100) as u32;
+    assert!(
+        serial == today || serial == today + 100,
+        "{serial} for {today}: {exported}"
+    );
+    let error = ws.fails(&["zone", "import", path_str(&file), "--serial-policy", "weekly"]);
+    assert!(error.contains("weekly"), "{error}");
 }
 
 #[test]

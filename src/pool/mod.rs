@@ -210,20 +210,15 @@ impl Pools {
             return Ok(refusal("reserved", PoolError::Reserved(subdomain), Some(fqdn)));
         }
         let now = unix_time();
-        let existing = self
-            .store
-            .allocations(Some(&pool))
-            .await?
-            .into_iter()
-            .find(|allocation| allocation.subdomain == subdomain);
+        let existing = self.store.allocation(&pool, &subdomain).await?;
         let zone = records::child_zone(&pool, &subdomain);
-        let foreign_zone = existing.is_none() && {
-            let mut writer = self.store.writer().await?;
-            let foreign = writer.lock_zone(&zone).await?.is_some()
-                && writer.zone_creator(&zone).await?.as_deref() != Some(AUTHOR);
-            writer.commit().await?;
-            foreign
+        let served = match self.store.zone_id(&zone).await {
+            Ok(_) => true,
+            Err(StoreError::NoSuchZone(_)) => false,
+            Err(error) => return Err(error.into()),
         };
+        let foreign_zone =
+            existing.is_none() && served && self.store.zone_creator(&zone).await?.as_deref() != Some(AUTHOR);
         let reason = match existing {
             None if foreign_zone => Some("zone-exists"),
             None => None,

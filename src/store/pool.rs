@@ -70,6 +70,18 @@ impl Store {
         rows.iter().map(allocation).collect()
     }
 
+    /// One allocation, if it exists.
+    pub async fn allocation(&self, pool_domain: &str, subdomain: &str) -> Result<Option<Allocation>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM pool_allocations WHERE pool_domain = $1 AND subdomain = $2"
+        ))
+        .bind(pool_domain)
+        .bind(subdomain)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(allocation).transpose()
+    }
+
     /// Records one API request in the audit log.
     pub async fn audit(
         &self,

@@ -53,6 +53,12 @@ pub struct ZoneChangeRow {
 }
 
 impl Store {
+    /// Who created the zone called `name`, by its latest `create` journal
+    /// entry; `None` for zones created before the journal existed.
+    pub async fn zone_creator(&self, name: &str) -> Result<Option<String>, StoreError> {
+        zone_creator(&self.pool, name).await
+    }
+
     /// Opens a write transaction. SQLite transactions take the write lock
     /// at once (`BEGIN IMMEDIATE`): a transaction that reads and then
     /// writes would otherwise fail, not wait, when another writer got in
@@ -104,15 +110,9 @@ impl Store {
 }
 
 impl Writer {
-    /// Who created the zone called `name`, by its latest `create` journal
-    /// entry; `None` for zones created before the journal existed.
+    /// Who created the zone called `name` (see [`Store::zone_creator`]).
     pub async fn zone_creator(&mut self, name: &str) -> Result<Option<String>, StoreError> {
-        let row =
-            sqlx::query("SELECT author FROM zone_changes WHERE zone = $1 AND kind = 'create' ORDER BY id DESC LIMIT 1")
-                .bind(name)
-                .fetch_optional(&mut *self.tx)
-                .await?;
-        Ok(row.map(|row| row.try_get("author")).transpose()?)
+        zone_creator(&mut *self.tx, name).await
     }
 
     /// The transaction's clock, Unix seconds.
@@ -320,6 +320,18 @@ impl Writer {
         .await?;
         Ok(())
     }
+}
+
+async fn zone_creator<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    name: &str,
+) -> Result<Option<String>, StoreError> {
+    let row =
+        sqlx::query("SELECT author FROM zone_changes WHERE zone = $1 AND kind = 'create' ORDER BY id DESC LIMIT 1")
+            .bind(name)
+            .fetch_optional(executor)
+            .await?;
+    Ok(row.map(|row| row.try_get("author")).transpose()?)
 }
 
 fn records_to_json(records: &[StoredRecord]) -> Result<String, StoreError> {
