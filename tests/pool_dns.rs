@@ -244,3 +244,74 @@ async fn pool_hosted_at_cloudflare_gets_ns_and_ds_there() {
     // The parent's other records are untouched.
     assert_eq!(mock.contents("A", "www.example.com"), ["192.0.2.80"]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_release_cloudflare_refuses_is_finished_later_never_404() {
+    let mock = CloudflareMock::start().await;
+    let base_url = mock.base_url.clone();
+    let pools = tokio::task::spawn_blocking(move || {
+        PoolServer::start(
+            "cfdown",
+            PoolOptions {
+                cloudflare: Some(base_url),
+                ..PoolOptions::default()
+            },
+        )
+    })
+    .await
+    .expect("server");
+    let pools = Arc::new(pools);
+    let server = pools.clone();
+    tokio::task::spawn_blocking(move || server.reserve("flaky"))
+        .await
+        .expect("reserve");
+    assert_eq!(mock.contents("NS", "flaky.example.com").len(), 2);
+
+    // Cloudflare answers 503 to everything: the release is accepted and
+    // pending, and asking again says so again.
+    mock.control.unavailable_after(0, u32::MAX);
+    let server = pools.clone();
+    let answers = tokio::task::spawn_blocking(move || {
+        (0..2)
+            .map(|_| {
+                server.call(
+                    "DELETE",
+                    &format!("{}?sub=flaky", server.route("release")),
+                    Some(OPERATOR_KEY),
+                    None,
+                )
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .expect("releases");
+    for (status, body) in &answers {
+        assert_eq!(*status, 202, "{body}");
+        assert_eq!(body["warning"], "release-pending");
+        assert_eq!(body["freed"]["state"], "releasing");
+    }
+    assert_eq!(mock.contents("NS", "flaky.example.com").len(), 2, "nothing removed yet");
+
+    // Cloudflare recovers: the reconciler finishes the release.
+    mock.control.unavailable_after(0, 0);
+    let server = pools.clone();
+    let view = mock.clone();
+    tokio::task::spawn_blocking(move || {
+        wait_until("the reconciler to finish the release", Duration::from_secs(60), || {
+            view.contents("NS", "flaky.example.com").is_empty()
+                && !server.zones().contains(&"flaky.example.com.".to_string())
+        });
+        let (_, list) = server.call("GET", &server.route("list"), Some(OPERATOR_KEY), None);
+        assert_eq!(list["allocations"], json!([]));
+        let (status, _) = server.call(
+            "DELETE",
+            &format!("{}?sub=flaky", server.route("release")),
+            Some(OPERATOR_KEY),
+            None,
+        );
+        assert_eq!(status, 404, "once DNS is clean the allocation is gone");
+    })
+    .await
+    .expect("finished");
+    assert!(mock.contents("DS", "flaky.example.com").is_empty());
+}
