@@ -63,6 +63,8 @@ pub enum SerialPolicy {
     Increment,
     /// YYYYMMDDnn of today (UTC), or serial + 1 when that is not ahead.
     Date,
+    /// The Unix time, or serial + 1 when that is not ahead.
+    Epoch,
 }
 
 impl SerialPolicy {
@@ -71,15 +73,13 @@ impl SerialPolicy {
         match self {
             SerialPolicy::Increment => "increment",
             SerialPolicy::Date => "date",
+            SerialPolicy::Epoch => "epoch",
         }
     }
 
-    fn from_stored(text: &str) -> SerialPolicy {
-        if text == "date" {
-            SerialPolicy::Date
-        } else {
-            SerialPolicy::Increment
-        }
+    /// The policy stored as `text`; unknown text is `increment`.
+    pub fn from_stored(text: &str) -> SerialPolicy {
+        text.parse().unwrap_or_default()
     }
 
     /// The serial after `old`, on the day `unix_time` falls on.
@@ -96,6 +96,14 @@ impl SerialPolicy {
                     bumped
                 }
             }
+            SerialPolicy::Epoch => {
+                let now = unix_time as u32;
+                if serial_ahead(now, old) {
+                    now
+                } else {
+                    bumped
+                }
+            }
         }
     }
 }
@@ -107,7 +115,10 @@ impl std::str::FromStr for SerialPolicy {
         match text {
             "increment" => Ok(SerialPolicy::Increment),
             "date" => Ok(SerialPolicy::Date),
-            other => Err(format!("unknown serial policy {other:?} (use increment or date)")),
+            "epoch" => Ok(SerialPolicy::Epoch),
+            other => Err(format!(
+                "unknown serial policy {other:?} (use increment, date or epoch)"
+            )),
         }
     }
 }
@@ -354,14 +365,14 @@ impl ChangeSet {
             if added.iter().any(|other| RecordKey::of(other, false) == key) {
                 continue;
             }
-            let present = rows
-                .iter()
-                .enumerate()
-                .find(|(index, (_, row))| !gone.contains(index) && RecordKey::of(row, false) == key);
-            match present {
-                Some((_, (_, row))) if row.ttl == record.ttl => {}
-                Some((index, _)) => {
-                    gone.push(index);
+            // A record taken out and put back as it was stays: replacing an
+            // RRset with itself is no change.
+            match rows.iter().position(|(_, row)| RecordKey::of(row, false) == key) {
+                Some(index) if rows[index].1.ttl == record.ttl => gone.retain(|other| *other != index),
+                Some(index) => {
+                    if !gone.contains(&index) {
+                        gone.push(index);
+                    }
                     added.push(record.clone());
                 }
                 None => added.push(record.clone()),
@@ -374,6 +385,14 @@ impl ChangeSet {
                 changed: false,
             });
         }
+        let after: Vec<&StoredRecord> = rows
+            .iter()
+            .enumerate()
+            .filter(|(index, _)| !gone.contains(index))
+            .map(|(_, (_, record))| record)
+            .chain(added.iter())
+            .collect();
+        self.check_cnames(&names, &after)?;
         let (soa_id, soa) = find_soa(&rows).ok_or_else(|| self.invalid("the stored zone has no SOA"))?;
         let old_serial = soa_serial(&soa.content).ok_or_else(|| self.invalid("the stored SOA is unreadable"))?;
         let new_serial = SerialPolicy::from_stored(&zone.serial_policy).next(old_serial, writer.now());
@@ -413,6 +432,38 @@ impl ChangeSet {
             new_serial: Some(new_serial),
             changed: true,
         })
+    }
+
+    /// A CNAME stands alone at its name (RFC 1034 §3.6.2, RFC 2181 §10.1;
+    /// DNSSEC types aside) and never at the apex.
+    fn check_cnames(&self, names: &[String], records: &[&StoredRecord]) -> Result<(), ChangeError> {
+        for name in names {
+            let here: Vec<&&StoredRecord> = records
+                .iter()
+                .filter(|record| record.name.eq_ignore_ascii_case(name))
+                .collect();
+            let cnames = here
+                .iter()
+                .filter(|record| record.rtype.eq_ignore_ascii_case("CNAME"))
+                .count();
+            if cnames == 0 {
+                continue;
+            }
+            if name.eq_ignore_ascii_case(&self.zone) {
+                return Err(self.invalid(format!("{name} is the apex and cannot hold a CNAME")));
+            }
+            if cnames > 1 {
+                return Err(self.invalid(format!("{name} would hold more than one CNAME")));
+            }
+            let dnssec = ["RRSIG", "NSEC", "NSEC3", "DNSKEY", "DS", "CNAME"];
+            if let Some(other) = here
+                .iter()
+                .find(|record| !dnssec.iter().any(|rtype| record.rtype.eq_ignore_ascii_case(rtype)))
+            {
+                return Err(self.invalid(format!("{name} would hold a CNAME beside {} data", other.rtype)));
+            }
+        }
+        Ok(())
     }
 
     async fn journal(
@@ -503,6 +554,8 @@ mod tests {
         assert_eq!(SerialPolicy::Date.next(7, day), 2_026_120_300);
         assert_eq!(SerialPolicy::Date.next(2_026_120_300, day), 2_026_120_301);
         assert_eq!(SerialPolicy::Date.next(2_026_120_399, day), 2_026_120_400);
+        assert_eq!(SerialPolicy::Epoch.next(7, day), day as u32);
+        assert_eq!(SerialPolicy::Epoch.next(day as u32, day), day as u32 + 1);
         assert!(serial_ahead(1, u32::MAX));
         assert!(!serial_ahead(5, 5));
         assert!(!serial_ahead(4, 5));

@@ -123,7 +123,7 @@ pub enum ZoneCommand {
         #[arg(long)]
         replace: bool,
         /// How a new zone's SOA serial moves on each change: `increment`
-        /// (serial + 1) or `date` (YYYYMMDDnn).
+        /// (serial + 1), `date` (YYYYMMDDnn) or `epoch` (Unix time).
         #[arg(long, value_name = "POLICY", default_value = "increment")]
         serial_policy: SerialPolicy,
     },

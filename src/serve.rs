@@ -61,6 +61,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let pool_settings =
         crate::pool::Settings::from_config(&config).map_err(|error| anyhow::anyhow!("[pool]: {error}"))?;
     let pools = Pools::new(store.clone(), pool_settings, kek.clone());
+    let api_kek = kek.clone();
     let mut loader = Loader::new(store.clone(), catalog.clone(), kek, lua);
     loader.sync().await.context("loading zones from the store")?;
     let status = loader.status();
@@ -122,6 +123,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         registrars: Arc::new(config.registrars.clone()),
         health,
         pools,
+        lua_enabled: config.lua.enabled,
+        kek: api_kek,
     });
     let http = tokio::net::TcpListener::bind(config.api.listen)
         .await

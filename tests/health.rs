@@ -818,6 +818,8 @@ async fn route_and_metrics_show_every_check_without_header_values() {
         registrars: Arc::new(std::collections::BTreeMap::new()),
         health: checker.clone(),
         pools,
+        lua_enabled: true,
+        kek: None,
     });
     let http = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let api = http.local_addr().expect("address");

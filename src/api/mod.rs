@@ -11,6 +11,7 @@ pub mod auth;
 pub mod health;
 mod metrics;
 pub mod pool;
+pub mod powerdns;
 pub mod registrar;
 
 use std::collections::BTreeMap;
@@ -21,7 +22,7 @@ use std::time::Duration;
 use axum::extract::DefaultBodyLimit;
 use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use axum::Router;
 
 use crate::api::auth::{ApiKeys, AuthError, Caller};
@@ -56,6 +57,10 @@ pub struct AppState {
     pub health: HealthChecker,
     /// The pool allocator.
     pub pools: Pools,
+    /// `[lua] enabled`: whether LUA records may be written.
+    pub lua_enabled: bool,
+    /// Seals the private keys of zones secured through the API.
+    pub kek: Option<Arc<crate::dnssec::crypto::KeyEncryptionKey>>,
 }
 
 impl FromRef<AppState> for ApiKeys {
@@ -82,6 +87,22 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/pool/{domain}/list", get(pool::list))
         .route("/api/v1/audit", get(pool::audit_log))
         .route("/api/v1/openapi.json", get(openapi))
+        .route("/api/v1/servers", get(powerdns::servers))
+        .route("/api/v1/servers/{server}", get(powerdns::server))
+        .route(
+            "/api/v1/servers/{server}/zones",
+            get(powerdns::list_zones).post(powerdns::create_zone),
+        )
+        .route(
+            "/api/v1/servers/{server}/zones/{zone}",
+            get(powerdns::get_zone)
+                .patch(powerdns::patch_zone)
+                .put(powerdns::put_zone)
+                .delete(powerdns::delete_zone),
+        )
+        .route("/api/v1/servers/{server}/zones/{zone}/rectify", put(powerdns::rectify))
+        .route("/api/v1/servers/{server}/zones/{zone}/notify", put(powerdns::rectify))
+        .route("/api/v1/servers/{server}/zones/{zone}/export", get(powerdns::export))
         .layer(DefaultBodyLimit::max(pool::MAX_BODY))
         .with_state(state)
 }

@@ -23,7 +23,7 @@ pub use health::HealthCheckRow;
 pub use keys::{DnssecSettings, NewKey, RollUpdate, StoredKey, StoredRoll};
 pub use pool::{Allocation, AuditEntry};
 pub use writer::{JournalEntry, LockedZone, Writer, ZoneChangeRow};
-pub use zones::{StoredRecord, ZoneVersion};
+pub use zones::{StoredRecord, ZoneSummary, ZoneVersion};
 
 /// A handle on the database; cheap to clone.
 #[derive(Clone)]

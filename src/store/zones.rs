@@ -14,6 +14,16 @@ pub struct ZoneVersion {
     pub version: i64,
 }
 
+/// What zone listings show of a zone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ZoneSummary {
+    pub name: String,
+    pub serial_policy: String,
+    /// SOA RDATA in presentation format.
+    pub soa: String,
+    pub secured: bool,
+}
+
 /// A record row, all fields in presentation format.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredRecord {
@@ -45,6 +55,29 @@ impl Store {
             .collect()
     }
 
+    /// Every zone with its serial policy, SOA RDATA and whether it is
+    /// signed, by name.
+    pub async fn zone_summaries(&self) -> Result<Vec<ZoneSummary>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT z.name, z.serial_policy, \
+             COALESCE((SELECT r.content FROM records r WHERE r.zone_id = z.id AND r.type = 'SOA' LIMIT 1), '') AS soa, \
+             (SELECT COUNT(*) FROM dnssec_zones d WHERE d.zone_id = z.id) AS secured \
+             FROM zones z ORDER BY z.name",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(ZoneSummary {
+                    name: row.try_get("name")?,
+                    serial_policy: row.try_get("serial_policy")?,
+                    soa: row.try_get("soa")?,
+                    secured: row.try_get::<i64, _>("secured")? > 0,
+                })
+            })
+            .collect()
+    }
+
     /// The records of the zone with row id `zone_id`, in insertion order.
     ///
     /// The rows travel as one JSON array built by the database: fetching a
@@ -73,6 +106,19 @@ impl Store {
             .await?
             .ok_or_else(|| StoreError::NoSuchZone(name.to_string()))?;
         self.zone_records(row.try_get("id")?).await
+    }
+
+    /// Sets how the zone's serial moves on each change.
+    pub async fn set_serial_policy(&self, name: &str, policy: &str) -> Result<(), StoreError> {
+        let done = sqlx::query("UPDATE zones SET serial_policy = $1 WHERE name = $2")
+            .bind(policy)
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NoSuchZone(name.to_string()));
+        }
+        Ok(())
     }
 
     /// The row id of the zone called `name`.
