@@ -163,6 +163,10 @@ pub struct ApiKeyConfig {
     /// Whether this key may only read: every write route answers 403.
     #[serde(default)]
     pub read_only: bool,
+    /// The zones (and the zones below them) this key may see and change
+    /// through the PowerDNS API; empty means every zone.
+    #[serde(default)]
+    pub zones: Vec<String>,
 }
 
 /// One API key as configured, its secret read from its file.
@@ -175,6 +179,8 @@ pub struct ConfiguredKey {
     pub any_nameservers: bool,
     /// Whether the key may only read.
     pub read_only: bool,
+    /// The zones (and the zones below them) the key may use; empty: all.
+    pub zones: Vec<String>,
 }
 
 /// A secret from the configuration: never printed.
@@ -525,6 +531,7 @@ impl Config {
                 secret,
                 any_nameservers: true,
                 read_only: false,
+                zones: Vec::new(),
             });
         }
         for entry in &self.api.keys {
@@ -538,6 +545,7 @@ impl Config {
                 secret,
                 any_nameservers: entry.any_nameservers,
                 read_only: entry.read_only,
+                zones: entry.zones.clone(),
             });
         }
         if keys.iter().any(|key| key.secret.expose().is_empty()) {

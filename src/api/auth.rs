@@ -29,6 +29,8 @@ pub struct ApiKey {
     pub any_nameservers: bool,
     /// Whether the key may only read.
     pub read_only: bool,
+    /// The zones (and zones below them) the key may use; empty: all.
+    pub zones: Vec<String>,
 }
 
 impl ApiKey {
@@ -39,7 +41,14 @@ impl ApiKey {
             secret: secret.into(),
             any_nameservers,
             read_only: false,
+            zones: Vec::new(),
         }
+    }
+
+    /// The same key, limited to `zones` and the zones below them.
+    pub fn for_zones(mut self, zones: Vec<String>) -> ApiKey {
+        self.zones = zones;
+        self
     }
 
     /// The same key, allowed to read only.
@@ -51,7 +60,7 @@ impl ApiKey {
 
 impl From<ConfiguredKey> for ApiKey {
     fn from(key: ConfiguredKey) -> ApiKey {
-        let api_key = ApiKey::new(key.name, key.secret.expose(), key.any_nameservers);
+        let api_key = ApiKey::new(key.name, key.secret.expose(), key.any_nameservers).for_zones(key.zones);
         if key.read_only {
             api_key.read_only()
         } else {
@@ -66,6 +75,7 @@ impl std::fmt::Debug for ApiKey {
             .field("name", &self.name)
             .field("any_nameservers", &self.any_nameservers)
             .field("read_only", &self.read_only)
+            .field("zones", &self.zones)
             .finish_non_exhaustive()
     }
 }
@@ -105,9 +115,21 @@ pub struct Caller {
     pub any_nameservers: bool,
     /// Unauthenticated loopback reads and read-only keys.
     pub read_only: bool,
+    /// The zones (and zones below them) the caller may use; empty: all.
+    pub zones: Vec<String>,
 }
 
 impl Caller {
+    /// Whether the caller may use `zone` (absolute or not, any case).
+    pub fn may_use_zone(&self, zone: &str) -> bool {
+        let zone = zone.trim_end_matches('.').to_ascii_lowercase();
+        self.zones.is_empty()
+            || self.zones.iter().any(|allowed| {
+                let allowed = allowed.trim_end_matches('.').to_ascii_lowercase();
+                zone == allowed || zone.ends_with(&format!(".{allowed}"))
+            })
+    }
+
     /// Refuses a caller that may only read.
     pub fn require_write(&self) -> Result<(), AuthError> {
         if self.read_only {
@@ -183,6 +205,7 @@ where
                     name: "loopback".into(),
                     any_nameservers: false,
                     read_only: true,
+                    zones: Vec::new(),
                 })
             } else {
                 Err(AuthError::NotLoopback)
@@ -195,6 +218,7 @@ where
             name: key.name.clone(),
             any_nameservers: key.any_nameservers,
             read_only: key.read_only,
+            zones: key.zones.clone(),
         })
     }
 }

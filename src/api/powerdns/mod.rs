@@ -110,6 +110,16 @@ fn require_write(caller: &Caller) -> Result<(), PdnsError> {
         .map_err(|_| PdnsError::new(403, "this API key may only read"))
 }
 
+/// Refuses a zone outside the caller's scope; as PowerDNS would for a
+/// zone it does not have, the answer does not say whether it exists.
+fn require_zone(caller: &Caller, zone: &Name) -> Result<(), PdnsError> {
+    if caller.may_use_zone(&zone.to_string()) {
+        Ok(())
+    } else {
+        Err(PdnsError::new(404, format!("Could not find domain '{zone}'")))
+    }
+}
+
 async fn summary(state: &AppState, zone: &Name) -> Result<ZoneSummary, PdnsError> {
     let name = zone.to_string();
     state
@@ -158,7 +168,7 @@ fn yes() -> bool {
 
 /// `GET /api/v1/servers/localhost/zones`.
 pub async fn list_zones(
-    _caller: Caller,
+    caller: Caller,
     State(state): State<AppState>,
     Path(server): Path<String>,
     Query(query): Query<ListQuery>,
@@ -176,6 +186,7 @@ pub async fn list_zones(
         .await?
         .iter()
         .filter(|summary| wanted.as_ref().is_none_or(|wanted| *wanted == summary.name))
+        .filter(|summary| caller.may_use_zone(&summary.name))
         .map(|summary| {
             let mut zone = json::zone_object(summary);
             if !query.dnssec {
@@ -198,13 +209,14 @@ pub struct ZoneQuery {
 
 /// `GET /api/v1/servers/localhost/zones/{zone}`.
 pub async fn get_zone(
-    _caller: Caller,
+    caller: Caller,
     State(state): State<AppState>,
     Path((server, id)): Path<(String, String)>,
     Query(query): Query<ZoneQuery>,
 ) -> Result<Json<Value>, PdnsError> {
     check_server(&server)?;
     let zone = zone_name(&id)?;
+    require_zone(&caller, &zone)?;
     let summary = summary(&state, &zone).await?;
     let mut object = json::zone_object(&summary);
     if query.rrsets {
@@ -235,6 +247,7 @@ pub async fn create_zone(
         return Err(PdnsError::new(422, format!("DNS Name '{name}' is not canonical")));
     }
     let zone = zone_name(name)?;
+    require_zone(&caller, &zone)?;
     let apex = zone.to_string();
     match request.get("kind").and_then(Value::as_str).unwrap_or("Native") {
         kind if kind.eq_ignore_ascii_case("native") || kind.eq_ignore_ascii_case("master") => {}
@@ -379,6 +392,17 @@ pub async fn patch_zone(
     require_write(&caller)?;
     let request = body(&headers, &bytes)?;
     let zone = zone_name(&id)?;
+    require_zone(&caller, &zone)?;
+    state
+        .store
+        .zone_id(&zone.to_string())
+        .await
+        .map_err(|error| match error {
+            crate::store::StoreError::NoSuchZone(name) => {
+                PdnsError::new(404, format!("Could not find domain '{name}'"))
+            }
+            other => other.into(),
+        })?;
     let patch = json::patch(&request, &zone, state.lua_enabled)?;
     ChangeSet::new(
         zone.to_string(),
@@ -406,6 +430,7 @@ pub async fn put_zone(
     require_write(&caller)?;
     let request = body(&headers, &bytes)?;
     let zone = zone_name(&id)?;
+    require_zone(&caller, &zone)?;
     summary(&state, &zone).await?;
     if let Some(kind) = request.get("soa_edit_api").and_then(Value::as_str) {
         let policy = json::serial_policy(kind)?;
@@ -426,6 +451,7 @@ pub async fn delete_zone(
     check_server(&server)?;
     require_write(&caller)?;
     let zone = zone_name(&id)?;
+    require_zone(&caller, &zone)?;
     ChangeSet::new(zone.to_string(), ZoneChange::Delete, format!("api:{}", caller.name))
         .apply_alone(&state.store)
         .await?;
@@ -435,24 +461,26 @@ pub async fn delete_zone(
 /// `PUT .../rectify` and `PUT .../notify`: zones here are always
 /// rectified; the answer says so.
 pub async fn rectify(
-    _caller: Caller,
+    caller: Caller,
     State(state): State<AppState>,
     Path((server, id)): Path<(String, String)>,
 ) -> Result<Json<Value>, PdnsError> {
     check_server(&server)?;
     let zone = zone_name(&id)?;
+    require_zone(&caller, &zone)?;
     summary(&state, &zone).await?;
     Ok(Json(json!({ "result": "Rectified" })))
 }
 
 /// `GET .../export`: the zone file.
 pub async fn export(
-    _caller: Caller,
+    caller: Caller,
     State(state): State<AppState>,
     Path((server, id)): Path<(String, String)>,
 ) -> Result<Response, PdnsError> {
     check_server(&server)?;
     let zone = zone_name(&id)?;
+    require_zone(&caller, &zone)?;
     summary(&state, &zone).await?;
     let rows = state.store.zone_records_by_name(&zone.to_string()).await?;
     let records = crate::import::from_rows(&zone, rows).map_err(|error| PdnsError::new(500, error.to_string()))?;
