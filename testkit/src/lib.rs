@@ -6,6 +6,7 @@
 //! | `pooldns`  | the `pooldns` command line and `pooldns serve` on free ports   |
 //! | `knot`     | Knot DNS, the reference of the differential tests             |
 //! | `pdns`     | PowerDNS Authoritative, the reference of the LUA record tests |
+//! | `pdns_api` | PowerDNS with its HTTP API on gsqlite3, the API's reference   |
 //! | `unbound`  | a validating Unbound, judge of the DNSSEC tests               |
 //! | `client`   | a DNS client that sends raw queries over UDP and TCP          |
 //! | `compare`  | replies as sorted RRsets of text, for comparing servers       |
@@ -33,6 +34,7 @@ pub mod message;
 pub mod mmdb;
 pub mod mocks;
 pub mod pdns;
+pub mod pdns_api;
 pub mod pool;
 pub mod pooldns;
 pub mod process;

@@ -97,7 +97,7 @@ pub fn patch(body: &Value, apex: &Name, lua_enabled: bool) -> Result<Patch, Refu
     let sets = body
         .get("rrsets")
         .and_then(Value::as_array)
-        .ok_or((400, "Key 'rrsets' not present or not an Array".to_string()))?;
+        .ok_or((422, "No rrsets given in update request".to_string()))?;
     let mut patch = Patch {
         remove: Vec::new(),
         add: Vec::new(),
