@@ -25,6 +25,50 @@ pub struct Config {
     pub health: HealthConfig,
     pub geoip: GeoipConfig,
     pub registrars: std::collections::BTreeMap<String, RegistrarConfig>,
+    /// `[[tsig]]`: keys that sign UPDATE messages.
+    pub tsig: Vec<TsigConfig>,
+    pub update: UpdateConfig,
+}
+
+/// `[[tsig]]`: one TSIG key (RFC 8945).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TsigConfig {
+    pub name: String,
+    /// `hmac-sha256`, `hmac-sha512`, or `hmac-sha1` for old clients.
+    pub algorithm: String,
+    /// The secret, base64 (prefer `secret_file`).
+    pub secret: Option<Secret>,
+    /// A file holding the base64 secret.
+    pub secret_file: Option<PathBuf>,
+}
+
+/// `[update]`: RFC 2136 UPDATE.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UpdateConfig {
+    /// What each key may change; no grant, no change.
+    pub grants: Vec<GrantConfig>,
+}
+
+/// `[[update.grants]]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrantConfig {
+    /// A `[[tsig]]` key's name.
+    pub key: String,
+    pub zone: String,
+    /// Owner patterns relative to the zone: `@` the apex, `*` one or more
+    /// labels (`_acme-challenge.*`); default: any name.
+    #[serde(default = "any_name")]
+    pub names: Vec<String>,
+    /// Types; empty means any but SOA, apex NS and DNSSEC types.
+    #[serde(default)]
+    pub types: Vec<String>,
+}
+
+fn any_name() -> Vec<String> {
+    vec!["@".into(), "*".into()]
 }
 
 /// `[lua]`: LUA records.
@@ -458,6 +502,27 @@ impl Config {
             ));
         }
         self.validate_pool()?;
+        for key in &self.tsig {
+            if key.secret.is_some() == key.secret_file.is_some() {
+                return Err(ConfigError::Invalid(format!(
+                    "[[tsig]] {}: set exactly one of secret and secret_file",
+                    key.name
+                )));
+            }
+        }
+        for grant in &self.update.grants {
+            let known = self.tsig.iter().any(|key| {
+                key.name
+                    .trim_end_matches('.')
+                    .eq_ignore_ascii_case(grant.key.trim_end_matches('.'))
+            });
+            if !known {
+                return Err(ConfigError::Invalid(format!(
+                    "[[update.grants]] names key {:?}, which no [[tsig]] defines",
+                    grant.key
+                )));
+            }
+        }
         if self.store.poll_interval_ms == 0 {
             return Err(ConfigError::Invalid(
                 "[store] poll_interval_ms must be at least 1".into(),

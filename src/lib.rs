@@ -30,6 +30,7 @@
 //! | `roller`  | moves DNSSEC key rollovers forward, asking parent servers   |
 //! | `answer`  | the answer path in stages: query, refuse, lookup,           |
 //! |           | authority, additional, DNSSEC, LUA synthesis, finish        |
+//! | `update`  | RFC 2136 UPDATE with TSIG, on the change path               |
 //! | `server`  | UDP workers and TCP connections                             |
 //! | `api`     | health, readiness, metrics and registrar routes over HTTP   |
 //! | `metrics` | per-thread query counters and latency histogram             |
@@ -54,4 +55,5 @@ pub mod roller;
 pub mod serve;
 pub mod server;
 pub mod store;
+pub mod update;
 pub mod zone;

@@ -90,6 +90,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         },
         metrics: metrics.clone(),
         shutdown: shutdown.clone(),
+        updates: Arc::new(
+            crate::update::UpdateService::from_config(store.clone(), &config)
+                .map_err(|error| anyhow::anyhow!(error))?,
+        ),
+        runtime: tokio::runtime::Handle::current(),
     };
     let settings = ListenerSettings {
         addresses: config.dns.listen.clone(),

@@ -18,6 +18,7 @@ use std::time::Duration;
 use crate::answer::Responder;
 use crate::catalog::SharedCatalog;
 use crate::metrics::Metrics;
+use crate::update::UpdateService;
 
 /// What every listener needs.
 #[derive(Clone)]
@@ -27,6 +28,9 @@ pub struct ListenerContext {
     pub metrics: Arc<Metrics>,
     /// Set once to make every listener stop.
     pub shutdown: Arc<AtomicBool>,
+    /// RFC 2136 UPDATE, answered on the runtime: it waits on the store.
+    pub updates: Arc<UpdateService>,
+    pub runtime: tokio::runtime::Handle,
 }
 
 /// Listener settings taken from the configuration.

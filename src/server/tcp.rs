@@ -14,6 +14,7 @@ use tokio::sync::Semaphore;
 use super::{ListenerContext, ListenerSettings};
 use crate::answer::Query;
 use crate::answer::{Peer, Transport};
+use crate::update::UpdateService;
 
 /// Binds the TCP listener for `address`; returns it with its real address.
 pub fn bind(address: SocketAddr) -> io::Result<TcpListener> {
@@ -93,6 +94,18 @@ async fn connection(
         tokio::time::timeout(idle, reader.read_exact(&mut request))
             .await
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "message body not received in time"))??;
+        if UpdateService::is_update(&request) {
+            let Some(answer) = context.updates.answer(&request).await else {
+                continue;
+            };
+            framed.clear();
+            framed.extend_from_slice(&(answer.len() as u16).to_be_bytes());
+            framed.extend_from_slice(&answer);
+            tokio::time::timeout(idle, writer.write_all(&framed))
+                .await
+                .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "peer does not read its answers"))??;
+            continue;
+        }
         let started = Instant::now();
         let catalog = context.catalog.load();
         let Some(outcome) =

@@ -14,6 +14,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use super::ListenerContext;
 use crate::answer::Query;
 use crate::answer::{Peer, Transport};
+use crate::update::UpdateService;
 
 /// How often an idle worker looks at the shutdown flag.
 const SHUTDOWN_POLL: Duration = Duration::from_millis(200);
@@ -75,6 +76,7 @@ fn serve(socket: UdpSocket, context: ListenerContext) {
         .local_addr()
         .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
     let shard = context.metrics.shard();
+    let reply_socket = socket.try_clone().ok().map(std::sync::Arc::new);
     let mut catalog = arc_swap::Cache::new(context.catalog.clone());
     let mut query = Query::new();
     let mut requests = vec![[0u8; MAX_DATAGRAM]; BATCH];
@@ -125,6 +127,19 @@ fn serve(socket: UdpSocket, context: ListenerContext) {
                 shard.record_drop();
                 continue;
             };
+            if UpdateService::is_update(&requests[index][..len]) {
+                // The answer waits on the store: off this thread, sent later.
+                if let Some(socket) = &reply_socket {
+                    let (updates, socket) = (context.updates.clone(), socket.clone());
+                    let request = requests[index][..len].to_vec();
+                    context.runtime.spawn(async move {
+                        if let Some(answer) = updates.answer(&request).await {
+                            let _ = socket.send_to(&answer, remote);
+                        }
+                    });
+                }
+                continue;
+            }
             let started = Instant::now();
             let response = &mut responses[peers.len()];
             let answered = context.responder.respond(

@@ -1,0 +1,258 @@
+//! TSIG (RFC 8945): finding the TSIG record of a message, checking its
+//! MAC and time, and signing the response with the same key.
+
+use base::name::Name;
+use ring::hmac;
+
+/// TSIG's RR type.
+const TSIG_TYPE: u16 = 250;
+/// Class ANY, which TSIG records carry.
+const CLASS_ANY: u16 = 255;
+
+/// TSIG errors (RFC 8945 §3, the extended RCODEs of the TSIG record).
+pub const BADSIG: u16 = 16;
+pub const BADKEY: u16 = 17;
+pub const BADTIME: u16 = 18;
+
+/// A shared secret and its algorithm.
+#[derive(Clone)]
+pub struct TsigKey {
+    /// The key's name, lowercase, absolute.
+    pub name: Name,
+    pub algorithm: Algorithm,
+    secret: Vec<u8>,
+}
+
+impl std::fmt::Debug for TsigKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TsigKey")
+            .field("name", &self.name.to_string())
+            .field("algorithm", &self.algorithm)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The HMAC algorithms TSIG clients use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Algorithm {
+    HmacSha256,
+    HmacSha512,
+    /// For old clients only.
+    HmacSha1,
+}
+
+impl Algorithm {
+    /// The algorithm from its configuration or wire name.
+    pub fn from_name(name: &str) -> Option<Algorithm> {
+        match name.trim_end_matches('.').to_ascii_lowercase().as_str() {
+            "hmac-sha256" => Some(Algorithm::HmacSha256),
+            "hmac-sha512" => Some(Algorithm::HmacSha512),
+            "hmac-sha1" => Some(Algorithm::HmacSha1),
+            _ => None,
+        }
+    }
+
+    fn wire_name(self) -> Name {
+        let text = match self {
+            Algorithm::HmacSha256 => "hmac-sha256.",
+            Algorithm::HmacSha512 => "hmac-sha512.",
+            Algorithm::HmacSha1 => "hmac-sha1.",
+        };
+        Name::parse(text, None).expect("algorithm names are valid")
+    }
+
+    fn ring(self) -> hmac::Algorithm {
+        match self {
+            Algorithm::HmacSha256 => hmac::HMAC_SHA256,
+            Algorithm::HmacSha512 => hmac::HMAC_SHA512,
+            Algorithm::HmacSha1 => hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY,
+        }
+    }
+}
+
+impl TsigKey {
+    /// A key named `name` with the base64 `secret`.
+    pub fn new(name: &str, algorithm: Algorithm, secret_base64: &str) -> Result<TsigKey, String> {
+        let absolute = if name.ends_with('.') {
+            name.to_string()
+        } else {
+            format!("{name}.")
+        };
+        let name = Name::parse(&absolute, None)
+            .map_err(|error| format!("TSIG key name {name:?}: {error}"))?
+            .to_lowercase();
+        let secret = data_encoding::BASE64
+            .decode(secret_base64.trim().as_bytes())
+            .map_err(|_| format!("TSIG key {name}: the secret is not base64"))?;
+        if secret.is_empty() {
+            return Err(format!("TSIG key {name}: the secret is empty"));
+        }
+        Ok(TsigKey {
+            name,
+            algorithm,
+            secret,
+        })
+    }
+}
+
+/// The TSIG record found at the end of a message.
+#[derive(Clone, Debug)]
+pub struct Signed {
+    /// Where the TSIG record starts.
+    pub offset: usize,
+    pub key_name: Name,
+    pub algorithm: Name,
+    pub time_signed: u64,
+    pub fudge: u16,
+    pub mac: Vec<u8>,
+    pub original_id: u16,
+}
+
+/// The message without its TSIG record, ARCOUNT decremented and the
+/// original ID restored: what the MAC covers, and what is parsed.
+pub fn unsigned_message(wire: &[u8], signed: &Signed) -> Vec<u8> {
+    let mut message = wire[..signed.offset].to_vec();
+    message[0..2].copy_from_slice(&signed.original_id.to_be_bytes());
+    let arcount = u16::from_be_bytes([message[10], message[11]]).saturating_sub(1);
+    message[10..12].copy_from_slice(&arcount.to_be_bytes());
+    message
+}
+
+/// Finds the TSIG record, which must be the last record of the message.
+/// `Ok(None)`: the message is not signed; `Err`: it is malformed.
+pub fn find(wire: &[u8]) -> Result<Option<Signed>, &'static str> {
+    if wire.len() < 12 {
+        return Err("short header");
+    }
+    let count = |at: usize| usize::from(u16::from_be_bytes([wire[at], wire[at + 1]]));
+    let (questions, records) = (count(4), count(6) + count(8) + count(10));
+    if count(10) == 0 {
+        return Ok(None);
+    }
+    let mut pos = 12;
+    for _ in 0..questions {
+        pos = skip_name(wire, pos)? + 4;
+    }
+    let mut last = pos;
+    for _ in 0..records {
+        last = pos;
+        pos = skip_name(wire, pos)?;
+        let rdlen = usize::from(u16::from_be_bytes([
+            *wire.get(pos + 8).ok_or("truncated record")?,
+            *wire.get(pos + 9).ok_or("truncated record")?,
+        ]));
+        pos += 10 + rdlen;
+        if pos > wire.len() {
+            return Err("truncated record");
+        }
+    }
+    let key_end = skip_name(wire, last)?;
+    let rtype = u16::from_be_bytes([wire[key_end], wire[key_end + 1]]);
+    if rtype != TSIG_TYPE {
+        return Ok(None);
+    }
+    let key_name = Name::from_wire_prefix(&wire[last..])
+        .map_err(|_| "TSIG key name is compressed or invalid")?
+        .0
+        .to_lowercase();
+    let rdata = &wire[key_end + 10..pos];
+    let (algorithm, used) = Name::from_wire_prefix(rdata).map_err(|_| "TSIG algorithm name")?;
+    let fields = &rdata[used..];
+    if fields.len() < 10 {
+        return Err("short TSIG record");
+    }
+    let time_signed = u64::from_be_bytes([0, 0, fields[0], fields[1], fields[2], fields[3], fields[4], fields[5]]);
+    let fudge = u16::from_be_bytes([fields[6], fields[7]]);
+    let mac_len = usize::from(u16::from_be_bytes([fields[8], fields[9]]));
+    let mac = fields.get(10..10 + mac_len).ok_or("short TSIG MAC")?.to_vec();
+    let rest = &fields[10 + mac_len..];
+    if rest.len() < 6 {
+        return Err("short TSIG record");
+    }
+    Ok(Some(Signed {
+        offset: last,
+        key_name,
+        algorithm: algorithm.to_lowercase(),
+        time_signed,
+        fudge,
+        mac,
+        original_id: u16::from_be_bytes([rest[0], rest[1]]),
+    }))
+}
+
+fn skip_name(wire: &[u8], mut pos: usize) -> Result<usize, &'static str> {
+    loop {
+        let len = *wire.get(pos).ok_or("truncated name")?;
+        match len {
+            0 => return Ok(pos + 1),
+            l if l & 0xc0 == 0xc0 => return Ok(pos + 2),
+            l if l & 0xc0 == 0 => pos += 1 + usize::from(l),
+            _ => return Err("bad label"),
+        }
+    }
+}
+
+/// The TSIG variables (RFC 8945 §4.3.3) after the key and algorithm.
+fn variables(out: &mut Vec<u8>, key: &TsigKey, time_signed: u64, fudge: u16, error: u16, other: &[u8]) {
+    out.extend_from_slice(key.name.as_wire());
+    out.extend_from_slice(&CLASS_ANY.to_be_bytes());
+    out.extend_from_slice(&0u32.to_be_bytes());
+    out.extend_from_slice(key.algorithm.wire_name().as_wire());
+    out.extend_from_slice(&time_signed.to_be_bytes()[2..]);
+    out.extend_from_slice(&fudge.to_be_bytes());
+    out.extend_from_slice(&error.to_be_bytes());
+    out.extend_from_slice(&(other.len() as u16).to_be_bytes());
+    out.extend_from_slice(other);
+}
+
+/// Checks a signed request's MAC and time; `Err` carries the TSIG error.
+pub fn verify(wire: &[u8], signed: &Signed, key: &TsigKey, now: u64) -> Result<(), u16> {
+    if signed.algorithm != key.algorithm.wire_name() {
+        return Err(BADKEY);
+    }
+    let mut data = unsigned_message(wire, signed);
+    variables(&mut data, key, signed.time_signed, signed.fudge, 0, &[]);
+    let verifier = hmac::Key::new(key.algorithm.ring(), &key.secret);
+    // RFC 8945 §5.2.2.1: a truncated MAC is at least half the digest and
+    // at least 10 octets; pooldns accepts only the full MAC.
+    hmac::verify(&verifier, &data, &signed.mac).map_err(|_| BADSIG)?;
+    if now.abs_diff(signed.time_signed) > u64::from(signed.fudge) {
+        return Err(BADTIME);
+    }
+    Ok(())
+}
+
+/// Appends a TSIG record to `response` (whose ARCOUNT it bumps), signed
+/// with `key` over the request's MAC and the response (RFC 8945 §5.3).
+pub fn sign(response: &mut Vec<u8>, request: &Signed, key: &TsigKey, now: u64, error: u16) {
+    let time_signed = now;
+    let other: Vec<u8> = if error == BADTIME {
+        now.to_be_bytes()[2..].to_vec()
+    } else {
+        Vec::new()
+    };
+    let mut data = Vec::with_capacity(response.len() + 128);
+    data.extend_from_slice(&(request.mac.len() as u16).to_be_bytes());
+    data.extend_from_slice(&request.mac);
+    data.extend_from_slice(response);
+    variables(&mut data, key, time_signed, request.fudge, error, &other);
+    let mac = hmac::sign(&hmac::Key::new(key.algorithm.ring(), &key.secret), &data);
+    let mut rdata = Vec::new();
+    rdata.extend_from_slice(key.algorithm.wire_name().as_wire());
+    rdata.extend_from_slice(&time_signed.to_be_bytes()[2..]);
+    rdata.extend_from_slice(&request.fudge.to_be_bytes());
+    rdata.extend_from_slice(&(mac.as_ref().len() as u16).to_be_bytes());
+    rdata.extend_from_slice(mac.as_ref());
+    rdata.extend_from_slice(&request.original_id.to_be_bytes());
+    rdata.extend_from_slice(&error.to_be_bytes());
+    rdata.extend_from_slice(&(other.len() as u16).to_be_bytes());
+    rdata.extend_from_slice(&other);
+    response.extend_from_slice(key.name.as_wire());
+    response.extend_from_slice(&TSIG_TYPE.to_be_bytes());
+    response.extend_from_slice(&CLASS_ANY.to_be_bytes());
+    response.extend_from_slice(&0u32.to_be_bytes());
+    response.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
+    response.extend_from_slice(&rdata);
+    let arcount = u16::from_be_bytes([response[10], response[11]]) + 1;
+    response[10..12].copy_from_slice(&arcount.to_be_bytes());
+}
