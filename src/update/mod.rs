@@ -65,10 +65,11 @@ impl Grant {
         });
         let type_ok = if self.types.is_empty() {
             let apex = owner.eq_ignore_case(&self.zone);
-            !matches!(
+            let reserved = matches!(
                 rtype,
                 types::SOA | types::DNSKEY | types::RRSIG | types::NSEC | types::NSEC3 | types::NSEC3PARAM
-            ) && !(apex && rtype == types::NS)
+            );
+            !reserved && (!apex || rtype != types::NS)
         } else {
             self.types
                 .iter()
