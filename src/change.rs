@@ -346,38 +346,61 @@ impl ChangeSet {
         for name in &names {
             rows.extend(writer.rows_at(zone, name).await?);
         }
+        let mut exact = std::collections::HashSet::new();
+        let mut rrsets = std::collections::HashSet::new();
+        let mut whole_names = std::collections::HashSet::new();
+        for removal in remove {
+            match removal {
+                Removal::Record(target) => {
+                    exact.insert(RecordKey::of(target, false));
+                }
+                Removal::RRset { name, rtype } => {
+                    rrsets.insert((name.to_ascii_lowercase(), rtype.to_ascii_uppercase()));
+                }
+                Removal::Name { name } => {
+                    whole_names.insert(name.to_ascii_lowercase());
+                }
+            }
+        }
         let mut gone: Vec<usize> = Vec::new();
         for (index, (_, record)) in rows.iter().enumerate() {
-            let matched = remove.iter().any(|removal| match removal {
-                Removal::Record(target) => RecordKey::of(record, false) == RecordKey::of(target, false),
-                Removal::RRset { name, rtype } => {
-                    record.name.eq_ignore_ascii_case(name) && record.rtype.eq_ignore_ascii_case(rtype)
-                }
-                Removal::Name { name } => record.name.eq_ignore_ascii_case(name),
-            });
+            let name = record.name.to_ascii_lowercase();
+            let matched = whole_names.contains(&name)
+                || rrsets.contains(&(name, record.rtype.to_ascii_uppercase()))
+                || exact.contains(&RecordKey::of(record, false));
             if matched && !record.rtype.eq_ignore_ascii_case("SOA") {
                 gone.push(index);
             }
         }
+        // Indexed by identity: an edit of thousands of records stays linear.
+        let mut gone: std::collections::HashSet<usize> = gone.into_iter().collect();
+        let by_key: HashMap<RecordKey, usize> = rows
+            .iter()
+            .enumerate()
+            .map(|(index, (_, row))| (RecordKey::of(row, false), index))
+            .collect();
         let mut added: Vec<StoredRecord> = Vec::new();
+        let mut added_keys = std::collections::HashSet::new();
         for record in add {
             let key = RecordKey::of(record, false);
-            if added.iter().any(|other| RecordKey::of(other, false) == key) {
+            if !added_keys.insert(key.clone()) {
                 continue;
             }
             // A record taken out and put back as it was stays: replacing an
             // RRset with itself is no change.
-            match rows.iter().position(|(_, row)| RecordKey::of(row, false) == key) {
-                Some(index) if rows[index].1.ttl == record.ttl => gone.retain(|other| *other != index),
-                Some(index) => {
-                    if !gone.contains(&index) {
-                        gone.push(index);
-                    }
+            match by_key.get(&key) {
+                Some(&index) if rows[index].1.ttl == record.ttl => {
+                    gone.remove(&index);
+                }
+                Some(&index) => {
+                    gone.insert(index);
                     added.push(record.clone());
                 }
                 None => added.push(record.clone()),
             }
         }
+        let mut gone: Vec<usize> = gone.into_iter().collect();
+        gone.sort_unstable();
         if gone.is_empty() && added.is_empty() {
             return Ok(Applied {
                 old_serial: None,
@@ -388,11 +411,11 @@ impl ChangeSet {
         let after: Vec<&StoredRecord> = rows
             .iter()
             .enumerate()
-            .filter(|(index, _)| !gone.contains(index))
+            .filter(|(index, _)| gone.binary_search(index).is_err())
             .map(|(_, (_, record))| record)
             .chain(added.iter())
             .collect();
-        self.check_cnames(&names, &after)?;
+        self.check_cnames(&after)?;
         let (soa_id, soa) = find_soa(&rows).ok_or_else(|| self.invalid("the stored zone has no SOA"))?;
         let old_serial = soa_serial(&soa.content).ok_or_else(|| self.invalid("the stored SOA is unreadable"))?;
         let new_serial = SerialPolicy::from_stored(&zone.serial_policy).next(old_serial, writer.now());
@@ -436,12 +459,16 @@ impl ChangeSet {
 
     /// A CNAME stands alone at its name (RFC 1034 §3.6.2, RFC 2181 §10.1;
     /// DNSSEC types aside) and never at the apex.
-    fn check_cnames(&self, names: &[String], records: &[&StoredRecord]) -> Result<(), ChangeError> {
-        for name in names {
-            let here: Vec<&&StoredRecord> = records
-                .iter()
-                .filter(|record| record.name.eq_ignore_ascii_case(name))
-                .collect();
+    fn check_cnames(&self, records: &[&StoredRecord]) -> Result<(), ChangeError> {
+        let mut by_name: HashMap<String, Vec<&StoredRecord>> = HashMap::new();
+        for record in records {
+            by_name
+                .entry(record.name.to_ascii_lowercase())
+                .or_default()
+                .push(record);
+        }
+        let dnssec = ["RRSIG", "NSEC", "NSEC3", "DNSKEY", "DS", "CNAME"];
+        for (name, here) in &by_name {
             let cnames = here
                 .iter()
                 .filter(|record| record.rtype.eq_ignore_ascii_case("CNAME"))
@@ -455,7 +482,6 @@ impl ChangeSet {
             if cnames > 1 {
                 return Err(self.invalid(format!("{name} would hold more than one CNAME")));
             }
-            let dnssec = ["RRSIG", "NSEC", "NSEC3", "DNSKEY", "DS", "CNAME"];
             if let Some(other) = here
                 .iter()
                 .find(|record| !dnssec.iter().any(|rtype| record.rtype.eq_ignore_ascii_case(rtype)))

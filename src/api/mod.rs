@@ -87,6 +87,14 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/pool/{domain}/list", get(pool::list))
         .route("/api/v1/audit", get(pool::audit_log))
         .route("/api/v1/openapi.json", get(openapi))
+        .layer(DefaultBodyLimit::max(pool::MAX_BODY))
+        .merge(powerdns_routes())
+        .with_state(state)
+}
+
+/// The PowerDNS API, whose PATCHes may carry whole zones.
+fn powerdns_routes() -> Router<AppState> {
+    Router::new()
         .route("/api/v1/servers", get(powerdns::servers))
         .route("/api/v1/servers/{server}", get(powerdns::server))
         .route(
@@ -103,8 +111,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/servers/{server}/zones/{zone}/rectify", put(powerdns::rectify))
         .route("/api/v1/servers/{server}/zones/{zone}/notify", put(powerdns::rectify))
         .route("/api/v1/servers/{server}/zones/{zone}/export", get(powerdns::export))
-        .layer(DefaultBodyLimit::max(pool::MAX_BODY))
-        .with_state(state)
+        .layer(DefaultBodyLimit::max(powerdns::MAX_BODY))
 }
 
 /// The OpenAPI document of every route, with this server's pool domains

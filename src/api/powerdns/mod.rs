@@ -25,6 +25,9 @@ use crate::dnssec::crypto::Algorithm;
 use crate::dnssec::keys::new_keys;
 use crate::store::{DnssecSettings, StoredRecord, ZoneSummary};
 
+/// The largest request body: a PATCH may carry a whole zone.
+pub const MAX_BODY: usize = 16 * 1024 * 1024;
+
 /// The only server id, as in PowerDNS.
 const SERVER_ID: &str = "localhost";
 

@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""Measures the PowerDNS API of one server (pooldns or PowerDNS) and prints
+one JSON object.
+
+  api_driver.py API_URL KEY DNS_PORT ZONE PATCHES BIG_RECORDS
+
+- patch_per_s: PATCHes per second, each replacing one A RRset of ZONE, on
+  four concurrent clients (PATCHES in all; a 5xx is retried as PDM's client
+  retried, and PATCHes still failing are counted in "failed", not in the
+  rate);
+- answer_ms_median: time from sending a PATCH to the first query answering
+  the new address (20 samples);
+- big_patch_s: one PATCH of 1,000 records into a zone of BIG_RECORDS
+  records (created first through the API, in PATCHes of 10,000), and
+  big_answer_s, the time until the last of them answers.
+"""
+
+import json
+import socket
+import statistics
+import struct
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+
+
+def call(method, url, key, body=None):
+    """One call; a 5xx is retried twice (after 250 ms and 1 s), as the
+    pool-domain-manager's client did."""
+    data = None if body is None else json.dumps(body).encode()
+    for delay in (0, 0.25, 1.0):
+        time.sleep(delay)
+        request = urllib.request.Request(url, data=data, method=method)
+        request.add_header("X-API-Key", key)
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(request, timeout=600) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as error:
+            if error.code < 500:
+                raise
+            last = error
+    raise last
+
+
+def query_a(port, name):
+    """The addresses of one A query over UDP (no recursion)."""
+    wire = b"".join(bytes([len(label)]) + label.encode() for label in name.rstrip(".").split(".")) + b"\0"
+    packet = struct.pack(">HHHHHH", 0x1234, 0, 1, 0, 0, 0) + wire + struct.pack(">HH", 1, 1)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.settimeout(1)
+    try:
+        sock.sendto(packet, ("127.0.0.1", port))
+        reply, _ = sock.recvfrom(4096)
+    except socket.timeout:
+        return []
+    finally:
+        sock.close()
+    answers = struct.unpack(">H", reply[6:8])[0]
+    pos = 12 + len(wire) + 4
+    found = []
+    for _ in range(answers):
+        while reply[pos] != 0 and reply[pos] & 0xC0 != 0xC0:
+            pos += reply[pos] + 1
+        pos += 2 if reply[pos] & 0xC0 == 0xC0 else 1
+        rtype, _, _, rdlen = struct.unpack(">HHIH", reply[pos:pos + 10])
+        pos += 10
+        if rtype == 1:
+            found.append(socket.inet_ntoa(reply[pos:pos + 4]))
+        pos += rdlen
+    return found
+
+
+def rrset(name, addresses):
+    return {"name": name, "type": "A", "ttl": 300, "changetype": "REPLACE",
+            "records": [{"content": a, "disabled": False} for a in addresses]}
+
+
+def main():
+    api, key, port, zone, patches, big = sys.argv[1:7]
+    port, patches, big = int(port), int(patches), int(big)
+    zones = f"{api}/api/v1/servers/localhost/zones"
+
+    def create(name):
+        call("POST", zones, key, {"name": name, "kind": "Native", "nameservers": [f"ns1.{name}"],
+                                   "rrsets": [rrset(f"ns1.{name}", ["192.0.2.53"])]})
+
+    create(zone)
+    counter = iter(range(patches))
+    lock = threading.Lock()
+    failed = []
+
+    def worker():
+        while True:
+            with lock:
+                i = next(counter, None)
+            if i is None:
+                return
+            try:
+                call("PATCH", f"{zones}/{zone}", key,
+                     {"rrsets": [rrset(f"h{i % 50}.{zone}", [f"10.0.{i // 250 % 250}.{i % 250}"])]})
+            except urllib.error.HTTPError:
+                failed.append(i)
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    patch_per_s = (patches - len(failed)) / (time.monotonic() - started)
+
+    samples = []
+    for i in range(20):
+        address = f"192.0.2.{100 + i}"
+        t0 = time.monotonic()
+        call("PATCH", f"{zones}/{zone}", key, {"rrsets": [rrset(f"probe.{zone}", [address])]})
+        while address not in query_a(port, f"probe.{zone}"):
+            if time.monotonic() - t0 > 60:
+                raise SystemExit("the PATCH did not show within 60 s")
+            time.sleep(0.002)
+        samples.append((time.monotonic() - t0) * 1000)
+
+    big_zone = f"big.{zone}"
+    create(big_zone)
+    for start in range(0, big, 10000):
+        sets = [rrset(f"r{i}.{big_zone}", [f"10.{i // 65536 % 256}.{i // 256 % 256}.{i % 256}"])
+                for i in range(start, min(start + 10000, big))]
+        call("PATCH", f"{zones}/{big_zone}", key, {"rrsets": sets})
+    sets = [rrset(f"new{i}.{big_zone}", [f"172.16.{i // 256}.{i % 256}"]) for i in range(1000)]
+    t0 = time.monotonic()
+    call("PATCH", f"{zones}/{big_zone}", key, {"rrsets": sets})
+    big_patch_s = time.monotonic() - t0
+    while "172.16.3.231" not in query_a(port, f"new999.{big_zone}"):
+        if time.monotonic() - t0 > 600:
+            raise SystemExit("the big PATCH did not show within 600 s")
+        time.sleep(0.01)
+    big_answer_s = time.monotonic() - t0
+
+    print(json.dumps({
+        "patches": patches,
+        "patch_per_s": round(patch_per_s, 1),
+        "failed": len(failed),
+        "answer_ms_median": round(statistics.median(samples), 1),
+        "answer_ms_max": round(max(samples), 1),
+        "big_zone_records": big,
+        "big_patch_s": round(big_patch_s, 2),
+        "big_answer_s": round(big_answer_s, 2),
+    }))
+
+
+if __name__ == "__main__":
+    main()
