@@ -4,7 +4,6 @@
 //! it does not hold gets nothing changed.
 
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 use testkit::{Pooldns, PooldnsOptions};
 
@@ -38,26 +37,6 @@ fn certbot(server: &Pooldns, secret: &str, step: &str, content: &str) -> (bool, 
     )
 }
 
-fn txt(server: &Pooldns) -> Vec<String> {
-    let output = Command::new(testkit::require("dig", "bind9-dnsutils"))
-        .args([&format!("@{}", server.dns.ip()), "-p", &server.dns.port().to_string()])
-        .args(["_acme-challenge.www.cert.test", "TXT", "+short", "+norec"])
-        .output()
-        .expect("dig");
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .map(str::to_string)
-        .collect()
-}
-
-fn wait_txt(server: &Pooldns, wanted: &[&str]) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while txt(server) != wanted {
-        assert!(Instant::now() < deadline, "TXT is {:?}, wanted {wanted:?}", txt(server));
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[test]
 fn certbot_rfc2136_perform_and_cleanup() {
     let zones = tempfile::tempdir().expect("temp dir");
@@ -75,10 +54,15 @@ fn certbot_rfc2136_perform_and_cleanup() {
 
     let (ok, text) = certbot(&server, SECRET, "perform", "challenge-token-1");
     assert!(ok, "{text}");
-    wait_txt(&server, &["\"challenge-token-1\""]);
+    testkit::dig::wait_short(
+        server.dns,
+        "_acme-challenge.www.cert.test",
+        "TXT",
+        &["\"challenge-token-1\""],
+    );
     let (ok, text) = certbot(&server, WRONG, "perform", "forged");
     assert!(!ok, "a wrong secret was accepted: {text}");
     let (ok, text) = certbot(&server, SECRET, "cleanup", "challenge-token-1");
     assert!(ok, "{text}");
-    wait_txt(&server, &[]);
+    testkit::dig::wait_short(server.dns, "_acme-challenge.www.cert.test", "TXT", &[]);
 }

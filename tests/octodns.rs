@@ -3,7 +3,6 @@
 //! planning nothing, and an edited YAML applying exactly the difference.
 
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 use testkit::{http_request, Pooldns, PooldnsOptions};
 
@@ -38,29 +37,11 @@ fn sync(dir: &std::path::Path, apply: bool) -> String {
 }
 
 fn dig(server: &Pooldns, name: &str, qtype: &str) -> Vec<String> {
-    let output = Command::new(testkit::require("dig", "bind9-dnsutils"))
-        .args([&format!("@{}", server.dns.ip()), "-p", &server.dns.port().to_string()])
-        .args([name, qtype, "+short", "+norec"])
-        .output()
-        .expect("dig");
-    let mut lines: Vec<String> = String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .map(str::to_string)
-        .collect();
-    lines.sort();
-    lines
+    testkit::dig::short(server.dns, name, qtype)
 }
 
 fn wait_dig(server: &Pooldns, name: &str, qtype: &str, wanted: &[&str]) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while dig(server, name, qtype) != wanted {
-        assert!(
-            Instant::now() < deadline,
-            "{name} {qtype}: {:?}",
-            dig(server, name, qtype)
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    testkit::dig::wait_short(server.dns, name, qtype, wanted)
 }
 
 #[test]

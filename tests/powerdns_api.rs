@@ -5,8 +5,6 @@
 //! and cleaned up), answers checked with dig; bad input refused whole;
 //! keys scoped to zones.
 
-use std::process::Command;
-
 use serde_json::{json, Value};
 use testkit::{http_request, Pooldns, PooldnsOptions};
 
@@ -54,36 +52,11 @@ impl Server {
     }
 
     fn dig(&self, name: &str, qtype: &str) -> Vec<String> {
-        let output = Command::new(testkit::require("dig", "bind9-dnsutils"))
-            .args([
-                &format!("@{}", self.server.dns.ip()),
-                "-p",
-                &self.server.dns.port().to_string(),
-            ])
-            .args([name, qtype, "+short", "+norec"])
-            .output()
-            .expect("dig");
-        let mut lines: Vec<String> = String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .map(str::to_string)
-            .collect();
-        lines.sort();
-        lines
+        testkit::dig::short(self.server.dns, name, qtype)
     }
 
     fn wait_dig(&self, name: &str, qtype: &str, wanted: &[&str]) {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        loop {
-            let got = self.dig(name, qtype);
-            if got == wanted {
-                return;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "{name} {qtype}: {got:?}, wanted {wanted:?}"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
+        testkit::dig::wait_short(self.server.dns, name, qtype, wanted)
     }
 
     fn zone(&self, zone: &str) -> Value {

@@ -5,7 +5,7 @@
 
 use std::io::Write as _;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use testkit::{Pooldns, PooldnsOptions};
 
@@ -80,33 +80,11 @@ impl Server {
     }
 
     fn dig(&self, name: &str, qtype: &str) -> Vec<String> {
-        let output = Command::new(testkit::require("dig", "bind9-dnsutils"))
-            .args([
-                &format!("@{}", self.server.dns.ip()),
-                "-p",
-                &self.server.dns.port().to_string(),
-            ])
-            .args([name, qtype, "+short", "+norec"])
-            .output()
-            .expect("dig");
-        let mut lines: Vec<String> = String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .map(str::to_string)
-            .collect();
-        lines.sort();
-        lines
+        testkit::dig::short(self.server.dns, name, qtype)
     }
 
     fn wait_dig(&self, name: &str, qtype: &str, wanted: &[&str]) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let got = self.dig(name, qtype);
-            if got == wanted {
-                return;
-            }
-            assert!(Instant::now() < deadline, "{name} {qtype}: {got:?}, wanted {wanted:?}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        testkit::dig::wait_short(self.server.dns, name, qtype, wanted)
     }
 
     fn serial(&self) -> String {

@@ -10,6 +10,7 @@
 //! | `unbound`  | a validating Unbound, judge of the DNSSEC tests               |
 //! | `client`   | a DNS client that sends raw queries over UDP and TCP          |
 //! | `compare`  | replies as sorted RRsets of text, for comparing servers       |
+//! | `dig`      | what a server answers, as dig +short shows it                 |
 //! | `delv`     | trust anchors from served keys, and delv's validation verdict |
 //! | `corpus`   | query corpora run against pooldns and a peer, side by side    |
 //! | `http`     | a plain HTTP/1.0 client for the API endpoints                 |
@@ -28,6 +29,7 @@ pub mod client;
 pub mod compare;
 pub mod corpus;
 pub mod delv;
+pub mod dig;
 pub mod http;
 pub mod knot;
 pub mod message;

@@ -204,11 +204,9 @@ impl PoolServer {
         String::from_utf8_lossy(&output.stdout).into_owned()
     }
 
-    /// The answer lines of `dig +short`.
+    /// The answer lines of `dig +short`, sorted.
     pub fn dig_short(&self, name: &str, qtype: &str) -> Vec<String> {
-        let mut lines: Vec<String> = self.dig(name, qtype, &["+short"]).lines().map(str::to_string).collect();
-        lines.sort();
-        lines
+        crate::dig::short(self.server.dns, name, qtype)
     }
 
     /// Zone names in the store.
