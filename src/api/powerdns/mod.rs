@@ -432,6 +432,9 @@ pub async fn put_zone(
     check_server(&server)?;
     require_write(&caller)?;
     let request = body(&headers, &bytes)?;
+    if !request.is_object() {
+        return Err(PdnsError::new(422, "the body must be a zone object"));
+    }
     let zone = zone_name(&id)?;
     require_zone(&caller, &zone)?;
     summary(&state, &zone).await?;
