@@ -50,6 +50,9 @@ pub enum Command {
     /// Check delegations at the parent zone.
     #[command(subcommand)]
     Delegation(DelegationCommand),
+    /// Manage the TSIG keys that sign UPDATE messages.
+    #[command(subcommand)]
+    Tsig(TsigCommand),
     /// Check the configuration and print it as understood.
     CheckConfig,
 }
@@ -80,6 +83,81 @@ pub enum DelegationCommand {
         #[arg(long, default_value_t = 60)]
         timeout: u64,
     },
+}
+
+/// `pooldns tsig ...`
+#[derive(Debug, Subcommand)]
+pub enum TsigCommand {
+    /// Make a key with a random secret, store it, and print the secret:
+    /// it is shown this once. `[[update.grants]]` say what it may change.
+    Add {
+        /// The key's name, as clients send it.
+        name: String,
+        /// hmac-sha256, hmac-sha512, or hmac-sha1 for old clients.
+        #[arg(long, default_value = "hmac-sha256")]
+        algorithm: String,
+    },
+    /// List the stored keys (names and algorithms; never secrets).
+    List,
+    /// Delete a stored key; UPDATEs signed with it are refused from then on.
+    Remove {
+        /// The key's name.
+        name: String,
+    },
+}
+
+/// Runs a `tsig` command.
+pub async fn run_tsig_command(config: &Config, command: TsigCommand) -> anyhow::Result<()> {
+    use crate::update::tsig;
+    let store = Store::open(&config.store.url).await?;
+    let result = async {
+        match command {
+            TsigCommand::Add { name, algorithm } => {
+                let algorithm = tsig::Algorithm::from_name(&algorithm).with_context(|| {
+                    format!("unknown algorithm {algorithm:?} (hmac-sha256, hmac-sha512 or hmac-sha1)")
+                })?;
+                let name = tsig::key_name(&name).map_err(anyhow::Error::msg)?;
+                if config
+                    .tsig
+                    .iter()
+                    .any(|key| tsig::key_name(&key.name).ok().as_ref() == Some(&name))
+                {
+                    anyhow::bail!("{name} is a [[tsig]] key of the configuration");
+                }
+                let mut secret = vec![0u8; algorithm.secret_len()];
+                ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut secret)
+                    .map_err(|_| anyhow::anyhow!("the system random number generator failed"))?;
+                let kek = crate::dnssec::key_encryption_key(&config.dnssec)?;
+                let sealed = tsig::seal_secret(&name, &secret, kek.as_ref()).map_err(anyhow::Error::msg)?;
+                store
+                    .add_tsig_key(&name.to_string(), algorithm.as_str(), &sealed)
+                    .await?;
+                let encoded = data_encoding::BASE64.encode(&secret);
+                println!("{name} {} {encoded}", algorithm.as_str());
+                eprintln!(
+                    "the secret is shown only now; give it to the client (nsupdate -y {}:{}:<secret>)",
+                    algorithm.as_str(),
+                    name.to_string().trim_end_matches('.')
+                );
+                Ok(())
+            }
+            TsigCommand::List => {
+                for key in store.tsig_keys().await? {
+                    println!("{}\t{}", key.name, key.algorithm);
+                }
+                Ok(())
+            }
+            TsigCommand::Remove { name } => {
+                let name = tsig::key_name(&name).map_err(anyhow::Error::msg)?;
+                store.remove_tsig_key(&name.to_string()).await?;
+                println!("removed {name}");
+                Ok(())
+            }
+        }
+    }
+    .await;
+    store.close().await;
+    result
 }
 
 /// `pooldns key ...`

@@ -55,7 +55,7 @@ pub struct UpdateConfig {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GrantConfig {
-    /// A `[[tsig]]` key's name.
+    /// A key's name: of `[[tsig]]`, or made with `pooldns tsig add`.
     pub key: String,
     pub zone: String,
     /// Owner patterns relative to the zone: `@` the apex, `*` one or more
@@ -507,19 +507,6 @@ impl Config {
                 return Err(ConfigError::Invalid(format!(
                     "[[tsig]] {}: set exactly one of secret and secret_file",
                     key.name
-                )));
-            }
-        }
-        for grant in &self.update.grants {
-            let known = self.tsig.iter().any(|key| {
-                key.name
-                    .trim_end_matches('.')
-                    .eq_ignore_ascii_case(grant.key.trim_end_matches('.'))
-            });
-            if !known {
-                return Err(ConfigError::Invalid(format!(
-                    "[[update.grants]] names key {:?}, which no [[tsig]] defines",
-                    grant.key
                 )));
             }
         }

@@ -32,6 +32,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve => runtime.block_on(pooldns::serve::run(config)),
         Command::Zone(command) => runtime.block_on(pooldns::cli::run_zone_command(&config, command)),
         Command::Key(command) => runtime.block_on(pooldns::cli::run_key_command(&config, command)),
+        Command::Tsig(command) => runtime.block_on(pooldns::cli::run_tsig_command(&config, command)),
         Command::Delegation(command) => runtime.block_on(pooldns::cli::run_delegation_command(&config, command)),
         Command::CheckConfig => {
             println!("{config:#?}");

@@ -62,6 +62,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         crate::pool::Settings::from_config(&config).map_err(|error| anyhow::anyhow!("[pool]: {error}"))?;
     let pools = Pools::new(store.clone(), pool_settings, kek.clone());
     let api_kek = kek.clone();
+    let update_kek = kek.clone();
     let mut loader = Loader::new(store.clone(), catalog.clone(), kek, lua);
     loader.sync().await.context("loading zones from the store")?;
     let status = loader.status();
@@ -91,7 +92,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         metrics: metrics.clone(),
         shutdown: shutdown.clone(),
         updates: Arc::new(
-            crate::update::UpdateService::from_config(store.clone(), &config)
+            crate::update::UpdateService::from_config(store.clone(), &config, update_kek)
                 .map_err(|error| anyhow::anyhow!(error))?,
         ),
         runtime: tokio::runtime::Handle::current(),

@@ -34,7 +34,8 @@ fn start() -> Server {
          [[tsig]]\nname = \"old-client\"\nalgorithm = \"hmac-sha1\"\nsecret = \"{OTHER_SECRET}\"\n\
          [[update.grants]]\nkey = \"acme-update\"\nzone = \"upd.test\"\nnames = [\"_acme-challenge.*\", \"www\", \"alias\", \"keep\", \"@\"]\n\
          types = [\"TXT\", \"A\", \"AAAA\", \"NS\"]\n\
-         [[update.grants]]\nkey = \"old-client\"\nzone = \"upd.test\"\nnames = [\"legacy\"]\n"
+         [[update.grants]]\nkey = \"old-client\"\nzone = \"upd.test\"\nnames = [\"legacy\"]\n\
+         [[update.grants]]\nkey = \"cli-key\"\nzone = \"upd.test\"\nnames = [\"stored\"]\ntypes = [\"TXT\"]\n"
     );
     Server {
         server: Pooldns::start_with(options),
@@ -242,6 +243,30 @@ fn refusals_change_nothing() {
     let text = String::from_utf8_lossy(&other.stderr);
     assert!(text.contains("REFUSED"), "ungranted zone: {text}");
     assert!(text.contains("NOTAUTH"), "zone not served: {text}");
+}
+
+#[test]
+fn keys_made_with_the_cli_sign_until_removed() {
+    let pooldns = start();
+    let made = pooldns.server.cli_ok(&["tsig", "add", "cli-key"]);
+    let fields: Vec<&str> = made.split_whitespace().collect();
+    assert_eq!(&fields[..2], ["cli-key.", "hmac-sha256"], "{made}");
+    let secret = fields[2].to_string();
+    let listed = pooldns.server.cli_ok(&["tsig", "list"]);
+    assert!(listed.contains("cli-key.\thmac-sha256"), "{listed}");
+    assert!(!listed.contains(&secret), "a secret was listed");
+    assert!(
+        !pooldns.server.cli(&["tsig", "add", "cli-key"]).status.success(),
+        "a second key of one name"
+    );
+    let key = format!("hmac-sha256:cli-key:{secret}");
+    let (ok, text) = pooldns.nsupdate(Some(&key), false, "update add stored.upd.test. 60 TXT \"made\"");
+    assert!(ok, "{text}");
+    pooldns.wait_dig("stored.upd.test", "TXT", &["\"made\""]);
+    pooldns.server.cli_ok(&["tsig", "remove", "cli-key"]);
+    let (ok, text) = pooldns.nsupdate(Some(&key), false, "update delete stored.upd.test. TXT");
+    assert!(!ok && text.contains("BADKEY"), "{text}");
+    assert_eq!(pooldns.dig("stored.upd.test", "TXT"), ["\"made\""]);
 }
 
 #[test]

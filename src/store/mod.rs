@@ -9,6 +9,7 @@
 mod health;
 mod keys;
 mod pool;
+mod tsig;
 mod writer;
 mod zones;
 
@@ -22,6 +23,7 @@ use sqlx::AnyPool;
 pub use health::HealthCheckRow;
 pub use keys::{DnssecSettings, NewKey, RollUpdate, StoredKey, StoredRoll};
 pub use pool::{Allocation, AuditEntry};
+pub use tsig::StoredTsigKey;
 pub use writer::{JournalEntry, LockedZone, Writer, ZoneChangeRow};
 pub use zones::{StoredRecord, ZoneSummary, ZoneVersion};
 
@@ -62,6 +64,10 @@ pub enum StoreError {
     NoSuchZone(String),
     #[error("{0} is already allocated")]
     AllocationExists(String),
+    #[error("TSIG key {0} already exists")]
+    TsigKeyExists(String),
+    #[error("TSIG key {0} does not exist")]
+    NoSuchTsigKey(String),
     #[error("zone {0} is already secured")]
     AlreadySecured(String),
     #[error("zone {0} is not secured (run pooldns zone secure {0})")]

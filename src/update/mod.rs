@@ -105,8 +105,11 @@ fn glob(pattern: &[&str], labels: &[String]) -> bool {
 /// Answers UPDATE messages.
 pub struct UpdateService {
     store: Store,
+    /// `[[tsig]]`; keys made with `pooldns tsig add` are read from the
+    /// store when a request names them.
     keys: HashMap<Name, TsigKey>,
     grants: Vec<Grant>,
+    kek: Option<std::sync::Arc<crate::dnssec::crypto::KeyEncryptionKey>>,
 }
 
 /// One record of the prerequisite or update section.
@@ -121,17 +124,51 @@ struct Entry {
 
 impl UpdateService {
     /// A service with these keys and grants.
-    pub fn new(store: Store, keys: Vec<TsigKey>, grants: Vec<Grant>) -> UpdateService {
+    pub fn new(
+        store: Store,
+        keys: Vec<TsigKey>,
+        grants: Vec<Grant>,
+        kek: Option<std::sync::Arc<crate::dnssec::crypto::KeyEncryptionKey>>,
+    ) -> UpdateService {
         UpdateService {
             store,
             keys: keys.into_iter().map(|key| (key.name.clone(), key)).collect(),
             grants,
+            kek,
+        }
+    }
+
+    /// The key called `name`: configured, or stored.
+    async fn key(&self, name: &Name) -> Option<TsigKey> {
+        if let Some(key) = self.keys.get(name) {
+            return Some(key.clone());
+        }
+        let stored = match self.store.tsig_key(&name.to_string()).await {
+            Ok(stored) => stored?,
+            Err(error) => {
+                tracing::warn!(%error, "cannot read TSIG keys");
+                return None;
+            }
+        };
+        let algorithm = tsig::Algorithm::from_name(&stored.algorithm)?;
+        match tsig::open_secret(name, &stored.secret, self.kek.as_deref())
+            .and_then(|secret| TsigKey::from_secret(&stored.name, algorithm, secret))
+        {
+            Ok(key) => Some(key),
+            Err(error) => {
+                tracing::warn!(%error, "stored TSIG key unusable");
+                None
+            }
         }
     }
 
     /// The service of `[[tsig]]` and `[[update.grants]]`, secrets read from
     /// their files.
-    pub fn from_config(store: Store, config: &crate::config::Config) -> Result<UpdateService, String> {
+    pub fn from_config(
+        store: Store,
+        config: &crate::config::Config,
+        kek: Option<std::sync::Arc<crate::dnssec::crypto::KeyEncryptionKey>>,
+    ) -> Result<UpdateService, String> {
         let mut keys = Vec::new();
         for key in &config.tsig {
             let algorithm = tsig::Algorithm::from_name(&key.algorithm).ok_or_else(|| {
@@ -167,7 +204,7 @@ impl UpdateService {
                 types: grant.types.clone(),
             });
         }
-        Ok(UpdateService::new(store, keys, grants))
+        Ok(UpdateService::new(store, keys, grants, kek))
     }
 
     /// Whether `wire` is an UPDATE message (opcode 5).
@@ -190,9 +227,13 @@ impl UpdateService {
             return Some(reply(wire, rcode::FORMERR));
         };
         // The key, and whether the signature holds.
+        let found = match &signed {
+            Some(signed) => self.key(&signed.key_name).await,
+            None => None,
+        };
         let key = match &signed {
             None => None,
-            Some(signed) => match self.keys.get(&signed.key_name) {
+            Some(signed) => match &found {
                 None => return Some(tsig_error(wire, signed, now, tsig::BADKEY)),
                 Some(key) => match tsig::verify(wire, signed, key, now) {
                     Ok(()) => Some((key, signed)),

@@ -4,6 +4,8 @@
 use base::name::Name;
 use ring::hmac;
 
+use crate::dnssec::crypto::KeyEncryptionKey;
+
 /// TSIG's RR type.
 const TSIG_TYPE: u16 = 250;
 /// Class ANY, which TSIG records carry.
@@ -52,6 +54,24 @@ impl Algorithm {
         }
     }
 
+    /// The configuration name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Algorithm::HmacSha256 => "hmac-sha256",
+            Algorithm::HmacSha512 => "hmac-sha512",
+            Algorithm::HmacSha1 => "hmac-sha1",
+        }
+    }
+
+    /// Octets of secret a new key gets: the digest length.
+    pub fn secret_len(self) -> usize {
+        match self {
+            Algorithm::HmacSha256 => 32,
+            Algorithm::HmacSha512 => 64,
+            Algorithm::HmacSha1 => 20,
+        }
+    }
+
     fn wire_name(self) -> Name {
         let text = match self {
             Algorithm::HmacSha256 => "hmac-sha256.",
@@ -73,17 +93,15 @@ impl Algorithm {
 impl TsigKey {
     /// A key named `name` with the base64 `secret`.
     pub fn new(name: &str, algorithm: Algorithm, secret_base64: &str) -> Result<TsigKey, String> {
-        let absolute = if name.ends_with('.') {
-            name.to_string()
-        } else {
-            format!("{name}.")
-        };
-        let name = Name::parse(&absolute, None)
-            .map_err(|error| format!("TSIG key name {name:?}: {error}"))?
-            .to_lowercase();
         let secret = data_encoding::BASE64
             .decode(secret_base64.trim().as_bytes())
             .map_err(|_| format!("TSIG key {name}: the secret is not base64"))?;
+        TsigKey::from_secret(name, algorithm, secret)
+    }
+
+    /// A key named `name` with the secret octets `secret`.
+    pub fn from_secret(name: &str, algorithm: Algorithm, secret: Vec<u8>) -> Result<TsigKey, String> {
+        let name = key_name(name)?;
         if secret.is_empty() {
             return Err(format!("TSIG key {name}: the secret is empty"));
         }
@@ -93,6 +111,41 @@ impl TsigKey {
             secret,
         })
     }
+}
+
+/// A key name as stored and compared: absolute, lowercase.
+pub fn key_name(name: &str) -> Result<Name, String> {
+    let absolute = if name.ends_with('.') {
+        name.to_string()
+    } else {
+        format!("{name}.")
+    };
+    Name::parse(&absolute, None)
+        .map(|name| name.to_lowercase())
+        .map_err(|error| format!("TSIG key name {name:?}: {error}"))
+}
+
+/// The text a secret is stored as: sealed with the key-encryption key
+/// when there is one (the key's name authenticated with it).
+pub fn seal_secret(name: &Name, secret: &[u8], kek: Option<&KeyEncryptionKey>) -> Result<String, String> {
+    match kek {
+        Some(kek) => kek
+            .seal(secret, format!("tsig:{name}").as_bytes())
+            .map_err(|error| error.to_string()),
+        None => Ok(format!("plain:{}", data_encoding::BASE64.encode(secret))),
+    }
+}
+
+/// The secret octets of stored text.
+pub fn open_secret(name: &Name, stored: &str, kek: Option<&KeyEncryptionKey>) -> Result<Vec<u8>, String> {
+    if let Some(encoded) = stored.strip_prefix("plain:") {
+        return data_encoding::BASE64
+            .decode(encoded.as_bytes())
+            .map_err(|_| format!("TSIG key {name}: the stored secret is not base64"));
+    }
+    let kek = kek.ok_or_else(|| format!("TSIG key {name} is sealed and no key-encryption key is configured"))?;
+    kek.open(stored, format!("tsig:{name}").as_bytes())
+        .map_err(|error| format!("TSIG key {name}: {error}"))
 }
 
 /// The TSIG record found at the end of a message.
