@@ -419,7 +419,7 @@ impl Pools {
         if !self.settings.domains.contains(&pool) {
             return Err(PoolError::UnsupportedPool(pool));
         }
-        Ok(self.store.allocations(Some(&pool)).await?)
+        Ok(self.store.allocations(&pool).await?)
     }
 
     /// Removes a releasing allocation's delegation at its provider, then

@@ -53,7 +53,7 @@ impl Pools {
         // Only this node's pools: a shared database may hold others'.
         let mut allocations = Vec::new();
         for pool in &self.settings.domains {
-            match self.store.allocations(Some(pool)).await {
+            match self.store.allocations(pool).await {
                 Ok(found) => allocations.extend(found),
                 Err(error) => {
                     tracing::warn!(%error, "reconciler cannot read allocations");

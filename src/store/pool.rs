@@ -47,26 +47,14 @@ const COLUMNS: &str = "pool_domain, subdomain, state, reserved_at, expires_at, c
      sovereign_fqdn, load_balancer_ip, regions, delegated, attempts, next_attempt_at, last_error, updated_at";
 
 impl Store {
-    /// The allocations of `pool_domain` (every pool's with `None`), by
-    /// pool and subdomain.
-    pub async fn allocations(&self, pool_domain: Option<&str>) -> Result<Vec<Allocation>, StoreError> {
-        let rows = match pool_domain {
-            Some(pool) => {
-                sqlx::query(&format!(
-                    "SELECT {COLUMNS} FROM pool_allocations WHERE pool_domain = $1 ORDER BY subdomain"
-                ))
-                .bind(pool)
-                .fetch_all(&self.pool)
-                .await?
-            }
-            None => {
-                sqlx::query(&format!(
-                    "SELECT {COLUMNS} FROM pool_allocations ORDER BY pool_domain, subdomain"
-                ))
-                .fetch_all(&self.pool)
-                .await?
-            }
-        };
+    /// The allocations of `pool_domain`, by subdomain.
+    pub async fn allocations(&self, pool_domain: &str) -> Result<Vec<Allocation>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM pool_allocations WHERE pool_domain = $1 ORDER BY subdomain"
+        ))
+        .bind(pool_domain)
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(allocation).collect()
     }
 

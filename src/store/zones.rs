@@ -58,24 +58,19 @@ impl Store {
     /// Every zone with its serial policy, SOA RDATA and whether it is
     /// signed, by name.
     pub async fn zone_summaries(&self) -> Result<Vec<ZoneSummary>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT z.name, z.serial_policy, \
-             COALESCE((SELECT r.content FROM records r WHERE r.zone_id = z.id AND r.type = 'SOA' LIMIT 1), '') AS soa, \
-             (SELECT COUNT(*) FROM dnssec_zones d WHERE d.zone_id = z.id) AS secured \
-             FROM zones z ORDER BY z.name",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(ZoneSummary {
-                    name: row.try_get("name")?,
-                    serial_policy: row.try_get("serial_policy")?,
-                    soa: row.try_get("soa")?,
-                    secured: row.try_get::<i64, _>("secured")? > 0,
-                })
-            })
-            .collect()
+        let rows = sqlx::query(&format!("{SUMMARY} ORDER BY z.name"))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(zone_summary).collect()
+    }
+
+    /// The summary of the zone called `name`, if it exists.
+    pub async fn zone_summary(&self, name: &str) -> Result<Option<ZoneSummary>, StoreError> {
+        let row = sqlx::query(&format!("{SUMMARY} WHERE z.name = $1"))
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(zone_summary).transpose()
     }
 
     /// The records of the zone with row id `zone_id`, in insertion order.
@@ -130,6 +125,21 @@ impl Store {
             .ok_or_else(|| StoreError::NoSuchZone(name.to_string()))?;
         Ok(row.try_get("id")?)
     }
+}
+
+/// The columns of a [`ZoneSummary`].
+const SUMMARY: &str = "SELECT z.name, z.serial_policy, \
+     COALESCE((SELECT r.content FROM records r WHERE r.zone_id = z.id AND r.type = 'SOA' LIMIT 1), '') AS soa, \
+     (SELECT COUNT(*) FROM dnssec_zones d WHERE d.zone_id = z.id) AS secured \
+     FROM zones z";
+
+fn zone_summary(row: &AnyRow) -> Result<ZoneSummary, StoreError> {
+    Ok(ZoneSummary {
+        name: row.try_get("name")?,
+        serial_policy: row.try_get("serial_policy")?,
+        soa: row.try_get("soa")?,
+        secured: row.try_get::<i64, _>("secured")? > 0,
+    })
 }
 
 fn zone_version(row: &AnyRow) -> Result<ZoneVersion, StoreError> {

@@ -569,25 +569,10 @@ fn zone_section(wire: &[u8]) -> Option<&[u8]> {
     wire.get(12..12 + used + 4)
 }
 
-/// NOTAUTH with a TSIG record that carries `error` and no MAC (RFC 8945
-/// §5.3.2: a response to an unknown key or a bad MAC is not signed).
+/// NOTAUTH with an unsigned TSIG record that carries `error`.
 fn tsig_error(request: &[u8], signed: &Signed, now: u64, error: u16) -> Vec<u8> {
     let mut response = reply(request, rcode::NOTAUTH);
-    let mut rdata = Vec::new();
-    rdata.extend_from_slice(signed.algorithm.as_wire());
-    rdata.extend_from_slice(&now.to_be_bytes()[2..]);
-    rdata.extend_from_slice(&signed.fudge.to_be_bytes());
-    rdata.extend_from_slice(&0u16.to_be_bytes());
-    rdata.extend_from_slice(&signed.original_id.to_be_bytes());
-    rdata.extend_from_slice(&error.to_be_bytes());
-    rdata.extend_from_slice(&0u16.to_be_bytes());
-    response.extend_from_slice(signed.key_name.as_wire());
-    response.extend_from_slice(&250u16.to_be_bytes());
-    response.extend_from_slice(&255u16.to_be_bytes());
-    response.extend_from_slice(&0u32.to_be_bytes());
-    response.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
-    response.extend_from_slice(&rdata);
-    response[10..12].copy_from_slice(&1u16.to_be_bytes());
+    tsig::append_unsigned(&mut response, signed, now, error);
     response
 }
 

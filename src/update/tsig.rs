@@ -300,12 +300,32 @@ pub fn sign(response: &mut Vec<u8>, request: &Signed, key: &TsigKey, now: u64, e
     rdata.extend_from_slice(&error.to_be_bytes());
     rdata.extend_from_slice(&(other.len() as u16).to_be_bytes());
     rdata.extend_from_slice(&other);
-    response.extend_from_slice(key.name.as_wire());
+    append(response, &key.name, &rdata);
+}
+
+/// Appends a TSIG record carrying `error` and no MAC (RFC 8945 §5.3.2: a
+/// response to an unknown key or a bad MAC is not signed).
+pub fn append_unsigned(response: &mut Vec<u8>, request: &Signed, now: u64, error: u16) {
+    let mut rdata = Vec::new();
+    rdata.extend_from_slice(request.algorithm.as_wire());
+    rdata.extend_from_slice(&now.to_be_bytes()[2..]);
+    rdata.extend_from_slice(&request.fudge.to_be_bytes());
+    rdata.extend_from_slice(&0u16.to_be_bytes());
+    rdata.extend_from_slice(&request.original_id.to_be_bytes());
+    rdata.extend_from_slice(&error.to_be_bytes());
+    rdata.extend_from_slice(&0u16.to_be_bytes());
+    append(response, &request.key_name, &rdata);
+}
+
+/// Appends the TSIG record of `key_name` with `rdata`, counting it in
+/// ARCOUNT.
+fn append(response: &mut Vec<u8>, key_name: &Name, rdata: &[u8]) {
+    response.extend_from_slice(key_name.as_wire());
     response.extend_from_slice(&TSIG_TYPE.to_be_bytes());
     response.extend_from_slice(&CLASS_ANY.to_be_bytes());
     response.extend_from_slice(&0u32.to_be_bytes());
     response.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
-    response.extend_from_slice(&rdata);
+    response.extend_from_slice(rdata);
     let arcount = u16::from_be_bytes([response[10], response[11]]) + 1;
     response[10..12].copy_from_slice(&arcount.to_be_bytes());
 }

@@ -127,11 +127,18 @@ async fn summary(state: &AppState, zone: &Name) -> Result<ZoneSummary, PdnsError
     let name = zone.to_string();
     state
         .store
-        .zone_summaries()
+        .zone_summary(&name)
         .await?
-        .into_iter()
-        .find(|summary| summary.name == name)
         .ok_or_else(|| PdnsError::new(404, format!("Could not find domain '{name}'")))
+}
+
+/// The zone a request's `{zone}` names: valid, in the caller's scope, and
+/// served here.
+async fn find_zone(state: &AppState, caller: &Caller, id: &str) -> Result<(Name, ZoneSummary), PdnsError> {
+    let zone = zone_name(id)?;
+    require_zone(caller, &zone)?;
+    let summary = summary(state, &zone).await?;
+    Ok((zone, summary))
 }
 
 /// `GET /api/v1/servers`.
@@ -218,9 +225,7 @@ pub async fn get_zone(
     Query(query): Query<ZoneQuery>,
 ) -> Result<Json<Value>, PdnsError> {
     check_server(&server)?;
-    let zone = zone_name(&id)?;
-    require_zone(&caller, &zone)?;
-    let summary = summary(&state, &zone).await?;
+    let (_, summary) = find_zone(&state, &caller, &id).await?;
     let mut object = json::zone_object(&summary);
     if query.rrsets {
         let records = state.store.zone_records_by_name(&summary.name).await?;
@@ -394,18 +399,7 @@ pub async fn patch_zone(
     check_server(&server)?;
     require_write(&caller)?;
     let request = body(&headers, &bytes)?;
-    let zone = zone_name(&id)?;
-    require_zone(&caller, &zone)?;
-    state
-        .store
-        .zone_id(&zone.to_string())
-        .await
-        .map_err(|error| match error {
-            crate::store::StoreError::NoSuchZone(name) => {
-                PdnsError::new(404, format!("Could not find domain '{name}'"))
-            }
-            other => other.into(),
-        })?;
+    let (zone, _) = find_zone(&state, &caller, &id).await?;
     let patch = json::patch(&request, &zone, state.lua_enabled)?;
     ChangeSet::new(
         zone.to_string(),
@@ -435,9 +429,7 @@ pub async fn put_zone(
     if !request.is_object() {
         return Err(PdnsError::new(422, "the body must be a zone object"));
     }
-    let zone = zone_name(&id)?;
-    require_zone(&caller, &zone)?;
-    summary(&state, &zone).await?;
+    let (zone, _) = find_zone(&state, &caller, &id).await?;
     if let Some(kind) = request.get("soa_edit_api").and_then(Value::as_str) {
         let policy = json::serial_policy(kind)?;
         state
@@ -472,9 +464,7 @@ pub async fn rectify(
     Path((server, id)): Path<(String, String)>,
 ) -> Result<Json<Value>, PdnsError> {
     check_server(&server)?;
-    let zone = zone_name(&id)?;
-    require_zone(&caller, &zone)?;
-    summary(&state, &zone).await?;
+    find_zone(&state, &caller, &id).await?;
     Ok(Json(json!({ "result": "Rectified" })))
 }
 
@@ -485,9 +475,7 @@ pub async fn export(
     Path((server, id)): Path<(String, String)>,
 ) -> Result<Response, PdnsError> {
     check_server(&server)?;
-    let zone = zone_name(&id)?;
-    require_zone(&caller, &zone)?;
-    summary(&state, &zone).await?;
+    let (zone, _) = find_zone(&state, &caller, &id).await?;
     let rows = state.store.zone_records_by_name(&zone.to_string()).await?;
     let records = crate::import::from_rows(&zone, rows).map_err(|error| PdnsError::new(500, error.to_string()))?;
     Ok((
