@@ -51,8 +51,6 @@ pub enum Removal {
     Record(StoredRecord),
     /// Every record of this name and type.
     RRset { name: String, rtype: String },
-    /// Every record of this name except the SOA.
-    Name { name: String },
 }
 
 /// How a zone's SOA serial moves on each change.
@@ -207,6 +205,7 @@ impl ChangeSet {
         policy: SerialPolicy,
     ) -> Result<Applied, ChangeError> {
         let serial = self.soa_serial(records)?;
+        self.check_apex_ns(records.iter())?;
         let zone = writer.create_zone(&self.zone, policy.as_str()).await?;
         writer.insert_records(&zone, records).await?;
         self.journal(writer, "create", None, Some(serial), &[], &[]).await?;
@@ -335,7 +334,7 @@ impl ChangeSet {
             .iter()
             .map(|removal| match removal {
                 Removal::Record(record) => record.name.to_ascii_lowercase(),
-                Removal::RRset { name, .. } | Removal::Name { name } => name.to_ascii_lowercase(),
+                Removal::RRset { name, .. } => name.to_ascii_lowercase(),
             })
             .chain(add.iter().map(|record| record.name.to_ascii_lowercase()))
             .collect();
@@ -348,7 +347,6 @@ impl ChangeSet {
         }
         let mut exact = std::collections::HashSet::new();
         let mut rrsets = std::collections::HashSet::new();
-        let mut whole_names = std::collections::HashSet::new();
         for removal in remove {
             match removal {
                 Removal::Record(target) => {
@@ -357,16 +355,12 @@ impl ChangeSet {
                 Removal::RRset { name, rtype } => {
                     rrsets.insert((name.to_ascii_lowercase(), rtype.to_ascii_uppercase()));
                 }
-                Removal::Name { name } => {
-                    whole_names.insert(name.to_ascii_lowercase());
-                }
             }
         }
         let mut gone: Vec<usize> = Vec::new();
         for (index, (_, record)) in rows.iter().enumerate() {
             let name = record.name.to_ascii_lowercase();
-            let matched = whole_names.contains(&name)
-                || rrsets.contains(&(name, record.rtype.to_ascii_uppercase()))
+            let matched = rrsets.contains(&(name, record.rtype.to_ascii_uppercase()))
                 || exact.contains(&RecordKey::of(record, false));
             if matched && !record.rtype.eq_ignore_ascii_case("SOA") {
                 gone.push(index);
@@ -416,6 +410,7 @@ impl ChangeSet {
             .chain(added.iter())
             .collect();
         self.check_cnames(&after)?;
+        self.check_apex_ns(after.iter().copied())?;
         let (soa_id, soa) = find_soa(&rows).ok_or_else(|| self.invalid("the stored zone has no SOA"))?;
         let old_serial = soa_serial(&soa.content).ok_or_else(|| self.invalid("the stored SOA is unreadable"))?;
         let new_serial = SerialPolicy::from_stored(&zone.serial_policy).next(old_serial, writer.now());
@@ -455,6 +450,18 @@ impl ChangeSet {
             new_serial: Some(new_serial),
             changed: true,
         })
+    }
+
+    /// A zone is delegated to its servers by its apex NS RRset (RFC 1034
+    /// §4.2.1): a change may not leave it without one.
+    fn check_apex_ns<'a>(&self, records: impl Iterator<Item = &'a StoredRecord>) -> Result<(), ChangeError> {
+        let mut records = records;
+        if records.any(|record| record.rtype.eq_ignore_ascii_case("NS") && record.name.eq_ignore_ascii_case(&self.zone))
+        {
+            Ok(())
+        } else {
+            Err(self.invalid("the zone needs NS records at its apex (give nameservers or an NS RRset)"))
+        }
     }
 
     /// A CNAME stands alone at its name (RFC 1034 §3.6.2, RFC 2181 §10.1;

@@ -330,6 +330,28 @@ fn bad_input_is_refused_whole() {
             "bad.example.",
         ),
         (
+            "apex NS deleted",
+            pdns.call(
+                "PATCH",
+                &path,
+                KEY,
+                Some(&json!({"rrsets": [good, rrset("bad.example.", "NS", "DELETE", &[])]})),
+            ),
+            422,
+            "NS",
+        ),
+        (
+            "zone without NS",
+            pdns.call(
+                "POST",
+                ZONES,
+                KEY,
+                Some(&json!({"name": "nons.example.", "kind": "Native", "nameservers": []})),
+            ),
+            422,
+            "NS",
+        ),
+        (
             "zone exists",
             pdns.call(
                 "POST",
