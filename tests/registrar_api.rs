@@ -15,6 +15,7 @@ use testkit::{Pooldns, PooldnsOptions};
 
 const OPERATOR_KEY: &str = "operator-key-9f8e7d";
 const CLIENT_KEY: &str = "catalyst-key-1a2b3c";
+const READER_KEY: &str = "reader-key-4d5e6f";
 
 /// POSTs JSON with an optional API key; returns (status, body).
 fn post(api: SocketAddr, path: &str, key: Option<&str>, body: &str) -> (u16, Value) {
@@ -44,6 +45,7 @@ fn start(mock: &GoDaddyMock, zones: &std::path::Path) -> Pooldns {
     options.extra_config = format!(
         "\n[[api.keys]]\nname = \"operator\"\nkey = \"{OPERATOR_KEY}\"\nany_nameservers = true\n\
          [[api.keys]]\nname = \"catalyst\"\nkey = \"{CLIENT_KEY}\"\n\
+         [[api.keys]]\nname = \"reader\"\nkey = \"{READER_KEY}\"\nread_only = true\n\
          [pool]\nnameservers = [\"ns1.pooldns.test\", \"ns2.pooldns.test.\"]\nds_retire_delay = 3\n\
          [registrars.godaddy]\nbase_url = \"{}\"\n",
         mock.base_url
@@ -162,6 +164,53 @@ async fn registrar_routes_follow_pdm_and_refuse_what_would_break() {
         (403, Some("nameservers-not-allowed")),
         "{body}"
     );
+    // A read-only key may not change a delegation; each attempt is audited.
+    let mutations = mock.control.mutations().len();
+    let (status, body) = call(
+        set_ns,
+        Some(READER_KEY),
+        json!({"domain": "example.com", "token": token, "nameservers": ["ns1.pooldns.test"]}),
+    )
+    .await
+    .expect("call");
+    assert_eq!((status, body["error"].as_str()), (403, Some("read-only-key")), "{body}");
+    assert_eq!(
+        mock.control.mutations().len(),
+        mutations,
+        "nothing was sent to the registrar"
+    );
+    let audit = tokio::task::spawn_blocking(move || {
+        testkit::http_request(api, "GET", "/api/v1/audit", &[("X-API-Key", OPERATOR_KEY)], b"").expect("audit")
+    })
+    .await
+    .expect("audit");
+    let entries: Value = serde_json::from_str(&audit.body).expect("JSON");
+    let seen: Vec<(String, String, i64)> = entries["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter(|entry| entry["route"] == "set-ns" && entry["subject"] == "example.com")
+        .map(|entry| {
+            (
+                entry["key"].as_str().unwrap_or_default().to_string(),
+                entry["outcome"].as_str().unwrap_or_default().to_string(),
+                entry["status"].as_i64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("reader".to_string(), "read-only-key".to_string(), 403),
+            ("catalyst".to_string(), "nameservers-not-allowed".to_string(), 403),
+        ],
+        "{entries}"
+    );
+    assert!(
+        !audit.body.contains(&token),
+        "the registrar token reached the audit log"
+    );
+
     let (status, body) = call(
         set_ns,
         Some(CLIENT_KEY),
