@@ -393,10 +393,14 @@ async fn zone_command(config: &Config, store: &Store, command: ZoneCommand) -> a
             // An export signs each RRset once: nothing to reuse.
             let signatures = Arc::new(SignatureCache::new(1));
             let entry_points = Arc::new(store.secure_entry_points().await?);
-            // Denial records list what LUA records produce, as served; no
-            // health check is registered for an export.
-            let lua_runtime = config.lua.enabled.then(lua::Runtime::default);
-            let snapshot = loader::build_zone(store, id, &apex, entry_points, kek, signatures, lua_runtime).await?;
+            // Denial records list what LUA and ALIAS records produce, as
+            // served; no health check is registered nor target resolved
+            // for an export.
+            let computing = loader::Computing {
+                lua: config.lua.enabled.then(lua::Runtime::default),
+                aliases: config.dns.resolver.map(crate::alias::Aliases::new),
+            };
+            let snapshot = loader::build_zone(store, id, &apex, entry_points, kek, signatures, computing).await?;
             print!("{}", export_signed(&snapshot)?);
         }
         ZoneCommand::Secure {

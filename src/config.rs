@@ -176,6 +176,25 @@ pub struct DnsConfig {
     /// Honour EDNS Client Subnet (RFC 7871): LUA records see the client's
     /// subnet, and answers carry the option back with its scope.
     pub ecs: bool,
+    /// Recursive resolver that ALIAS targets are resolved through
+    /// (`"192.0.2.53"` or `"192.0.2.53:5353"`). Without one, ALIAS names
+    /// answer A and AAAA queries with no data, as PowerDNS does without
+    /// `expand-alias`.
+    #[serde(deserialize_with = "resolver_address")]
+    pub resolver: Option<SocketAddr>,
+}
+
+/// A resolver address, the port defaulting to 53.
+fn resolver_address<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<SocketAddr>, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    text.parse::<SocketAddr>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(|ip| SocketAddr::new(ip, 53)))
+        .map(Some)
+        .map_err(|_| {
+            serde::de::Error::custom(format!(
+                "resolver {text:?} is not an address (192.0.2.53 or 192.0.2.53:53)"
+            ))
+        })
 }
 
 /// `[api]`: the HTTP listener and who may use it.
@@ -354,6 +373,7 @@ impl Default for DnsConfig {
             tcp_idle_timeout: 10,
             tcp_max_connections: 1024,
             ecs: false,
+            resolver: None,
         }
     }
 }

@@ -5,7 +5,7 @@
 //! ```text
 //! writes (CLI import, API) ─> store (SQLite / PostgreSQL, one transaction each)
 //!   ─> loader (polls change counters, assembles a Snapshot per zone:
-//!      the data-only Zone, its SignedZone, its LUA programs)
+//!      the data-only Zone, its SignedZone, its LUA and ALIAS programs)
 //!   ─> catalog (swapped atomically) ─> answer (per query, no I/O, no locks)
 //! ```
 //!
@@ -23,6 +23,7 @@
 //! | `dnssec`  | keys, signatures, NSEC/NSEC3 denial, the `SignedZone`       |
 //! | `lua`     | LUA records: compiled calls, the Lua sandbox                |
 //! | `health`  | probes behind ifportup/ifurlup, their states                |
+//! | `alias`   | ALIAS targets, resolved in the background and cached        |
 //! | `geoip`   | MaxMind databases for the geographic LUA functions          |
 //! | `catalog` | the snapshots served                                        |
 //! | `loader`  | keeps the catalog in step with the store                    |
@@ -37,6 +38,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod alias;
 pub mod answer;
 pub mod api;
 pub mod catalog;

@@ -16,10 +16,12 @@ use std::time::{Duration, Instant};
 use base::name::Name;
 use data_encoding::BASE64;
 
+use crate::alias::Aliases;
 use crate::catalog::{Catalog, SharedCatalog, Snapshot};
 use crate::dnssec::cache::SignatureCache;
 use crate::dnssec::crypto::Algorithm;
 use crate::dnssec::keys::{KeyError, SealedKey};
+use crate::dnssec::signed::Computed;
 use crate::dnssec::{self, crypto::KeyEncryptionKey, denial::Nsec3Params, window::Window, DenialKind, SignedZone};
 use crate::import;
 use crate::lua::{self, ZonePrograms};
@@ -30,6 +32,20 @@ use crate::zone::Zone;
 /// every RRset of the zones of a typical fleet member; a zone larger than
 /// this is re-signed in part when it changes.
 const SIGNATURE_CACHE_ENTRIES: u64 = 2_000_000;
+
+/// How long a rebuilt snapshot waits for its new ALIAS targets' first
+/// resolution before it is served anyway.
+const ALIAS_SETTLE: Duration = Duration::from_secs(2);
+
+/// The records the answer path computes per query, and what they
+/// compile against.
+#[derive(Clone, Default)]
+pub struct Computing {
+    /// LUA records; `None` when `[lua] enabled = false`.
+    pub lua: Option<lua::Runtime>,
+    /// ALIAS records; `None` without a `[dns] resolver`.
+    pub aliases: Option<Aliases>,
+}
 
 /// What the loader knows about one stored zone.
 struct Known {
@@ -47,8 +63,7 @@ pub struct Loader {
     signatures: Arc<SignatureCache>,
     known: HashMap<i64, Known>,
     status: Arc<LoadStatus>,
-    /// What LUA records compile against; `None` when they are disabled.
-    lua: Option<lua::Runtime>,
+    computing: Computing,
 }
 
 /// Whether the first load finished, and which zones failed to load; read
@@ -88,7 +103,7 @@ impl Loader {
         store: Store,
         catalog: SharedCatalog,
         kek: Option<Arc<KeyEncryptionKey>>,
-        lua: Option<lua::Runtime>,
+        computing: Computing,
     ) -> Loader {
         Loader {
             store,
@@ -97,7 +112,7 @@ impl Loader {
             signatures: Arc::new(SignatureCache::new(SIGNATURE_CACHE_ENTRIES)),
             known: HashMap::new(),
             status: Arc::new(LoadStatus::default()),
-            lua,
+            computing,
         }
     }
 
@@ -196,16 +211,20 @@ impl Loader {
     }
 
     async fn build(&self, id: i64, apex: &Name, entry_points: Arc<Vec<EntryPoint>>) -> Result<Snapshot, BuildError> {
-        build_zone(
+        let snapshot = build_zone(
             &self.store,
             id,
             apex,
             entry_points,
             self.kek.clone(),
             self.signatures.clone(),
-            self.lua.clone(),
+            self.computing.clone(),
         )
-        .await
+        .await?;
+        if let (Some(aliases), Some(programs)) = (&self.computing.aliases, &snapshot.programs) {
+            aliases.settle(programs.alias_targets(), ALIAS_SETTLE).await;
+        }
+        Ok(snapshot)
     }
 
     fn publish(&self, change: impl Fn(&Catalog) -> Catalog) {
@@ -227,7 +246,7 @@ pub async fn build_zone(
     entry_points: Arc<Vec<EntryPoint>>,
     kek: Option<Arc<KeyEncryptionKey>>,
     signatures: Arc<SignatureCache>,
-    lua: Option<lua::Runtime>,
+    computing: Computing,
 ) -> Result<Snapshot, BuildError> {
     let started = Instant::now();
     let rows = store.zone_records(id).await?;
@@ -264,7 +283,11 @@ pub async fn build_zone(
                 };
                 dnssec::prepare_records(&apex, &mut records, &keys, nsec3);
                 let mut zone = Zone::build(&apex, records);
-                let signed = SignedZone::new(&mut zone, keys, denial, lua.is_some(), Window::now(), signatures);
+                let computed = Computed {
+                    lua: computing.lua.is_some(),
+                    aliases: computing.aliases.is_some(),
+                };
+                let signed = SignedZone::new(&mut zone, keys, denial, computed, Window::now(), signatures);
                 // Every signature is made before the snapshot is served,
                 // so answers only copy them; unchanged RRsets come from
                 // the cache.
@@ -272,12 +295,11 @@ pub async fn build_zone(
                 (zone, Some(signed))
             }
         };
-        // LUA records are compiled, and their health checks registered,
-        // before the snapshot answers anything; a zone without any keeps
-        // no programs, so its answers never look for them.
-        let programs = lua
-            .as_ref()
-            .map(|runtime| ZonePrograms::compile(&zone, runtime))
+        // LUA and ALIAS records are compiled, and their health checks and
+        // targets registered, before the snapshot answers anything; a zone
+        // without any keeps no programs, so its answers never look for them.
+        let programs = (computing.lua.is_some() || computing.aliases.is_some())
+            .then(|| ZonePrograms::compile(&zone, computing.lua.as_ref(), computing.aliases.as_ref()))
             .filter(|programs| !programs.is_empty());
         tracing::debug!(zone = %apex, ?fetched, parse = ?parsed - fetched, build = ?started.elapsed() - parsed, "zone built");
         Ok(Snapshot { zone, signed, programs })

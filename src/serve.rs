@@ -10,6 +10,7 @@ use std::time::Duration;
 use anyhow::Context;
 use arc_swap::ArcSwap;
 
+use crate::alias::Aliases;
 use crate::answer::Responder;
 use crate::api::auth::{ApiKey, ApiKeys};
 use crate::api::{self, AppState};
@@ -19,7 +20,7 @@ use crate::config::Config;
 use crate::geoip::GeoDb;
 use crate::health::HealthChecker;
 use crate::import;
-use crate::loader::Loader;
+use crate::loader::{Computing, Loader};
 use crate::lua;
 use crate::metrics::Metrics;
 use crate::pool::Pools;
@@ -53,6 +54,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             );
         }
     }
+    let shutdown = Arc::new(AtomicBool::new(false));
     // Before the loader: building a snapshot registers its LUA records' checks.
     let health = HealthChecker::new(Some(store.clone()), config.health_check_interval())
         .await
@@ -63,10 +65,20 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let pools = Pools::new(store.clone(), pool_settings, kek.clone());
     let api_kek = kek.clone();
     let update_kek = kek.clone();
-    let mut loader = Loader::new(store.clone(), catalog.clone(), kek, lua);
+    let aliases = config.dns.resolver.map(|resolver| {
+        tracing::info!(%resolver, "ALIAS records answered through this resolver");
+        Aliases::new(resolver)
+    });
+    let alias_task = aliases
+        .clone()
+        .map(|aliases| tokio::spawn(aliases.run(shutdown.clone())));
+    let computing = Computing {
+        lua,
+        aliases: aliases.clone(),
+    };
+    let mut loader = Loader::new(store.clone(), catalog.clone(), kek, computing);
     loader.sync().await.context("loading zones from the store")?;
     let status = loader.status();
-    let shutdown = Arc::new(AtomicBool::new(false));
     let health_task = health.start(shutdown.clone());
     let poll = Duration::from_millis(config.store.poll_interval_ms);
     let loader_task = tokio::spawn(loader.run(poll, shutdown.clone()));
@@ -131,6 +143,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         pools,
         lua_enabled: config.lua.enabled,
         kek: api_kek,
+        aliases,
     });
     let http = tokio::net::TcpListener::bind(config.api.listen)
         .await
@@ -160,6 +173,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let _ = loader_task.await;
     let _ = roller_task.await;
     let _ = health_task.await;
+    if let Some(task) = alias_task {
+        let _ = task.await;
+    }
     tokio::task::spawn_blocking(move || {
         for thread in udp_threads {
             let _ = thread.join();

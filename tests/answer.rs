@@ -44,6 +44,7 @@ use pooldns::catalog::{Catalog, Snapshot};
 use pooldns::dnssec::cache::SignatureCache;
 use pooldns::dnssec::crypto::{Algorithm, SigningKey};
 use pooldns::dnssec::denial::Nsec3Params;
+use pooldns::dnssec::signed::Computed;
 use pooldns::dnssec::window::Window;
 use pooldns::dnssec::{self, DenialKind, KeyRole, SignedZone, ZoneKey};
 use pooldns::import;
@@ -399,11 +400,15 @@ fn snapshot(apex: &Name, mut records: Vec<pooldns::zone::Record>, denial: Option
     let mut zone = Zone::build(apex, records);
     let signed = signed.map(|(keys, denial)| {
         let cache = Arc::new(SignatureCache::new(1 << 16));
-        let signed = SignedZone::new(&mut zone, keys, denial, true, Window::at(SIGNED_AT), cache);
+        let computed = Computed {
+            lua: true,
+            aliases: false,
+        };
+        let signed = SignedZone::new(&mut zone, keys, denial, computed, Window::at(SIGNED_AT), cache);
         signed.presign(&zone);
         signed
     });
-    let programs = ZonePrograms::compile(&zone, &lua::Runtime::default());
+    let programs = ZonePrograms::compile(&zone, Some(&lua::Runtime::default()), None);
     Snapshot {
         zone,
         signed,

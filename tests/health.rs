@@ -820,6 +820,7 @@ async fn route_and_metrics_show_every_check_without_header_values() {
         pools,
         lua_enabled: true,
         kek: None,
+        aliases: None,
     });
     let http = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let api = http.local_addr().expect("address");

@@ -1,7 +1,7 @@
 //! Resource record type numbers and their mnemonics.
 //!
 //! Numbers come from the IANA "Resource Record (RR) TYPEs" registry; the
-//! one exception is [`LUA`], PowerDNS's private-use type for scripted records.
+//! exceptions are PowerDNS's private-use types [`ALIAS`] and [`LUA`].
 
 /// IPv4 address (RFC 1035 §3.4.1).
 pub const A: u16 = 1;
@@ -95,6 +95,9 @@ pub const ANY: u16 = 255;
 pub const URI: u16 = 256;
 /// Certification authority authorization (RFC 8659).
 pub const CAA: u16 = 257;
+/// PowerDNS's apex-capable alias: A and AAAA answers are the target's
+/// addresses, as a resolver finds them; private-use range (RFC 6895 §3.1).
+pub const ALIAS: u16 = 65401;
 /// PowerDNS's scripted record, in the private-use range (RFC 6895 §3.1).
 pub const LUA: u16 = 65402;
 
@@ -146,6 +149,7 @@ const MNEMONICS: &[(u16, &str)] = &[
     (ANY, "ANY"),
     (URI, "URI"),
     (CAA, "CAA"),
+    (ALIAS, "ALIAS"),
     (LUA, "LUA"),
 ];
 

@@ -1,6 +1,6 @@
-//! LUA records in the answer: evaluating a name's programs of one type
-//! into an RRset, merged with the static records of that type as PowerDNS
-//! merges them, each record once.
+//! LUA and ALIAS records in the answer: evaluating a name's programs of
+//! one type into an RRset, merged with the static records of that type as
+//! PowerDNS merges them, each record once.
 
 use std::cell::RefCell;
 
@@ -61,9 +61,14 @@ fn produce_and_write<'a>(
     let Some(zone_programs) = resolution.programs else {
         return Ok(Synthesized::Empty);
     };
-    let mut ttl = node.rrset(types::LUA).map_or(0, |lua| lua.ttl);
+    // The TTL of the records the answer comes from: LUA, ALIAS, static.
+    let ttl = [types::LUA, types::ALIAS, rtype]
+        .into_iter()
+        .filter_map(|source| node.rrset(source))
+        .map(|rrset| rrset.ttl)
+        .min()
+        .unwrap_or(0);
     if let Some(rrset) = node.rrset(rtype) {
-        ttl = ttl.min(rrset.ttl);
         for rdata in rrset.rdata() {
             list::push(produced, rdata);
         }

@@ -172,6 +172,16 @@ pub(super) async fn render(State(state): State<AppState>) -> impl IntoResponse {
         "LUA evaluations that failed (answered SERVFAIL).",
     );
     out.sample("pooldns_lua_failures_total", &[], crate::lua::failures());
+    if let Some(aliases) = &state.aliases {
+        let (targets, resolved) = aliases.counts();
+        out.family(
+            "pooldns_alias_targets",
+            "gauge",
+            "ALIAS targets (name and type) served, and how many have an answer (the rest answer SERVFAIL).",
+        );
+        out.sample("pooldns_alias_targets", &[("state", "resolved")], resolved);
+        out.sample("pooldns_alias_targets", &[("state", "unresolved")], targets - resolved);
+    }
 
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],

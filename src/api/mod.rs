@@ -61,6 +61,8 @@ pub struct AppState {
     pub lua_enabled: bool,
     /// Seals the private keys of zones secured through the API.
     pub kek: Option<Arc<crate::dnssec::crypto::KeyEncryptionKey>>,
+    /// ALIAS targets, when `[dns] resolver` is set.
+    pub aliases: Option<crate::alias::Aliases>,
 }
 
 impl FromRef<AppState> for ApiKeys {

@@ -47,13 +47,15 @@ impl SignedZone {
     ///
     /// The zone must already hold its DNSKEY, CDS, CDNSKEY (and
     /// NSEC3PARAM) records; see [`super::prepare_records`]. With
-    /// `lua_answered`, LUA records count in denial records as the types
-    /// they produce; otherwise they count as nothing (LUA is off).
+    /// `computed` says which records the answer path computes: LUA
+    /// records count in denial records as the types they produce, or as
+    /// nothing when LUA is off; ALIAS names have A and AAAA when ALIAS
+    /// records are resolved.
     pub fn new(
         zone: &mut Zone,
         keys: Vec<ZoneKey>,
         denial: DenialKind,
-        lua_answered: bool,
+        computed: Computed,
         window: Window,
         cache: Arc<SignatureCache>,
     ) -> SignedZone {
@@ -65,9 +67,9 @@ impl SignedZone {
             .unwrap_or(soa_ttl);
         let negative_ttl = soa_ttl.min(minimum);
         let denial = match denial {
-            DenialKind::Nsec => Denial::Nsec(add_nsec_records(zone, lua_answered, negative_ttl)),
+            DenialKind::Nsec => Denial::Nsec(add_nsec_records(zone, computed, negative_ttl)),
             DenialKind::Nsec3(params) => {
-                let names = nsec3_names(zone, lua_answered, params.opt_out);
+                let names = nsec3_names(zone, computed, params.opt_out);
                 let chain = Nsec3Chain::build(zone.apex().as_wire(), names, params);
                 Denial::Nsec3 {
                     first_slot: zone.rrset_count() as u32,
@@ -163,10 +165,19 @@ impl SignedZone {
     }
 }
 
+/// Which records the answer path computes per query.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Computed {
+    /// LUA records are answered.
+    pub lua: bool,
+    /// ALIAS records answer A and AAAA queries.
+    pub aliases: bool,
+}
+
 /// The types present at a node as a denial record shows them: at a cut
 /// only NS and DS; LUA records as the types they produce, or nothing when
-/// LUA records are not answered.
-fn present_types(node: &Node, lua_answered: bool) -> Vec<u16> {
+/// LUA records are not answered; ALIAS with A and AAAA when answered.
+fn present_types(node: &Node, computed: Computed) -> Vec<u16> {
     let mut present = Vec::new();
     for rrset in node.rrsets() {
         if node.is_cut() && !matches!(rrset.rtype, types::NS | types::DS) {
@@ -174,7 +185,7 @@ fn present_types(node: &Node, lua_answered: bool) -> Vec<u16> {
         }
         if rrset.rtype == types::LUA {
             // `LUA LUA` snippets produce nothing.
-            if lua_answered {
+            if computed.lua {
                 present.extend(
                     rrset
                         .rdata()
@@ -184,14 +195,19 @@ fn present_types(node: &Node, lua_answered: bool) -> Vec<u16> {
             }
         } else {
             present.push(rrset.rtype);
+            if rrset.rtype == types::ALIAS && computed.aliases {
+                present.extend([types::A, types::AAAA]);
+            }
         }
     }
+    present.sort_unstable();
+    present.dedup();
     present
 }
 
 /// Adds an NSEC RRset (RFC 4034 §4) to every name of `zone` with data,
 /// in canonical order; returns that order.
-fn add_nsec_records(zone: &mut Zone, lua_answered: bool, ttl: u32) -> NsecOrder {
+fn add_nsec_records(zone: &mut Zone, computed: Computed, ttl: u32) -> NsecOrder {
     let nodes = zone.nodes();
     let members: Vec<u32> = (0..nodes.len() as u32)
         .filter(|&index| {
@@ -206,7 +222,7 @@ fn add_nsec_records(zone: &mut Zone, lua_answered: bool, ttl: u32) -> NsecOrder 
         .enumerate()
         .map(|(position, &index)| {
             let next = chain[(position + 1) % chain.len()];
-            let mut present = present_types(&nodes[index as usize], lua_answered);
+            let mut present = present_types(&nodes[index as usize], computed);
             present.extend([types::NSEC, types::RRSIG]);
             let rdata = nsec_rdata(nodes[next as usize].name_wire(), present);
             (index as usize, types::NSEC, ttl, rdata)
@@ -219,12 +235,12 @@ fn add_nsec_records(zone: &mut Zone, lua_answered: bool, ttl: u32) -> NsecOrder 
 /// Names of the NSEC3 chain with their types (RFC 5155 §7.1): every
 /// authoritative name and empty non-terminal, and delegations unless
 /// opt-out leaves out those without DS.
-fn nsec3_names(zone: &Zone, lua_answered: bool, opt_out: bool) -> Vec<(Vec<u8>, Vec<u16>)> {
+fn nsec3_names(zone: &Zone, computed: Computed, opt_out: bool) -> Vec<(Vec<u8>, Vec<u16>)> {
     zone.nodes()
         .iter()
         .filter(|node| zone.owns(node))
         .filter_map(|node| {
-            let mut present = present_types(node, lua_answered);
+            let mut present = present_types(node, computed);
             let unsigned_cut = node.is_cut() && !present.contains(&types::DS);
             if unsigned_cut && opt_out {
                 return None;

@@ -12,6 +12,10 @@
 //! checks they use are registered at compile time ([`select`]). A query
 //! evaluates the programs at its name whose type it asks for and gets
 //! RDATA, or a failure the answer turns into SERVFAIL.
+//!
+//! `ALIAS` records compile here too, into one program for A and one for
+//! AAAA that read their target's addresses as [`crate::alias`] last
+//! resolved them: the answer path treats both kinds alike.
 
 pub mod call;
 pub mod candidate;
@@ -40,6 +44,7 @@ use call::Call;
 use candidate::Output;
 use literal::Shape;
 
+use crate::alias::{self, Aliases};
 use crate::geoip::GeoDb;
 use crate::health::{Check, HealthChecker};
 use crate::zone::Zone;
@@ -165,6 +170,8 @@ pub enum EvalError {
     },
     #[error("record was not loaded: {0}")]
     Broken(String),
+    #[error("{0}")]
+    Unresolved(#[from] alias::Unresolved),
 }
 
 /// A compiled LUA record.
@@ -183,6 +190,8 @@ enum Body {
     Script(Arc<str>),
     /// Compiling failed; every query fails the same way.
     Broken(String),
+    /// An ALIAS record: its target's addresses of the program's type.
+    Alias(Arc<alias::Target>),
 }
 
 impl Program {
@@ -225,6 +234,8 @@ impl Program {
                 .run_script(code, &mut query)
                 .and_then(|texts| texts.iter().try_for_each(|text| push_text(self.env.rtype, text, out))),
             Body::Broken(reason) => Err(EvalError::Broken(reason.clone())),
+            // Resolution failures are logged where they happen, once.
+            Body::Alias(target) => return target.answer(out).map(|()| false).map_err(EvalError::from),
         };
         if let Err(error) = &result {
             self.log_failure(error);
@@ -311,37 +322,68 @@ pub fn failures() -> u64 {
 /// The programs of one zone snapshot, by owner.
 #[derive(Default)]
 pub struct ZonePrograms {
+    /// The ALIAS targets the programs read, held while the snapshot is
+    /// served.
+    alias_targets: Vec<Arc<alias::Target>>,
     /// Lowercased owner wire name to the programs of its LUA RRset, in
     /// the RRset's order.
     by_owner: HashMap<Box<[u8]>, Box<[Program]>, foldhash::fast::RandomState>,
 }
 
 impl ZonePrograms {
-    /// Compiles every LUA record of `zone`. Records that do not compile
+    /// Compiles the LUA records of `zone` when `lua` is given, and its
+    /// ALIAS records when `aliases` is. Records that do not compile
     /// (stored before a check existed, or by another writer) fail their
     /// queries and are logged here.
-    pub fn compile(zone: &Zone, runtime: &Runtime) -> Arc<ZonePrograms> {
+    pub fn compile(zone: &Zone, lua: Option<&Runtime>, aliases: Option<&Aliases>) -> Arc<ZonePrograms> {
         let mut by_owner = HashMap::default();
+        let mut alias_targets = Vec::new();
         for node in zone.nodes() {
-            let Some(rrset) = node.rrset(types::LUA) else {
-                continue;
-            };
-            let owner = Name::from_wire(node.name_wire()).unwrap_or_else(|_| Name::root());
-            let programs: Box<[Program]> = rrset
-                .rdata()
-                .map(|rdata| {
+            let owner = || Name::from_wire(node.name_wire()).unwrap_or_else(|_| Name::root());
+            let mut programs = Vec::new();
+            if let (Some(runtime), Some(rrset)) = (lua, node.rrset(types::LUA)) {
+                let owner = owner();
+                programs.extend(rrset.rdata().map(|rdata| {
                     let program = compile_record(zone.apex(), &owner, rdata, runtime);
                     if let Body::Broken(reason) = &program.body {
                         tracing::warn!(zone = %zone.apex(), %owner, %reason, "LUA record does not compile");
                     }
                     program
-                })
-                .collect();
-            by_owner.insert(node.name_wire().into(), programs);
+                }));
+            }
+            if let (Some(aliases), Some(rrset)) = (aliases, node.rrset(types::ALIAS)) {
+                let owner = owner();
+                for rdata in rrset.rdata() {
+                    let Ok(target) = Name::from_wire(rdata) else {
+                        continue;
+                    };
+                    for rtype in [types::A, types::AAAA] {
+                        let target = aliases.target(&target.to_string(), rtype);
+                        alias_targets.push(target.clone());
+                        programs.push(Program {
+                            env: Arc::new(Env::new(rtype, zone.apex(), &owner, &Runtime::default())),
+                            body: Body::Alias(target),
+                            held: Mutex::new(Vec::new()),
+                            last_logged: AtomicU64::new(0),
+                        });
+                    }
+                }
+            }
+            if !programs.is_empty() {
+                by_owner.insert(node.name_wire().into(), programs.into_boxed_slice());
+            }
         }
-        let programs = Arc::new(ZonePrograms { by_owner });
+        let programs = Arc::new(ZonePrograms {
+            alias_targets,
+            by_owner,
+        });
         programs.register_script_checks(zone.apex());
         programs
+    }
+
+    /// The ALIAS targets the zone's programs read.
+    pub fn alias_targets(&self) -> &[Arc<alias::Target>] {
+        &self.alias_targets
     }
 
     /// Runs every script once, as a query from 0.0.0.0 would, so that the
@@ -397,6 +439,7 @@ impl ZonePrograms {
                 Body::Native(_) => counts.0 += 1,
                 Body::Script(_) => counts.1 += 1,
                 Body::Broken(_) => counts.2 += 1,
+                Body::Alias(_) => {}
             }
         }
         counts

@@ -37,12 +37,19 @@ pub fn anchor_file(dns: SocketAddr, zone: &str, dir: &Path) -> PathBuf {
 /// Whether delv, asking `dns`, validates `name` A from `root`'s anchors;
 /// the error is delv's output.
 pub fn validates(dns: SocketAddr, anchors: &Path, root: &str, name: &str) -> Result<String, String> {
+    validates_type(dns, anchors, root, name, "A")
+}
+
+/// Whether delv, asking `dns`, validates the `qtype` answer for `name`
+/// (data or a proven denial) from `root`'s anchors; the error is delv's
+/// output.
+pub fn validates_type(dns: SocketAddr, anchors: &Path, root: &str, name: &str, qtype: &str) -> Result<String, String> {
     let output = Command::new(require("delv", "bind9-dnsutils"))
         .arg(format!("@{}", dns.ip()))
         .args(["-p", &dns.port().to_string(), "-a"])
         .arg(anchors)
         .arg(format!("+root={root}"))
-        .args([name, "A"])
+        .args([name, qtype])
         .output()
         .map_err(|error| format!("delv: {error}"))?;
     let text = format!(
@@ -50,7 +57,7 @@ pub fn validates(dns: SocketAddr, anchors: &Path, root: &str, name: &str) -> Res
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    if text.contains("; fully validated") && !text.contains("resolution failed") {
+    if text.contains("fully validated") && !text.contains("resolution failed") {
         Ok(text)
     } else {
         Err(text)

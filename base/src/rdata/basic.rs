@@ -56,6 +56,11 @@ pub(super) fn parse_cname(p: &mut Parser<'_, '_>) -> Result<(), RdataError> {
     p.single_name("CNAME target")
 }
 
+/// ALIAS (PowerDNS): the name whose addresses answer A and AAAA queries.
+pub(super) fn parse_alias(p: &mut Parser<'_, '_>) -> Result<(), RdataError> {
+    p.single_name("ALIAS target")
+}
+
 /// DNAME (RFC 6672 §2.1): the target of a subtree.
 pub(super) fn parse_dname(p: &mut Parser<'_, '_>) -> Result<(), RdataError> {
     p.single_name("DNAME target")
@@ -66,7 +71,7 @@ pub(super) fn parse_ptr(p: &mut Parser<'_, '_>) -> Result<(), RdataError> {
     p.single_name("PTR target")
 }
 
-/// NS, CNAME, DNAME and PTR: one name.
+/// NS, CNAME, DNAME, PTR and ALIAS: one name.
 pub(super) fn write_name(out: &mut String, r: &mut Reader<'_>) -> Result<(), RdataError> {
     put!(out, "{}", r.name("target")?);
     Ok(())

@@ -9,7 +9,8 @@
 //!
 //! | file          | types                                                    |
 //! |---------------|----------------------------------------------------------|
-//! | `basic.rs`    | A, AAAA, NS, CNAME, DNAME, PTR, MX, TXT, HINFO, RP, SOA  |
+//! | `basic.rs`    | A, AAAA, NS, CNAME, DNAME, PTR, MX, TXT, HINFO, RP, SOA, |
+//! |               | ALIAS (PowerDNS)                                         |
 //! | `service.rs`  | SRV, NAPTR                                               |
 //! | `svcb.rs`     | SVCB, HTTPS                                              |
 //! | `security.rs` | CAA, SSHFP, TLSA                                         |
@@ -244,6 +245,7 @@ fn parser(rtype: u16) -> Option<ParseFn> {
         AAAA => basic::parse_aaaa,
         NS => basic::parse_ns,
         CNAME => basic::parse_cname,
+        ALIAS => basic::parse_alias,
         DNAME => basic::parse_dname,
         PTR => basic::parse_ptr,
         MX => basic::parse_mx,
@@ -276,7 +278,7 @@ fn writer(rtype: u16, wire: &[u8]) -> Option<WriteFn> {
     Some(match rtype {
         A => basic::write_a,
         AAAA => basic::write_aaaa,
-        NS | CNAME | DNAME | PTR => basic::write_name,
+        NS | CNAME | DNAME | PTR | ALIAS => basic::write_name,
         MX => basic::write_mx,
         TXT => basic::write_txt,
         HINFO => basic::write_hinfo,

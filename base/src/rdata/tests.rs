@@ -44,6 +44,8 @@ fn round_trips_representative_records() {
         (NS, "ns1", "ns1.example.com."),
         (CNAME, "@", "example.com."),
         (DNAME, "other.test.", "other.test."),
+        (ALIAS, "lb.cloud.test.", "lb.cloud.test."),
+        (ALIAS, "www", "www.example.com."),
         (PTR, "host\\.name.example.", "host\\.name.example."),
         (MX, "10 mail", "10 mail.example.com."),
         (TXT, "hello", "\"hello\""),
