@@ -17,7 +17,6 @@ use crate::config::Config;
 use crate::dnssec::cache::SignatureCache;
 use crate::dnssec::crypto::Algorithm;
 use crate::dnssec::keys::SealedKey;
-use crate::dnssec::roll::{self, Timing};
 use crate::dnssec::{self, Denial, KeyRole};
 use crate::import;
 use crate::loader;
@@ -472,53 +471,12 @@ const DS_TTL: u32 = 3600;
 /// Starts a rollover of the zone's `role` key (CSK, or else ZSK, by
 /// default); the server carries it out.
 async fn start_roll(config: &Config, store: &Store, apex: &Name, role: Option<&str>) -> anyhow::Result<()> {
-    let id = store.zone_id(&apex.to_string()).await?;
-    let keys = store.zone_keys(id).await?;
-    if keys.is_empty() {
-        anyhow::bail!("zone {apex} is not secured (run pooldns zone secure {apex})");
-    }
-    let role: KeyRole = match role {
-        Some(role) => role.parse()?,
-        None if keys.iter().any(|key| key.role == "csk" && key.active) => KeyRole::Csk,
-        None => KeyRole::Zsk,
-    };
-    let Some(old) = keys.iter().find(|key| key.role == role.as_str() && key.active) else {
-        anyhow::bail!("zone {apex} has no active {role} to roll");
-    };
-    let algorithm = u8::try_from(old.algorithm)
-        .ok()
-        .and_then(Algorithm::from_number)
-        .ok_or_else(|| anyhow::anyhow!("key {} has an unsupported algorithm", old.id))?;
-    // The DNSKEY RRset takes the SOA's TTL (see dnssec::prepare_records).
-    let rows = store.zone_records(id).await?;
-    let dnskey_ttl = rows
-        .iter()
-        .find(|row| row.rtype == "SOA")
-        .map_or(3600, |soa| soa.ttl.max(0) as u64);
-    let timing = Timing {
-        propagation: config.dnssec.propagation_delay,
-        dnskey_ttl,
-        max_ttl: 0,
-    };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_secs();
-    let (flags, publish_until) = roll::start(role, timing, now);
+    let role: Option<KeyRole> = role.map(str::parse).transpose()?;
     let kek = crate::dnssec::key_encryption_key(&config.dnssec)?;
-    let new = dnssec::keys::new_key(
-        apex,
-        algorithm,
-        role,
-        (flags.published, flags.active, flags.ds),
-        kek.as_ref(),
-    )?;
-    let new_id = store
-        .start_roll(&apex.to_string(), role.as_str(), &new.row(), publish_until as i64)
-        .await?;
+    let started = crate::roller::start_roll(store, apex, role, config.dnssec.propagation_delay, kek.as_ref()).await?;
     println!(
-        "started a {role} roll of {apex}: key {new_id} published, replacing key {}; next step in {} s (a running pooldns serve carries it out)",
-        old.id,
-        publish_until.saturating_sub(now)
+        "started a {} roll of {apex}: key {} published, replacing key {}; next step in {} s (a running pooldns serve carries it out)",
+        started.role, started.new_key_id, started.old_key_id, started.wait
     );
     Ok(())
 }

@@ -54,9 +54,18 @@ const LATENCY_BOUNDS: [f64; 12] = [
 ];
 
 /// All metrics of one process.
-#[derive(Default)]
 pub struct Metrics {
     shards: Mutex<Vec<Arc<Shard>>>,
+    started: std::time::Instant,
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        Metrics {
+            shards: Mutex::default(),
+            started: std::time::Instant::now(),
+        }
+    }
 }
 
 /// The counters of one listener thread.
@@ -74,6 +83,11 @@ impl Metrics {
     /// Metrics with no shard yet.
     pub fn new() -> Arc<Metrics> {
         Arc::new(Metrics::default())
+    }
+
+    /// How long since the metrics (and the server) started.
+    pub fn uptime(&self) -> Duration {
+        self.started.elapsed()
     }
 
     /// A new shard for one more listener thread.

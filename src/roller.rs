@@ -22,6 +22,86 @@ use crate::dnssec::roll::{self, Phase, Step, Timing};
 use crate::dnssec::KeyRole;
 use crate::store::{RollUpdate, Store, StoreError, StoredRoll};
 
+/// A rollover just started.
+#[derive(Debug)]
+pub struct StartedRoll {
+    pub role: KeyRole,
+    pub old_key_id: i64,
+    pub new_key_id: i64,
+    /// Seconds until the roller takes the next step.
+    pub wait: u64,
+}
+
+/// Why a rollover could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartRollError {
+    #[error("zone {0} is not secured (run pooldns zone secure {0})")]
+    NotSecured(Name),
+    #[error("zone {zone} has no active {role} to roll")]
+    NothingToRoll { zone: Name, role: KeyRole },
+    #[error("key {0} has an unsupported algorithm")]
+    Algorithm(i64),
+    #[error("{0}")]
+    Keys(#[from] crate::dnssec::keys::KeyError),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+}
+
+/// Starts a rollover of the active key of `role` of zone `apex` (by
+/// default its CSK, else its ZSK): a new key of the same algorithm is
+/// published, and the roller carries the roll on from there.
+pub async fn start_roll(
+    store: &Store,
+    apex: &Name,
+    role: Option<KeyRole>,
+    propagation: u64,
+    kek: Option<&crate::dnssec::crypto::KeyEncryptionKey>,
+) -> Result<StartedRoll, StartRollError> {
+    let id = store.zone_id(&apex.to_string()).await?;
+    let keys = store.zone_keys(id).await?;
+    if keys.is_empty() {
+        return Err(StartRollError::NotSecured(apex.clone()));
+    }
+    let role = match role {
+        Some(role) => role,
+        None if keys.iter().any(|key| key.role == "csk" && key.active) => KeyRole::Csk,
+        None => KeyRole::Zsk,
+    };
+    let Some(old) = keys.iter().find(|key| key.role == role.as_str() && key.active) else {
+        return Err(StartRollError::NothingToRoll {
+            zone: apex.clone(),
+            role,
+        });
+    };
+    let algorithm = u8::try_from(old.algorithm)
+        .ok()
+        .and_then(crate::dnssec::crypto::Algorithm::from_number)
+        .ok_or(StartRollError::Algorithm(old.id))?;
+    // The DNSKEY RRset takes the SOA's TTL (see dnssec::prepare_records).
+    let rows = store.zone_records(id).await?;
+    let dnskey_ttl = rows
+        .iter()
+        .find(|row| row.rtype == "SOA")
+        .map_or(3600, |soa| soa.ttl.max(0) as u64);
+    let timing = Timing {
+        propagation,
+        dnskey_ttl,
+        max_ttl: 0,
+    };
+    let now = unix_now();
+    let (flags, publish_until) = roll::start(role, timing, now);
+    let new = crate::dnssec::keys::new_key(apex, algorithm, role, (flags.published, flags.active, flags.ds), kek)?;
+    let new_key_id = store
+        .start_roll(&apex.to_string(), role.as_str(), &new.row(), publish_until as i64)
+        .await?;
+    Ok(StartedRoll {
+        role,
+        old_key_id: old.id,
+        new_key_id,
+        wait: publish_until.saturating_sub(now),
+    })
+}
+
 /// How often a parent's DS set is looked up while a roll waits for it.
 const PARENT_CHECK_INTERVAL: u64 = 5;
 

@@ -95,6 +95,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let reconciler_task = (!config.pool.domains.is_empty()).then(|| tokio::spawn(pools.clone().reconcile_forever()));
 
     let metrics = Metrics::new();
+    let updates = Arc::new(
+        crate::update::UpdateService::from_config(store.clone(), &config, update_kek)
+            .map_err(|error| anyhow::anyhow!(error))?,
+    );
     let context = ListenerContext {
         catalog: catalog.clone(),
         responder: Responder {
@@ -103,10 +107,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         },
         metrics: metrics.clone(),
         shutdown: shutdown.clone(),
-        updates: Arc::new(
-            crate::update::UpdateService::from_config(store.clone(), &config, update_kek)
-                .map_err(|error| anyhow::anyhow!(error))?,
-        ),
+        updates: updates.clone(),
         runtime: tokio::runtime::Handle::current(),
     };
     let settings = ListenerSettings {
@@ -144,6 +145,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         lua_enabled: config.lua.enabled,
         kek: api_kek,
         aliases,
+        propagation_delay: config.dnssec.propagation_delay,
+        updates,
     });
     let http = tokio::net::TcpListener::bind(config.api.listen)
         .await

@@ -807,7 +807,7 @@ async fn route_and_metrics_show_every_check_without_header_values() {
         None,
     );
     let app = pooldns::api::router(pooldns::api::AppState {
-        store,
+        store: store.clone(),
         catalog: Arc::new(arc_swap::ArcSwap::from_pointee(pooldns::catalog::Catalog::new())),
         metrics: pooldns::metrics::Metrics::new(),
         status: Arc::new(pooldns::loader::LoadStatus::default()),
@@ -821,6 +821,13 @@ async fn route_and_metrics_show_every_check_without_header_values() {
         lua_enabled: true,
         kek: None,
         aliases: None,
+        propagation_delay: 300,
+        updates: Arc::new(pooldns::update::UpdateService::new(
+            store.clone(),
+            Vec::new(),
+            Vec::new(),
+            None,
+        )),
     });
     let http = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let api = http.local_addr().expect("address");

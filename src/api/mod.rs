@@ -63,6 +63,10 @@ pub struct AppState {
     pub kek: Option<Arc<crate::dnssec::crypto::KeyEncryptionKey>>,
     /// ALIAS targets, when `[dns] resolver` is set.
     pub aliases: Option<crate::alias::Aliases>,
+    /// `[dnssec] propagation_delay`, for rollovers started through the API.
+    pub propagation_delay: u64,
+    /// UPDATE and its TSIG keys (shared with the DNS listeners).
+    pub updates: Arc<crate::update::UpdateService>,
 }
 
 impl FromRef<AppState> for ApiKeys {
@@ -96,23 +100,46 @@ pub fn router(state: AppState) -> Router {
 
 /// The PowerDNS API, whose PATCHes may carry whole zones.
 fn powerdns_routes() -> Router<AppState> {
+    use powerdns::{cryptokeys, metadata, search, zones};
     Router::new()
         .route("/api/v1/servers", get(powerdns::servers))
         .route("/api/v1/servers/{server}", get(powerdns::server))
         .route(
             "/api/v1/servers/{server}/zones",
-            get(powerdns::list_zones).post(powerdns::create_zone),
+            get(zones::list_zones).post(zones::create_zone),
         )
         .route(
             "/api/v1/servers/{server}/zones/{zone}",
-            get(powerdns::get_zone)
-                .patch(powerdns::patch_zone)
-                .put(powerdns::put_zone)
-                .delete(powerdns::delete_zone),
+            get(zones::get_zone)
+                .patch(zones::patch_zone)
+                .put(zones::put_zone)
+                .delete(zones::delete_zone),
         )
-        .route("/api/v1/servers/{server}/zones/{zone}/rectify", put(powerdns::rectify))
-        .route("/api/v1/servers/{server}/zones/{zone}/notify", put(powerdns::rectify))
-        .route("/api/v1/servers/{server}/zones/{zone}/export", get(powerdns::export))
+        .route("/api/v1/servers/{server}/zones/{zone}/rectify", put(zones::rectify))
+        .route("/api/v1/servers/{server}/zones/{zone}/notify", put(zones::notify))
+        .route(
+            "/api/v1/servers/{server}/zones/{zone}/axfr-retrieve",
+            put(zones::axfr_retrieve),
+        )
+        .route("/api/v1/servers/{server}/zones/{zone}/export", get(zones::export))
+        .route(
+            "/api/v1/servers/{server}/zones/{zone}/metadata",
+            get(metadata::list).post(metadata::add),
+        )
+        .route(
+            "/api/v1/servers/{server}/zones/{zone}/metadata/{kind}",
+            get(metadata::get).put(metadata::replace).delete(metadata::delete),
+        )
+        .route(
+            "/api/v1/servers/{server}/zones/{zone}/cryptokeys",
+            get(cryptokeys::list).post(cryptokeys::create),
+        )
+        .route(
+            "/api/v1/servers/{server}/zones/{zone}/cryptokeys/{id}",
+            get(cryptokeys::get).delete(cryptokeys::delete),
+        )
+        .route("/api/v1/servers/{server}/search-data", get(search::search_data))
+        .route("/api/v1/servers/{server}/statistics", get(search::statistics))
         .layer(DefaultBodyLimit::max(powerdns::MAX_BODY))
 }
 

@@ -449,4 +449,32 @@ impl Writer {
         }
         bump_zone_and_parents(&mut self.tx, zone.id, &zone.name, now).await
     }
+
+    /// Changes how a secured zone denies existence (NSEC or NSEC3, opt-out).
+    pub async fn set_denial(&mut self, zone: &LockedZone, settings: &DnssecSettings) -> Result<(), StoreError> {
+        let now = self.now();
+        let done = sqlx::query("UPDATE dnssec_zones SET denial = $1, nsec3_opt_out = $2 WHERE zone_id = $3")
+            .bind(settings.denial.as_str())
+            .bind(i64::from(settings.nsec3_opt_out))
+            .bind(zone.id)
+            .execute(&mut *self.tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotSecured(zone.name.clone()));
+        }
+        bump_zone_and_parents(&mut self.tx, zone.id, &zone.name, now).await
+    }
+
+    /// Stops signing the zone: its keys, any rollover and its settings go;
+    /// parents are marked changed so their DS sets follow.
+    pub async fn unsecure_zone(&mut self, zone: &LockedZone) -> Result<(), StoreError> {
+        let now = self.now();
+        for table in ["dnssec_rolls", "dnssec_keys", "dnssec_zones"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE zone_id = $1"))
+                .bind(zone.id)
+                .execute(&mut *self.tx)
+                .await?;
+        }
+        bump_zone_and_parents(&mut self.tx, zone.id, &zone.name, now).await
+    }
 }

@@ -8,6 +8,7 @@
 
 mod health;
 mod keys;
+mod metadata;
 mod pool;
 mod tsig;
 mod writer;
@@ -22,6 +23,7 @@ use sqlx::AnyPool;
 
 pub use health::HealthCheckRow;
 pub use keys::{DnssecSettings, NewKey, RollUpdate, StoredKey, StoredRoll};
+pub use metadata::StoredComment;
 pub use pool::{Allocation, AuditEntry};
 pub use tsig::StoredTsigKey;
 pub use writer::{JournalEntry, LockedZone, Writer, ZoneChangeRow};

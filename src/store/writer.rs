@@ -171,10 +171,17 @@ impl Writer {
         })
     }
 
-    /// Deletes the zone, its records and keys; stored parents are marked
-    /// changed.
+    /// Deletes the zone, its records, keys, metadata and comments; stored
+    /// parents are marked changed.
     pub async fn delete_zone(&mut self, zone: &LockedZone) -> Result<(), StoreError> {
-        for table in ["records", "dnssec_rolls", "dnssec_keys", "dnssec_zones"] {
+        for table in [
+            "records",
+            "dnssec_rolls",
+            "dnssec_keys",
+            "dnssec_zones",
+            "zone_metadata",
+            "rrset_comments",
+        ] {
             sqlx::query(&format!("DELETE FROM {table} WHERE zone_id = $1"))
                 .bind(zone.id)
                 .execute(&mut *self.tx)

@@ -21,7 +21,8 @@ pub struct ZoneSummary {
     pub serial_policy: String,
     /// SOA RDATA in presentation format.
     pub soa: String,
-    pub secured: bool,
+    /// How the zone is secured; `None` when it is not.
+    pub dnssec: Option<super::DnssecSettings>,
 }
 
 /// A record row, all fields in presentation format.
@@ -103,19 +104,6 @@ impl Store {
         self.zone_records(row.try_get("id")?).await
     }
 
-    /// Sets how the zone's serial moves on each change.
-    pub async fn set_serial_policy(&self, name: &str, policy: &str) -> Result<(), StoreError> {
-        let done = sqlx::query("UPDATE zones SET serial_policy = $1 WHERE name = $2")
-            .bind(policy)
-            .bind(name)
-            .execute(&self.pool)
-            .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NoSuchZone(name.to_string()));
-        }
-        Ok(())
-    }
-
     /// The row id of the zone called `name`.
     pub async fn zone_id(&self, name: &str) -> Result<i64, StoreError> {
         let row = sqlx::query("SELECT id FROM zones WHERE name = $1")
@@ -130,15 +118,21 @@ impl Store {
 /// The columns of a [`ZoneSummary`].
 const SUMMARY: &str = "SELECT z.name, z.serial_policy, \
      COALESCE((SELECT r.content FROM records r WHERE r.zone_id = z.id AND r.type = 'SOA' LIMIT 1), '') AS soa, \
-     (SELECT COUNT(*) FROM dnssec_zones d WHERE d.zone_id = z.id) AS secured \
-     FROM zones z";
+     d.denial, d.nsec3_opt_out \
+     FROM zones z LEFT JOIN dnssec_zones d ON d.zone_id = z.id";
 
 fn zone_summary(row: &AnyRow) -> Result<ZoneSummary, StoreError> {
     Ok(ZoneSummary {
         name: row.try_get("name")?,
         serial_policy: row.try_get("serial_policy")?,
         soa: row.try_get("soa")?,
-        secured: row.try_get::<i64, _>("secured")? > 0,
+        dnssec: match row.try_get::<Option<String>, _>("denial")? {
+            Some(denial) => Some(super::DnssecSettings {
+                denial,
+                nsec3_opt_out: row.try_get::<Option<i64>, _>("nsec3_opt_out")?.unwrap_or(0) != 0,
+            }),
+            None => None,
+        },
     })
 }
 

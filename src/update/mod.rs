@@ -138,6 +138,11 @@ impl UpdateService {
         }
     }
 
+    /// Whether a TSIG key called `name` exists, configured or stored.
+    pub async fn has_key(&self, name: &Name) -> bool {
+        self.key(name).await.is_some()
+    }
+
     /// The key called `name`: configured, or stored.
     async fn key(&self, name: &Name) -> Option<TsigKey> {
         if let Some(key) = self.keys.get(name) {

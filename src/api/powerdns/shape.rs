@@ -1,5 +1,5 @@
-//! PowerDNS's JSON shapes: the zone object, RRsets, and the PATCH body
-//! turned into one change set.
+//! PowerDNS's JSON shapes: the zone object, RRsets with their comments,
+//! and the PATCH body turned into one change set.
 
 use std::collections::BTreeMap;
 
@@ -8,7 +8,7 @@ use base::{rdata, types};
 use serde_json::{json, Map, Value};
 
 use crate::change::{soa_serial, Removal, SerialPolicy};
-use crate::store::{StoredRecord, ZoneSummary};
+use crate::store::{DnssecSettings, StoredComment, StoredRecord, ZoneSummary};
 
 /// A PowerDNS-style error: status and message.
 pub type Refusal = (u16, String);
@@ -32,8 +32,49 @@ pub fn serial_policy(soa_edit_api: &str) -> Result<SerialPolicy, Refusal> {
     }
 }
 
-/// The zone object (without `rrsets`).
-pub fn zone_object(summary: &ZoneSummary) -> Map<String, Value> {
+/// The values of metadata `kind`, none when it is not set.
+pub fn metadata_values<'a>(metadata: &'a [(String, Vec<String>)], kind: &str) -> &'a [String] {
+    metadata
+        .iter()
+        .find(|(known, _)| known == kind)
+        .map_or(&[], |(_, values)| values)
+}
+
+/// The `nsec3param` of a zone: "" unless it is secured with NSEC3, whose
+/// parameters here are always RFC 9276's (SHA-1, no extra iterations, no
+/// salt), with the opt-out flag as set.
+pub fn nsec3param(dnssec: Option<&DnssecSettings>) -> String {
+    match dnssec {
+        Some(settings) if settings.denial == "nsec3" => format!("1 {} 0 -", u8::from(settings.nsec3_opt_out)),
+        _ => String::new(),
+    }
+}
+
+/// The denial of an `nsec3param` value: "" for NSEC; NSEC3 only with
+/// RFC 9276's parameters (SHA-1, no extra iterations, no salt), the
+/// opt-out flag as given.
+pub fn denial(nsec3param: &str) -> Result<DnssecSettings, Refusal> {
+    let fields: Vec<&str> = nsec3param.split_whitespace().collect();
+    match fields[..] {
+        [] => Ok(DnssecSettings {
+            denial: "nsec".into(),
+            nsec3_opt_out: false,
+        }),
+        ["1", flags @ ("0" | "1"), "0", "-" | ""] => Ok(DnssecSettings {
+            denial: "nsec3".into(),
+            nsec3_opt_out: flags == "1",
+        }),
+        _ => Err((
+            422,
+            format!(
+                "NSEC3PARAM '{nsec3param}' is not supported: NSEC3 here is '1 0 0 -' or, with opt-out, '1 1 0 -' (RFC 9276: no extra iterations, no salt)"
+            ),
+        )),
+    }
+}
+
+/// The zone object (without `rrsets`); `metadata` as stored.
+pub fn zone_object(summary: &ZoneSummary, metadata: &[(String, Vec<String>)]) -> Map<String, Value> {
     let serial = soa_serial(&summary.soa).unwrap_or(0);
     let mut zone = Map::new();
     zone.insert("id".into(), json!(summary.name));
@@ -48,40 +89,111 @@ pub fn zone_object(summary: &ZoneSummary) -> Map<String, Value> {
     zone.insert("edited_serial".into(), json!(serial));
     zone.insert("notified_serial".into(), json!(0));
     zone.insert("masters".into(), json!([]));
-    zone.insert("dnssec".into(), json!(summary.secured));
-    zone.insert("nsec3param".into(), json!(""));
+    zone.insert("dnssec".into(), json!(summary.dnssec.is_some()));
+    zone.insert("nsec3param".into(), json!(nsec3param(summary.dnssec.as_ref())));
     zone.insert("nsec3narrow".into(), json!(false));
     zone.insert("presigned".into(), json!(false));
-    zone.insert("soa_edit".into(), json!(""));
+    let soa_edit = metadata_values(metadata, "SOA-EDIT")
+        .first()
+        .cloned()
+        .unwrap_or_default();
+    zone.insert("soa_edit".into(), json!(soa_edit));
     zone.insert("soa_edit_api".into(), json!(soa_edit_api(&summary.serial_policy)));
-    zone.insert("api_rectify".into(), json!(false));
+    let api_rectify = metadata_values(metadata, "API-RECTIFY") == ["1"];
+    zone.insert("api_rectify".into(), json!(api_rectify));
     zone.insert("account".into(), json!(""));
     zone.insert("catalog".into(), json!(""));
-    zone.insert("master_tsig_key_ids".into(), json!([]));
+    zone.insert(
+        "master_tsig_key_ids".into(),
+        json!(metadata_values(metadata, "TSIG-ALLOW-AXFR")),
+    );
     zone.insert("slave_tsig_key_ids".into(), json!([]));
     zone
 }
 
-/// Records grouped into RRsets, by name then type.
-pub fn rrsets(records: &[StoredRecord], name: Option<&str>, rtype: Option<&str>) -> Vec<Value> {
-    let mut sets: BTreeMap<(String, String), (i64, Vec<Value>)> = BTreeMap::new();
+/// Records grouped into RRsets with their comments, by name then type.
+/// An RRset with comments but no records is listed with none (TTL 0), as
+/// PowerDNS lists it.
+pub fn rrsets(
+    records: &[StoredRecord],
+    comments: &[StoredComment],
+    name: Option<&str>,
+    rtype: Option<&str>,
+) -> Vec<Value> {
+    #[derive(Default)]
+    struct Set {
+        ttl: Option<i64>,
+        records: Vec<Value>,
+        comments: Vec<Value>,
+    }
+    let wanted = |owner: &str, kind: &str| {
+        name.is_none_or(|wanted| wanted.eq_ignore_ascii_case(owner))
+            && rtype.is_none_or(|wanted| wanted.eq_ignore_ascii_case(kind))
+    };
+    let mut sets: BTreeMap<(String, String), Set> = BTreeMap::new();
     for record in records {
         let owner = record.name.to_ascii_lowercase();
         let kind = record.rtype.to_ascii_uppercase();
-        if name.is_some_and(|wanted| !wanted.eq_ignore_ascii_case(&owner))
-            || rtype.is_some_and(|wanted| !wanted.eq_ignore_ascii_case(&kind))
-        {
+        if !wanted(&owner, &kind) {
             continue;
         }
-        let entry = sets.entry((owner, kind)).or_insert((record.ttl, Vec::new()));
-        entry.0 = entry.0.min(record.ttl);
-        entry.1.push(json!({ "content": record.content, "disabled": false }));
+        let set = sets.entry((owner, kind)).or_default();
+        set.ttl = Some(set.ttl.map_or(record.ttl, |ttl| ttl.min(record.ttl)));
+        set.records
+            .push(json!({ "content": record.content, "disabled": false }));
+    }
+    for comment in comments {
+        if !wanted(&comment.name, &comment.rtype) {
+            continue;
+        }
+        let set = sets.entry((comment.name.clone(), comment.rtype.clone())).or_default();
+        set.comments.push(json!({
+            "content": comment.content,
+            "account": comment.account,
+            "modified_at": comment.modified_at,
+        }));
     }
     sets.into_iter()
-        .map(|((name, rtype), (ttl, records))| {
-            json!({ "name": name, "type": rtype, "ttl": ttl, "records": records, "comments": [] })
+        .map(|((name, rtype), set)| {
+            json!({ "name": name, "type": rtype, "ttl": set.ttl.unwrap_or(0), "records": set.records, "comments": set.comments })
         })
         .collect()
+}
+
+/// The `comments` of a PATCH RRset, when it has the key: PowerDNS's rules
+/// (`content` and `account` strings, `modified_at` defaulting to now).
+fn comments(
+    set: &Value,
+    name: &str,
+    rtype: &str,
+    label: &str,
+    now: i64,
+) -> Result<Option<Vec<StoredComment>>, Refusal> {
+    let Some(list) = set.get("comments") else {
+        return Ok(None);
+    };
+    let list = list
+        .as_array()
+        .ok_or((422, format!("{label}: Key 'comments' is not an Array")))?;
+    list.iter()
+        .map(|comment| {
+            let text = |key: &str| {
+                comment
+                    .get(key)
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+                    .ok_or((422, format!("Key '{key}' not present or not a String")))
+            };
+            Ok(StoredComment {
+                name: name.to_string(),
+                rtype: rtype.to_string(),
+                content: text("content")?,
+                account: text("account")?,
+                modified_at: comment.get("modified_at").and_then(Value::as_i64).unwrap_or(now),
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
 }
 
 /// What a PATCH asks for, checked: removals, additions, and whether it
@@ -89,11 +201,13 @@ pub fn rrsets(records: &[StoredRecord], name: Option<&str>, rtype: Option<&str>)
 pub struct Patch {
     pub remove: Vec<Removal>,
     pub add: Vec<StoredRecord>,
+    /// RRsets whose comments change: (name, type, the new comments).
+    pub comments: Vec<(String, String, Vec<StoredComment>)>,
 }
 
 /// Reads a PATCH body's `rrsets` against zone `apex`. Errors name the
 /// offending RRset, as PowerDNS's do.
-pub fn patch(body: &Value, apex: &Name, lua_enabled: bool) -> Result<Patch, Refusal> {
+pub fn patch(body: &Value, apex: &Name, lua_enabled: bool, now: i64) -> Result<Patch, Refusal> {
     let sets = body
         .get("rrsets")
         .and_then(Value::as_array)
@@ -101,6 +215,7 @@ pub fn patch(body: &Value, apex: &Name, lua_enabled: bool) -> Result<Patch, Refu
     let mut patch = Patch {
         remove: Vec::new(),
         add: Vec::new(),
+        comments: Vec::new(),
     };
     let mut seen = std::collections::HashSet::new();
     for set in sets {
@@ -175,7 +290,10 @@ pub fn patch(body: &Value, apex: &Name, lua_enabled: bool) -> Result<Patch, Refu
             }
             Ok(out)
         };
+        let new_comments = comments(set, &name, &rtype, &label, now)?;
         match changetype.as_str() {
+            // Without `records`, only the comments change.
+            "REPLACE" if set.get("records").is_none() && new_comments.is_some() => {}
             "REPLACE" => {
                 patch.remove.push(Removal::RRset {
                     name: name.clone(),
@@ -183,13 +301,19 @@ pub fn patch(body: &Value, apex: &Name, lua_enabled: bool) -> Result<Patch, Refu
                 });
                 patch.add.extend(records()?);
             }
-            "DELETE" => patch.remove.push(Removal::RRset {
-                name: name.clone(),
-                rtype: rtype.clone(),
-            }),
+            "DELETE" => {
+                patch.remove.push(Removal::RRset {
+                    name: name.clone(),
+                    rtype: rtype.clone(),
+                });
+                patch.comments.push((name.clone(), rtype.clone(), Vec::new()));
+            }
             "EXTEND" => patch.add.extend(records()?),
             "PRUNE" => patch.remove.extend(records()?.into_iter().map(Removal::Record)),
             other => return Err((422, format!("Changetype '{other}' not understood"))),
+        }
+        if let Some(new_comments) = new_comments.filter(|_| changetype != "DELETE") {
+            patch.comments.push((name.clone(), rtype.clone(), new_comments));
         }
     }
     Ok(patch)
