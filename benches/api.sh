@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# PowerDNS API benchmark: PATCH throughput, the time from a PATCH to the
-# answer, and a 1,000-record PATCH into a large zone, on pooldns (SQLite)
+# PowerDNS API benchmark: PATCH throughput, the time from a PATCH (and from
+# a TSIG-signed RFC 2136 UPDATE) to the answer, and a 1,000-record PATCH
+# into a large zone, on pooldns (SQLite)
 # and PowerDNS 4.7 (gsqlite3) through the same API calls
 # (benches/api_driver.py). See benches/README.md.
 #
@@ -31,9 +32,11 @@ PDNS_RECEIVER_THREADS=${PDNS_RECEIVER_THREADS:-2}
 PDNS_DISTRIBUTOR_THREADS=${PDNS_DISTRIBUTOR_THREADS:-3}
 KEY=bench-api-key-$$
 ZONE=api.test.
+TSIG_SECRET=YmVuY2gtdXBkYXRlLWJlbmNoLXVwZGF0ZS1iZW5jaC0=
+TSIG=hmac-sha256:bench-update:$TSIG_SECRET
 
 check_servers_var pooldns pdns
-require_tools python3 curl ss
+require_tools python3 curl ss nsupdate
 have_server pdns && require_tools pdns_server sqlite3
 check_ports_free "$POOLDNS_PORT" "$POOLDNS_API_PORT" "$PDNS_PORT" "$PDNS_API_PORT"
 have_server pooldns && ensure_pooldns_bin
@@ -54,11 +57,19 @@ api_key = "$KEY"
 url = "sqlite://$T/pooldns/pooldns.db"
 [zones]
 directory = "$T/pooldns/zones"
+[[tsig]]
+name = "bench-update"
+algorithm = "hmac-sha256"
+secret = "$TSIG_SECRET"
+[[update.grants]]
+key = "bench-update"
+zone = "${ZONE%.}"
+names = ["*"]
 EOF
     POOLDNS_LOG=warn start_pooldns "$T/pooldns/pooldns.toml" "$T/pooldns/pooldns.log"
     for _ in $(seq 100); do curl -sf "http://127.0.0.1:$POOLDNS_API_PORT/healthz" >/dev/null && break; sleep 0.1; done
     log "pooldns: $PATCHES PATCHes, 20 timed, a 1,000-record PATCH into $BIG records"
-    pooldns_json=$(python3 "$DRIVER" "http://127.0.0.1:$POOLDNS_API_PORT" "$KEY" "$POOLDNS_PORT" "$ZONE" "$PATCHES" "$BIG")
+    pooldns_json=$(python3 "$DRIVER" "http://127.0.0.1:$POOLDNS_API_PORT" "$KEY" "$POOLDNS_PORT" "$ZONE" "$PATCHES" "$BIG" "$TSIG")
     log "pooldns: $pooldns_json"
     stop_pid "$POOLDNS_PID"
 fi
@@ -81,11 +92,16 @@ webserver=yes
 webserver-address=127.0.0.1
 webserver-port=$PDNS_API_PORT
 webserver-allow-from=127.0.0.1
+dnsupdate=yes
+allow-dnsupdate-from=127.0.0.0/8
 EOF
     start_pdns "$PD"
     for _ in $(seq 100); do curl -sf -H "X-API-Key: $KEY" "http://127.0.0.1:$PDNS_API_PORT/api/v1/servers" >/dev/null && break; sleep 0.1; done
     log "pdns: $PATCHES PATCHes, 20 timed, a 1,000-record PATCH into $BIG records"
-    pdns_json=$(python3 "$DRIVER" "http://127.0.0.1:$PDNS_API_PORT" "$KEY" "$PDNS_PORT" "$ZONE" "$PATCHES" "$BIG")
+    # The same TSIG key, allowed to update the zone the driver creates.
+    curl -sf -H "X-API-Key: $KEY" -d "{\"name\":\"bench-update\",\"algorithm\":\"hmac-sha256\",\"key\":\"$TSIG_SECRET\"}" \
+        "http://127.0.0.1:$PDNS_API_PORT/api/v1/servers/localhost/tsigkeys" >/dev/null
+    pdns_json=$(TSIG_METADATA=1 python3 "$DRIVER" "http://127.0.0.1:$PDNS_API_PORT" "$KEY" "$PDNS_PORT" "$ZONE" "$PATCHES" "$BIG" "$TSIG")
     log "pdns: $pdns_json"
     stop_pid "$PDNS_PID"
 fi
@@ -98,6 +114,7 @@ out = {"bench": "api", "date": datetime.datetime.now(datetime.timezone.utc).strf
 if ours and pdns:
     out["patch_per_s_ratio"] = round(ours["patch_per_s"] / pdns["patch_per_s"], 2)
     out["answer_ms_ratio"] = round(ours["answer_ms_median"] / pdns["answer_ms_median"], 3)
+    out["update_ms_ratio"] = round(ours["update_ms_median"] / pdns["update_ms_median"], 3)
     out["big_answer_s_ratio"] = round(ours["big_answer_s"] / pdns["big_answer_s"], 3)
 out["note"] = os.environ.get("NOTE", "")
 print(json.dumps(out))

@@ -2,7 +2,7 @@
 """Measures the PowerDNS API of one server (pooldns or PowerDNS) and prints
 one JSON object.
 
-  api_driver.py API_URL KEY DNS_PORT ZONE PATCHES BIG_RECORDS
+  api_driver.py API_URL KEY DNS_PORT ZONE PATCHES BIG_RECORDS TSIG
 
 - patch_per_s: PATCHes per second, each replacing one A RRset of ZONE, on
   four concurrent clients (PATCHES in all; a 5xx is retried as PDM's client
@@ -10,15 +10,22 @@ one JSON object.
   rate);
 - answer_ms_median: time from sending a PATCH to the first query answering
   the new address (20 samples);
+- update_ms_median: time from sending an RFC 2136 UPDATE (nsupdate, one
+  long-running process, signed with TSIG = "hmac-sha256:name:secret") to
+  the first query answering the new address (20 samples); with
+  TSIG_METADATA=1 in the environment (PowerDNS) the key is allowed to
+  update ZONE through its TSIG-ALLOW-DNSUPDATE metadata;
 - big_patch_s: one PATCH of 1,000 records into a zone of BIG_RECORDS
   records (created first through the API, in PATCHes of 10,000), and
   big_answer_s, the time until the last of them answers.
 """
 
 import json
+import os
 import socket
 import statistics
 import struct
+import subprocess
 import sys
 import threading
 import time
@@ -74,13 +81,34 @@ def query_a(port, name):
     return found
 
 
+def update_samples(port, zone, tsig):
+    """Milliseconds from each UPDATE sent by nsupdate to its answer."""
+    nsupdate = subprocess.Popen(["nsupdate", "-y", tsig], stdin=subprocess.PIPE,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
+    nsupdate.stdin.write(f"server 127.0.0.1 {port}\nzone {zone}\n")
+    samples = []
+    for i in range(20):
+        address = f"198.51.100.{10 + i}"
+        t0 = time.monotonic()
+        nsupdate.stdin.write(f"update delete uprobe.{zone} A\nupdate add uprobe.{zone} 300 A {address}\nsend\n")
+        nsupdate.stdin.flush()
+        while address not in query_a(port, f"uprobe.{zone}"):
+            if time.monotonic() - t0 > 60:
+                raise SystemExit("the UPDATE did not show within 60 s")
+            time.sleep(0.002)
+        samples.append((time.monotonic() - t0) * 1000)
+    nsupdate.stdin.close()
+    nsupdate.wait()
+    return samples
+
+
 def rrset(name, addresses):
     return {"name": name, "type": "A", "ttl": 300, "changetype": "REPLACE",
             "records": [{"content": a, "disabled": False} for a in addresses]}
 
 
 def main():
-    api, key, port, zone, patches, big = sys.argv[1:7]
+    api, key, port, zone, patches, big, tsig = sys.argv[1:8]
     port, patches, big = int(port), int(patches), int(big)
     zones = f"{api}/api/v1/servers/localhost/zones"
 
@@ -89,6 +117,10 @@ def main():
                                    "rrsets": [rrset(f"ns1.{name}", ["192.0.2.53"])]})
 
     create(zone)
+    if os.environ.get("TSIG_METADATA"):
+        # PowerDNS: the key that may update the zone is zone metadata.
+        call("POST", f"{zones}/{zone}/metadata", key,
+             {"kind": "TSIG-ALLOW-DNSUPDATE", "metadata": [tsig.split(":")[1]]})
     counter = iter(range(patches))
     lock = threading.Lock()
     failed = []
@@ -124,6 +156,8 @@ def main():
             time.sleep(0.002)
         samples.append((time.monotonic() - t0) * 1000)
 
+    updates = update_samples(port, zone, tsig)
+
     big_zone = f"big.{zone}"
     create(big_zone)
     for start in range(0, big, 10000):
@@ -146,6 +180,8 @@ def main():
         "failed": len(failed),
         "answer_ms_median": round(statistics.median(samples), 1),
         "answer_ms_max": round(max(samples), 1),
+        "update_ms_median": round(statistics.median(updates), 1),
+        "update_ms_max": round(max(updates), 1),
         "big_zone_records": big,
         "big_patch_s": round(big_patch_s, 2),
         "big_answer_s": round(big_answer_s, 2),

@@ -25,6 +25,7 @@ fn start() -> Server {
         "\n[[api.keys]]\nname = \"operator\"\nkey = \"{KEY}\"\n\
          [[api.keys]]\nname = \"sovereign-a\"\nkey = \"{SCOPED}\"\nzones = [\"a.example\"]\n\
          [[api.keys]]\nname = \"reader\"\nkey = \"{READER}\"\nread_only = true\n\
+         [[tsig]]\nname = \"xfr\"\nalgorithm = \"hmac-sha256\"\nsecret = \"eGZyLXhmci14ZnIteGZyLXhmci14ZnIteGZyLXhmci0=\"\n\
          [lua]\nenabled = false\n"
     );
     Server {
@@ -415,4 +416,187 @@ fn keys_scoped_to_zones_see_and_change_only_theirs() {
     assert_eq!(create("c.example."), 404);
     assert_eq!(pdns.call("DELETE", &format!("{ZONES}/b.example."), KEY, None).0, 204);
     assert_eq!(pdns.call("GET", &format!("{ZONES}/b.example."), KEY, None).0, 404);
+}
+
+#[test]
+fn cryptokeys_secure_roll_and_unsecure_a_zone() {
+    let pdns = start();
+    pdns.create("keys.example.");
+    let keys = format!("{ZONES}/keys.example./cryptokeys");
+    assert_eq!(pdns.call("GET", &keys, KEY, None), (200, json!([])));
+
+    // The first key secures the zone; no private key is ever shown.
+    let (status, key) = pdns.call("POST", &keys, KEY, Some(&json!({"keytype": "csk", "active": true})));
+    assert_eq!(status, 201, "{key}");
+    assert_eq!(
+        (key["keytype"].as_str(), key["active"].as_bool()),
+        (Some("csk"), Some(true))
+    );
+    assert_eq!(key["algorithm"], "ECDSAP256SHA256");
+    let id = key["id"].as_i64().expect("id");
+    let dnskey = key["dnskey"].as_str().expect("dnskey").to_string();
+    assert!(dnskey.starts_with("257 3 13 "), "{dnskey}");
+    assert_eq!(key["ds"].as_array().map(Vec::len), Some(2), "SHA-256 and SHA-384");
+    let (status, one) = pdns.call("GET", &format!("{keys}/{id}"), KEY, None);
+    assert_eq!((status, &one), (200, &key));
+    let (_, listed) = pdns.call("GET", &keys, KEY, None);
+    for text in [key.to_string(), one.to_string(), listed.to_string()] {
+        assert!(!text.contains("privatekey") && !text.contains("Private-key"), "{text}");
+    }
+    testkit::pool::wait_until("the key to be served", std::time::Duration::from_secs(10), || {
+        pdns.dig("keys.example", "DNSKEY")
+            .iter()
+            .any(|line| line.replace(' ', "") == dnskey.replace(' ', ""))
+    });
+    assert_eq!(pdns.zone("keys.example.")["dnssec"], true);
+
+    // Another CSK starts a rollover: published, not yet signing.
+    let (status, next) = pdns.call("POST", &keys, KEY, Some(&json!({"keytype": "csk"})));
+    assert_eq!(status, 201, "{next}");
+    assert_eq!(
+        (next["published"].as_bool(), next["active"].as_bool()),
+        (Some(true), Some(false))
+    );
+    let (status, busy) = pdns.call("POST", &keys, KEY, Some(&json!({"keytype": "csk"})));
+    assert_eq!(status, 422, "one roll at a time: {busy}");
+    let (status, body) = pdns.call("POST", &keys, KEY, Some(&json!({"keytype": "zsk"})));
+    assert_eq!(status, 422, "a CSK zone has no ZSK to roll: {body}");
+
+    // The signing key and a key in a roll stay.
+    let (status, body) = pdns.call("DELETE", &format!("{keys}/{id}"), KEY, None);
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(pdns.call("DELETE", &format!("{keys}/424242"), KEY, None).0, 404);
+    assert_eq!(pdns.call("DELETE", &format!("{keys}/{id}"), READER, None).0, 403);
+
+    // dnssec false stops signing; the keys go.
+    let (status, body) = pdns.call(
+        "PUT",
+        &format!("{ZONES}/keys.example."),
+        KEY,
+        Some(&json!({"dnssec": false})),
+    );
+    assert_eq!(status, 204, "{body}");
+    assert_eq!(pdns.call("GET", &keys, KEY, None), (200, json!([])));
+    pdns.wait_dig("keys.example", "DNSKEY", &[]);
+
+    // Secured again with NSEC3 from the zone object.
+    let (status, body) = pdns.call(
+        "PUT",
+        &format!("{ZONES}/keys.example."),
+        KEY,
+        Some(&json!({"dnssec": true, "nsec3param": "1 0 0 -"})),
+    );
+    assert_eq!(status, 204, "{body}");
+    assert_eq!(pdns.zone("keys.example.")["nsec3param"], "1 0 0 -");
+    pdns.wait_dig("keys.example", "NSEC3PARAM", &["1 0 0 -"]);
+}
+
+#[test]
+fn metadata_comments_search_and_statistics() {
+    let pdns = start();
+    pdns.create("meta.example.");
+    pdns.create("a.example.");
+    let zone = format!("{ZONES}/meta.example.");
+
+    // TSIG-ALLOW-AXFR comes from the zone's master_tsig_key_ids, which
+    // must name a known key.
+    let (status, body) = pdns.call("PUT", &zone, KEY, Some(&json!({"master_tsig_key_ids": ["nokey"]})));
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"], "A TSIG key with the name 'nokey' does not exist");
+    let (status, body) = pdns.call("PUT", &zone, KEY, Some(&json!({"master_tsig_key_ids": ["xfr"]})));
+    assert_eq!(status, 204, "{body}");
+    assert_eq!(pdns.zone("meta.example.")["master_tsig_key_ids"], json!(["xfr."]));
+    let (status, body) = pdns.call("GET", &format!("{zone}/metadata/TSIG-ALLOW-AXFR"), KEY, None);
+    assert_eq!((status, &body["metadata"]), (200, &json!(["xfr."])));
+    let (status, _) = pdns.call(
+        "POST",
+        &format!("{zone}/metadata"),
+        READER,
+        Some(&json!({"kind": "X-OWNER", "metadata": ["a"]})),
+    );
+    assert_eq!(status, 403, "a read-only key cannot set metadata");
+
+    // Comments are kept with their RRset and go with it.
+    let patch = json!({"rrsets": [{"name": "www.meta.example.", "type": "A", "ttl": 300, "changetype": "REPLACE",
+        "records": [{"content": "192.0.2.80", "disabled": false}],
+        "comments": [{"content": "front door", "account": "ops"}]}]});
+    assert_eq!(pdns.call("PATCH", &zone, KEY, Some(&patch)).0, 204);
+    let (_, got) = pdns.call(
+        "GET",
+        &format!("{zone}?rrset_name=www.meta.example.&rrset_type=A"),
+        KEY,
+        None,
+    );
+    let comment = &got["rrsets"][0]["comments"][0];
+    assert_eq!(
+        (comment["content"].as_str(), comment["account"].as_str()),
+        (Some("front door"), Some("ops"))
+    );
+    assert!(comment["modified_at"].as_i64().is_some_and(|time| time > 1_700_000_000));
+
+    // search-data finds names, content and comments, in the caller's zones.
+    let search = |key: &str, q: &str| {
+        pdns.call(
+            "GET",
+            &format!("/api/v1/servers/localhost/search-data?q={q}&max=50"),
+            key,
+            None,
+        )
+    };
+    let (status, found) = search(KEY, "*front*");
+    assert_eq!(status, 200);
+    assert_eq!(found.as_array().map(Vec::len), Some(1), "{found}");
+    assert_eq!(found[0]["object_type"], "comment");
+    let (_, found) = search(KEY, "192.0.2.80");
+    assert_eq!(found[0]["name"], "www.meta.example.", "{found}");
+    let (_, found) = search(SCOPED, "*.example.");
+    assert!(
+        found
+            .as_array()
+            .expect("list")
+            .iter()
+            .all(|item| item["zone_id"] == "a.example."),
+        "a scoped key finds only its zones: {found}"
+    );
+
+    let delete = json!({"rrsets": [{"name": "www.meta.example.", "type": "A", "changetype": "DELETE"}]});
+    assert_eq!(pdns.call("PATCH", &zone, KEY, Some(&delete)).0, 204);
+    let (_, found) = search(KEY, "*front*");
+    assert_eq!(found, json!([]), "the comments went with the RRset");
+
+    // Deleting the zone takes its metadata.
+    assert_eq!(pdns.call("DELETE", &zone, KEY, None).0, 204);
+    pdns.create("meta.example.");
+    let (_, kinds) = pdns.call("GET", &format!("{zone}/metadata"), KEY, None);
+    assert_eq!(
+        kinds,
+        json!([{"type": "Metadata", "kind": "SOA-EDIT-API", "metadata": ["DEFAULT"]}])
+    );
+
+    // Statistics count the answers.
+    pdns.wait_dig("ns1.meta.example", "A", &["192.0.2.53"]);
+    let (status, stats) = pdns.call("GET", "/api/v1/servers/localhost/statistics", KEY, None);
+    assert_eq!(status, 200);
+    let item = |name: &str| {
+        stats
+            .as_array()
+            .expect("list")
+            .iter()
+            .find(|item| item["name"] == name)
+            .cloned()
+    };
+    let noerror: u64 = item("noerror-packets").expect("noerror-packets")["value"]
+        .as_str()
+        .and_then(|value| value.parse().ok())
+        .expect("a count");
+    assert!(noerror >= 1, "{stats}");
+    let by_qtype = item("response-by-qtype").expect("response-by-qtype");
+    assert!(
+        by_qtype["value"]
+            .as_array()
+            .expect("map")
+            .iter()
+            .any(|entry| entry["name"] == "A"),
+        "{by_qtype}"
+    );
 }

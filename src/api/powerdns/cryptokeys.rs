@@ -44,7 +44,7 @@ fn object(zone: &str, key: &StoredKey) -> Result<Value, PdnsError> {
         "keytype": key.role,
         "active": key.active,
         "published": key.published,
-        "dnskey": format!("{flags} 3 {} {}", key.algorithm, key.dnskey),
+        "dnskey": format!("{flags} 3 {} {}", key.algorithm, data_encoding::BASE64.encode(&dnskey[4..])),
         "ds": [ds(DigestType::Sha256), ds(DigestType::Sha384)],
         "cds": [ds(DigestType::Sha256)],
         "flags": flags,
