@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::{body, check_server, find_zone, require_write, shape, PdnsError};
+use super::{body, check_server, find_zone, locked, require_write, shape, PdnsError};
 use crate::api::auth::Caller;
 use crate::api::AppState;
 use crate::store::ZoneSummary;
@@ -129,10 +129,7 @@ fn values(request: &Value) -> Result<Vec<String>, PdnsError> {
 /// Stores `values` as the whole of `kind`.
 async fn store(state: &AppState, zone: &str, kind: &str, values: &[String]) -> Result<(), PdnsError> {
     let mut writer = state.store.writer().await?;
-    let locked = writer
-        .lock_zone(zone)
-        .await?
-        .ok_or_else(|| PdnsError::new(404, format!("Could not find domain '{zone}'")))?;
+    let locked = locked(&mut writer, zone).await?;
     writer.set_metadata(&locked, kind, values).await?;
     writer.commit().await?;
     Ok(())

@@ -148,6 +148,17 @@ async fn find_zone(state: &AppState, caller: &Caller, id: &str) -> Result<(Name,
     Ok((zone, summary))
 }
 
+/// The zone row of `apex`, locked in `writer`'s transaction.
+pub(super) async fn locked(
+    writer: &mut crate::store::Writer,
+    apex: &str,
+) -> Result<crate::store::LockedZone, PdnsError> {
+    writer
+        .lock_zone(apex)
+        .await?
+        .ok_or_else(|| PdnsError::new(404, format!("Could not find domain '{apex}'")))
+}
+
 /// `GET /api/v1/servers`.
 pub async fn servers(_caller: Caller) -> Json<Value> {
     Json(json!([server_object()]))

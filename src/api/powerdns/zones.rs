@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{
-    body, check_server, find_zone, require_write, require_zone, shape, summary, unix_time, zone_name, PdnsError,
+    body, check_server, find_zone, locked, require_write, require_zone, shape, summary, unix_time, zone_name, PdnsError,
 };
 use crate::api::auth::Caller;
 use crate::api::AppState;
@@ -253,14 +253,6 @@ fn check_kind(request: &Value) -> Result<(), PdnsError> {
             format!("Zone kind '{other}' is not supported here (Native or Master)"),
         )),
     }
-}
-
-/// The zone row of `apex`, locked in `writer`'s transaction.
-async fn locked(writer: &mut Writer, apex: &str) -> Result<LockedZone, PdnsError> {
-    writer
-        .lock_zone(apex)
-        .await?
-        .ok_or_else(|| PdnsError::new(404, format!("Could not find domain '{apex}'")))
 }
 
 /// Applies the settings of a create or PUT body: `kind` (checked),
