@@ -182,6 +182,12 @@ pub struct DnsConfig {
     /// `expand-alias`.
     #[serde(deserialize_with = "resolver_address")]
     pub resolver: Option<SocketAddr>,
+    /// The node's identity, answered to NSID (RFC 5001) and CH TXT
+    /// `id.server` / `hostname.bind`; default the host name, "" for none.
+    pub identity: Option<String>,
+    /// What CH TXT `version.server` / `version.bind` answer; default none
+    /// (REFUSED).
+    pub version: Option<String>,
 }
 
 /// A resolver address, the port defaulting to 53.
@@ -374,6 +380,8 @@ impl Default for DnsConfig {
             tcp_max_connections: 1024,
             ecs: false,
             resolver: None,
+            identity: None,
+            version: None,
         }
     }
 }
@@ -634,6 +642,17 @@ impl Config {
     /// The default health check timeout as a duration.
     pub fn health_check_timeout(&self) -> Duration {
         Duration::from_secs(self.health.timeout)
+    }
+
+    /// `[dns] identity`, or the host name when it is not set.
+    pub fn identity(&self) -> String {
+        match &self.dns.identity {
+            Some(identity) => identity.clone(),
+            None => std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+                .map(|name| name.trim().to_string())
+                .unwrap_or_default(),
+        }
     }
 
     /// The TCP idle timeout as a duration.

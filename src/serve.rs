@@ -104,6 +104,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         responder: Responder {
             max_udp_payload: config.dns.max_udp_payload,
             ecs: config.dns.ecs,
+            // Kept for the life of the process, read by every answer.
+            identity: Box::leak(config.identity().into_boxed_str()),
+            version: Box::leak(config.dns.version.clone().unwrap_or_default().into_boxed_str()),
         },
         metrics: metrics.clone(),
         shutdown: shutdown.clone(),

@@ -64,6 +64,8 @@ const SIGNED_AT: u64 = 1_795_089_600;
 const RESPONDER: Responder = Responder {
     max_udp_payload: 1232,
     ecs: true,
+    identity: "",
+    version: "",
 };
 
 #[test]

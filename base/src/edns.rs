@@ -5,6 +5,9 @@ use std::net::IpAddr;
 /// The DO bit in the OPT TTL field: DNSSEC records wanted (RFC 3225 §3).
 pub const FLAG_DO: u32 = 0x8000;
 
+/// Option code of the Name Server Identifier (RFC 5001 §2.3).
+pub const OPTION_NSID: u16 = 3;
+
 /// Option code of Client Subnet (RFC 7871 §6).
 pub const OPTION_CLIENT_SUBNET: u16 = 8;
 

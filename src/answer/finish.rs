@@ -1,8 +1,9 @@
 //! The finish stage: RCODE, the OPT record (RFC 6891 §6.1.2) with any
-//! Client Subnet echoed (RFC 7871 §7.2.1), and truncation (RFC 2181 §9):
+//! Client Subnet echoed (RFC 7871 §7.2.1) and the NSID asked for (RFC
+//! 5001 §2.2), and truncation (RFC 2181 §9):
 //! a reply that did not fit keeps only header and question, with TC set.
 
-use base::edns::ClientSubnet;
+use base::edns::{ClientSubnet, OPTION_NSID};
 use base::header::{flag, rcode};
 
 use super::query::{ParseError, Query};
@@ -11,12 +12,13 @@ use super::{Status, Summary};
 
 /// Completes the response in `writer` for `status`. `subnet` is the
 /// client's subnet when Client Subnet is honoured, with whether the answer
-/// depended on it.
+/// depended on it; `nsid` the identity to answer an NSID request with.
 pub(super) fn finish(
     mut writer: MessageWriter<'_>,
     status: Status,
     query: &Query,
     subnet: Option<(ClientSubnet, bool)>,
+    nsid: Option<&str>,
     max_udp_payload: u16,
 ) -> Summary {
     let (rcode, truncated) = match status {
@@ -36,6 +38,9 @@ pub(super) fn finish(
             // answer depended on it, else 0 (valid for everyone).
             let scope = if client_dependent { subnet.source_prefix } else { 0 };
             writer.push_client_subnet(&subnet, scope);
+        }
+        if let Some(identity) = nsid {
+            writer.push_option(OPTION_NSID, identity.as_bytes());
         }
     }
     writer.finish();

@@ -22,6 +22,7 @@
 
 mod additional;
 mod authority;
+mod chaos;
 mod dnssec;
 mod finish;
 mod lookup;
@@ -76,6 +77,11 @@ pub struct Responder {
     /// Whether EDNS Client Subnet (RFC 7871) is honoured: LUA records see
     /// the client's subnet instead of the resolver's address.
     pub ecs: bool,
+    /// The node's identity, for NSID (RFC 5001) and CH TXT `id.server`;
+    /// empty: not told.
+    pub identity: &'static str,
+    /// What CH TXT `version.server` answers; empty: REFUSED.
+    pub version: &'static str,
 }
 
 /// How the answer stages ended.
@@ -114,10 +120,15 @@ impl Responder {
         if let Err(error) = parsed {
             return finish::malformed(error, query, flags, self.max_udp_payload, out);
         }
-        let limit = match transport {
+        let mut limit = match transport {
             Transport::Udp => query.udp_limit(self.max_udp_payload),
             Transport::Tcp => u16::MAX as usize,
         };
+        // Room for the NSID option, which always goes in.
+        let nsid = query.edns.is_some_and(|edns| edns.nsid) && !self.identity.is_empty();
+        if nsid {
+            limit = limit.saturating_sub(4 + self.identity.len());
+        }
         let subnet = query.edns.filter(|_| self.ecs).and_then(|edns| edns.client_subnet);
         let client = lua::Client {
             who: peer.remote,
@@ -130,6 +141,7 @@ impl Responder {
         let mut writer = MessageWriter::new(out, query, flags, limit);
         let mut client_dependent = false;
         let status = match refuse::refusal(query, self.ecs) {
+            _ if query.qclass == base::class::CH => chaos::answer(query, self.identity, self.version, &mut writer),
             Some(rcode) => Status::Complete(rcode),
             None => match catalog.find(query.qname_lower(), query.qtype) {
                 None => Status::Complete(rcode::REFUSED),
@@ -147,6 +159,7 @@ impl Responder {
             status,
             query,
             subnet.map(|subnet| (subnet, client_dependent)),
+            nsid.then_some(self.identity),
             self.max_udp_payload,
         ))
     }

@@ -10,7 +10,7 @@
 
 use std::fmt;
 
-use base::edns::{ClientSubnet, FLAG_DO, OPTION_CLIENT_SUBNET};
+use base::edns::{ClientSubnet, FLAG_DO, OPTION_CLIENT_SUBNET, OPTION_NSID};
 use base::header::{flag, HEADER_LEN, OPCODE_QUERY};
 use base::types;
 
@@ -47,6 +47,8 @@ pub struct Edns {
     /// The query carried a Client Subnet option that is malformed (RFC 7871
     /// §6), or more than one.
     pub bad_client_subnet: bool,
+    /// The query asked for the server's identity (NSID, RFC 5001 §2.1).
+    pub nsid: bool,
 }
 
 /// Why a message could not be answered normally.
@@ -133,7 +135,7 @@ impl Query {
                 if self.edns.is_some() || !rr.owner_is_root {
                     return Err(malformed);
                 }
-                let Some(client_subnet) = read_options(&msg[rr.rdata..rr.end]) else {
+                let Some(Options { client_subnet, nsid }) = read_options(&msg[rr.rdata..rr.end]) else {
                     return Err(malformed);
                 };
                 let version = (rr.ttl >> 16) as u8;
@@ -144,6 +146,7 @@ impl Query {
                     dnssec_ok: rr.ttl & FLAG_DO != 0,
                     client_subnet: client_subnet.ok(),
                     bad_client_subnet: client_subnet == Err(true),
+                    nsid,
                 });
             }
             pos = rr.end;
@@ -286,12 +289,20 @@ pub fn skip_name(msg: &[u8], mut pos: usize) -> Option<usize> {
     }
 }
 
+/// The options of an OPT record that pooldns reads.
+struct Options {
+    /// The Client Subnet option, or `Err(false)` without one and
+    /// `Err(true)` for an invalid one.
+    client_subnet: Result<ClientSubnet, bool>,
+    /// Whether NSID was asked for.
+    nsid: bool,
+}
+
 /// Reads OPT RDATA, a sequence of options (RFC 6891 §6.1.2): each a code,
-/// a length and exactly that many octets. `None` when malformed; else the
-/// Client Subnet option, or `Err(false)` without one and `Err(true)` for
-/// an invalid one.
-fn read_options(mut rdata: &[u8]) -> Option<Result<ClientSubnet, bool>> {
+/// a length and exactly that many octets. `None` when malformed.
+fn read_options(mut rdata: &[u8]) -> Option<Options> {
     let mut subnet = Err(false);
+    let mut nsid = false;
     while !rdata.is_empty() {
         if rdata.len() < 4 {
             return None;
@@ -306,9 +317,15 @@ fn read_options(mut rdata: &[u8]) -> Option<Result<ClientSubnet, bool>> {
                 _ => Err(true),
             };
         }
+        // The request's NSID option is empty (RFC 5001 §2.1); a value is
+        // ignored, as the RFC lets a server do.
+        nsid |= code == OPTION_NSID;
         rdata = &rdata[4 + len..];
     }
-    Some(subnet)
+    Some(Options {
+        client_subnet: subnet,
+        nsid,
+    })
 }
 
 /// RFC 7871 §6: a known family, a prefix that fits it, a zero scope,

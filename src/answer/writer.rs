@@ -12,7 +12,7 @@
 use base::edns::{ClientSubnet, FLAG_DO, OPTION_CLIENT_SUBNET};
 use base::header::HEADER_LEN;
 use base::name::wire;
-use base::types;
+use base::{class, types};
 
 use super::query::{Edns, Query};
 
@@ -36,6 +36,8 @@ pub struct MessageWriter<'b> {
     /// Offsets of names (and name suffixes) already in the message.
     compress: [u16; COMPRESS_SLOTS],
     compress_len: usize,
+    /// Where the OPT record's RDLENGTH is, once written.
+    opt_rdlength_at: usize,
 }
 
 /// A position in the message to roll back to.
@@ -90,6 +92,7 @@ impl<'b> MessageWriter<'b> {
             section: 0,
             compress: [0; COMPRESS_SLOTS],
             compress_len: 0,
+            opt_rdlength_at: 0,
         };
         writer.remember_name(HEADER_LEN, query.qname());
         writer
@@ -112,6 +115,7 @@ impl<'b> MessageWriter<'b> {
             section: 0,
             compress: [0; COMPRESS_SLOTS],
             compress_len: 0,
+            opt_rdlength_at: 0,
         }
     }
 
@@ -168,10 +172,22 @@ impl<'b> MessageWriter<'b> {
     /// `rdata` is uncompressed; names inside it are compressed for the
     /// RFC 1035 types that allow it (RFC 3597 §4).
     pub fn push(&mut self, owner: &[u8], rtype: u16, ttl: u32, rdata: &[u8]) -> Result<(), Full> {
+        self.push_with_class(owner, rtype, class::IN, ttl, rdata)
+    }
+
+    /// Appends a record of class `class`; see [`MessageWriter::push`].
+    pub fn push_with_class(
+        &mut self,
+        owner: &[u8],
+        rtype: u16,
+        class: u16,
+        ttl: u32,
+        rdata: &[u8],
+    ) -> Result<(), Full> {
         let mark = self.mark();
         self.write_name(owner);
         self.buf.extend_from_slice(&rtype.to_be_bytes());
-        self.buf.extend_from_slice(&1u16.to_be_bytes());
+        self.buf.extend_from_slice(&class.to_be_bytes());
         self.buf.extend_from_slice(&ttl.to_be_bytes());
         let length_at = self.buf.len();
         self.buf.extend_from_slice(&[0, 0]);
@@ -196,7 +212,19 @@ impl<'b> MessageWriter<'b> {
         self.buf.extend_from_slice(&payload.to_be_bytes());
         self.buf.extend_from_slice(&ttl.to_be_bytes());
         self.buf.extend_from_slice(&[0, 0]);
+        self.opt_rdlength_at = self.buf.len() - 2;
         self.counts[Section::Additional as usize] += 1;
+    }
+
+    /// Appends an option to the OPT record [`MessageWriter::push_opt`]
+    /// just wrote (room for it was kept).
+    pub fn push_option(&mut self, code: u16, value: &[u8]) {
+        let at = self.opt_rdlength_at;
+        let rdlength = u16::from_be_bytes([self.buf[at], self.buf[at + 1]]) as usize + 4 + value.len();
+        self.buf[at..at + 2].copy_from_slice(&(rdlength as u16).to_be_bytes());
+        self.buf.extend_from_slice(&code.to_be_bytes());
+        self.buf.extend_from_slice(&(value.len() as u16).to_be_bytes());
+        self.buf.extend_from_slice(value);
     }
 
     /// Writes a Client Subnet option into the OPT record just pushed by
@@ -215,16 +243,12 @@ impl<'b> MessageWriter<'b> {
             }
         };
         let address = &octets[..usize::from(subnet.source_prefix).div_ceil(8)];
-        let len = 4 + address.len();
-        // The OPT RDLENGTH is the last field written by push_opt.
-        let rdlength_at = self.buf.len() - 2;
-        self.buf[rdlength_at..].copy_from_slice(&((len + 4) as u16).to_be_bytes());
-        self.buf.extend_from_slice(&OPTION_CLIENT_SUBNET.to_be_bytes());
-        self.buf.extend_from_slice(&(len as u16).to_be_bytes());
-        self.buf.extend_from_slice(&family.to_be_bytes());
-        self.buf.push(subnet.source_prefix);
-        self.buf.push(scope);
-        self.buf.extend_from_slice(address);
+        let mut value = [0u8; 20];
+        value[..2].copy_from_slice(&family.to_be_bytes());
+        value[2] = subnet.source_prefix;
+        value[3] = scope;
+        value[4..4 + address.len()].copy_from_slice(address);
+        self.push_option(OPTION_CLIENT_SUBNET, &value[..4 + address.len()]);
     }
 
     /// Writes the section counts into the header and hands back the
