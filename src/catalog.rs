@@ -13,9 +13,12 @@ use base::name::Name;
 use base::types;
 use foldhash::{HashMap, HashMapExt};
 
-use crate::dnssec::SignedZone;
+use base::name::wire::canonical_cmp;
+use base::rdata::list;
+
+use crate::dnssec::{Denial, SignedZone};
 use crate::lua::ZonePrograms;
-use crate::zone::Zone;
+use crate::zone::{Node, Zone};
 
 /// The catalog as shared between the loader and the listeners.
 pub type SharedCatalog = Arc<ArcSwap<Catalog>>;
@@ -38,6 +41,42 @@ impl Snapshot {
             zone,
             signed: None,
             programs: None,
+        }
+    }
+
+    /// Visits every record of the zone as a transfer or a signed export
+    /// carries it, owners in canonical order (RFC 4034 §6.1): the data,
+    /// glue included, and when the zone is signed its RRSIGs and its NSEC
+    /// or NSEC3 records. `visit(owner, type, TTL, RDATA)`, wire forms.
+    pub fn for_each_record(&self, mut visit: impl FnMut(&[u8], u16, u32, &[u8])) {
+        let zone = &self.zone;
+        let mut nodes: Vec<&Node> = zone.nodes().iter().collect();
+        nodes.sort_by(|a, b| canonical_cmp(a.name_wire(), b.name_wire()));
+        for node in nodes {
+            let authoritative = zone.owns(node);
+            for rrset in node.rrsets() {
+                for rdata in rrset.rdata() {
+                    visit(node.name_wire(), rrset.rtype, rrset.ttl, rdata);
+                }
+                // At a cut only DS and NSEC are the parent's to sign; glue never.
+                let parent_side = !node.is_cut() || matches!(rrset.rtype, types::DS | types::NSEC);
+                if let Some(signed) = self.signed.as_ref().filter(|_| authoritative && parent_side) {
+                    for rrsig in list::iter(signed.rrsigs(node, rrset)) {
+                        visit(node.name_wire(), types::RRSIG, rrset.ttl, rrsig);
+                    }
+                }
+            }
+        }
+        if let Some(signed) = &self.signed {
+            if let Denial::Nsec3 { chain, .. } = signed.denial() {
+                let ttl = signed.negative_ttl();
+                for (index, entry) in chain.entries().iter().enumerate() {
+                    visit(&entry.owner, types::NSEC3, ttl, &entry.rdata);
+                    for rrsig in list::iter(signed.nsec3_rrsigs(index)) {
+                        visit(&entry.owner, types::RRSIG, ttl, rrsig);
+                    }
+                }
+            }
         }
     }
 }

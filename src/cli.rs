@@ -5,9 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use base::dnskey::{self, DigestType};
-use base::name::wire::canonical_cmp;
 use base::name::Name;
-use base::rdata::list;
 use base::types;
 use clap::{Parser, Subcommand};
 
@@ -17,12 +15,12 @@ use crate::config::Config;
 use crate::dnssec::cache::SignatureCache;
 use crate::dnssec::crypto::Algorithm;
 use crate::dnssec::keys::SealedKey;
-use crate::dnssec::{self, Denial, KeyRole};
+use crate::dnssec::{self, KeyRole};
 use crate::import;
 use crate::loader;
 use crate::lua;
 use crate::store::{DnssecSettings, NewKey, Store};
-use crate::zone::{file, Node};
+use crate::zone::file;
 
 /// Authoritative DNS server for multi-region platforms.
 #[derive(Debug, Parser)]
@@ -536,43 +534,29 @@ async fn list_keys(store: &Store, apex: &Name) -> anyhow::Result<()> {
 /// denial records, in the form a validator such as ldns-verify-zone reads.
 fn export_signed(snapshot: &Snapshot) -> anyhow::Result<String> {
     let zone = &snapshot.zone;
-    let Some(signed) = &snapshot.signed else {
+    if snapshot.signed.is_none() {
         anyhow::bail!("zone {} is not secured", zone.apex());
-    };
+    }
     let mut out = format!("$ORIGIN {}\n", zone.apex());
-    let mut nodes: Vec<&Node> = zone.nodes().iter().collect();
-    nodes.sort_by(|a, b| canonical_cmp(a.name_wire(), b.name_wire()));
-    for node in nodes {
-        let owner = Name::from_wire(node.name_wire())?;
-        let authoritative = zone.owns(node);
-        for rrset in node.rrsets() {
-            for rdata in rrset.rdata() {
-                out.push_str(&file::format_record(&owner, rrset.ttl, rrset.rtype, rdata)?);
+    let mut failed = None;
+    snapshot.for_each_record(|owner, rtype, ttl, rdata| {
+        let line = Name::from_wire(owner)
+            .map_err(anyhow::Error::from)
+            .and_then(|owner| Ok(file::format_record(&owner, ttl, rtype, rdata)?));
+        match line {
+            Ok(line) => {
+                out.push_str(&line);
                 out.push('\n');
             }
-            // At a cut only DS and NSEC are the parent's to sign; glue never.
-            let parent_side = !node.is_cut() || matches!(rrset.rtype, types::DS | types::NSEC);
-            if authoritative && parent_side {
-                for rrsig in list::iter(signed.rrsigs(node, rrset)) {
-                    out.push_str(&file::format_record(&owner, rrset.ttl, types::RRSIG, rrsig)?);
-                    out.push('\n');
-                }
+            Err(error) => {
+                failed.get_or_insert(error);
             }
         }
+    });
+    match failed {
+        Some(error) => Err(error),
+        None => Ok(out),
     }
-    if let Denial::Nsec3 { chain, .. } = signed.denial() {
-        for (index, entry) in chain.entries().iter().enumerate() {
-            let owner = Name::from_wire(&entry.owner)?;
-            let ttl = signed.negative_ttl();
-            out.push_str(&file::format_record(&owner, ttl, types::NSEC3, &entry.rdata)?);
-            out.push('\n');
-            for rrsig in list::iter(signed.nsec3_rrsigs(index)) {
-                out.push_str(&file::format_record(&owner, ttl, types::RRSIG, rrsig)?);
-                out.push('\n');
-            }
-        }
-    }
-    Ok(out)
 }
 
 /// A zone name from the command line: absolute or not, any case.

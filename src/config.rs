@@ -28,6 +28,22 @@ pub struct Config {
     /// `[[tsig]]`: keys that sign UPDATE messages.
     pub tsig: Vec<TsigConfig>,
     pub update: UpdateConfig,
+    pub transfer: TransferConfig,
+}
+
+/// `[transfer]`: zone transfers out (AXFR, IXFR) and NOTIFY.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TransferConfig {
+    /// Networks that may transfer every zone without TSIG ("192.0.2.0/24",
+    /// "2001:db8::1"); zones add their own with ALLOW-AXFR-FROM metadata.
+    pub allow: Vec<String>,
+    /// TSIG keys that may transfer every zone; zones add their own with
+    /// `master_tsig_key_ids` (TSIG-ALLOW-AXFR).
+    pub tsig_keys: Vec<String>,
+    /// Secondaries told of every change of every zone (RFC 1996); zones
+    /// add their own with ALSO-NOTIFY metadata.
+    pub notify: Vec<SocketAddr>,
 }
 
 /// `[[tsig]]`: one TSIG key (RFC 8945).

@@ -32,6 +32,7 @@
 //! | `answer`  | the answer path in stages: query, refuse, lookup,           |
 //! |           | authority, additional, DNSSEC, LUA synthesis, finish        |
 //! | `update`  | RFC 2136 UPDATE with TSIG, on the change path               |
+//! | `transfer`| AXFR and IXFR out (from snapshots and the journal), NOTIFY  |
 //! | `server`  | UDP workers and TCP connections                             |
 //! | `api`     | health, readiness, metrics and registrar routes over HTTP   |
 //! | `metrics` | per-thread query counters and latency histogram             |
@@ -57,5 +58,6 @@ pub mod roller;
 pub mod serve;
 pub mod server;
 pub mod store;
+pub mod transfer;
 pub mod update;
 pub mod zone;

@@ -64,6 +64,8 @@ pub struct Loader {
     known: HashMap<i64, Known>,
     status: Arc<LoadStatus>,
     computing: Computing,
+    /// Told of every zone whose snapshot changed, for NOTIFY.
+    changes: Option<crate::transfer::notify::Changes>,
 }
 
 /// Whether the first load finished, and which zones failed to load; read
@@ -113,7 +115,13 @@ impl Loader {
             known: HashMap::new(),
             status: Arc::new(LoadStatus::default()),
             computing,
+            changes: None,
         }
+    }
+
+    /// Reports every zone whose snapshot changes to `changes`.
+    pub fn report_changes(&mut self, changes: crate::transfer::notify::Changes) {
+        self.changes = Some(changes);
     }
 
     /// The load status, for readiness checks.
@@ -166,8 +174,12 @@ impl Loader {
                     built_week = built.signed.as_ref().map(|signed| signed.signer().window().week);
                     tracing::info!(zone = %apex, records = built.zone.record_count(), serial = built.zone.serial(), "zone loaded");
                     let built = Arc::new(built);
+                    let serial = built.zone.serial();
                     self.publish(|catalog| catalog.with_zone(built.clone()));
                     self.status.set_failure(&zone.name, None);
+                    if let Some(changes) = &self.changes {
+                        let _ = changes.send((apex.clone(), serial));
+                    }
                 }
                 Err(error) => {
                     // The previous version, if any, keeps being served.

@@ -27,6 +27,8 @@ use crate::pool::Pools;
 use crate::roller::Roller;
 use crate::server::{tcp, udp, ListenerContext, ListenerSettings};
 use crate::store::{redact_url, Store};
+use crate::transfer::notify::Notifier;
+use crate::transfer::TransferService;
 
 /// Runs the server until a termination signal arrives.
 pub async fn run(config: Config) -> anyhow::Result<()> {
@@ -77,6 +79,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         aliases: aliases.clone(),
     };
     let mut loader = Loader::new(store.clone(), catalog.clone(), kek, computing);
+    // Secondaries hear of every change: those configured, and each
+    // zone's ALSO-NOTIFY.
+    let (notifier, changes) = Notifier::new(store.clone(), config.transfer.notify.clone());
+    loader.report_changes(changes.clone());
+    tokio::spawn(notifier.run());
     loader.sync().await.context("loading zones from the store")?;
     let status = loader.status();
     let health_task = health.start(shutdown.clone());
@@ -95,8 +102,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let reconciler_task = (!config.pool.domains.is_empty()).then(|| tokio::spawn(pools.clone().reconcile_forever()));
 
     let metrics = Metrics::new();
+    let keyring = Arc::new(
+        crate::update::Keyring::from_config(store.clone(), &config, update_kek)
+            .map_err(|error| anyhow::anyhow!(error))?,
+    );
     let updates = Arc::new(
-        crate::update::UpdateService::from_config(store.clone(), &config, update_kek)
+        crate::update::UpdateService::from_config(store.clone(), &config, keyring.clone())
             .map_err(|error| anyhow::anyhow!(error))?,
     );
     let context = ListenerContext {
@@ -110,7 +121,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         },
         metrics: metrics.clone(),
         shutdown: shutdown.clone(),
-        updates: updates.clone(),
+        updates,
+        transfers: Arc::new(
+            TransferService::from_config(store.clone(), catalog.clone(), keyring.clone(), &config.transfer)
+                .map_err(|error| anyhow::anyhow!(error))?,
+        ),
         runtime: tokio::runtime::Handle::current(),
     };
     let settings = ListenerSettings {
@@ -149,7 +164,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         kek: api_kek,
         aliases,
         propagation_delay: config.dnssec.propagation_delay,
-        updates,
+        keyring,
+        notify: Some(changes),
     });
     let http = tokio::net::TcpListener::bind(config.api.listen)
         .await

@@ -822,12 +822,8 @@ async fn route_and_metrics_show_every_check_without_header_values() {
         kek: None,
         aliases: None,
         propagation_delay: 300,
-        updates: Arc::new(pooldns::update::UpdateService::new(
-            store.clone(),
-            Vec::new(),
-            Vec::new(),
-            None,
-        )),
+        keyring: Arc::new(pooldns::update::Keyring::new(store.clone(), Vec::new(), None)),
+        notify: None,
     });
     let http = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let api = http.local_addr().expect("address");

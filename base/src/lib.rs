@@ -12,6 +12,7 @@
 //! | `bitmap`  | the type bitmap of NSEC and NSEC3 records                    |
 //! | `dnskey`  | DNSKEY key tags and DS digests                               |
 //! | `time`    | calendar dates of Unix seconds (RRSIG times)                 |
+//! | `netmask` | address networks (`192.0.2.0/24`) for LUA records and ACLs  |
 //!
 //! The server, the registrar adapters and the test kit all take these
 //! from here, so a key tag or a DS digest is computed one way only.
@@ -24,6 +25,7 @@ pub mod dnskey;
 pub mod edns;
 pub mod header;
 pub mod name;
+pub mod netmask;
 pub mod rdata;
 pub mod time;
 pub mod types;

@@ -15,7 +15,9 @@ pub(super) fn refusal(query: &Query, ecs: bool) -> Option<u16> {
         // Meta types that only make sense in other message sections
         // (RFC 6891 §6.1.1, RFC 8945 §5.1, RFC 2930).
         types::OPT | types::TSIG | types::TKEY => return Some(rcode::FORMERR),
-        // Zone transfers are not offered (yet): refuse, as for a denied ACL.
+        // Zone transfers go over TCP (RFC 5936 §4.2; an IXFR that would
+        // not fit UDP would be answered with the SOA alone, RFC 1995 §2):
+        // over UDP they are refused, as for a denied ACL.
         types::AXFR | types::IXFR => return Some(rcode::REFUSED),
         // MAILA and MAILB are obsolete (RFC 2505 §6, RFC 883).
         types::MAILA | types::MAILB => return Some(rcode::NOTIMP),

@@ -65,8 +65,10 @@ pub struct AppState {
     pub aliases: Option<crate::alias::Aliases>,
     /// `[dnssec] propagation_delay`, for rollovers started through the API.
     pub propagation_delay: u64,
-    /// UPDATE and its TSIG keys (shared with the DNS listeners).
-    pub updates: Arc<crate::update::UpdateService>,
+    /// The server's TSIG keys (shared with UPDATE and transfers).
+    pub keyring: Arc<crate::update::Keyring>,
+    /// Where a zone's secondaries are told to transfer it again.
+    pub notify: Option<crate::transfer::notify::Changes>,
 }
 
 impl FromRef<AppState> for ApiKeys {

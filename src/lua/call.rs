@@ -14,10 +14,10 @@ use base::types;
 
 use super::candidate::{candidate, client_location, closest, scalar_text, Candidate, Output};
 use super::literal::{Table, Value};
-use super::netmask::Netmask;
 use super::select::{Checked, CheckedError};
 use super::{hash, libc, names, random, Env, Query};
 use crate::health::Check;
+use base::netmask::Netmask;
 
 /// A function call with checked arguments.
 #[derive(Debug)]

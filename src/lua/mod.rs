@@ -25,7 +25,6 @@ pub mod hash;
 mod libc;
 pub mod literal;
 pub mod names;
-pub mod netmask;
 pub mod random;
 pub mod sandbox;
 pub mod select;

@@ -35,9 +35,9 @@ use super::call::{self, Call};
 use super::candidate::Output;
 use super::guards::{bounded_concat, bounded_pattern_function, bounded_rep, fixed_setmetatable, read_only};
 use super::literal::{self, Value};
-use super::netmask::Netmask;
 use super::{random, Client, Env, EvalError, Query, ZonePrograms};
 use crate::health::Check;
+use base::netmask::Netmask;
 
 /// Names the sandbox defines besides the record functions.
 pub const GLOBALS: &[&str] = &[

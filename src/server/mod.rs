@@ -18,6 +18,7 @@ use std::time::Duration;
 use crate::answer::Responder;
 use crate::catalog::SharedCatalog;
 use crate::metrics::Metrics;
+use crate::transfer::TransferService;
 use crate::update::UpdateService;
 
 /// What every listener needs.
@@ -30,6 +31,8 @@ pub struct ListenerContext {
     pub shutdown: Arc<AtomicBool>,
     /// RFC 2136 UPDATE, answered on the runtime: it waits on the store.
     pub updates: Arc<UpdateService>,
+    /// Zone transfers (TCP only).
+    pub transfers: Arc<TransferService>,
     pub runtime: tokio::runtime::Handle,
 }
 

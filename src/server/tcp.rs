@@ -14,6 +14,7 @@ use tokio::sync::Semaphore;
 use super::{ListenerContext, ListenerSettings};
 use crate::answer::Query;
 use crate::answer::{Peer, Transport};
+use crate::transfer;
 use crate::update::UpdateService;
 
 /// Binds the TCP listener for `address`; returns it with its real address.
@@ -94,6 +95,18 @@ async fn connection(
         tokio::time::timeout(idle, reader.read_exact(&mut request))
             .await
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "message body not received in time"))??;
+        if transfer::is_transfer(&request) {
+            let mut messages = context.transfers.answer(&request, remote.ip()).await;
+            while let Some(message) = messages.recv().await {
+                framed.clear();
+                framed.extend_from_slice(&(message.len() as u16).to_be_bytes());
+                framed.extend_from_slice(&message);
+                tokio::time::timeout(idle, writer.write_all(&framed))
+                    .await
+                    .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "peer does not read the transfer"))??;
+            }
+            continue;
+        }
         if UpdateService::is_update(&request) {
             let Some(answer) = context.updates.answer(&request).await else {
                 continue;

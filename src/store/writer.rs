@@ -88,25 +88,43 @@ impl Store {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                let serial = |column: &str| -> Result<Option<u32>, StoreError> {
-                    Ok(row.try_get::<Option<i64>, _>(column)?.map(|value| value as u32))
-                };
-                Ok(ZoneChangeRow {
-                    id: row.try_get("id")?,
-                    zone: row.try_get("zone")?,
-                    kind: row.try_get("kind")?,
-                    old_serial: serial("old_serial")?,
-                    new_serial: serial("new_serial")?,
-                    removed: records_from_json(&row.try_get::<String, _>("removed")?)?,
-                    added: records_from_json(&row.try_get::<String, _>("added")?)?,
-                    author: row.try_get("author")?,
-                    created_at: row.try_get("created_at")?,
-                })
-            })
-            .collect()
+        change_rows(&rows)
     }
+
+    /// The latest `limit` journal entries of `zone`, newest first.
+    pub async fn recent_zone_changes(&self, zone: &str, limit: i64) -> Result<Vec<ZoneChangeRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, zone, kind, old_serial, new_serial, removed, added, author, created_at \
+             FROM zone_changes WHERE zone = $1 ORDER BY id DESC LIMIT $2",
+        )
+        .bind(zone)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        change_rows(&rows)
+    }
+}
+
+/// Journal rows as entries.
+fn change_rows(rows: &[sqlx::any::AnyRow]) -> Result<Vec<ZoneChangeRow>, StoreError> {
+    rows.iter()
+        .map(|row| {
+            let serial = |column: &str| -> Result<Option<u32>, StoreError> {
+                Ok(row.try_get::<Option<i64>, _>(column)?.map(|value| value as u32))
+            };
+            Ok(ZoneChangeRow {
+                id: row.try_get("id")?,
+                zone: row.try_get("zone")?,
+                kind: row.try_get("kind")?,
+                old_serial: serial("old_serial")?,
+                new_serial: serial("new_serial")?,
+                removed: records_from_json(&row.try_get::<String, _>("removed")?)?,
+                added: records_from_json(&row.try_get::<String, _>("added")?)?,
+                author: row.try_get("author")?,
+                created_at: row.try_get("created_at")?,
+            })
+        })
+        .collect()
 }
 
 impl Writer {

@@ -102,40 +102,52 @@ fn glob(pattern: &[&str], labels: &[String]) -> bool {
     }
 }
 
-/// Answers UPDATE messages.
-pub struct UpdateService {
+/// The TSIG keys of the server: those of `[[tsig]]`, and those made with
+/// `pooldns tsig add`, read from the store when a message names them.
+/// UPDATE and zone transfers share it.
+pub struct Keyring {
     store: Store,
-    /// `[[tsig]]`; keys made with `pooldns tsig add` are read from the
-    /// store when a request names them.
     keys: HashMap<Name, TsigKey>,
-    grants: Vec<Grant>,
     kek: Option<std::sync::Arc<crate::dnssec::crypto::KeyEncryptionKey>>,
 }
 
-/// One record of the prerequisite or update section.
-struct Entry {
-    name: Name,
-    rtype: u16,
-    class: DNSClass,
-    ttl: u32,
-    /// Presentation RDATA; `None` when the RDATA is empty.
-    content: Option<String>,
-}
-
-impl UpdateService {
-    /// A service with these keys and grants.
+impl Keyring {
+    /// A keyring of `keys`, and of the store's keys sealed with `kek`.
     pub fn new(
         store: Store,
         keys: Vec<TsigKey>,
-        grants: Vec<Grant>,
         kek: Option<std::sync::Arc<crate::dnssec::crypto::KeyEncryptionKey>>,
-    ) -> UpdateService {
-        UpdateService {
+    ) -> Keyring {
+        Keyring {
             store,
             keys: keys.into_iter().map(|key| (key.name.clone(), key)).collect(),
-            grants,
             kek,
         }
+    }
+
+    /// The keys of `[[tsig]]`, secrets read from their files.
+    pub fn from_config(
+        store: Store,
+        config: &crate::config::Config,
+        kek: Option<std::sync::Arc<crate::dnssec::crypto::KeyEncryptionKey>>,
+    ) -> Result<Keyring, String> {
+        let mut keys = Vec::new();
+        for key in &config.tsig {
+            let algorithm = tsig::Algorithm::from_name(&key.algorithm).ok_or_else(|| {
+                format!(
+                    "[[tsig]] {}: unknown algorithm {:?} (hmac-sha256, hmac-sha512 or hmac-sha1)",
+                    key.name, key.algorithm
+                )
+            })?;
+            let secret = match (&key.secret, &key.secret_file) {
+                (Some(secret), _) => secret.expose().to_string(),
+                (None, Some(path)) => std::fs::read_to_string(path)
+                    .map_err(|error| format!("[[tsig]] {}: cannot read {}: {error}", key.name, path.display()))?,
+                (None, None) => return Err(format!("[[tsig]] {}: no secret", key.name)),
+            };
+            keys.push(TsigKey::new(&key.name, algorithm, &secret)?);
+        }
+        Ok(Keyring::new(store, keys, kek))
     }
 
     /// Whether a TSIG key called `name` exists, configured or stored.
@@ -144,7 +156,7 @@ impl UpdateService {
     }
 
     /// The key called `name`: configured, or stored.
-    async fn key(&self, name: &Name) -> Option<TsigKey> {
+    pub async fn key(&self, name: &Name) -> Option<TsigKey> {
         if let Some(key) = self.keys.get(name) {
             return Some(key.clone());
         }
@@ -166,30 +178,37 @@ impl UpdateService {
             }
         }
     }
+}
 
-    /// The service of `[[tsig]]` and `[[update.grants]]`, secrets read from
-    /// their files.
+/// Answers UPDATE messages.
+pub struct UpdateService {
+    store: Store,
+    keyring: std::sync::Arc<Keyring>,
+    grants: Vec<Grant>,
+}
+
+/// One record of the prerequisite or update section.
+struct Entry {
+    name: Name,
+    rtype: u16,
+    class: DNSClass,
+    ttl: u32,
+    /// Presentation RDATA; `None` when the RDATA is empty.
+    content: Option<String>,
+}
+
+impl UpdateService {
+    /// A service with these keys and grants.
+    pub fn new(store: Store, keyring: std::sync::Arc<Keyring>, grants: Vec<Grant>) -> UpdateService {
+        UpdateService { store, keyring, grants }
+    }
+
+    /// The service of `[[update.grants]]` over `keyring`.
     pub fn from_config(
         store: Store,
         config: &crate::config::Config,
-        kek: Option<std::sync::Arc<crate::dnssec::crypto::KeyEncryptionKey>>,
+        keyring: std::sync::Arc<Keyring>,
     ) -> Result<UpdateService, String> {
-        let mut keys = Vec::new();
-        for key in &config.tsig {
-            let algorithm = tsig::Algorithm::from_name(&key.algorithm).ok_or_else(|| {
-                format!(
-                    "[[tsig]] {}: unknown algorithm {:?} (hmac-sha256, hmac-sha512 or hmac-sha1)",
-                    key.name, key.algorithm
-                )
-            })?;
-            let secret = match (&key.secret, &key.secret_file) {
-                (Some(secret), _) => secret.expose().to_string(),
-                (None, Some(path)) => std::fs::read_to_string(path)
-                    .map_err(|error| format!("[[tsig]] {}: cannot read {}: {error}", key.name, path.display()))?,
-                (None, None) => return Err(format!("[[tsig]] {}: no secret", key.name)),
-            };
-            keys.push(TsigKey::new(&key.name, algorithm, &secret)?);
-        }
         let absolute = |text: &str| {
             let text = if text.ends_with('.') {
                 text.to_string()
@@ -209,7 +228,7 @@ impl UpdateService {
                 types: grant.types.clone(),
             });
         }
-        Ok(UpdateService::new(store, keys, grants, kek))
+        Ok(UpdateService::new(store, keyring, grants))
     }
 
     /// Whether `wire` is an UPDATE message (opcode 5).
@@ -233,7 +252,7 @@ impl UpdateService {
         };
         // The key, and whether the signature holds.
         let found = match &signed {
-            Some(signed) => self.key(&signed.key_name).await,
+            Some(signed) => self.keyring.key(&signed.key_name).await,
             None => None,
         };
         let key = match &signed {

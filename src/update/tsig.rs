@@ -276,8 +276,9 @@ pub fn verify(wire: &[u8], signed: &Signed, key: &TsigKey, now: u64) -> Result<(
 }
 
 /// Appends a TSIG record to `response` (whose ARCOUNT it bumps), signed
-/// with `key` over the request's MAC and the response (RFC 8945 §5.3).
-pub fn sign(response: &mut Vec<u8>, request: &Signed, key: &TsigKey, now: u64, error: u16) {
+/// with `key` over the request's MAC and the response (RFC 8945 §5.3);
+/// returns the MAC, which the next message of a transfer chains on.
+pub fn sign(response: &mut Vec<u8>, request: &Signed, key: &TsigKey, now: u64, error: u16) -> Vec<u8> {
     let time_signed = now;
     let other: Vec<u8> = if error == BADTIME {
         now.to_be_bytes()[2..].to_vec()
@@ -301,6 +302,31 @@ pub fn sign(response: &mut Vec<u8>, request: &Signed, key: &TsigKey, now: u64, e
     rdata.extend_from_slice(&(other.len() as u16).to_be_bytes());
     rdata.extend_from_slice(&other);
     append(response, &key.name, &rdata);
+    mac.as_ref().to_vec()
+}
+
+/// Signs a message of a transfer after the first (RFC 8945 §5.3.1): the
+/// MAC covers the previous message's MAC, this message and the timers
+/// only. Returns the MAC for the next message.
+pub fn sign_next(response: &mut Vec<u8>, previous_mac: &[u8], request: &Signed, key: &TsigKey, now: u64) -> Vec<u8> {
+    let mut data = Vec::with_capacity(response.len() + 64);
+    data.extend_from_slice(&(previous_mac.len() as u16).to_be_bytes());
+    data.extend_from_slice(previous_mac);
+    data.extend_from_slice(response);
+    data.extend_from_slice(&now.to_be_bytes()[2..]);
+    data.extend_from_slice(&request.fudge.to_be_bytes());
+    let mac = hmac::sign(&hmac::Key::new(key.algorithm.ring(), &key.secret), &data);
+    let mut rdata = Vec::new();
+    rdata.extend_from_slice(key.algorithm.wire_name().as_wire());
+    rdata.extend_from_slice(&now.to_be_bytes()[2..]);
+    rdata.extend_from_slice(&request.fudge.to_be_bytes());
+    rdata.extend_from_slice(&(mac.as_ref().len() as u16).to_be_bytes());
+    rdata.extend_from_slice(mac.as_ref());
+    rdata.extend_from_slice(&request.original_id.to_be_bytes());
+    rdata.extend_from_slice(&0u16.to_be_bytes());
+    rdata.extend_from_slice(&0u16.to_be_bytes());
+    append(response, &key.name, &rdata);
+    mac.as_ref().to_vec()
 }
 
 /// Appends a TSIG record carrying `error` and no MAC (RFC 8945 §5.3.2: a

@@ -101,6 +101,120 @@ impl Knotd {
         knot
     }
 
+    /// A Knot secondary of `zones` (names), transferring them from
+    /// `primary` (signed with `key`, `(name, algorithm, base64 secret)`,
+    /// when given) and accepting its NOTIFY; `catalog` names a catalog
+    /// zone (RFC 9432) of `primary` whose members Knot serves too. Waits
+    /// until every zone of `zones` is served.
+    pub fn secondary(
+        zones: &[&str],
+        catalog: Option<&str>,
+        primary: SocketAddr,
+        key: Option<(&str, &str, &str)>,
+    ) -> Self {
+        let binary = require("knotd", "knot");
+        let dir = tempfile::Builder::new()
+            .prefix("knotd-secondary-")
+            .tempdir()
+            .expect("create temporary directory");
+        let addr: SocketAddr = ([127, 0, 0, 1], free_port()).into();
+        let state = dir.path().display().to_string();
+        let mut config = String::new();
+        writeln!(config, "server:").unwrap();
+        writeln!(config, "    rundir: \"{state}\"").unwrap();
+        writeln!(config, "    listen: {}@{}", addr.ip(), addr.port()).unwrap();
+        writeln!(
+            config,
+            "    udp-workers: 1\n    tcp-workers: 1\n    background-workers: 1"
+        )
+        .unwrap();
+        writeln!(config, "log:\n  - target: stderr\n    any: info").unwrap();
+        writeln!(config, "database:\n    storage: \"{state}\"").unwrap();
+        if let Some((name, algorithm, secret)) = key {
+            writeln!(
+                config,
+                "key:\n  - id: {name}\n    algorithm: {algorithm}\n    secret: {secret}"
+            )
+            .unwrap();
+        }
+        writeln!(
+            config,
+            "remote:\n  - id: primary\n    address: {}@{}",
+            primary.ip(),
+            primary.port()
+        )
+        .unwrap();
+        if let Some((name, _, _)) = key {
+            writeln!(config, "    key: {name}").unwrap();
+        }
+        writeln!(
+            config,
+            "acl:\n  - id: notify\n    address: {}\n    action: notify",
+            primary.ip()
+        )
+        .unwrap();
+        writeln!(config, "template:\n  - id: default\n    storage: \"{state}\"").unwrap();
+        writeln!(
+            config,
+            "    master: primary\n    acl: notify\n    zonefile-sync: -1\n    zonefile-load: none"
+        )
+        .unwrap();
+        writeln!(config, "    journal-content: changes\n    semantic-checks: off").unwrap();
+        if catalog.is_some() {
+            writeln!(
+                config,
+                "  - id: members\n    storage: \"{state}\"\n    master: primary\n    acl: notify"
+            )
+            .unwrap();
+            writeln!(
+                config,
+                "    zonefile-sync: -1\n    zonefile-load: none\n    journal-content: changes"
+            )
+            .unwrap();
+        }
+        writeln!(config, "zone:").unwrap();
+        for name in zones {
+            writeln!(config, "  - domain: \"{}\"", absolute(name)).unwrap();
+        }
+        if let Some(catalog) = catalog {
+            writeln!(
+                config,
+                "  - domain: \"{}\"\n    catalog-role: interpret\n    catalog-template: members",
+                absolute(catalog)
+            )
+            .unwrap();
+        }
+        let config_path = dir.path().join("knot.conf");
+        fs::write(&config_path, config).expect("write knot.conf");
+        let log = dir.path().join("knotd.log");
+        let (stdout, stderr) = log_stdio(&log);
+        let child = Command::new(&binary)
+            .arg("--config")
+            .arg(&config_path)
+            .stdin(Stdio::null())
+            .stdout(stdout)
+            .stderr(stderr)
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {}: {e}", binary.display()));
+        let mut knot = Self {
+            child,
+            _state: dir,
+            log,
+            addr,
+        };
+        for name in zones {
+            knot.wait_for_zone(name);
+        }
+        knot
+    }
+
+    /// The end of Knot's log, for test failure messages.
+    pub fn log_tail(&self) -> String {
+        let text = fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(30)..].join("\n")
+    }
+
     /// Waits until Knot answers the SOA of `zone` authoritatively.
     fn wait_for_zone(&mut self, zone: &str) {
         let deadline = Instant::now() + STARTUP_TIMEOUT;
@@ -123,6 +237,15 @@ impl Knotd {
             );
             thread::sleep(Duration::from_millis(100));
         }
+    }
+}
+
+/// `name` with the trailing dot.
+fn absolute(name: &str) -> String {
+    if name.ends_with('.') {
+        name.to_string()
+    } else {
+        format!("{name}.")
     }
 }
 

@@ -8,6 +8,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
+use base::netmask::Netmask;
 use serde_json::{json, Value};
 
 use super::{body, check_server, find_zone, locked, require_write, shape, PdnsError};
@@ -69,7 +70,7 @@ fn check_values(kind: &str, values: &[String]) -> Result<(), PdnsError> {
     let bad = |value: &str, what: &str| PdnsError::new(422, format!("{kind} value '{value}' is not {what}"));
     for value in values {
         match kind {
-            "ALLOW-AXFR-FROM" if value != "AUTO-NS" && !is_network(value) => {
+            "ALLOW-AXFR-FROM" if value != "AUTO-NS" && value.parse::<Netmask>().is_err() => {
                 return Err(bad(value, "an address or a network"))
             }
             "ALSO-NOTIFY" if value.parse::<IpAddr>().is_err() && value.parse::<SocketAddr>().is_err() => {
@@ -79,15 +80,6 @@ fn check_values(kind: &str, values: &[String]) -> Result<(), PdnsError> {
         }
     }
     Ok(())
-}
-
-fn is_network(text: &str) -> bool {
-    let (address, length) = text.split_once('/').unwrap_or((text, ""));
-    let Ok(address) = address.parse::<IpAddr>() else {
-        return false;
-    };
-    let max = if address.is_ipv4() { 32 } else { 128 };
-    length.is_empty() || length.parse::<u8>().is_ok_and(|length| length <= max)
 }
 
 /// The metadata of a zone as shown: stored kinds, plus those that come

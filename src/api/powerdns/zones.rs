@@ -291,7 +291,7 @@ async fn apply_settings(
                 .as_str()
                 .ok_or_else(|| PdnsError::new(422, "master_tsig_key_ids must be strings"))?;
             let name = crate::update::tsig::key_name(id).map_err(|error| PdnsError::new(422, error))?;
-            if !state.updates.has_key(&name).await {
+            if !state.keyring.has_key(&name).await {
                 let bare = id.trim_end_matches('.');
                 return Err(PdnsError::new(
                     422,
@@ -425,15 +425,22 @@ pub async fn rectify(
     Ok(Json(json!({ "result": "Rectified" })))
 }
 
-/// `PUT .../notify`: there are no secondaries to notify yet.
+/// `PUT .../notify`: the zone's secondaries are told (again) of its
+/// current serial.
 pub async fn notify(
     caller: Caller,
     State(state): State<AppState>,
     Path((server, id)): Path<(String, String)>,
 ) -> Result<Json<Value>, PdnsError> {
     check_server(&server)?;
-    find_zone(&state, &caller, &id).await?;
-    Ok(Json(json!({ "result": "No secondaries to notify" })))
+    let (zone, _) = find_zone(&state, &caller, &id).await?;
+    let serial = state.catalog.load().zone(&zone).map(|snapshot| snapshot.zone.serial());
+    match (&state.notify, serial) {
+        (Some(changes), Some(serial)) if changes.send((zone, serial)).is_ok() => {
+            Ok(Json(json!({ "result": "Notification queued" })))
+        }
+        _ => Err(PdnsError::new(500, "the zone's secondaries cannot be notified now")),
+    }
 }
 
 /// `PUT .../axfr-retrieve`: zones here are primaries, as PowerDNS says of

@@ -1,5 +1,5 @@
-//! Netmasks as LUA records write them: `192.0.2.0/24`, `2001:db8::/32`,
-//! or a bare address meaning a single host.
+//! Netmasks as LUA records and access lists write them: `192.0.2.0/24`,
+//! `2001:db8::/32`, or a bare address meaning a single host.
 
 use std::net::IpAddr;
 use std::str::FromStr;
