@@ -29,6 +29,15 @@ pub struct Config {
     pub tsig: Vec<TsigConfig>,
     pub update: UpdateConfig,
     pub transfer: TransferConfig,
+    pub catalog: CatalogConfig,
+}
+
+/// `[catalog]`: a catalog zone (RFC 9432) listing every zone served.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CatalogConfig {
+    /// The catalog zone's name ("catalog.invalid"); none: no catalog.
+    pub zone: Option<String>,
 }
 
 /// `[transfer]`: zone transfers out (AXFR, IXFR) and NOTIFY.

@@ -26,6 +26,7 @@
 //! | `alias`   | ALIAS targets, resolved in the background and cached        |
 //! | `geoip`   | MaxMind databases for the geographic LUA functions          |
 //! | `catalog` | the snapshots served                                        |
+//! | `catalog_zone` | the RFC 9432 catalog zone listing every zone served    |
 //! | `loader`  | keeps the catalog in step with the store                    |
 //! | `pool`    | pool allocations, their DNS, delegations, the reconciler    |
 //! | `roller`  | moves DNSSEC key rollovers forward, asking parent servers   |
@@ -43,6 +44,7 @@ pub mod alias;
 pub mod answer;
 pub mod api;
 pub mod catalog;
+pub mod catalog_zone;
 pub mod change;
 pub mod cli;
 pub mod config;

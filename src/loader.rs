@@ -18,6 +18,7 @@ use data_encoding::BASE64;
 
 use crate::alias::Aliases;
 use crate::catalog::{Catalog, SharedCatalog, Snapshot};
+use crate::catalog_zone::CatalogZone;
 use crate::dnssec::cache::SignatureCache;
 use crate::dnssec::crypto::Algorithm;
 use crate::dnssec::keys::{KeyError, SealedKey};
@@ -66,6 +67,8 @@ pub struct Loader {
     computing: Computing,
     /// Told of every zone whose snapshot changed, for NOTIFY.
     changes: Option<crate::transfer::notify::Changes>,
+    /// The catalog zone, when one is configured, as last built.
+    catalog_zone: Option<CatalogZone>,
 }
 
 /// Whether the first load finished, and which zones failed to load; read
@@ -116,7 +119,13 @@ impl Loader {
             status: Arc::new(LoadStatus::default()),
             computing,
             changes: None,
+            catalog_zone: None,
         }
+    }
+
+    /// Serves the catalog zone `apex` (RFC 9432) listing every zone.
+    pub fn serve_catalog_zone(&mut self, apex: Name) {
+        self.catalog_zone = Some(CatalogZone::new(apex));
     }
 
     /// Reports every zone whose snapshot changes to `changes`.
@@ -196,8 +205,40 @@ impl Loader {
                 },
             );
         }
+        self.sync_catalog_zone(&versions);
         self.status.loaded.store(true, Ordering::Release);
         Ok(())
+    }
+
+    /// Rebuilds the catalog zone when the set of zones changed.
+    fn sync_catalog_zone(&mut self, versions: &[ZoneVersion]) {
+        let Some(current) = &self.catalog_zone else {
+            return;
+        };
+        let apex = current.apex.to_string();
+        let members = versions
+            .iter()
+            .filter(|zone| zone.name != apex)
+            .map(|zone| (zone.id, zone.name.clone()))
+            .collect();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_secs() as u32);
+        let Some(next) = current.with_members(members, now) else {
+            return;
+        };
+        match next.snapshot() {
+            Ok(snapshot) => {
+                let snapshot = Arc::new(snapshot);
+                self.publish(|catalog| catalog.with_zone(snapshot.clone()));
+                tracing::info!(zone = %next.apex, members = next.members.len(), serial = next.serial, "catalog zone built");
+                if let Some(changes) = &self.changes {
+                    let _ = changes.send((next.apex.clone(), next.serial));
+                }
+                self.catalog_zone = Some(next);
+            }
+            Err(error) => tracing::error!(zone = %next.apex, %error, "catalog zone not built"),
+        }
     }
 
     /// Syncs every `interval` until `shutdown` is set.

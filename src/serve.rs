@@ -83,6 +83,17 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     // zone's ALSO-NOTIFY.
     let (notifier, changes) = Notifier::new(store.clone(), config.transfer.notify.clone());
     loader.report_changes(changes.clone());
+    if let Some(name) = &config.catalog.zone {
+        let absolute = if name.ends_with('.') {
+            name.clone()
+        } else {
+            format!("{name}.")
+        };
+        let apex = base::name::Name::parse(&absolute, None)
+            .map_err(|error| anyhow::anyhow!("[catalog] zone {name:?}: {error}"))?
+            .to_lowercase();
+        loader.serve_catalog_zone(apex);
+    }
     tokio::spawn(notifier.run());
     loader.sync().await.context("loading zones from the store")?;
     let status = loader.status();

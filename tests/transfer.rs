@@ -54,6 +54,11 @@ fn call(server: &Pooldns, method: &str, path: &str, body: &Value) -> u16 {
         .status
 }
 
+/// A free loopback address for a secondary.
+fn local() -> std::net::SocketAddr {
+    ([127, 0, 0, 1], testkit::free_port()).into()
+}
+
 /// The answer lines of `dig +short` at `server`.
 fn short(server: std::net::SocketAddr, name: &str, qtype: &str) -> Vec<String> {
     testkit::dig::short(server, name, qtype)
@@ -84,7 +89,13 @@ fn transfer_rcode(server: std::net::SocketAddr, zone: &str, qtype: RecordType) -
 #[test]
 fn knot_takes_the_zone_by_axfr_with_tsig_then_follows_by_ixfr() {
     let (server, _dir) = serve(&[("xfr.test", zone_text("xfr.test", 800))], "tsig_keys = [\"xfr\"]");
-    let knot = Knotd::secondary(&["xfr.test"], None, server.dns, Some(("xfr", "hmac-sha256", SECRET)));
+    let knot = Knotd::secondary(
+        local(),
+        &["xfr.test"],
+        None,
+        server.dns,
+        Some(("xfr", "hmac-sha256", SECRET)),
+    );
     for (name, qtype) in [
         ("xfr.test", "SOA"),
         ("www.xfr.test", "A"),
@@ -142,7 +153,7 @@ fn a_signed_zone_validates_at_the_secondary() {
     wait_until("the zone to be signed", WAIT, || {
         !short(server.dns, "sig.test", "DNSKEY").is_empty()
     });
-    let knot = Knotd::secondary(&["sig.test"], None, server.dns, None);
+    let knot = Knotd::secondary(local(), &["sig.test"], None, server.dns, None);
     let anchors = anchor_file(server.dns, "sig.test", server.dir());
     for name in ["www.sig.test", "host7.sig.test"] {
         let result = validates(knot.addr, &anchors, "sig.test", name);
@@ -215,4 +226,53 @@ fn transfers_need_an_allowed_address_or_key() {
         .expect("UDP")
         .expect("an answer");
     assert_eq!(decode(&reply).response_code, ResponseCode::Refused);
+}
+
+#[test]
+fn a_knot_secondary_of_the_catalog_zone_serves_zones_created_later() {
+    let knot_addr = local();
+    let transfer =
+        format!("allow = [\"127.0.0.1\"]\nnotify = [\"{knot_addr}\"]\n[catalog]\nzone = \"catalog.invalid\"");
+    let (server, _dir) = serve(&[("first.test", zone_text("first.test", 2))], &transfer);
+    assert_eq!(short(server.dns, "version.catalog.invalid", "TXT"), ["\"2\""]);
+    assert_eq!(
+        short(server.dns, "catalog.invalid", "PTR").len(),
+        0,
+        "members are below zones."
+    );
+    let knot = Knotd::secondary(knot_addr, &[], Some("catalog.invalid"), server.dns, None);
+    let served = || short(knot.addr, "www.first.test", "A") == ["192.0.2.1"];
+    let deadline = std::time::Instant::now() + WAIT;
+    while !served() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "Knot did not serve the member:\n{}",
+            knot.log_tail()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // A zone created later appears on the secondary by itself.
+    let create = json!({"name": "later.test.", "kind": "Native", "nameservers": ["ns1.later.test."],
+                        "rrsets": [{"name": "www.later.test.", "type": "A", "ttl": 300,
+                                    "records": [{"content": "192.0.2.77", "disabled": false}]}]});
+    assert_eq!(call(&server, "POST", "/api/v1/servers/localhost/zones", &create), 201);
+    wait_until("Knot to serve the new zone", WAIT, || {
+        short(knot.addr, "www.later.test", "A") == ["192.0.2.77"]
+    });
+
+    // And goes when it is deleted.
+    assert_eq!(
+        call(
+            &server,
+            "DELETE",
+            "/api/v1/servers/localhost/zones/later.test.",
+            &json!({})
+        ),
+        204
+    );
+    wait_until("Knot to drop the deleted zone", WAIT, || {
+        short(knot.addr, "www.later.test", "A").is_empty()
+    });
+    assert_eq!(short(knot.addr, "www.first.test", "A"), ["192.0.2.1"]);
 }

@@ -101,12 +101,13 @@ impl Knotd {
         knot
     }
 
-    /// A Knot secondary of `zones` (names), transferring them from
-    /// `primary` (signed with `key`, `(name, algorithm, base64 secret)`,
-    /// when given) and accepting its NOTIFY; `catalog` names a catalog
-    /// zone (RFC 9432) of `primary` whose members Knot serves too. Waits
-    /// until every zone of `zones` is served.
+    /// A Knot secondary on `addr` of `zones` (names), transferring them
+    /// from `primary` (signed with `key`, `(name, algorithm, base64
+    /// secret)`, when given) and accepting its NOTIFY; `catalog` names a
+    /// catalog zone (RFC 9432) of `primary` whose members Knot serves too.
+    /// Waits until every zone of `zones` is served.
     pub fn secondary(
+        addr: SocketAddr,
         zones: &[&str],
         catalog: Option<&str>,
         primary: SocketAddr,
@@ -117,7 +118,6 @@ impl Knotd {
             .prefix("knotd-secondary-")
             .tempdir()
             .expect("create temporary directory");
-        let addr: SocketAddr = ([127, 0, 0, 1], free_port()).into();
         let state = dir.path().display().to_string();
         let mut config = String::new();
         writeln!(config, "server:").unwrap();
