@@ -100,6 +100,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let health_task = health.start(shutdown.clone());
     let poll = Duration::from_millis(config.store.poll_interval_ms);
     let loader_task = tokio::spawn(loader.run(poll, shutdown.clone()));
+    // Other servers' writes wake the loader too (PostgreSQL only).
+    let listen_task = tokio::spawn({
+        let store = store.clone();
+        let shutdown = shutdown.clone();
+        async move { store.listen_for_writes(shutdown).await }
+    });
     let roller = Roller::new(
         store.clone(),
         catalog.clone(),
@@ -204,6 +210,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         task.abort();
     }
     let _ = loader_task.await;
+    let _ = listen_task.await;
     let _ = roller_task.await;
     let _ = health_task.await;
     if let Some(task) = alias_task {

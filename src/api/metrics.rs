@@ -52,6 +52,18 @@ pub(super) async fn render(State(state): State<AppState>) -> impl IntoResponse {
         "Stored zones that could not be loaded.",
     );
     out.sample("pooldns_zones_failed", &[], state.status.failures().len());
+    // A server that lost its database keeps answering from its snapshots;
+    // this says so.
+    let reachable = matches!(
+        tokio::time::timeout(std::time::Duration::from_secs(2), state.store.ping()).await,
+        Ok(Ok(()))
+    );
+    out.family(
+        "pooldns_store_reachable",
+        "gauge",
+        "1 when the store answers, 0 while zones are served from the last snapshots only.",
+    );
+    out.sample("pooldns_store_reachable", &[], u8::from(reachable));
 
     let rolls = state.rolls.rolls();
     out.family(

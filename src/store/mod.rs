@@ -34,9 +34,33 @@ pub use zones::{StoredRecord, ZoneSummary, ZoneVersion};
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
-    /// Woken by every committed write of this process, so its loader need
-    /// not wait for the next poll.
+    /// Woken by every committed write of this process, and on PostgreSQL
+    /// of every process sharing the database, so loaders need not wait for
+    /// the next poll.
     written: Arc<tokio::sync::Notify>,
+    /// The PostgreSQL URL, for the connection that listens for writes.
+    listen_url: Option<Arc<str>>,
+}
+
+/// The PostgreSQL channel every write transaction notifies on commit.
+const WRITES_CHANNEL: &str = "pooldns_writes";
+
+/// Wakes `written` for every notification on [`WRITES_CHANNEL`]; returns
+/// why listening stopped.
+async fn listen(url: &str, written: &tokio::sync::Notify) -> sqlx::Error {
+    let mut listener = match sqlx::postgres::PgListener::connect(url).await {
+        Ok(listener) => listener,
+        Err(error) => return error,
+    };
+    if let Err(error) = listener.listen(WRITES_CHANNEL).await {
+        return error;
+    }
+    loop {
+        match listener.recv().await {
+            Ok(_) => written.notify_one(),
+            Err(error) => return error,
+        }
+    }
 }
 
 /// Which database the store runs on.
@@ -149,7 +173,34 @@ impl Store {
             pool,
             backend,
             written: Arc::new(tokio::sync::Notify::new()),
+            listen_url: (backend == Backend::Postgres).then(|| Arc::from(url)),
         })
+    }
+
+    /// On PostgreSQL, listens for the writes of every process sharing the
+    /// database (LISTEN/NOTIFY) until `shutdown`, waking [`Store::written`]
+    /// for each; reconnects after a failure. Polling still catches what a
+    /// broken connection missed. Does nothing on SQLite.
+    pub async fn listen_for_writes(&self, shutdown: Arc<std::sync::atomic::AtomicBool>) {
+        let Some(url) = &self.listen_url else {
+            return;
+        };
+        let mut failing = false;
+        while !shutdown.load(std::sync::atomic::Ordering::Relaxed) {
+            let error = tokio::select! {
+                error = listen(url, &self.written) => error,
+                () = async {
+                    while !shutdown.load(std::sync::atomic::Ordering::Relaxed) {
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                } => return,
+            };
+            if !failing {
+                tracing::warn!(%error, "not listening for other servers' writes; polling only");
+            }
+            failing = true;
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
     }
 
     /// The database in use.

@@ -144,7 +144,15 @@ impl Writer {
     }
 
     /// Commits everything written, and wakes this process's loader.
-    pub async fn commit(self) -> Result<(), StoreError> {
+    pub async fn commit(mut self) -> Result<(), StoreError> {
+        if self.backend == Backend::Postgres {
+            // Delivered to every listening server when the transaction
+            // commits, never when it rolls back.
+            sqlx::query("SELECT pg_notify($1, '')")
+                .bind(super::WRITES_CHANNEL)
+                .execute(&mut *self.tx)
+                .await?;
+        }
         self.tx.commit().await?;
         self.written.notify_one();
         Ok(())

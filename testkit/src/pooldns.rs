@@ -92,6 +92,8 @@ pub struct PooldnsOptions {
     /// `[store] url`; `None` uses a fresh SQLite file in the instance's
     /// temporary directory.
     pub store_url: Option<String>,
+    /// `[store] poll_interval_ms`; `None` keeps the default.
+    pub store_poll_ms: Option<u64>,
     /// `[dns] tcp_idle_timeout` in seconds; `None` keeps the default.
     pub tcp_idle_timeout: Option<u64>,
     /// Further lines of the `[dns]` section, e.g. `ecs = true` (a TOML table
@@ -107,6 +109,7 @@ impl PooldnsOptions {
         Self {
             zones_dir: zones_dir.into(),
             store_url: None,
+            store_poll_ms: None,
             tcp_idle_timeout: None,
             dns_config: String::new(),
             extra_config: String::new(),
@@ -166,6 +169,9 @@ impl Pooldns {
         writeln!(config, "listen = {}", toml_string(&api.to_string())).unwrap();
         writeln!(config, "\n[store]").unwrap();
         writeln!(config, "url = {}", toml_string(&store_url)).unwrap();
+        if let Some(ms) = options.store_poll_ms {
+            writeln!(config, "poll_interval_ms = {ms}").unwrap();
+        }
         writeln!(config, "\n[zones]").unwrap();
         writeln!(config, "directory = {}", toml_string(&zones_dir.to_string_lossy())).unwrap();
         config.push_str(&options.extra_config);
