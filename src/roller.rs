@@ -20,7 +20,7 @@ use base::types;
 use crate::catalog::SharedCatalog;
 use crate::dnssec::roll::{self, Phase, Step, Timing};
 use crate::dnssec::KeyRole;
-use crate::store::{RollUpdate, Store, StoreError, StoredRoll};
+use crate::store::{Duty, Leadership, RollUpdate, Store, StoreError, StoredRoll};
 
 /// A rollover just started.
 #[derive(Debug)]
@@ -161,22 +161,30 @@ impl Roller {
 
     /// Ticks every `interval` until `shutdown` is set.
     pub async fn run(mut self, interval: Duration, shutdown: Arc<AtomicBool>) {
+        // Nodes sharing a store take steps one at a time: the one holding
+        // the lock does.
+        let mut leadership = Leadership::new(self.store.clone(), Duty::Rollover);
         while !shutdown.load(Ordering::Relaxed) {
             tokio::time::sleep(interval).await;
-            if let Err(error) = self.tick().await {
+            let lead = leadership.hold().await;
+            if let Err(error) = self.tick(lead).await {
                 tracing::warn!(%error, "key rollovers not advanced");
             }
         }
     }
 
-    /// Advances every roll whose wait is over by one step.
-    pub async fn tick(&mut self) -> Result<(), StoreError> {
+    /// Reads the rolls in progress and, when `lead`, advances every roll
+    /// whose wait is over by one step.
+    pub async fn tick(&mut self, lead: bool) -> Result<(), StoreError> {
         let rolls = self.store.rolls().await?;
         *self
             .status
             .rolls
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = rolls.clone();
+        if !lead {
+            return Ok(());
+        }
         let now = unix_now();
         for roll in rolls {
             if now < roll.next_at as u64 {

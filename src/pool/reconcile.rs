@@ -2,20 +2,14 @@
 //! allocations. It sweeps lapsed reservations, finishes releases, writes
 //! and retries provider delegations with backoff, recreates what is
 //! missing and deletes zones the pool created that no allocation owns.
-//! With PostgreSQL one node reconciles at a time, holding an advisory
-//! lock on a connection of its own: when that node dies its connection
-//! closes, the lock is freed, and another node takes over on its next
-//! tick.
+//! With PostgreSQL one node reconciles at a time (see
+//! [`crate::store::Leadership`]): when it dies another takes over on its
+//! next tick.
 
 use std::collections::BTreeSet;
 
-use sqlx::Row;
-
 use super::{records, remove_zone_and_delegation, Pools};
-use crate::store::{Backend, Store};
-
-/// Advisory lock key of the reconciler ("pooldns" in ASCII, truncated).
-const LOCK_KEY: i64 = 0x706f_6f6c_646e;
+use crate::store::{Duty, Leadership};
 
 /// What one pass did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -31,7 +25,7 @@ pub struct Pass {
 impl Pools {
     /// Runs the reconciler until the process ends.
     pub async fn reconcile_forever(self) {
-        let mut leadership = Leadership::new(self.store.clone());
+        let mut leadership = Leadership::new(self.store.clone(), Duty::Reconciler);
         let mut ticker = tokio::time::interval(self.settings.reconcile_interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -176,49 +170,5 @@ impl Pools {
             pass.orphans += 1;
         }
         Ok(())
-    }
-}
-
-/// Whether this node is the one that reconciles.
-struct Leadership {
-    store: Store,
-    /// The connection holding the PostgreSQL advisory lock.
-    held: Option<sqlx::pool::PoolConnection<sqlx::Any>>,
-}
-
-impl Leadership {
-    fn new(store: Store) -> Leadership {
-        Leadership { store, held: None }
-    }
-
-    /// True when this node may reconcile now: always with SQLite (one
-    /// node), with PostgreSQL while it holds the lock.
-    async fn hold(&mut self) -> bool {
-        if self.store.backend() == Backend::Sqlite {
-            return true;
-        }
-        if let Some(connection) = self.held.as_mut() {
-            // A lost connection has lost the lock with it.
-            if sqlx::query("SELECT 1").execute(&mut **connection).await.is_ok() {
-                return true;
-            }
-            self.held = None;
-        }
-        let Ok(mut connection) = self.store.connection().await else {
-            return false;
-        };
-        let locked = sqlx::query("SELECT pg_try_advisory_lock($1) AS locked")
-            .bind(LOCK_KEY)
-            .fetch_one(&mut *connection)
-            .await
-            .and_then(|row| row.try_get::<bool, _>("locked"));
-        match locked {
-            Ok(true) => {
-                tracing::info!("this node now runs the pool reconciler");
-                self.held = Some(connection);
-                true
-            }
-            _ => false,
-        }
     }
 }

@@ -8,6 +8,7 @@
 
 mod health;
 mod keys;
+mod leadership;
 mod metadata;
 mod pool;
 mod tsig;
@@ -23,6 +24,7 @@ use sqlx::AnyPool;
 
 pub use health::HealthCheckRow;
 pub use keys::{DnssecSettings, NewKey, RollUpdate, StoredKey, StoredRoll};
+pub use leadership::{Duty, Leadership};
 pub use metadata::StoredComment;
 pub use pool::{Allocation, AuditEntry};
 pub use tsig::StoredTsigKey;

@@ -10,7 +10,7 @@ use base::name::Name;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
-use crate::store::Store;
+use crate::store::{Duty, Leadership, Store};
 
 /// How often one secondary is told about one change before giving up
 /// (RFC 1996 §3.6: a few times, with growing intervals).
@@ -43,9 +43,14 @@ impl Notifier {
         )
     }
 
-    /// Notifies until the channel closes.
+    /// Notifies until the channel closes. Nodes sharing a store all see
+    /// every change; the one holding the lock tells the secondaries.
     pub async fn run(mut self) {
+        let mut leadership = Leadership::new(self.store.clone(), Duty::Notify);
         while let Some((zone, serial)) = self.changes.recv().await {
+            if !leadership.hold().await {
+                continue;
+            }
             let mut targets = self.targets.clone();
             match self.store.zone_metadata(&zone.to_string()).await {
                 Ok(metadata) => {
