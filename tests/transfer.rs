@@ -276,3 +276,22 @@ fn a_knot_secondary_of_the_catalog_zone_serves_zones_created_later() {
     });
     assert_eq!(short(knot.addr, "www.first.test", "A"), ["192.0.2.1"]);
 }
+
+#[test]
+fn nsd_takes_the_zone_by_axfr() {
+    let (server, _dir) = serve(&[("nsd.test", zone_text("nsd.test", 300))], "allow = [\"127.0.0.1\"]");
+    let nsd = testkit::nsd::Nsd::secondary(&["nsd.test"], server.dns);
+    for (name, qtype) in [
+        ("nsd.test", "SOA"),
+        ("nsd.test", "NS"),
+        ("www.nsd.test", "A"),
+        ("host299.nsd.test", "A"),
+        ("mail.nsd.test", "MX"),
+    ] {
+        assert_eq!(
+            short(nsd.addr, name, qtype),
+            short(server.dns, name, qtype),
+            "{name} {qtype}"
+        );
+    }
+}

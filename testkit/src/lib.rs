@@ -35,6 +35,7 @@ pub mod knot;
 pub mod message;
 pub mod mmdb;
 pub mod mocks;
+pub mod nsd;
 pub mod pdns;
 pub mod pdns_api;
 pub mod pool;
