@@ -32,6 +32,9 @@ pub struct Snapshot {
     /// The compiled LUA records, when the zone has any and LUA records
     /// are answered.
     pub programs: Option<Arc<ZonePrograms>>,
+    /// The zone is being loaded: it is answered SERVFAIL until its real
+    /// snapshot replaces this one.
+    pub loading: bool,
 }
 
 impl Snapshot {
@@ -41,6 +44,16 @@ impl Snapshot {
             zone,
             signed: None,
             programs: None,
+            loading: false,
+        }
+    }
+
+    /// A stand-in for zone `apex` while it loads, so that its queries get
+    /// SERVFAIL rather than REFUSED, and other zones need not wait.
+    pub fn loading(apex: &Name) -> Snapshot {
+        Snapshot {
+            loading: true,
+            ..Snapshot::plain(Zone::build(apex, Vec::new()))
         }
     }
 

@@ -138,9 +138,32 @@ impl Loader {
         self.status.clone()
     }
 
-    /// Brings the catalog up to date with the store once.
-    pub async fn sync(&mut self) -> Result<(), StoreError> {
+    /// Serves every stored zone as loading (SERVFAIL) until [`Loader::sync`]
+    /// builds it, so that the listeners can answer from the first moment
+    /// and each zone as soon as it is ready.
+    pub async fn announce(&mut self) -> Result<(), StoreError> {
         let versions = self.store.zone_versions().await?;
+        let placeholders: Vec<Arc<Snapshot>> = versions
+            .iter()
+            .filter_map(|zone| zone.name.parse::<Name>().ok())
+            .map(|apex| Arc::new(Snapshot::loading(&apex)))
+            .collect();
+        self.publish(|catalog| {
+            placeholders
+                .iter()
+                .fold(catalog.clone(), |catalog, snapshot| catalog.with_zone(snapshot.clone()))
+        });
+        Ok(())
+    }
+
+    /// Brings the catalog up to date with the store once. The first time,
+    /// small zones are built first: a large zone does not hold them back.
+    pub async fn sync(&mut self) -> Result<(), StoreError> {
+        let mut versions = self.store.zone_versions().await?;
+        if self.known.is_empty() {
+            let sizes: HashMap<String, i64> = self.store.list_zones().await?.into_iter().collect();
+            versions.sort_by_key(|zone| sizes.get(&zone.name).copied().unwrap_or(0));
+        }
         let present: HashMap<i64, &ZoneVersion> = versions.iter().map(|zone| (zone.id, zone)).collect();
         // Removals first: a zone deleted and created again has a new id
         // but the same name.
@@ -156,6 +179,18 @@ impl Loader {
                 self.status.set_failure(&known.name.to_string(), None);
                 tracing::info!(zone = %known.name, "zone removed");
             }
+        }
+        // Stand-ins of zones deleted before they were ever built.
+        let names: std::collections::HashSet<&str> = versions.iter().map(|zone| zone.name.as_str()).collect();
+        let stale: Vec<Name> = self
+            .catalog
+            .load()
+            .zones()
+            .filter(|snapshot| snapshot.loading && !names.contains(snapshot.zone.apex().to_string().as_str()))
+            .map(|snapshot| snapshot.zone.apex().clone())
+            .collect();
+        for apex in stale {
+            self.publish(|catalog| catalog.without_zone(&apex));
         }
         let week = Window::now().week;
         // Parents take their children's DS from these; read once per sync.
@@ -244,6 +279,11 @@ impl Loader {
     /// Syncs every `interval` until `shutdown` is set.
     pub async fn run(mut self, interval: Duration, shutdown: Arc<AtomicBool>) {
         let mut failing = false;
+        // The first load, as soon as the server runs.
+        if let Err(error) = self.sync().await {
+            tracing::warn!(%error, "cannot read the store; zones load when it answers");
+            failing = true;
+        }
         while !shutdown.load(Ordering::Relaxed) {
             // Writes of this process wake the loader at once; other
             // processes' writes are found by polling.
@@ -355,7 +395,12 @@ pub async fn build_zone(
             .then(|| ZonePrograms::compile(&zone, computing.lua.as_ref(), computing.aliases.as_ref()))
             .filter(|programs| !programs.is_empty());
         tracing::debug!(zone = %apex, ?fetched, parse = ?parsed - fetched, build = ?started.elapsed() - parsed, "zone built");
-        Ok(Snapshot { zone, signed, programs })
+        Ok(Snapshot {
+            zone,
+            signed,
+            programs,
+            loading: false,
+        })
     })
     .await
     .map_err(|_| BuildError::Panicked)?

@@ -270,7 +270,8 @@ impl Roller {
     fn timing(&self, zone: &str) -> Option<Timing> {
         let apex: Name = zone.parse().ok()?;
         let catalog = self.catalog.load();
-        let served = &catalog.zone(&apex)?.zone;
+        // A zone still loading has no TTLs to go by yet.
+        let served = &catalog.zone(&apex).filter(|snapshot| !snapshot.loading)?.zone;
         let dnskey_ttl = served
             .apex_node()
             .rrset(types::DNSKEY)
@@ -306,6 +307,9 @@ impl Roller {
         {
             let catalog = self.catalog.load();
             if let Some(parent) = catalog.find(child_wire.as_wire(), types::DS) {
+                if parent.loading {
+                    return Ok(None);
+                }
                 if !parent.zone.apex().eq_ignore_case(&child) {
                     let ds = parent
                         .zone

@@ -95,7 +95,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         loader.serve_catalog_zone(apex);
     }
     tokio::spawn(notifier.run());
-    loader.sync().await.context("loading zones from the store")?;
+    // Every zone is served (SERVFAIL) while it loads, so the listeners
+    // start now and each zone answers as soon as it is built.
+    loader.announce().await.context("listing the zones of the store")?;
     let status = loader.status();
     let health_task = health.start(shutdown.clone());
     let poll = Duration::from_millis(config.store.poll_interval_ms);

@@ -415,5 +415,6 @@ fn snapshot(apex: &Name, mut records: Vec<pooldns::zone::Record>, denial: Option
         zone,
         signed,
         programs: (!programs.is_empty()).then_some(programs),
+        loading: false,
     }
 }

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{RData, RecordType};
-use testkit::{query, Pooldns, PooldnsOptions, QueryOptions};
+use testkit::{decode, encode_query, next_id, parse_name, query, udp_exchange, Pooldns, PooldnsOptions, QueryOptions};
 
 /// A record written by `zone import --replace` must be answered within this.
 const VISIBLE_WITHIN: Duration = Duration::from_secs(1);
@@ -322,4 +322,51 @@ fn zone_changes_reach_a_running_server_postgres() {
         return;
     };
     reload_scenario(Some(url), "pg");
+}
+
+#[test]
+fn a_large_zone_loading_holds_back_no_other_zone() {
+    // A signed zone of 200,000 names takes seconds to build; a small zone
+    // beside it is answered long before, and the large one SERVFAIL until
+    // it is ready (never REFUSED, which would say it is not ours).
+    let zones = tempfile::tempdir().expect("temp dir");
+    let mut big = String::from(
+        "$ORIGIN big.test.\n$TTL 300\n@ SOA ns1 hostmaster 1 3600 900 1209600 300\n@ NS ns1\nns1 A 192.0.2.53\n",
+    );
+    for i in 0..200_000 {
+        big.push_str(&format!("h{i} A 10.{}.{}.{}\n", i / 65536, i / 256 % 256, i % 256));
+    }
+    std::fs::write(zones.path().join("big.test.zone"), big).expect("zone file");
+    std::fs::write(
+        zones.path().join("small.test.zone"),
+        "$ORIGIN small.test.\n$TTL 300\n@ SOA ns1 hostmaster 1 3600 900 1209600 300\n@ NS ns1\nns1 A 192.0.2.53\n",
+    )
+    .expect("zone file");
+    let mut server = Pooldns::start(zones.path());
+    server.cli_ok(&["zone", "secure", "big.test"]);
+    server.kill();
+    let mut options = PooldnsOptions::new(zones.path());
+    options.wait_ready = false;
+    options.store_url = Some(format!("sqlite://{}", server.dir().join("pooldns.db").display()));
+    let restarted = Pooldns::start_with(options);
+    let rcode = |name: &str| {
+        let query = encode_query(next_id(), &parse_name(name), RecordType::SOA, &QueryOptions::udp());
+        udp_exchange(restarted.dns, &query, Duration::from_secs(2))
+            .ok()
+            .flatten()
+            .map(|reply| decode(&reply).response_code)
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while rcode("small.test") != Some(ResponseCode::NoError) {
+        assert!(Instant::now() < deadline, "the small zone was never answered");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(rcode("big.test"), Some(ResponseCode::ServFail), "still loading");
+    let ready = restarted.http_get("/readyz");
+    assert_eq!(ready.status, 503, "{}", ready.body);
+    while rcode("big.test") != Some(ResponseCode::NoError) {
+        assert!(Instant::now() < deadline, "the large zone was never answered");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(rcode("other.test"), Some(ResponseCode::Refused), "not ours");
 }

@@ -145,6 +145,8 @@ impl Responder {
             Some(rcode) => Status::Complete(rcode),
             None => match catalog.find(query.qname_lower(), query.qtype) {
                 None => Status::Complete(rcode::REFUSED),
+                // Ours, but not loaded yet: ask again soon (RFC 2308 §7.1).
+                Some(snapshot) if snapshot.loading => Status::Complete(rcode::SERVFAIL),
                 Some(snapshot) => {
                     writer.set_flags(flag::AA);
                     let mut resolution = Resolution::new(snapshot, query, &client);

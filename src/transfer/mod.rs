@@ -114,6 +114,9 @@ impl TransferService {
         let Some(snapshot) = catalog.zone(&request.zone).cloned() else {
             return Transfer::refusal(&request.unsigned, rcode::NOTAUTH, signer, now);
         };
+        if snapshot.loading {
+            return Transfer::refusal(&request.unsigned, rcode::SERVFAIL, signer, now);
+        }
         let apex = request.zone.to_string();
         if !self.allowed(&apex, client, signer.as_ref().map(|(key, _)| key)).await {
             tracing::info!(zone = %apex, %client, key = ?signer.as_ref().map(|(key, _)| key.name.to_string()), "zone transfer refused");

@@ -94,6 +94,9 @@ pub struct PooldnsOptions {
     pub store_url: Option<String>,
     /// `[store] poll_interval_ms`; `None` keeps the default.
     pub store_poll_ms: Option<u64>,
+    /// Whether starting waits for `/readyz` (every zone loaded); `false`
+    /// waits only until the DNS listener answers.
+    pub wait_ready: bool,
     /// `[dns] tcp_idle_timeout` in seconds; `None` keeps the default.
     pub tcp_idle_timeout: Option<u64>,
     /// Further lines of the `[dns]` section, e.g. `ecs = true` (a TOML table
@@ -110,6 +113,7 @@ impl PooldnsOptions {
             zones_dir: zones_dir.into(),
             store_url: None,
             store_poll_ms: None,
+            wait_ready: true,
             tcp_idle_timeout: None,
             dns_config: String::new(),
             extra_config: String::new(),
@@ -189,8 +193,37 @@ impl Pooldns {
             dns,
             api,
         };
-        server.wait_ready();
+        if options.wait_ready {
+            server.wait_ready();
+        } else {
+            server.wait_listening();
+        }
         server
+    }
+
+    /// Polls the DNS listener until it answers any query.
+    fn wait_listening(&mut self) {
+        let deadline = Instant::now() + STARTUP_TIMEOUT;
+        let query = crate::client::encode_query(
+            crate::client::next_id(),
+            &crate::client::parse_name("."),
+            hickory_proto::rr::RecordType::SOA,
+            &crate::client::QueryOptions::udp(),
+        );
+        loop {
+            if let Some(status) = self.child.try_wait().expect("poll pooldns") {
+                panic!("pooldns exited during start-up with {status}");
+            }
+            if let Ok(Some(_)) = crate::client::udp_exchange(self.dns, &query, Duration::from_millis(200)) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "pooldns did not answer DNS on {} in time",
+                self.dns
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Kills the process with SIGKILL, as a crash or an OOM kill would, and
