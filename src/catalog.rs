@@ -32,8 +32,9 @@ pub struct Snapshot {
     /// The compiled LUA records, when the zone has any and LUA records
     /// are answered.
     pub programs: Option<Arc<ZonePrograms>>,
-    /// The zone is being loaded: it is answered SERVFAIL until its real
-    /// snapshot replaces this one.
+    /// The zone is not built yet: it is loading, or its last build failed
+    /// (`/readyz` says why). It is answered SERVFAIL until a real snapshot
+    /// replaces this one.
     pub loading: bool,
 }
 

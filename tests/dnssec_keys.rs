@@ -206,9 +206,11 @@ fn a_zone_whose_keys_cannot_be_opened_is_not_served() {
         "secret in body: {body}"
     );
     assert_eq!(rcode_of(dns, "www.plain.test"), Some(0), "other zones keep serving");
+    // Ours but not servable: SERVFAIL (as BIND and Knot answer for a zone
+    // that failed to load), so resolvers ask another server.
     assert_eq!(
         rcode_of(dns, "www.sealed.test"),
-        Some(5),
+        Some(2),
         "not served with broken signatures"
     );
     drop(server);
