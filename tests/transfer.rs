@@ -144,6 +144,27 @@ fn knot_takes_the_zone_by_axfr_with_tsig_then_follows_by_ixfr() {
     );
     let log = knot.log_tail();
     assert!(log.contains("IXFR, incoming"), "Knot used IXFR:\n{log}");
+    let metrics = server.http_get("/metrics").body;
+    assert!(
+        metric(&metrics, "pooldns_transfers_total{answer=\"axfr\"}") >= 1,
+        "{metrics}"
+    );
+    assert!(
+        metric(&metrics, "pooldns_transfers_total{answer=\"ixfr\"}") >= 1,
+        "{metrics}"
+    );
+    assert!(
+        metric(&metrics, "pooldns_notify_total{result=\"answered\"}") >= 1,
+        "{metrics}"
+    );
+}
+
+/// The value of one sample of the Prometheus text `metrics`.
+fn metric(metrics: &str, sample: &str) -> u64 {
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(sample)?.trim().parse().ok())
+        .unwrap_or(0)
 }
 
 #[test]
@@ -226,6 +247,11 @@ fn transfers_need_an_allowed_address_or_key() {
         .expect("UDP")
         .expect("an answer");
     assert_eq!(decode(&reply).response_code, ResponseCode::Refused);
+    let metrics = server.http_get("/metrics").body;
+    assert!(
+        metric(&metrics, "pooldns_transfers_total{answer=\"refused\"}") >= 3,
+        "{metrics}"
+    );
 }
 
 #[test]

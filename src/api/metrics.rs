@@ -184,6 +184,23 @@ pub(super) async fn render(State(state): State<AppState>) -> impl IntoResponse {
         "LUA evaluations that failed (answered SERVFAIL).",
     );
     out.sample("pooldns_lua_failures_total", &[], crate::lua::failures());
+    let (axfr, ixfr, refused) = crate::transfer::answered();
+    out.family(
+        "pooldns_transfers_total",
+        "counter",
+        "Zone transfer requests answered: with the whole zone, with a difference (or the SOA), or refused.",
+    );
+    out.sample("pooldns_transfers_total", &[("answer", "axfr")], axfr);
+    out.sample("pooldns_transfers_total", &[("answer", "ixfr")], ixfr);
+    out.sample("pooldns_transfers_total", &[("answer", "refused")], refused);
+    let (answered, unanswered) = crate::transfer::notify::outcomes();
+    out.family(
+        "pooldns_notify_total",
+        "counter",
+        "NOTIFY to secondaries: answered, or given up after every retry.",
+    );
+    out.sample("pooldns_notify_total", &[("result", "answered")], answered);
+    out.sample("pooldns_notify_total", &[("result", "unanswered")], unanswered);
     if let Some(aliases) = &state.aliases {
         let (targets, resolved) = aliases.counts();
         out.family(

@@ -15,6 +15,7 @@ mod message;
 pub mod notify;
 
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use base::header::rcode;
@@ -29,6 +30,16 @@ use crate::store::{Store, StoredRecord};
 use crate::update::tsig::{self, TsigKey};
 use crate::update::Keyring;
 use crate::zone::soa_serial;
+
+/// Transfer requests answered since start, by outcome, for `/metrics`:
+/// AXFR, IXFR (a difference or the current SOA), refused (any error).
+static ANSWERED: [AtomicU64; 3] = [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)];
+
+/// How many transfers were answered: (AXFR, IXFR, refused).
+pub fn answered() -> (u64, u64, u64) {
+    let count = |index: usize| ANSWERED[index].load(Ordering::Relaxed);
+    (count(0), count(1), count(2))
+}
 
 /// Messages of a transfer buffered ahead of a slow reader.
 const QUEUED_MESSAGES: usize = 8;
@@ -88,6 +99,12 @@ impl TransferService {
     pub async fn answer(&self, wire: &[u8], client: IpAddr) -> mpsc::Receiver<Vec<u8>> {
         let (sender, receiver) = mpsc::channel(QUEUED_MESSAGES);
         let transfer = self.prepare(wire, client).await;
+        let outcome = match &transfer {
+            Transfer::Zone { .. } => 0,
+            Transfer::Records { .. } => 1,
+            Transfer::Single(_) => 2,
+        };
+        ANSWERED[outcome].fetch_add(1, Ordering::Relaxed);
         tokio::task::spawn_blocking(move || transfer.send(&sender));
         receiver
     }

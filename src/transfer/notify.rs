@@ -4,6 +4,7 @@
 //! transfers what changed.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use base::name::Name;
@@ -17,6 +18,15 @@ use crate::store::{Duty, Leadership, Store};
 const TRIES: u32 = 5;
 /// How long each try waits for the answer; doubled every try.
 const FIRST_WAIT: Duration = Duration::from_secs(1);
+
+/// NOTIFY messages answered by secondaries, and given up on, since start.
+static ANSWERED: AtomicU64 = AtomicU64::new(0);
+static UNANSWERED: AtomicU64 = AtomicU64::new(0);
+
+/// How many NOTIFY were answered, and how many given up, for `/metrics`.
+pub fn outcomes() -> (u64, u64) {
+    (ANSWERED.load(Ordering::Relaxed), UNANSWERED.load(Ordering::Relaxed))
+}
 
 /// Where the loader reports a zone whose snapshot changed.
 pub type Changes = mpsc::UnboundedSender<(Name, u32)>;
@@ -90,6 +100,7 @@ async fn notify(target: SocketAddr, zone: &Name, serial: u32) {
         match try_notify(target, zone, wait).await {
             Ok(()) => {
                 tracing::debug!(%zone, serial, %target, "secondary notified");
+                ANSWERED.fetch_add(1, Ordering::Relaxed);
                 return;
             }
             Err(error) => tracing::debug!(%zone, %target, %error, "NOTIFY not answered yet"),
@@ -97,6 +108,7 @@ async fn notify(target: SocketAddr, zone: &Name, serial: u32) {
         wait *= 2;
     }
     tracing::warn!(%zone, serial, %target, "secondary did not answer NOTIFY");
+    UNANSWERED.fetch_add(1, Ordering::Relaxed);
 }
 
 /// One NOTIFY and its answer.
