@@ -11,12 +11,12 @@ of node A (NOTIFY, then IXFR). Median, p99 and maximum of each, in ms.
 """
 
 import json
-import socket
 import statistics
-import struct
 import sys
 import time
 import urllib.request
+
+from dns_query import query_a
 
 
 def call(method, url, key, body):
@@ -25,34 +25,6 @@ def call(method, url, key, body):
     request.add_header("Content-Type", "application/json")
     with urllib.request.urlopen(request, timeout=60) as response:
         return response.status
-
-
-def query_a(port, name):
-    """The addresses of one A query over UDP (no recursion)."""
-    wire = b"".join(bytes([len(label)]) + label.encode() for label in name.rstrip(".").split(".")) + b"\0"
-    packet = struct.pack(">HHHHHH", 0x4242, 0, 1, 0, 0, 0) + wire + struct.pack(">HH", 1, 1)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.settimeout(1)
-    try:
-        sock.sendto(packet, ("127.0.0.1", port))
-        reply, _ = sock.recvfrom(4096)
-    except socket.timeout:
-        return []
-    finally:
-        sock.close()
-    answers = struct.unpack(">H", reply[6:8])[0]
-    pos = 12 + len(wire) + 4
-    found = []
-    for _ in range(answers):
-        while reply[pos] != 0 and reply[pos] & 0xC0 != 0xC0:
-            pos += reply[pos] + 1
-        pos += 2 if reply[pos] & 0xC0 == 0xC0 else 1
-        rtype, _, _, rdlen = struct.unpack(">HHIH", reply[pos:pos + 10])
-        pos += 10
-        if rtype == 1:
-            found.append(socket.inet_ntoa(reply[pos:pos + 4]))
-        pos += rdlen
-    return found
 
 
 def summary(samples):

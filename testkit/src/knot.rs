@@ -76,29 +76,8 @@ impl Knotd {
             writeln!(config, "    file: \"{}\"", file.display()).unwrap();
         }
 
-        let config_path = dir.path().join("knot.conf");
-        fs::write(&config_path, config).expect("write knot.conf");
-        let log = dir.path().join("knotd.log");
-        let (stdout, stderr) = log_stdio(&log);
-        let child = Command::new(&binary)
-            .arg("--config")
-            .arg(&config_path)
-            .stdin(Stdio::null())
-            .stdout(stdout)
-            .stderr(stderr)
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {}: {e}", binary.display()));
-
-        let mut knot = Self {
-            child,
-            _state: dir,
-            log,
-            addr,
-        };
-        for (name, _) in zones {
-            knot.wait_for_zone(name);
-        }
-        knot
+        let names: Vec<&str> = zones.iter().map(|(name, _)| *name).collect();
+        Self::spawn(&binary, config, dir, addr, &names)
     }
 
     /// A Knot secondary on `addr` of `zones` (names), transferring them
@@ -184,11 +163,17 @@ impl Knotd {
             )
             .unwrap();
         }
+        Self::spawn(&binary, config, dir, addr, zones)
+    }
+
+    /// Runs `binary` on `config` written into `dir`, and waits until every
+    /// zone of `zones` answers its SOA.
+    fn spawn(binary: &Path, config: String, dir: TempDir, addr: SocketAddr, zones: &[&str]) -> Self {
         let config_path = dir.path().join("knot.conf");
         fs::write(&config_path, config).expect("write knot.conf");
         let log = dir.path().join("knotd.log");
         let (stdout, stderr) = log_stdio(&log);
-        let child = Command::new(&binary)
+        let child = Command::new(binary)
             .arg("--config")
             .arg(&config_path)
             .stdin(Stdio::null())
@@ -218,18 +203,12 @@ impl Knotd {
     /// Waits until Knot answers the SOA of `zone` authoritatively.
     fn wait_for_zone(&mut self, zone: &str) {
         let deadline = Instant::now() + STARTUP_TIMEOUT;
-        let name = parse_name(zone);
         loop {
             if let Some(status) = self.child.try_wait().expect("poll knotd") {
                 panic!("knotd exited during start-up with {status}");
             }
-            let query = encode_query(next_id(), &name, RecordType::SOA, &QueryOptions::udp());
-            if let Ok(Some(reply)) = udp_exchange(self.addr, &query, Duration::from_millis(500)) {
-                if let Ok(message) = Message::from_vec(&reply) {
-                    if message.response_code == ResponseCode::NoError && message.authoritative {
-                        return;
-                    }
-                }
+            if serves_soa(self.addr, zone) {
+                return;
             }
             assert!(
                 Instant::now() < deadline,
@@ -238,6 +217,16 @@ impl Knotd {
             thread::sleep(Duration::from_millis(100));
         }
     }
+}
+
+/// Whether the server at `addr` answers the SOA of `zone` authoritatively.
+pub fn serves_soa(addr: SocketAddr, zone: &str) -> bool {
+    let query = encode_query(next_id(), &parse_name(zone), RecordType::SOA, &QueryOptions::udp());
+    let Ok(Some(reply)) = udp_exchange(addr, &query, Duration::from_millis(500)) else {
+        return false;
+    };
+    Message::from_vec(&reply)
+        .is_ok_and(|message| message.response_code == ResponseCode::NoError && message.authoritative)
 }
 
 /// `name` with the trailing dot.

@@ -9,11 +9,9 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use hickory_proto::op::{Message, ResponseCode};
-use hickory_proto::rr::RecordType;
 use tempfile::TempDir;
 
-use crate::client::{encode_query, next_id, parse_name, udp_exchange, QueryOptions};
+use crate::knot::serves_soa;
 use crate::process::{free_port, log_stdio, require, stop_and_report};
 use crate::STARTUP_TIMEOUT;
 
@@ -89,7 +87,6 @@ impl Nsd {
 
     fn wait_for_zone(&mut self, zone: &str) {
         let deadline = Instant::now() + STARTUP_TIMEOUT;
-        let name = parse_name(zone);
         loop {
             if let Some(status) = self.child.try_wait().expect("poll nsd") {
                 panic!(
@@ -98,13 +95,8 @@ impl Nsd {
                     fs::read_to_string(&self.log).unwrap_or_default()
                 );
             }
-            let query = encode_query(next_id(), &name, RecordType::SOA, &QueryOptions::udp());
-            if let Ok(Some(reply)) = udp_exchange(self.addr, &query, Duration::from_millis(500)) {
-                if let Ok(message) = Message::from_vec(&reply) {
-                    if message.response_code == ResponseCode::NoError && message.authoritative {
-                        return;
-                    }
-                }
+            if serves_soa(self.addr, zone) {
+                return;
             }
             assert!(
                 Instant::now() < deadline,
