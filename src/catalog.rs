@@ -114,6 +114,15 @@ impl Catalog {
         next
     }
 
+    /// A copy with every snapshot of `snapshots` added, in one copy.
+    pub fn with_zones(&self, snapshots: impl IntoIterator<Item = Arc<Snapshot>>) -> Catalog {
+        let mut next = self.clone();
+        for snapshot in snapshots {
+            next.zones.insert(snapshot.zone.apex().as_wire().into(), snapshot);
+        }
+        next
+    }
+
     /// A copy without the zone named `apex`.
     pub fn without_zone(&self, apex: &Name) -> Catalog {
         let mut next = self.clone();

@@ -148,11 +148,7 @@ impl Loader {
             .filter_map(|zone| zone.name.parse::<Name>().ok())
             .map(|apex| Arc::new(Snapshot::loading(&apex)))
             .collect();
-        self.publish(|catalog| {
-            placeholders
-                .iter()
-                .fold(catalog.clone(), |catalog, snapshot| catalog.with_zone(snapshot.clone()))
-        });
+        self.publish(|catalog| catalog.with_zones(placeholders.iter().cloned()));
         Ok(())
     }
 
