@@ -321,3 +321,21 @@ fn nsd_takes_the_zone_by_axfr() {
         );
     }
 }
+
+#[test]
+fn lua_records_reach_other_secondaries_as_their_current_answers() {
+    let mut text = zone_text("lua.test", 2);
+    text.push_str("dyn 120 LUA A \"pickrandom({'192.0.2.5'})\"\nboth LUA A \"pickrandom({'192.0.2.1', '192.0.2.1'})\"\nboth A 192.0.2.1\n");
+    let (server, _dir) = serve(&[("lua.test", text)], "allow = [\"127.0.0.1\"]");
+    assert_eq!(short(server.dns, "dyn.lua.test", "A"), ["192.0.2.5"]);
+    let knot = Knotd::secondary(local(), &["lua.test"], None, server.dns, None);
+    assert_eq!(short(knot.addr, "dyn.lua.test", "A"), ["192.0.2.5"]);
+    assert_eq!(
+        short(knot.addr, "both.lua.test", "A"),
+        ["192.0.2.1"],
+        "each record once"
+    );
+    let axfr = dig(server.dns, &["lua.test", "AXFR"]);
+    assert!(!axfr.contains("TYPE65402") && !axfr.contains("LUA"), "{axfr}");
+    assert!(axfr.contains("dyn.lua.test.\t\t120\tIN\tA\t192.0.2.5"), "{axfr}");
+}

@@ -122,6 +122,18 @@ pub struct Client {
 }
 
 impl Client {
+    /// A client that tells nothing about itself: 0.0.0.0, no EDNS.
+    pub fn anonymous() -> Client {
+        Client {
+            who: SocketAddr::from(([0, 0, 0, 0], 0)),
+            local: SocketAddr::from(([0, 0, 0, 0], 0)),
+            subnet: None,
+            dnssec_ok: false,
+            tcp: false,
+            edns_size: 0,
+        }
+    }
+
     /// `bestwho`: the client subnet's address, else the source address.
     pub fn bestwho(&self) -> IpAddr {
         self.subnet.map_or(self.who.ip(), |subnet| subnet.address)
@@ -390,14 +402,7 @@ impl ZonePrograms {
     /// first query, held by the snapshot. Checks on branches this run does
     /// not take are registered, and held, when a query first takes them.
     fn register_script_checks(self: &Arc<Self>, apex: &Name) {
-        let client = Client {
-            who: SocketAddr::from(([0, 0, 0, 0], 0)),
-            local: SocketAddr::from(([0, 0, 0, 0], 0)),
-            subnet: None,
-            dnssec_ok: false,
-            tcp: false,
-            edns_size: 0,
-        };
+        let client = Client::anonymous();
         for (owner, programs) in &self.by_owner {
             for program in programs.iter() {
                 let Body::Script(code) = &program.body else {
@@ -418,6 +423,36 @@ impl ZonePrograms {
                 }
             }
         }
+    }
+
+    /// What the programs answer now, for a client that tells nothing
+    /// about itself: each owner (lowercased wire name) with the types its
+    /// programs produce and the RDATA list of each. A type whose programs
+    /// fail now is left out. Zone transfers send these to servers that do
+    /// not run LUA or ALIAS records.
+    pub fn current_answers(self: &Arc<Self>) -> Vec<(&[u8], u16, Vec<u8>)> {
+        let client = Client::anonymous();
+        let mut answers = Vec::new();
+        for (owner, programs) in &self.by_owner {
+            let mut types: Vec<u16> = programs
+                .iter()
+                .map(Program::rtype)
+                .filter(|&rtype| rtype != types::LUA)
+                .collect();
+            types.sort_unstable();
+            types.dedup();
+            for rtype in types {
+                let mut rdata = Vec::new();
+                let evaluated = programs
+                    .iter()
+                    .filter(|program| program.rtype() == rtype)
+                    .try_for_each(|program| program.evaluate(owner, &client, self, &mut rdata).map(|_| ()));
+                if evaluated.is_ok() {
+                    answers.push((&owner[..], rtype, rdata));
+                }
+            }
+        }
+        answers
     }
 
     /// Whether the zone has no LUA records.

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use base::header::rcode;
 use base::name::Name;
+use base::rdata::list;
 use base::types;
 use tokio::sync::mpsc;
 
@@ -174,11 +175,36 @@ impl Transfer {
                 let mut packer = Packer::new(head, sender);
                 let soa = super::soa_of(&snapshot);
                 let mut open = packer.push(&soa.owner, soa.rtype, soa.ttl, &soa.rdata);
+                // LUA and ALIAS records go out as what they answer now (see
+                // `computed`); in a signed zone, as stored, their
+                // signatures being made per answer.
+                let computed = snapshot.programs.as_ref().filter(|_| snapshot.signed.is_none());
                 snapshot.for_each_record(|owner, rtype, ttl, rdata| {
-                    if open && rtype != types::SOA {
+                    let replaced = computed.is_some() && matches!(rtype, types::LUA | types::ALIAS);
+                    if open && rtype != types::SOA && !replaced {
                         open = packer.push(owner, rtype, ttl, rdata);
                     }
                 });
+                for (owner, rtype, answers) in computed.map(|programs| programs.current_answers()).unwrap_or_default() {
+                    let node = snapshot.zone.node(owner);
+                    let ttl = [types::LUA, types::ALIAS]
+                        .into_iter()
+                        .filter_map(|source| node.and_then(|node| node.rrset(source)))
+                        .map(|rrset| rrset.ttl)
+                        .min()
+                        .unwrap_or(0);
+                    let stored = node.and_then(|node| node.rrset(rtype));
+                    let mut sent: Vec<&[u8]> = Vec::new();
+                    for rdata in list::iter(&answers) {
+                        // Each record once: one also stored statically went
+                        // out already.
+                        let known = stored.is_some_and(|rrset| rrset.rdata().any(|known| known == rdata));
+                        if open && !known && !sent.contains(&rdata) {
+                            open = packer.push(owner, rtype, ttl, rdata);
+                            sent.push(rdata);
+                        }
+                    }
+                }
                 if open && packer.push(&soa.owner, soa.rtype, soa.ttl, &soa.rdata) {
                     packer.finish();
                 }

@@ -146,7 +146,9 @@ impl TransferService {
                     // The client is up to date: the current SOA alone.
                     return Transfer::records(&request, vec![soa_of(&snapshot)], signer, now);
                 }
-                if snapshot.signed.is_none() {
+                // The journal holds neither signatures nor what LUA and
+                // ALIAS records answer now: such zones go whole.
+                if snapshot.signed.is_none() && snapshot.programs.is_none() {
                     if let Some(records) = self.ixfr(&apex, &snapshot, from).await {
                         tracing::info!(zone = %apex, %client, from, to = serial, "IXFR");
                         return Transfer::records(&request, records, signer, now);
