@@ -216,16 +216,21 @@ pub struct DnsConfig {
 }
 
 /// A resolver address, the port defaulting to 53.
+/// A DNS server's address as operators write it: `192.0.2.53`,
+/// `192.0.2.53:5353` or `[2001:db8::53]:53`; the port defaults to 53.
+pub fn server_address(text: &str) -> Option<SocketAddr> {
+    text.parse::<SocketAddr>()
+        .ok()
+        .or_else(|| text.parse::<std::net::IpAddr>().ok().map(|ip| SocketAddr::new(ip, 53)))
+}
+
 fn resolver_address<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<SocketAddr>, D::Error> {
     let text = String::deserialize(deserializer)?;
-    text.parse::<SocketAddr>()
-        .or_else(|_| text.parse::<std::net::IpAddr>().map(|ip| SocketAddr::new(ip, 53)))
-        .map(Some)
-        .map_err(|_| {
-            serde::de::Error::custom(format!(
-                "resolver {text:?} is not an address (192.0.2.53 or 192.0.2.53:53)"
-            ))
-        })
+    server_address(&text).map(Some).ok_or_else(|| {
+        serde::de::Error::custom(format!(
+            "resolver {text:?} is not an address (192.0.2.53 or 192.0.2.53:53)"
+        ))
+    })
 }
 
 /// `[api]`: the HTTP listener and who may use it.

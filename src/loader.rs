@@ -176,14 +176,18 @@ impl Loader {
                 tracing::info!(zone = %known.name, "zone removed");
             }
         }
-        // Stand-ins of zones deleted before they were ever built.
-        let names: std::collections::HashSet<&str> = versions.iter().map(|zone| zone.name.as_str()).collect();
+        // Stand-ins of zones deleted before they were ever built (there are
+        // stand-ins only while zones load, or fail to).
         let stale: Vec<Name> = self
             .catalog
             .load()
             .zones()
-            .filter(|snapshot| snapshot.loading && !names.contains(snapshot.zone.apex().to_string().as_str()))
+            .filter(|snapshot| snapshot.loading)
             .map(|snapshot| snapshot.zone.apex().clone())
+            .filter(|apex| {
+                let name = apex.to_string();
+                !versions.iter().any(|zone| zone.name == name)
+            })
             .collect();
         for apex in stale {
             self.publish(|catalog| catalog.without_zone(&apex));

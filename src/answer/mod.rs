@@ -140,21 +140,26 @@ impl Responder {
         };
         let mut writer = MessageWriter::new(out, query, flags, limit);
         let mut client_dependent = false;
-        let status = match refuse::refusal(query, self.ecs) {
-            _ if query.qclass == base::class::CH => chaos::answer(query, self.identity, self.version, &mut writer),
-            Some(rcode) => Status::Complete(rcode),
-            None => match catalog.find(query.qname_lower(), query.qtype) {
-                None => Status::Complete(rcode::REFUSED),
-                // Ours, but not loaded yet: ask again soon (RFC 2308 §7.1).
-                Some(snapshot) if snapshot.loading => Status::Complete(rcode::SERVFAIL),
-                Some(snapshot) => {
-                    writer.set_flags(flag::AA);
-                    let mut resolution = Resolution::new(snapshot, query, &client);
-                    let status = answer(snapshot, &mut resolution, &mut writer);
-                    client_dependent = resolution.client_dependent;
-                    status
-                }
-            },
+        // Questions about the server itself are of class CHAOS; every
+        // other class but IN is refused.
+        let status = if query.qclass == base::class::CH {
+            chaos::answer(query, self.identity, self.version, &mut writer)
+        } else {
+            match refuse::refusal(query, self.ecs) {
+                Some(rcode) => Status::Complete(rcode),
+                None => match catalog.find(query.qname_lower(), query.qtype) {
+                    None => Status::Complete(rcode::REFUSED),
+                    // Ours, but not loaded yet: ask again soon (RFC 2308 §7.1).
+                    Some(snapshot) if snapshot.loading => Status::Complete(rcode::SERVFAIL),
+                    Some(snapshot) => {
+                        writer.set_flags(flag::AA);
+                        let mut resolution = Resolution::new(snapshot, query, &client);
+                        let status = answer(snapshot, &mut resolution, &mut writer);
+                        client_dependent = resolution.client_dependent;
+                        status
+                    }
+                },
+            }
         };
         Some(finish::finish(
             writer,

@@ -12,6 +12,7 @@ use std::fmt;
 
 use base::edns::{ClientSubnet, FLAG_DO, OPTION_CLIENT_SUBNET, OPTION_NSID};
 use base::header::{flag, HEADER_LEN, OPCODE_QUERY};
+use base::name::wire::skip_name;
 use base::types;
 
 /// Smallest UDP payload every client accepts (RFC 1035 §4.2.1).
@@ -262,31 +263,6 @@ pub fn read_record(msg: &[u8], pos: usize) -> Option<RawRecord> {
         rdata,
         end,
     })
-}
-
-/// Skips a possibly compressed name; returns the offset after it.
-pub fn skip_name(msg: &[u8], mut pos: usize) -> Option<usize> {
-    let mut total = 0;
-    loop {
-        let label = *msg.get(pos)?;
-        match label {
-            0 => return Some(pos + 1),
-            1..=63 => {
-                total += label as usize + 1;
-                if total > 255 {
-                    return None;
-                }
-                pos += label as usize + 1;
-            }
-            // A pointer ends the name in this position; where it points
-            // does not matter for skipping (RFC 1035 §4.1.4).
-            0xc0..=0xff => {
-                msg.get(pos + 1)?;
-                return Some(pos + 2);
-            }
-            _ => return None,
-        }
-    }
 }
 
 /// The options of an OPT record that pooldns reads.

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use base::header::rcode;
+use base::name::wire::skip_name;
 use base::name::Name;
 use base::rdata::list;
 use base::types;
@@ -23,21 +24,8 @@ pub fn question_type(wire: &[u8]) -> Option<u16> {
     if wire.len() < 12 || wire[2] & 0xf8 != 0 || u16::from_be_bytes([wire[4], wire[5]]) != 1 {
         return None;
     }
-    let end = name_end(wire, 12)?;
+    let end = skip_name(wire, 12)?;
     Some(u16::from_be_bytes([*wire.get(end)?, *wire.get(end + 1)?]))
-}
-
-/// Where the uncompressed or compressed name at `at` ends.
-fn name_end(wire: &[u8], mut at: usize) -> Option<usize> {
-    loop {
-        let len = *wire.get(at)?;
-        match len {
-            0 => return Some(at + 1),
-            l if l & 0xc0 == 0xc0 => return Some(at + 2),
-            l if l & 0xc0 == 0 => at += 1 + usize::from(l),
-            _ => return None,
-        }
-    }
 }
 
 /// A transfer request.
@@ -64,7 +52,7 @@ impl Request {
             None => wire.to_vec(),
         };
         let qtype = question_type(&unsigned).ok_or(())?;
-        let name_end = name_end(&unsigned, 12).ok_or(())?;
+        let name_end = skip_name(&unsigned, 12).ok_or(())?;
         let (zone, _) = Name::from_wire_prefix(&unsigned[12..]).map_err(|_| ())?;
         let question = unsigned.get(12..name_end + 4).ok_or(())?.to_vec();
         let class = u16::from_be_bytes([question[question.len() - 2], question[question.len() - 1]]);
@@ -95,13 +83,13 @@ fn ixfr_serial(wire: &[u8], at: usize) -> Option<u32> {
     if ancount != 0 || nscount == 0 {
         return None;
     }
-    let owner_end = name_end(wire, at)?;
+    let owner_end = skip_name(wire, at)?;
     let rtype = u16::from_be_bytes([*wire.get(owner_end)?, *wire.get(owner_end + 1)?]);
     if rtype != types::SOA {
         return None;
     }
     let rdata = owner_end + 10;
-    let serial_at = name_end(wire, name_end(wire, rdata)?)?;
+    let serial_at = skip_name(wire, skip_name(wire, rdata)?)?;
     let serial = wire.get(serial_at..serial_at + 4)?;
     Some(u32::from_be_bytes([serial[0], serial[1], serial[2], serial[3]]))
 }
@@ -226,7 +214,7 @@ impl Head {
 
 /// The header and question of `request` as a response with `code`.
 fn header_of(request: &[u8], code: u16) -> Vec<u8> {
-    let question_end = name_end(request, 12).map_or(12, |end| (end + 4).min(request.len()));
+    let question_end = skip_name(request, 12).map_or(12, |end| (end + 4).min(request.len()));
     let mut message = request[..question_end].to_vec();
     // QR and AA set, opcode and RD kept; counts: the question only.
     message[2] = 0x84 | (request[2] & 0x79);

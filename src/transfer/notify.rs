@@ -11,6 +11,7 @@ use base::name::Name;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
+use crate::config::server_address;
 use crate::store::{Duty, Leadership, Store};
 
 /// How often one secondary is told about one change before giving up
@@ -68,7 +69,7 @@ impl Notifier {
                         .iter()
                         .filter(|(kind, _)| kind == "ALSO-NOTIFY")
                         .flat_map(|(_, values)| values.iter())
-                        .filter_map(|value| parse_target(value));
+                        .filter_map(|value| server_address(value));
                     targets.extend(also);
                 }
                 Err(error) => {
@@ -83,14 +84,6 @@ impl Notifier {
             }
         }
     }
-}
-
-/// An ALSO-NOTIFY value: an address, with or without a port.
-fn parse_target(value: &str) -> Option<SocketAddr> {
-    value
-        .parse::<SocketAddr>()
-        .ok()
-        .or_else(|| value.parse::<std::net::IpAddr>().ok().map(|ip| SocketAddr::new(ip, 53)))
 }
 
 /// Tells `target` that `zone` changed, until it answers.
@@ -165,11 +158,11 @@ mod tests {
         assert_eq!(&wire[..4], &[0x12, 0x34, 0x24, 0x00], "opcode NOTIFY, AA");
         assert_eq!(&wire[4..6], &[0, 1]);
         assert_eq!(&wire[wire.len() - 4..], &[0, 6, 0, 1], "SOA IN");
-        assert_eq!(parse_target("192.0.2.7"), Some("192.0.2.7:53".parse().unwrap()));
+        assert_eq!(server_address("192.0.2.7"), Some("192.0.2.7:53".parse().unwrap()));
         assert_eq!(
-            parse_target("[2001:db8::7]:5300"),
+            server_address("[2001:db8::7]:5300"),
             Some("[2001:db8::7]:5300".parse().unwrap())
         );
-        assert_eq!(parse_target("ns1.example."), None);
+        assert_eq!(server_address("ns1.example."), None);
     }
 }

@@ -1,6 +1,7 @@
 //! TSIG (RFC 8945): finding the TSIG record of a message, checking its
 //! MAC and time, and signing the response with the same key.
 
+use base::name::wire::skip_name;
 use base::name::Name;
 use ring::hmac;
 
@@ -184,12 +185,12 @@ pub fn find(wire: &[u8]) -> Result<Option<Signed>, &'static str> {
     }
     let mut pos = 12;
     for _ in 0..questions {
-        pos = skip_name(wire, pos)? + 4;
+        pos = skip_name(wire, pos).ok_or("bad or truncated name")? + 4;
     }
     let mut last = pos;
     for _ in 0..records {
         last = pos;
-        pos = skip_name(wire, pos)?;
+        pos = skip_name(wire, pos).ok_or("bad or truncated name")?;
         let rdlen = usize::from(u16::from_be_bytes([
             *wire.get(pos + 8).ok_or("truncated record")?,
             *wire.get(pos + 9).ok_or("truncated record")?,
@@ -199,7 +200,7 @@ pub fn find(wire: &[u8]) -> Result<Option<Signed>, &'static str> {
             return Err("truncated record");
         }
     }
-    let key_end = skip_name(wire, last)?;
+    let key_end = skip_name(wire, last).ok_or("bad or truncated name")?;
     let rtype = u16::from_be_bytes([wire[key_end], wire[key_end + 1]]);
     if rtype != TSIG_TYPE {
         return Ok(None);
@@ -231,18 +232,6 @@ pub fn find(wire: &[u8]) -> Result<Option<Signed>, &'static str> {
         mac,
         original_id: u16::from_be_bytes([rest[0], rest[1]]),
     }))
-}
-
-fn skip_name(wire: &[u8], mut pos: usize) -> Result<usize, &'static str> {
-    loop {
-        let len = *wire.get(pos).ok_or("truncated name")?;
-        match len {
-            0 => return Ok(pos + 1),
-            l if l & 0xc0 == 0xc0 => return Ok(pos + 2),
-            l if l & 0xc0 == 0 => pos += 1 + usize::from(l),
-            _ => return Err("bad label"),
-        }
-    }
 }
 
 /// The TSIG variables (RFC 8945 §4.3.3) after the key and algorithm.

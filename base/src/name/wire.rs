@@ -58,6 +58,32 @@ pub fn name_len(data: &[u8]) -> Option<usize> {
     }
 }
 
+/// Skips the possibly compressed name at `pos` of message `msg`; returns
+/// the offset after it, `None` when it is malformed or cut short.
+pub fn skip_name(msg: &[u8], mut pos: usize) -> Option<usize> {
+    let mut total = 0;
+    loop {
+        let label = *msg.get(pos)?;
+        match label {
+            0 => return Some(pos + 1),
+            1..=63 => {
+                total += label as usize + 1;
+                if total > 255 {
+                    return None;
+                }
+                pos += label as usize + 1;
+            }
+            // A pointer ends the name in this position; where it points
+            // does not matter for skipping (RFC 1035 §4.1.4).
+            0xc0..=0xff => {
+                msg.get(pos + 1)?;
+                return Some(pos + 2);
+            }
+            _ => return None,
+        }
+    }
+}
+
 /// Whether `name` is `suffix` or below it, comparing whole labels and
 /// ignoring ASCII case (RFC 4343).
 pub fn ends_with(name: &[u8], suffix: &[u8]) -> bool {

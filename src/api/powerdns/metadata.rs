@@ -2,8 +2,6 @@
 //! and rules. Values are kept with the zone; SOA-EDIT-API and NSEC3PARAM
 //! are shown from the zone's settings, which the zone object changes.
 
-use std::net::{IpAddr, SocketAddr};
-
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -14,6 +12,7 @@ use serde_json::{json, Value};
 use super::{body, check_server, find_zone, locked, require_write, shape, PdnsError};
 use crate::api::auth::Caller;
 use crate::api::AppState;
+use crate::config::server_address;
 use crate::store::ZoneSummary;
 
 /// The kinds PowerDNS 4.7 accepts; `X-` kinds are free.
@@ -73,7 +72,7 @@ fn check_values(kind: &str, values: &[String]) -> Result<(), PdnsError> {
             "ALLOW-AXFR-FROM" if value != "AUTO-NS" && value.parse::<Netmask>().is_err() => {
                 return Err(bad(value, "an address or a network"))
             }
-            "ALSO-NOTIFY" if value.parse::<IpAddr>().is_err() && value.parse::<SocketAddr>().is_err() => {
+            "ALSO-NOTIFY" if server_address(value).is_none() => {
                 return Err(bad(value, "an address, with or without a port"))
             }
             _ => {}
