@@ -560,6 +560,7 @@ impl Config {
             ));
         }
         self.validate_pool()?;
+        self.validate_transfer()?;
         for key in &self.tsig {
             if key.secret.is_some() == key.secret_file.is_some() {
                 return Err(ConfigError::Invalid(format!(
@@ -572,6 +573,37 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "[store] poll_interval_ms must be at least 1".into(),
             ));
+        }
+        Ok(())
+    }
+
+    /// `[transfer]` and `[catalog]`: what `serve` would refuse to start
+    /// with, refused by `check-config` too.
+    fn validate_transfer(&self) -> Result<(), ConfigError> {
+        for network in &self.transfer.allow {
+            if network.parse::<base::netmask::Netmask>().is_err() {
+                return Err(ConfigError::Invalid(format!(
+                    "[transfer] allow: {network:?} is not an address or a network (192.0.2.0/24, 2001:db8::53)"
+                )));
+            }
+        }
+        let names = self
+            .transfer
+            .tsig_keys
+            .iter()
+            .map(|key| ("[transfer] tsig_keys", key))
+            .chain(self.catalog.zone.iter().map(|zone| ("[catalog] zone", zone)));
+        for (key, name) in names {
+            let absolute = if name.ends_with('.') {
+                name.clone()
+            } else {
+                format!("{name}.")
+            };
+            if let Err(error) = base::name::Name::parse(&absolute, None) {
+                return Err(ConfigError::Invalid(format!(
+                    "{key}: {name:?} is not a domain name: {error}"
+                )));
+            }
         }
         Ok(())
     }

@@ -207,6 +207,23 @@ fn bad_configuration_is_reported() {
     assert!(!output.status.success());
     assert!(error.contains("not supported"), "{error}");
 
+    // What serve would refuse to start with, check-config refuses too.
+    for (text, wanted) in [
+        ("[transfer]\nallow = [\"bogus\"]\n", "[transfer] allow: \"bogus\""),
+        ("[transfer]\ntsig_keys = [\"a..b\"]\n", "[transfer] tsig_keys: \"a..b\""),
+        ("[catalog]\nzone = \"a..b\"\n", "[catalog] zone: \"a..b\""),
+        ("[dns]\nresolver = \"nope\"\n", "resolver \"nope\" is not an address"),
+    ] {
+        let config = ws.write("bad.toml", text);
+        let output = Command::new(env!("CARGO_BIN_EXE_pooldns"))
+            .args(["--config", path_str(&config), "check-config"])
+            .output()
+            .expect("pooldns runs");
+        let error = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{text}");
+        assert!(error.contains(wanted), "{text}: {error}");
+    }
+
     let shown = ws.ok(&["check-config"]);
     assert!(shown.contains("127.0.0.1:5300"), "{shown}");
 }
