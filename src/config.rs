@@ -30,6 +30,27 @@ pub struct Config {
     pub update: UpdateConfig,
     pub transfer: TransferConfig,
     pub catalog: CatalogConfig,
+    pub secondary: SecondaryConfig,
+}
+
+/// `[secondary]`: zones kept by zone transfer from other primaries.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecondaryConfig {
+    /// `[[secondary.catalogs]]`: catalog zones (RFC 9432) of primaries;
+    /// every member becomes a secondary zone of the same primaries.
+    pub catalogs: Vec<CatalogSource>,
+}
+
+/// A primary's catalog zone, and where to transfer it and its members.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogSource {
+    pub zone: String,
+    /// "address" or "address:port" (port 53 by default).
+    pub primaries: Vec<String>,
+    /// A TSIG key (`[[tsig]]` or `pooldns tsig add`) that signs transfers.
+    pub tsig_key: Option<String>,
 }
 
 /// `[catalog]`: a catalog zone (RFC 9432) listing every zone served.
@@ -587,12 +608,38 @@ impl Config {
                 )));
             }
         }
+        for source in &self.secondary.catalogs {
+            if source.primaries.is_empty() {
+                return Err(ConfigError::Invalid(format!(
+                    "[[secondary.catalogs]] {}: primaries is empty",
+                    source.zone
+                )));
+            }
+            if let Some(primary) = source
+                .primaries
+                .iter()
+                .find(|primary| server_address(primary).is_none())
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "[[secondary.catalogs]] {}: primary {primary:?} is not an address (192.0.2.1 or 192.0.2.1:53)",
+                    source.zone
+                )));
+            }
+        }
         let names = self
             .transfer
             .tsig_keys
             .iter()
             .map(|key| ("[transfer] tsig_keys", key))
-            .chain(self.catalog.zone.iter().map(|zone| ("[catalog] zone", zone)));
+            .chain(self.catalog.zone.iter().map(|zone| ("[catalog] zone", zone)))
+            .chain(self.secondary.catalogs.iter().flat_map(|source| {
+                std::iter::once(("[[secondary.catalogs]] zone", &source.zone)).chain(
+                    source
+                        .tsig_key
+                        .iter()
+                        .map(|key| ("[[secondary.catalogs]] tsig_key", key)),
+                )
+            }));
         for (key, name) in names {
             let absolute = if name.ends_with('.') {
                 name.clone()

@@ -3,7 +3,7 @@
 //! Data flows one way:
 //!
 //! ```text
-//! writes (CLI import, API) ─> store (SQLite / PostgreSQL, one transaction each)
+//! writes (CLI import, API, UPDATE, transfers in) ─> store (SQLite / PostgreSQL, one transaction each)
 //!   ─> loader (polls change counters, assembles a Snapshot per zone:
 //!      the data-only Zone, its SignedZone, its LUA and ALIAS programs)
 //!   ─> catalog (swapped atomically) ─> answer (per query, no I/O, no locks)
@@ -34,6 +34,8 @@
 //! |           | authority, additional, DNSSEC, LUA synthesis, finish        |
 //! | `update`  | RFC 2136 UPDATE with TSIG, on the change path               |
 //! | `transfer`| AXFR and IXFR out (from snapshots and the journal), NOTIFY  |
+//! | `secondary` | zones kept by transfer from other primaries, NOTIFY in,   |
+//! |           | primaries' catalog zones followed                          |
 //! | `server`  | UDP workers and TCP connections                             |
 //! | `api`     | health, readiness, metrics and registrar routes over HTTP   |
 //! | `metrics` | per-thread query counters and latency histogram             |
@@ -57,6 +59,7 @@ pub mod lua;
 pub mod metrics;
 pub mod pool;
 pub mod roller;
+pub mod secondary;
 pub mod serve;
 pub mod server;
 pub mod store;

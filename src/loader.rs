@@ -213,7 +213,15 @@ impl Loader {
                     .clone(),
             };
             let mut built_week = None;
-            match self.build(zone.id, &apex, entry_points).await {
+            let built = if zone.expired {
+                // An expired secondary zone is answered with SERVFAIL
+                // (RFC 1035 §4.3.5) until a primary answers again.
+                tracing::warn!(zone = %apex, "zone expired: no primary answered");
+                Ok(Snapshot::loading(&apex))
+            } else {
+                self.build(zone.id, &apex, entry_points).await
+            };
+            match built {
                 Ok(built) => {
                     built_week = built.signed.as_ref().map(|signed| signed.signer().window().week);
                     tracing::info!(zone = %apex, records = built.zone.record_count(), serial = built.zone.serial(), "zone loaded");
@@ -221,7 +229,7 @@ impl Loader {
                     let serial = built.zone.serial();
                     self.publish(|catalog| catalog.with_zone(built.clone()));
                     self.status.set_failure(&zone.name, None);
-                    if let Some(changes) = &self.changes {
+                    if let Some(changes) = self.changes.as_ref().filter(|_| !built.loading) {
                         let _ = changes.send((apex.clone(), serial));
                     }
                 }
@@ -343,6 +351,10 @@ pub async fn build_zone(
 ) -> Result<Snapshot, BuildError> {
     let started = Instant::now();
     let rows = store.zone_records(id).await?;
+    if rows.is_empty() {
+        // A secondary zone before its first transfer.
+        return Ok(Snapshot::loading(apex));
+    }
     let dnssec = store.zone_dnssec(id).await?;
     let stored_keys = match dnssec {
         Some(_) => store.zone_keys(id).await?,

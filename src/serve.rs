@@ -129,6 +129,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         crate::update::UpdateService::from_config(store.clone(), &config, keyring.clone())
             .map_err(|error| anyhow::anyhow!(error))?,
     );
+    let secondaries =
+        crate::secondary::Secondaries::new(store.clone(), keyring.clone(), config.secondary.catalogs.clone());
+    let notifies = Arc::new(crate::secondary::notify::NotifyService::new(
+        store.clone(),
+        keyring.clone(),
+        secondaries.waker(),
+    ));
+    let secondary_task = tokio::spawn(secondaries.run(shutdown.clone()));
     let context = ListenerContext {
         catalog: catalog.clone(),
         responder: Responder {
@@ -141,6 +149,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         metrics: metrics.clone(),
         shutdown: shutdown.clone(),
         updates,
+        notifies,
         transfers: Arc::new(
             TransferService::from_config(store.clone(), catalog.clone(), keyring.clone(), &config.transfer)
                 .map_err(|error| anyhow::anyhow!(error))?,
@@ -214,6 +223,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let _ = loader_task.await;
     let _ = listen_task.await;
     let _ = roller_task.await;
+    let _ = secondary_task.await;
     let _ = health_task.await;
     if let Some(task) = alias_task {
         let _ = task.await;

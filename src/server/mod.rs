@@ -18,6 +18,7 @@ use std::time::Duration;
 use crate::answer::Responder;
 use crate::catalog::SharedCatalog;
 use crate::metrics::Metrics;
+use crate::secondary::notify::NotifyService;
 use crate::transfer::TransferService;
 use crate::update::UpdateService;
 
@@ -31,6 +32,9 @@ pub struct ListenerContext {
     pub shutdown: Arc<AtomicBool>,
     /// RFC 2136 UPDATE, answered on the runtime: it waits on the store.
     pub updates: Arc<UpdateService>,
+    /// NOTIFY from the primaries of secondary zones, answered on the
+    /// runtime: it writes to the store.
+    pub notifies: Arc<NotifyService>,
     /// Zone transfers (TCP only).
     pub transfers: Arc<TransferService>,
     pub runtime: tokio::runtime::Handle,

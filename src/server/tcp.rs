@@ -14,6 +14,7 @@ use tokio::sync::Semaphore;
 use super::{ListenerContext, ListenerSettings};
 use crate::answer::Query;
 use crate::answer::{Peer, Transport};
+use crate::secondary::notify::NotifyService;
 use crate::transfer;
 use crate::update::UpdateService;
 
@@ -105,6 +106,16 @@ async fn connection(
                     .await
                     .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "peer does not read the transfer"))??;
             }
+            continue;
+        }
+        if NotifyService::is_notify(&request) {
+            let answer = context.notifies.answer(&request, remote.ip()).await;
+            framed.clear();
+            framed.extend_from_slice(&(answer.len() as u16).to_be_bytes());
+            framed.extend_from_slice(&answer);
+            tokio::time::timeout(idle, writer.write_all(&framed))
+                .await
+                .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "peer does not read its answers"))??;
             continue;
         }
         if UpdateService::is_update(&request) {

@@ -14,6 +14,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use super::ListenerContext;
 use crate::answer::Query;
 use crate::answer::{Peer, Transport};
+use crate::secondary::notify::NotifyService;
 use crate::update::UpdateService;
 
 /// How often an idle worker looks at the shutdown flag.
@@ -127,6 +128,17 @@ fn serve(socket: UdpSocket, context: ListenerContext) {
                 shard.record_drop();
                 continue;
             };
+            if NotifyService::is_notify(&requests[index][..len]) {
+                if let Some(socket) = &reply_socket {
+                    let (notifies, socket) = (context.notifies.clone(), socket.clone());
+                    let request = requests[index][..len].to_vec();
+                    context.runtime.spawn(async move {
+                        let answer = notifies.answer(&request, remote.ip()).await;
+                        let _ = socket.send_to(&answer, remote);
+                    });
+                }
+                continue;
+            }
             if UpdateService::is_update(&requests[index][..len]) {
                 // The answer waits on the store: off this thread, sent later.
                 if let Some(socket) = &reply_socket {

@@ -16,6 +16,8 @@ pub enum Duty {
     Rollover,
     /// NOTIFY to secondaries.
     Notify,
+    /// Zone transfers into secondary zones.
+    Transfers,
 }
 
 impl Duty {
@@ -25,6 +27,7 @@ impl Duty {
             Duty::Reconciler => "the pool reconciler",
             Duty::Rollover => "key rollover steps",
             Duty::Notify => "NOTIFY to secondaries",
+            Duty::Transfers => "zone transfers into secondary zones",
         }
     }
 
@@ -35,6 +38,7 @@ impl Duty {
                 Duty::Reconciler => 0,
                 Duty::Rollover => 1,
                 Duty::Notify => 2,
+                Duty::Transfers => 3,
             }
     }
 }

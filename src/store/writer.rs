@@ -24,6 +24,8 @@ pub struct LockedZone {
     pub name: String,
     /// `increment` or `date`.
     pub serial_policy: String,
+    /// Whether the zone's content comes from primaries by zone transfer.
+    pub secondary: bool,
 }
 
 /// A journal entry about to be written.
@@ -162,8 +164,8 @@ impl Writer {
     /// commit (PostgreSQL row lock; SQLite holds its write lock already).
     pub async fn lock_zone(&mut self, name: &str) -> Result<Option<LockedZone>, StoreError> {
         let sql = match self.backend {
-            Backend::Sqlite => "SELECT id, name, serial_policy FROM zones WHERE name = $1",
-            Backend::Postgres => "SELECT id, name, serial_policy FROM zones WHERE name = $1 FOR UPDATE",
+            Backend::Sqlite => "SELECT id, name, serial_policy, primaries FROM zones WHERE name = $1",
+            Backend::Postgres => "SELECT id, name, serial_policy, primaries FROM zones WHERE name = $1 FOR UPDATE",
         };
         let row = sqlx::query(sql).bind(name).fetch_optional(&mut *self.tx).await?;
         row.map(|row| {
@@ -171,6 +173,7 @@ impl Writer {
                 id: row.try_get("id")?,
                 name: row.try_get("name")?,
                 serial_policy: row.try_get("serial_policy")?,
+                secondary: !row.try_get::<String, _>("primaries")?.is_empty(),
             })
         })
         .transpose()
@@ -194,6 +197,7 @@ impl Writer {
             id: row.try_get("id")?,
             name: name.to_string(),
             serial_policy: serial_policy.to_string(),
+            secondary: false,
         })
     }
 

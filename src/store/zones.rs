@@ -12,6 +12,9 @@ pub struct ZoneVersion {
     pub id: i64,
     pub name: String,
     pub version: i64,
+    /// Whether no primary of this secondary zone answered for its SOA
+    /// expire interval; always false for a primary zone.
+    pub expired: bool,
 }
 
 /// What zone listings show of a zone.
@@ -23,6 +26,10 @@ pub struct ZoneSummary {
     pub soa: String,
     /// How the zone is secured; `None` when it is not.
     pub dnssec: Option<super::DnssecSettings>,
+    /// "address:port" of its primaries, for a secondary zone.
+    pub primaries: Vec<String>,
+    /// The TSIG key of its transfers, for a secondary zone.
+    pub primary_tsig: Option<String>,
 }
 
 /// A record row, all fields in presentation format.
@@ -37,7 +44,7 @@ pub struct StoredRecord {
 impl Store {
     /// Every zone with its change counter, by name.
     pub async fn zone_versions(&self) -> Result<Vec<ZoneVersion>, StoreError> {
-        let rows = sqlx::query("SELECT id, name, version FROM zones ORDER BY name")
+        let rows = sqlx::query("SELECT id, name, version, expired FROM zones ORDER BY name")
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(zone_version).collect()
@@ -118,7 +125,7 @@ impl Store {
 /// The columns of a [`ZoneSummary`].
 const SUMMARY: &str = "SELECT z.name, z.serial_policy, \
      COALESCE((SELECT r.content FROM records r WHERE r.zone_id = z.id AND r.type = 'SOA' LIMIT 1), '') AS soa, \
-     d.denial, d.nsec3_opt_out \
+     d.denial, d.nsec3_opt_out, z.primaries, z.primary_tsig \
      FROM zones z LEFT JOIN dnssec_zones d ON d.zone_id = z.id";
 
 fn zone_summary(row: &AnyRow) -> Result<ZoneSummary, StoreError> {
@@ -133,6 +140,12 @@ fn zone_summary(row: &AnyRow) -> Result<ZoneSummary, StoreError> {
             }),
             None => None,
         },
+        primaries: row
+            .try_get::<String, _>("primaries")?
+            .split_whitespace()
+            .map(str::to_string)
+            .collect(),
+        primary_tsig: Some(row.try_get::<String, _>("primary_tsig")?).filter(|key| !key.is_empty()),
     })
 }
 
@@ -141,5 +154,6 @@ fn zone_version(row: &AnyRow) -> Result<ZoneVersion, StoreError> {
         id: row.try_get("id")?,
         name: row.try_get("name")?,
         version: row.try_get("version")?,
+        expired: row.try_get::<i64, _>("expired")? != 0,
     })
 }

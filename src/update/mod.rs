@@ -566,8 +566,9 @@ fn apply_update(model: &mut Vec<StoredRecord>, update: &Entry, zone: &Name) {
     }
 }
 
-/// A reply to `request` (header and zone section) with `code`.
-fn reply(request: &[u8], code: u8) -> Vec<u8> {
+/// A reply to `request` (header and zone section) with `code`; NOTIFY
+/// answers the same way.
+pub(crate) fn reply(request: &[u8], code: u8) -> Vec<u8> {
     let mut out = Vec::with_capacity(64);
     out.extend_from_slice(&request[0..2]);
     // QR, the request's opcode, no other flags.
@@ -594,7 +595,7 @@ fn zone_section(wire: &[u8]) -> Option<&[u8]> {
 }
 
 /// NOTAUTH with an unsigned TSIG record that carries `error`.
-fn tsig_error(request: &[u8], signed: &Signed, now: u64, error: u16) -> Vec<u8> {
+pub(crate) fn tsig_error(request: &[u8], signed: &Signed, now: u64, error: u16) -> Vec<u8> {
     let mut response = reply(request, rcode::NOTAUTH);
     tsig::append_unsigned(&mut response, signed, now, error);
     response

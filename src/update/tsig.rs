@@ -160,6 +160,10 @@ pub struct Signed {
     pub fudge: u16,
     pub mac: Vec<u8>,
     pub original_id: u16,
+    /// The TSIG error a response carries.
+    pub error: u16,
+    /// Other Data (the server's time with BADTIME).
+    pub other: Vec<u8>,
 }
 
 /// The message without its TSIG record, ARCOUNT decremented and the
@@ -223,6 +227,7 @@ pub fn find(wire: &[u8]) -> Result<Option<Signed>, &'static str> {
     if rest.len() < 6 {
         return Err("short TSIG record");
     }
+    let other_len = usize::from(u16::from_be_bytes([rest[4], rest[5]]));
     Ok(Some(Signed {
         offset: last,
         key_name,
@@ -231,6 +236,8 @@ pub fn find(wire: &[u8]) -> Result<Option<Signed>, &'static str> {
         fudge,
         mac,
         original_id: u16::from_be_bytes([rest[0], rest[1]]),
+        error: u16::from_be_bytes([rest[2], rest[3]]),
+        other: rest.get(6..6 + other_len).ok_or("short TSIG other data")?.to_vec(),
     }))
 }
 
@@ -316,6 +323,121 @@ pub fn sign_next(response: &mut Vec<u8>, previous_mac: &[u8], request: &Signed, 
     rdata.extend_from_slice(&0u16.to_be_bytes());
     append(response, &key.name, &rdata);
     mac.as_ref().to_vec()
+}
+
+/// Fudge of the requests pooldns signs (RFC 8945 §10 recommends 300 s).
+const REQUEST_FUDGE: u16 = 300;
+
+/// Signs a request (a transfer, a SOA query) with `key`; returns the MAC,
+/// which the answer's first signature covers.
+pub fn sign_request(request: &mut Vec<u8>, key: &TsigKey, now: u64) -> Vec<u8> {
+    let mut data = request.clone();
+    variables(&mut data, key, now, REQUEST_FUDGE, 0, &[]);
+    let mac = hmac::sign(&hmac::Key::new(key.algorithm.ring(), &key.secret), &data);
+    let mut rdata = Vec::new();
+    rdata.extend_from_slice(key.algorithm.wire_name().as_wire());
+    rdata.extend_from_slice(&now.to_be_bytes()[2..]);
+    rdata.extend_from_slice(&REQUEST_FUDGE.to_be_bytes());
+    rdata.extend_from_slice(&(mac.as_ref().len() as u16).to_be_bytes());
+    rdata.extend_from_slice(mac.as_ref());
+    rdata.extend_from_slice(&request[0..2]);
+    rdata.extend_from_slice(&0u16.to_be_bytes());
+    rdata.extend_from_slice(&0u16.to_be_bytes());
+    append(request, &key.name, &rdata);
+    mac.as_ref().to_vec()
+}
+
+/// Checks the messages of an answer to a request signed by
+/// [`sign_request`], in order (RFC 8945 §5.3.1): the first and the last
+/// must be signed, and at most 99 unsigned ones may come in between, each
+/// covered by the next signature.
+pub struct AnswerVerifier<'a> {
+    key: &'a TsigKey,
+    /// The MAC the next signature chains on: the request's, then the last
+    /// one seen.
+    previous_mac: Vec<u8>,
+    /// Unsigned messages since the last signed one.
+    pending: Vec<u8>,
+    unsigned: usize,
+    first: bool,
+}
+
+impl<'a> AnswerVerifier<'a> {
+    pub fn new(key: &'a TsigKey, request_mac: Vec<u8>) -> AnswerVerifier<'a> {
+        AnswerVerifier {
+            key,
+            previous_mac: request_mac,
+            pending: Vec::new(),
+            unsigned: 0,
+            first: true,
+        }
+    }
+
+    /// Checks the next message; returns it without its TSIG record.
+    pub fn check(&mut self, wire: &[u8], now: u64) -> Result<Vec<u8>, String> {
+        let signed = find(wire).map_err(|error| format!("malformed TSIG record: {error}"))?;
+        let Some(signed) = signed else {
+            if self.first || self.unsigned >= 99 {
+                return Err("the answer is not signed".into());
+            }
+            self.pending.extend_from_slice(wire);
+            self.unsigned += 1;
+            return Ok(wire.to_vec());
+        };
+        if signed.key_name != self.key.name || signed.algorithm != self.key.algorithm.wire_name() {
+            return Err(format!("the answer is signed with another key ({})", signed.key_name));
+        }
+        if signed.error != 0 {
+            return Err(format!("the server answered TSIG error {}", error_name(signed.error)));
+        }
+        let unsigned = unsigned_message(wire, &signed);
+        let mut data = Vec::with_capacity(self.pending.len() + unsigned.len() + 128);
+        data.extend_from_slice(&(self.previous_mac.len() as u16).to_be_bytes());
+        data.extend_from_slice(&self.previous_mac);
+        data.extend_from_slice(&self.pending);
+        data.extend_from_slice(&unsigned);
+        if self.first {
+            variables(
+                &mut data,
+                self.key,
+                signed.time_signed,
+                signed.fudge,
+                signed.error,
+                &signed.other,
+            );
+        } else {
+            data.extend_from_slice(&signed.time_signed.to_be_bytes()[2..]);
+            data.extend_from_slice(&signed.fudge.to_be_bytes());
+        }
+        let verifier = hmac::Key::new(self.key.algorithm.ring(), &self.key.secret);
+        hmac::verify(&verifier, &data, &signed.mac).map_err(|_| "the answer's TSIG signature is wrong".to_string())?;
+        if now.abs_diff(signed.time_signed) > u64::from(signed.fudge) {
+            return Err("the answer's TSIG time is outside its fudge".into());
+        }
+        self.previous_mac = signed.mac;
+        self.pending.clear();
+        self.unsigned = 0;
+        self.first = false;
+        Ok(unsigned)
+    }
+
+    /// Whether the last message checked was signed, as the last must be.
+    pub fn finish(&self) -> Result<(), String> {
+        if self.first || self.unsigned > 0 {
+            return Err("the answer's last message is not signed".into());
+        }
+        Ok(())
+    }
+}
+
+/// A TSIG error code in words.
+pub fn error_name(error: u16) -> String {
+    match error {
+        BADSIG => "BADSIG".into(),
+        BADKEY => "BADKEY".into(),
+        BADTIME => "BADTIME".into(),
+        other => other.to_string(),
+    }
 }
 
 /// Appends a TSIG record carrying `error` and no MAC (RFC 8945 §5.3.2: a

@@ -26,7 +26,7 @@ const KNOT_LOG_TAIL_LINES: usize = 20;
 pub struct Knotd {
     child: Child,
     /// Knot's run-time state; removed when the server is dropped.
-    _state: TempDir,
+    state: TempDir,
     log: PathBuf,
     /// Address Knot listens on (UDP and TCP).
     pub addr: SocketAddr,
@@ -78,6 +78,101 @@ impl Knotd {
 
         let names: Vec<&str> = zones.iter().map(|(name, _)| *name).collect();
         Self::spawn(&binary, config, dir, addr, &names)
+    }
+
+    /// A Knot primary of `zones` (zone name, zone file) whose changes
+    /// (made with [`Knotd::knotc`]) bump the serial, are kept in its
+    /// journal for IXFR, and are announced by NOTIFY to `notify`; it
+    /// serves transfers to 127.0.0.1, signed with `key` (`(name,
+    /// algorithm, base64 secret)`) when given.
+    pub fn primary(zones: &[(&str, &Path)], notify: SocketAddr, key: Option<(&str, &str, &str)>) -> Self {
+        let binary = require("knotd", "knot");
+        let dir = tempfile::Builder::new()
+            .prefix("knotd-primary-")
+            .tempdir()
+            .expect("create temporary directory");
+        let addr: SocketAddr = ([127, 0, 0, 1], free_port()).into();
+        let state = dir.path().display().to_string();
+        let mut config = String::new();
+        writeln!(
+            config,
+            "server:
+    rundir: \"{state}\""
+        )
+        .unwrap();
+        writeln!(config, "    listen: {}@{}", addr.ip(), addr.port()).unwrap();
+        writeln!(
+            config,
+            "    udp-workers: 1\n    tcp-workers: 1\n    background-workers: 1"
+        )
+        .unwrap();
+        writeln!(config, "log:\n  - target: stderr\n    any: info").unwrap();
+        writeln!(config, "database:\n    storage: \"{state}\"").unwrap();
+        if let Some((name, algorithm, secret)) = key {
+            writeln!(
+                config,
+                "key:\n  - id: {name}\n    algorithm: {algorithm}\n    secret: {secret}"
+            )
+            .unwrap();
+        }
+        writeln!(
+            config,
+            "remote:\n  - id: secondary\n    address: {}@{}",
+            notify.ip(),
+            notify.port()
+        )
+        .unwrap();
+        writeln!(
+            config,
+            "acl:\n  - id: transfer\n    address: 127.0.0.1\n    action: transfer"
+        )
+        .unwrap();
+        if let Some((name, _, _)) = key {
+            writeln!(config, "    key: {name}").unwrap();
+        }
+        writeln!(config, "template:\n  - id: default\n    storage: \"{state}\"").unwrap();
+        writeln!(
+            config,
+            "    zonefile-load: whole\n    zonefile-sync: -1\n    journal-content: changes\n    semantic-checks: off"
+        )
+        .unwrap();
+        writeln!(
+            config,
+            "    serial-policy: increment\n    notify: secondary\n    acl: transfer"
+        )
+        .unwrap();
+        writeln!(config, "zone:").unwrap();
+        for (name, file) in zones {
+            let file = fs::canonicalize(file).unwrap_or_else(|e| panic!("zone file {}: {e}", file.display()));
+            writeln!(
+                config,
+                "  - domain: \"{}\"\n    file: \"{}\"",
+                absolute(name),
+                file.display()
+            )
+            .unwrap();
+        }
+        let names: Vec<&str> = zones.iter().map(|(name, _)| *name).collect();
+        Self::spawn(&binary, config, dir, addr, &names)
+    }
+
+    /// Runs `knotc` against this server (e.g. `zone-begin`, `zone-set`,
+    /// `zone-commit`) and returns its output; panics when it fails.
+    pub fn knotc(&self, args: &[&str]) -> String {
+        let binary = require("knotc", "knot");
+        let output = Command::new(binary)
+            .arg("--config")
+            .arg(self.state.path().join("knot.conf"))
+            .args(args)
+            .output()
+            .expect("knotc runs");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(output.status.success(), "knotc {args:?} failed: {text}");
+        text
     }
 
     /// A Knot secondary on `addr` of `zones` (names), transferring them
@@ -183,7 +278,7 @@ impl Knotd {
             .unwrap_or_else(|e| panic!("spawn {}: {e}", binary.display()));
         let mut knot = Self {
             child,
-            _state: dir,
+            state: dir,
             log,
             addr,
         };

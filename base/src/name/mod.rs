@@ -173,6 +173,46 @@ impl Name {
         Ok((Name(Box::from(&wire[..len])), len))
     }
 
+    /// Reads the possibly compressed name at `pos` of message `msg`
+    /// (RFC 1035 §4.1.4); returns it and the offset after it where it
+    /// appears. Every pointer must point before the label it replaces,
+    /// which rules out loops.
+    pub fn from_message(msg: &[u8], pos: usize) -> Result<(Name, usize), NameError> {
+        let mut buf = [0u8; MAX_NAME_LEN];
+        let mut len = 0;
+        let mut at = pos;
+        let mut end = None;
+        loop {
+            let label = *msg.get(at).ok_or(NameError::Truncated)?;
+            match label {
+                0 => {
+                    buf[len] = 0;
+                    len += 1;
+                    return Ok((Name(Box::from(&buf[..len])), end.unwrap_or(at + 1)));
+                }
+                1..=63 => {
+                    let bytes = msg.get(at..at + 1 + usize::from(label)).ok_or(NameError::Truncated)?;
+                    if len + bytes.len() + 1 > MAX_NAME_LEN {
+                        return Err(NameError::NameTooLong);
+                    }
+                    buf[len..len + bytes.len()].copy_from_slice(bytes);
+                    len += bytes.len();
+                    at += bytes.len();
+                }
+                0xc0..=0xff => {
+                    let low = *msg.get(at + 1).ok_or(NameError::Truncated)?;
+                    let target = usize::from(u16::from_be_bytes([label & 0x3f, low]));
+                    if target >= at {
+                        return Err(NameError::BadLabelType(label));
+                    }
+                    end.get_or_insert(at + 2);
+                    at = target;
+                }
+                other => return Err(NameError::BadLabelType(other)),
+            }
+        }
+    }
+
     /// The name in uncompressed wire format, root label included.
     pub fn as_wire(&self) -> &[u8] {
         &self.0
@@ -383,6 +423,18 @@ mod tests {
         assert_eq!(Name::parse("www", None), Err(NameError::NoOrigin));
         assert_eq!(Name::parse("@", None), Err(NameError::NoOrigin));
         assert_eq!(Name::parse("", None), Err(NameError::Empty));
+    }
+
+    #[test]
+    fn reads_compressed_names_from_messages() {
+        // "example.com." at 2, "www" + pointer to it at 15.
+        let msg = b"\0\0\x07example\x03com\x00\x03www\xc0\x02\xff";
+        assert_eq!(Name::from_message(msg, 2).unwrap(), (name("example.com."), 15));
+        assert_eq!(Name::from_message(msg, 15).unwrap(), (name("www.example.com."), 21));
+        // A pointer to itself or forwards, and a cut name, are refused.
+        assert!(Name::from_message(b"\xc0\x00", 0).is_err());
+        assert!(Name::from_message(b"\x03www\xc0\x05\x00", 0).is_err());
+        assert_eq!(Name::from_message(b"\x03ww", 0), Err(NameError::Truncated));
     }
 
     #[test]

@@ -84,11 +84,16 @@ pub fn zone_object(summary: &ZoneSummary, metadata: &[(String, Vec<String>)]) ->
         "url".into(),
         json!(format!("/api/v1/servers/localhost/zones/{}", summary.name)),
     );
-    zone.insert("kind".into(), json!("Native"));
+    let kind = if summary.primaries.is_empty() {
+        "Native"
+    } else {
+        "Slave"
+    };
+    zone.insert("kind".into(), json!(kind));
     zone.insert("serial".into(), json!(serial));
     zone.insert("edited_serial".into(), json!(serial));
     zone.insert("notified_serial".into(), json!(0));
-    zone.insert("masters".into(), json!([]));
+    zone.insert("masters".into(), json!(summary.primaries));
     zone.insert("dnssec".into(), json!(summary.dnssec.is_some()));
     zone.insert("nsec3param".into(), json!(nsec3param(summary.dnssec.as_ref())));
     zone.insert("nsec3narrow".into(), json!(false));
@@ -107,7 +112,10 @@ pub fn zone_object(summary: &ZoneSummary, metadata: &[(String, Vec<String>)]) ->
         "master_tsig_key_ids".into(),
         json!(metadata_values(metadata, "TSIG-ALLOW-AXFR")),
     );
-    zone.insert("slave_tsig_key_ids".into(), json!([]));
+    zone.insert(
+        "slave_tsig_key_ids".into(),
+        json!(summary.primary_tsig.iter().collect::<Vec<_>>()),
+    );
     zone
 }
 

@@ -131,7 +131,16 @@ pub async fn create_zone(
     let zone = zone_name(name)?;
     require_zone(&caller, &zone)?;
     let apex = zone.to_string();
-    check_kind(&request)?;
+    if check_kind(&request)? {
+        let primaries = secondary_primaries(&state, &request)
+            .await?
+            .ok_or_else(|| PdnsError::new(422, "A zone of kind Slave needs 'masters'"))?;
+        crate::secondary::create(&state.store, &apex, primaries, &format!("api:{}", caller.name)).await?;
+        tracing::info!(caller = %caller.name, zone = %apex, "secondary zone created through the PowerDNS API");
+        let summary = summary(&state, &zone).await?;
+        let object = zone_with_rrsets(&state, &summary, true, (None, None)).await?;
+        return Ok((StatusCode::CREATED, Json(object)));
+    }
     let policy = shape::serial_policy(request.get("soa_edit_api").and_then(Value::as_str).unwrap_or("DEFAULT"))?;
     let mut records: Vec<StoredRecord> = Vec::new();
     let mut comments = Vec::new();
@@ -244,15 +253,67 @@ pub async fn create_zone(
     Ok((StatusCode::CREATED, Json(object)))
 }
 
-/// Refuses a zone kind other than Native and Master.
-fn check_kind(request: &Value) -> Result<(), PdnsError> {
-    match request.get("kind").and_then(Value::as_str).unwrap_or("Native") {
-        kind if kind.eq_ignore_ascii_case("native") || kind.eq_ignore_ascii_case("master") => Ok(()),
-        other => Err(PdnsError::new(
+/// Whether the body's `kind` is a secondary one (Slave, Secondary);
+/// refuses kinds other than those and Native, Master, Primary.
+fn check_kind(request: &Value) -> Result<bool, PdnsError> {
+    let kind = request.get("kind").and_then(Value::as_str).unwrap_or("Native");
+    let is = |names: &[&str]| names.iter().any(|name| kind.eq_ignore_ascii_case(name));
+    if is(&["native", "master", "primary"]) {
+        Ok(false)
+    } else if is(&["slave", "secondary"]) {
+        Ok(true)
+    } else {
+        Err(PdnsError::new(
             422,
-            format!("Zone kind '{other}' is not supported here (Native or Master)"),
-        )),
+            format!("Zone kind '{kind}' is not supported here (Native, Master or Slave)"),
+        ))
     }
+}
+
+/// The body's `masters` and `slave_tsig_key_ids`, checked; `None` when
+/// there are no masters.
+async fn secondary_primaries(state: &AppState, request: &Value) -> Result<Option<crate::store::Primaries>, PdnsError> {
+    let mut addresses = Vec::new();
+    for master in request.get("masters").and_then(Value::as_array).into_iter().flatten() {
+        let text = master
+            .as_str()
+            .ok_or_else(|| PdnsError::new(422, "masters must be strings"))?;
+        let address = crate::config::server_address(text).ok_or_else(|| {
+            PdnsError::new(
+                422,
+                format!("Master '{text}' is not an IP address (with an optional port)"),
+            )
+        })?;
+        addresses.push(address.to_string());
+    }
+    if addresses.is_empty() {
+        return Ok(None);
+    }
+    let mut tsig_key = None;
+    for id in request
+        .get("slave_tsig_key_ids")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let id = id
+            .as_str()
+            .ok_or_else(|| PdnsError::new(422, "slave_tsig_key_ids must be strings"))?;
+        let name = crate::update::tsig::key_name(id).map_err(|error| PdnsError::new(422, error))?;
+        if !state.keyring.has_key(&name).await {
+            let bare = id.trim_end_matches('.');
+            return Err(PdnsError::new(
+                422,
+                format!("A TSIG key with the name '{bare}' does not exist"),
+            ));
+        }
+        tsig_key = Some(name.to_string());
+    }
+    Ok(Some(crate::store::Primaries {
+        addresses,
+        tsig_key,
+        learned_from: None,
+    }))
 }
 
 /// Applies the settings of a create or PUT body: `kind` (checked),
@@ -267,7 +328,22 @@ async fn apply_settings(
     current: Option<&DnssecSettings>,
     request: &Value,
 ) -> Result<(), PdnsError> {
-    check_kind(request)?;
+    if request.get("kind").is_some() && check_kind(request)? != locked.secondary {
+        return Err(PdnsError::new(
+            422,
+            "A zone's kind cannot change between primary (Native, Master) and secondary (Slave)",
+        ));
+    }
+    if locked.secondary {
+        if let Some(mut primaries) = secondary_primaries(state, request).await? {
+            primaries.learned_from = state
+                .store
+                .zone_primaries(&locked.name)
+                .await?
+                .and_then(|current| current.learned_from);
+            writer.set_primaries(locked, &primaries).await?;
+        }
+    }
     if let Some(value) = request.get("soa_edit_api").and_then(Value::as_str) {
         writer
             .set_serial_policy(locked, shape::serial_policy(value)?.as_str())
@@ -443,19 +519,25 @@ pub async fn notify(
     }
 }
 
-/// `PUT .../axfr-retrieve`: zones here are primaries, as PowerDNS says of
-/// a zone without a primary to retrieve from.
+/// `PUT .../axfr-retrieve`: a secondary zone is checked against its
+/// primaries at once; a primary zone has nothing to retrieve.
 pub async fn axfr_retrieve(
     caller: Caller,
     State(state): State<AppState>,
     Path((server, id)): Path<(String, String)>,
 ) -> Result<Json<Value>, PdnsError> {
     check_server(&server)?;
-    let (zone, _) = find_zone(&state, &caller, &id).await?;
-    Err(PdnsError::new(
-        422,
-        format!("Domain '{zone}' is not a slave domain (or has no master defined)"),
-    ))
+    let (zone, summary) = find_zone(&state, &caller, &id).await?;
+    let Some(primary) = summary.primaries.first() else {
+        return Err(PdnsError::new(
+            422,
+            format!("Domain '{zone}' is not a slave domain (or has no master defined)"),
+        ));
+    };
+    state.store.mark_notified(&zone.to_string()).await?;
+    Ok(Json(json!({
+        "result": format!("Added retrieval request for '{zone}' from primary {primary}")
+    })))
 }
 
 /// `GET .../export`: the zone file.

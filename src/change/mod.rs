@@ -7,9 +7,12 @@
 //! (old serial, new serial, removed, added) from which IXFR is served.
 //! A change that changes nothing writes nothing.
 
+mod incoming;
+
 use std::collections::HashMap;
 
-use crate::store::{JournalEntry, LockedZone, Store, StoreError, StoredRecord, Writer};
+pub use self::incoming::Incoming;
+use crate::store::{JournalEntry, LockedZone, Primaries, Store, StoreError, StoredRecord, Writer};
 
 /// One change to one zone.
 #[derive(Clone, Debug)]
@@ -42,6 +45,11 @@ pub enum ZoneChange {
     },
     /// The zone, its records and keys deleted.
     Delete,
+    /// A secondary zone, empty until its first transfer.
+    CreateSecondary { primaries: Primaries },
+    /// Content of a secondary zone received by zone transfer, kept as the
+    /// primary sent it, serial included.
+    Transferred(Incoming),
 }
 
 /// Which records an edit takes out. Names compare without case.
@@ -170,16 +178,23 @@ impl ChangeSet {
     pub async fn apply(&self, writer: &mut Writer) -> Result<Applied, ChangeError> {
         let zone = writer.lock_zone(&self.zone).await?;
         match (&self.change, zone) {
-            (ZoneChange::Create { .. }, Some(_)) => Err(ChangeError::ZoneExists(self.zone.clone())),
+            (ZoneChange::Create { .. } | ZoneChange::CreateSecondary { .. }, Some(_)) => {
+                Err(ChangeError::ZoneExists(self.zone.clone()))
+            }
             (ZoneChange::Create { records, serial_policy }, None) => self.create(writer, records, *serial_policy).await,
+            (ZoneChange::CreateSecondary { primaries }, None) => self.create_secondary(writer, primaries).await,
             (_, None) => Err(ChangeError::NoSuchZone(self.zone.clone())),
             (ZoneChange::Delete, Some(zone)) => self.delete(writer, &zone).await,
+            (ZoneChange::Transferred(incoming), Some(zone)) => self.transferred(writer, &zone, incoming).await,
+            (_, Some(zone)) if zone.secondary => Err(self.invalid(
+                "is a secondary zone: its content comes from its primaries by zone transfer; change it there",
+            )),
             (ZoneChange::Replace { records }, Some(zone)) => self.replace(writer, &zone, records).await,
             (ZoneChange::Edit { remove, add }, Some(zone)) => self.edit(writer, &zone, remove, add).await,
         }
     }
 
-    fn invalid(&self, message: impl Into<String>) -> ChangeError {
+    pub(crate) fn invalid(&self, message: impl Into<String>) -> ChangeError {
         ChangeError::Invalid {
             zone: self.zone.clone(),
             message: message.into(),
@@ -187,7 +202,7 @@ impl ChangeSet {
     }
 
     /// The serial of the one SOA at the apex of `records`.
-    fn soa_serial(&self, records: &[StoredRecord]) -> Result<u32, ChangeError> {
+    pub(crate) fn soa_serial(&self, records: &[StoredRecord]) -> Result<u32, ChangeError> {
         let mut soas = records.iter().filter(|record| record.rtype.eq_ignore_ascii_case("SOA"));
         let (Some(soa), None) = (soas.next(), soas.next()) else {
             return Err(self.invalid("needs exactly one SOA record"));
@@ -434,7 +449,7 @@ impl ChangeSet {
     }
 
     /// Marks an updated zone changed and journals the update.
-    async fn updated(
+    pub(crate) async fn updated(
         &self,
         writer: &mut Writer,
         zone: &LockedZone,
@@ -499,7 +514,7 @@ impl ChangeSet {
         Ok(())
     }
 
-    async fn journal(
+    pub(crate) async fn journal(
         &self,
         writer: &mut Writer,
         kind: &str,
@@ -525,7 +540,7 @@ impl ChangeSet {
 /// A record's identity for comparisons: name without case, type, content,
 /// and the TTL when asked for.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-struct RecordKey {
+pub(crate) struct RecordKey {
     name: String,
     rtype: String,
     ttl: Option<i64>,
@@ -533,7 +548,7 @@ struct RecordKey {
 }
 
 impl RecordKey {
-    fn of(record: &StoredRecord, with_ttl: bool) -> RecordKey {
+    pub(crate) fn of(record: &StoredRecord, with_ttl: bool) -> RecordKey {
         RecordKey {
             name: record.name.to_ascii_lowercase(),
             rtype: record.rtype.to_ascii_uppercase(),
@@ -543,18 +558,18 @@ impl RecordKey {
     }
 }
 
-fn find_soa(rows: &[(i64, StoredRecord)]) -> Option<(i64, &StoredRecord)> {
+pub(crate) fn find_soa(rows: &[(i64, StoredRecord)]) -> Option<(i64, &StoredRecord)> {
     rows.iter()
         .find(|(_, record)| record.rtype.eq_ignore_ascii_case("SOA"))
         .map(|(id, record)| (*id, record))
 }
 
-fn sort_soa_first(records: &mut [StoredRecord]) {
+pub(crate) fn sort_soa_first(records: &mut [StoredRecord]) {
     records.sort_by_key(|record| !record.rtype.eq_ignore_ascii_case("SOA"));
 }
 
 /// Whether `name` is the zone's apex or below it.
-fn in_zone(name: &str, zone: &str) -> bool {
+pub(crate) fn in_zone(name: &str, zone: &str) -> bool {
     let name = name.to_ascii_lowercase();
     zone == "." || name == zone || name.ends_with(&format!(".{zone}"))
 }

@@ -1,0 +1,319 @@
+//! Secondary zones, with real primaries: pooldns takes a zone from Knot by
+//! AXFR signed with TSIG, hears of Knot's changes by NOTIFY and follows
+//! them by IXFR, answering what Knot answers; it stops answering a zone
+//! whose primary is gone for the SOA expire interval; and a pooldns
+//! secondary follows a pooldns primary's catalog zone, adding, changing
+//! and removing zones as the primary does.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use testkit::pool::wait_until;
+use testkit::{http_request, Knotd, Pooldns, PooldnsOptions};
+
+const KEY: &str = "secondary-operator-key";
+const SECRET: &str = "c2Vjb25kYXJ5LXNlY29uZGFyeS1zZWNvbmRhcnktMDE=";
+const WAIT: Duration = Duration::from_secs(30);
+
+fn zone_text(origin: &str, hosts: usize, expire: u32) -> String {
+    let mut text = format!(
+        "$ORIGIN {origin}.\n$TTL 300\n@ SOA ns1 hostmaster 1 5 5 {expire} 300\n@ NS ns1\nns1 A 192.0.2.53\n\
+         www A 192.0.2.1\nmail MX 10 www\nalias CNAME www\ntxt TXT \"a b\" \"c\"\nsub NS ns.sub\nns.sub A 192.0.2.99\n"
+    );
+    for i in 0..hosts {
+        text.push_str(&format!("host{i} A 10.0.{}.{}\n", i / 250, i % 250));
+    }
+    text
+}
+
+/// A pooldns with no zones of its own, the API key and TSIG key `xfr`,
+/// and `extra` TOML.
+fn serve(extra: &str) -> (Pooldns, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut options = PooldnsOptions::new(dir.path());
+    options.extra_config = format!(
+        "\n[[api.keys]]\nname = \"operator\"\nkey = \"{KEY}\"\n\
+         [[tsig]]\nname = \"xfr\"\nalgorithm = \"hmac-sha256\"\nsecret = \"{SECRET}\"\n{extra}\n"
+    );
+    (Pooldns::start_with(options), dir)
+}
+
+fn call(server: &Pooldns, method: &str, path: &str, body: &Value) -> (u16, Value) {
+    let text = if body.is_null() {
+        String::new()
+    } else {
+        body.to_string()
+    };
+    let headers = [("X-API-Key", KEY), ("Content-Type", "application/json")];
+    let response = http_request(server.api, method, path, &headers, text.as_bytes()).expect("HTTP");
+    let value = serde_json::from_str(&response.body).unwrap_or(Value::Null);
+    (response.status, value)
+}
+
+fn short(server: SocketAddr, name: &str, qtype: &str) -> Vec<String> {
+    testkit::dig::short(server, name, qtype)
+}
+
+/// The SOA serial `server` answers for `zone`, if any.
+fn serial(server: SocketAddr, zone: &str) -> Option<u32> {
+    short(server, zone, "SOA")
+        .first()
+        .and_then(|soa| soa.split_whitespace().nth(2)?.parse().ok())
+}
+
+/// The RCODE `server` answers to `name` `qtype`, as dig prints it.
+fn status(server: SocketAddr, name: &str, qtype: &str) -> String {
+    let output = dig(server, &[name, qtype]);
+    output
+        .split("status: ")
+        .nth(1)
+        .and_then(|rest| rest.split(',').next())
+        .unwrap_or("no answer")
+        .to_string()
+}
+
+fn dig(server: SocketAddr, args: &[&str]) -> String {
+    let output = std::process::Command::new(testkit::require("dig", "bind9-dnsutils"))
+        .args([
+            &format!("@{}", server.ip()),
+            "-p",
+            &server.port().to_string(),
+            "+time=3",
+            "+tries=1",
+        ])
+        .args(args)
+        .output()
+        .expect("dig runs");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// The records of a zone by AXFR, one line each without the final SOA,
+/// sorted: two servers holding the same zone give the same lines.
+fn axfr(server: SocketAddr, zone: &str) -> Vec<String> {
+    let key = format!("hmac-sha256:xfr:{SECRET}");
+    let output = dig(server, &["-y", &key, "AXFR", zone, "+nocmd", "+nostats", "+nocomments"]);
+    let mut lines: Vec<String> = output
+        .lines()
+        .filter(|line| !line.starts_with(';') && !line.trim().is_empty())
+        .filter(|line| line.split_whitespace().nth(3).is_none_or(|rtype| rtype != "TSIG"))
+        .map(|line| {
+            line.split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .to_ascii_lowercase()
+        })
+        .collect();
+    lines.sort();
+    lines.dedup();
+    lines
+}
+
+/// Sends NOTIFY for `zone` to `server` from `source`; the RCODE of the
+/// answer.
+fn notify(server: SocketAddr, source: &str, zone: &str) -> u8 {
+    let socket = UdpSocket::bind((source, 0)).expect("bind the NOTIFY source");
+    socket.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    let mut message = vec![0x4e, 0x17, 0x20, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+    for label in zone.trim_end_matches('.').split('.') {
+        message.push(label.len() as u8);
+        message.extend_from_slice(label.as_bytes());
+    }
+    message.extend_from_slice(&[0, 0, 6, 0, 1]);
+    socket.send_to(&message, server).expect("send NOTIFY");
+    let mut answer = [0u8; 512];
+    let (length, _) = socket.recv_from(&mut answer).expect("NOTIFY answered");
+    assert!(
+        length >= 12 && answer[0..2] == [0x4e, 0x17] && answer[2] & 0xf8 == 0xa0,
+        "a NOTIFY answer"
+    );
+    answer[3] & 0x0f
+}
+
+#[test]
+fn follows_a_knot_primary_by_axfr_then_ixfr_with_tsig() {
+    let (server, _dir) = serve("[transfer]\nallow = [\"127.0.0.1/32\"]\n");
+    let zones = tempfile::tempdir().expect("temp dir");
+    let file = zones.path().join("sec.test.zone");
+    std::fs::write(&file, zone_text("sec.test", 600, 1_209_600)).unwrap();
+    let knot = Knotd::primary(&[("sec.test", &file)], server.dns, Some(("xfr", "hmac-sha256", SECRET)));
+
+    let body = json!({"name": "sec.test.", "kind": "Slave", "masters": [knot.addr.to_string()],
+                      "slave_tsig_key_ids": ["xfr"]});
+    let (code, created) = call(&server, "POST", "/api/v1/servers/localhost/zones", &body);
+    assert_eq!(code, 201, "{created}");
+    assert_eq!(created["kind"], "Slave");
+    assert_eq!(created["masters"], json!([knot.addr.to_string()]));
+    assert_eq!(created["slave_tsig_key_ids"], json!(["xfr."]));
+    wait_until("the first transfer", WAIT, || serial(server.dns, "sec.test") == Some(1));
+    let whole = axfr(knot.addr, "sec.test");
+    assert!(whole.len() > 600, "{} records", whole.len());
+    assert_eq!(axfr(server.dns, "sec.test"), whole, "the same zone as Knot's");
+    for (name, qtype) in [
+        ("www.sec.test", "A"),
+        ("alias.sec.test", "A"),
+        ("mail.sec.test", "MX"),
+        ("txt.sec.test", "TXT"),
+        ("ns.sub.sec.test", "A"),
+        ("host599.sec.test", "A"),
+    ] {
+        assert_eq!(
+            short(server.dns, name, qtype),
+            short(knot.addr, name, qtype),
+            "{name} {qtype}"
+        );
+    }
+    assert_eq!(status(server.dns, "nothing.sec.test", "A"), "NXDOMAIN");
+
+    // Knot changes the zone and sends NOTIFY; pooldns follows by IXFR.
+    knot.knotc(&["zone-begin", "sec.test"]);
+    knot.knotc(&["zone-set", "sec.test", "new", "300", "A", "192.0.2.77"]);
+    knot.knotc(&["zone-unset", "sec.test", "host0", "A"]);
+    knot.knotc(&["zone-commit", "sec.test"]);
+    wait_until("the change by IXFR", WAIT, || serial(server.dns, "sec.test") == Some(2));
+    assert_eq!(short(server.dns, "new.sec.test", "A"), ["192.0.2.77"]);
+    assert_eq!(status(server.dns, "host0.sec.test", "A"), "NXDOMAIN");
+    assert_eq!(axfr(server.dns, "sec.test"), axfr(knot.addr, "sec.test"));
+    let log = server.log_text();
+    assert!(log.contains("\"IXFR\""), "an IXFR was logged:\n{log}");
+
+    // The zone is the primary's: writes here are refused, and NOTIFY is
+    // taken only from a primary.
+    let patch = json!({"rrsets": [{"name": "x.sec.test.", "type": "A", "ttl": 60, "changetype": "REPLACE",
+                                   "records": [{"content": "192.0.2.9", "disabled": false}]}]});
+    let (code, refused) = call(&server, "PATCH", "/api/v1/servers/localhost/zones/sec.test.", &patch);
+    assert_eq!(code, 422, "{refused}");
+    assert!(
+        refused["error"].as_str().unwrap_or_default().contains("secondary"),
+        "{refused}"
+    );
+    assert_eq!(
+        notify(server.dns, "127.0.0.2", "sec.test"),
+        5,
+        "NOTIFY from elsewhere: REFUSED"
+    );
+    assert_eq!(
+        notify(server.dns, "127.0.0.1", "sec.test"),
+        0,
+        "NOTIFY from the primary: NOERROR"
+    );
+    assert_eq!(
+        notify(server.dns, "127.0.0.1", "other.test"),
+        9,
+        "NOTIFY of another zone: NOTAUTH"
+    );
+    let (code, retrieved) = call(
+        &server,
+        "PUT",
+        "/api/v1/servers/localhost/zones/sec.test./axfr-retrieve",
+        &Value::Null,
+    );
+    assert_eq!(code, 200, "{retrieved}");
+}
+
+#[test]
+fn a_zone_whose_primary_is_gone_expires_and_comes_back_from_another() {
+    let (server, _dir) = serve("");
+    let zones = tempfile::tempdir().expect("temp dir");
+    let file = zones.path().join("gone.test.zone");
+    std::fs::write(&file, zone_text("gone.test", 3, 5)).unwrap();
+    let knot = Knotd::primary(&[("gone.test", &file)], server.dns, None);
+    let body = json!({"name": "gone.test.", "kind": "Slave", "masters": [knot.addr.to_string()]});
+    let (code, created) = call(&server, "POST", "/api/v1/servers/localhost/zones", &body);
+    assert_eq!(code, 201, "{created}");
+    wait_until("the first transfer", WAIT, || {
+        serial(server.dns, "gone.test") == Some(1)
+    });
+
+    // SOA expire is 5 s: without its primary the zone is SERVFAIL.
+    drop(knot);
+    wait_until("the zone to expire", WAIT, || {
+        status(server.dns, "www.gone.test", "A") == "SERVFAIL"
+    });
+
+    // Another primary, given by PUT, brings it back.
+    let knot = Knotd::primary(&[("gone.test", &file)], server.dns, None);
+    let (code, put) = call(
+        &server,
+        "PUT",
+        "/api/v1/servers/localhost/zones/gone.test.",
+        &json!({"masters": [knot.addr.to_string()]}),
+    );
+    assert_eq!(code, 204, "{put}");
+    wait_until("the zone to be served again", WAIT, || {
+        short(server.dns, "www.gone.test", "A") == ["192.0.2.1"]
+    });
+}
+
+#[test]
+fn a_pooldns_secondary_follows_a_pooldns_primary_through_its_catalog() {
+    let zones = tempfile::tempdir().expect("temp dir");
+    std::fs::write(zones.path().join("a.test.zone"), zone_text("a.test", 10, 1_209_600)).unwrap();
+    let mut options = PooldnsOptions::new(zones.path());
+    options.extra_config = format!(
+        "\n[[api.keys]]\nname = \"operator\"\nkey = \"{KEY}\"\n\
+         [[tsig]]\nname = \"xfr\"\nalgorithm = \"hmac-sha256\"\nsecret = \"{SECRET}\"\n\
+         [catalog]\nzone = \"catalog.invalid\"\n"
+    );
+    let mut primary = Pooldns::start_with(options);
+    let (secondary, _dir) = serve(&format!(
+        "[transfer]\nallow = [\"127.0.0.1/32\"]\n[[secondary.catalogs]]\nzone = \"catalog.invalid\"\nprimaries = [\"{}\"]\n",
+        primary.dns
+    ));
+    // The primary tells the secondary of every change and lets it transfer.
+    let config = std::fs::read_to_string(primary.config_path()).unwrap();
+    std::fs::write(
+        primary.config_path(),
+        format!(
+            "{config}\n[transfer]\nallow = [\"127.0.0.1/32\"]\nnotify = [\"{}\"]\n",
+            secondary.dns
+        ),
+    )
+    .unwrap();
+    primary.restart();
+
+    wait_until("a.test from the catalog", WAIT, || {
+        short(secondary.dns, "www.a.test", "A") == ["192.0.2.1"]
+    });
+    let (code, listed) = call(
+        &secondary,
+        "GET",
+        "/api/v1/servers/localhost/zones/a.test.",
+        &Value::Null,
+    );
+    assert_eq!((code, &listed["kind"]), (200, &json!("Slave")), "{listed}");
+
+    // A zone created on the primary appears on the secondary.
+    let body = json!({"name": "b.test.", "kind": "Native", "nameservers": ["ns1.b.test."],
+                      "rrsets": [{"name": "www.b.test.", "type": "A", "ttl": 60, "changetype": "REPLACE",
+                                  "records": [{"content": "192.0.2.20", "disabled": false}]}]});
+    let (code, created) = call(&primary, "POST", "/api/v1/servers/localhost/zones", &body);
+    assert_eq!(code, 201, "{created}");
+    wait_until("b.test on the secondary", WAIT, || {
+        short(secondary.dns, "www.b.test", "A") == ["192.0.2.20"]
+    });
+
+    // Its changes follow by IXFR.
+    let patch = json!({"rrsets": [{"name": "new.b.test.", "type": "A", "ttl": 60, "changetype": "REPLACE",
+                                   "records": [{"content": "192.0.2.21", "disabled": false}]}]});
+    let (code, _) = call(&primary, "PATCH", "/api/v1/servers/localhost/zones/b.test.", &patch);
+    assert_eq!(code, 204);
+    wait_until("the change on the secondary", WAIT, || {
+        short(secondary.dns, "new.b.test", "A") == ["192.0.2.21"]
+    });
+    assert_eq!(serial(secondary.dns, "b.test"), serial(primary.dns, "b.test"));
+    assert_eq!(axfr(secondary.dns, "b.test"), axfr(primary.dns, "b.test"));
+
+    // Deleted on the primary, it leaves the secondary with its catalog entry.
+    let (code, _) = call(
+        &primary,
+        "DELETE",
+        "/api/v1/servers/localhost/zones/b.test.",
+        &Value::Null,
+    );
+    assert_eq!(code, 204);
+    wait_until("b.test to leave the secondary", WAIT, || {
+        status(secondary.dns, "www.b.test", "A") == "REFUSED"
+    });
+    assert_eq!(short(secondary.dns, "www.a.test", "A"), ["192.0.2.1"]);
+}
