@@ -212,6 +212,14 @@ fn bad_configuration_is_reported() {
         ("[transfer]\nallow = [\"bogus\"]\n", "[transfer] allow: \"bogus\""),
         ("[transfer]\ntsig_keys = [\"a..b\"]\n", "[transfer] tsig_keys: \"a..b\""),
         ("[catalog]\nzone = \"a..b\"\n", "[catalog] zone: \"a..b\""),
+        (
+            "[[secondary.catalogs]]\nzone = \"catalog.invalid\"\nprimaries = [\"ns1.example\"]\n",
+            "primary \"ns1.example\" is not an address",
+        ),
+        (
+            "[[secondary.catalogs]]\nzone = \"catalog.invalid\"\nprimaries = []\n",
+            "catalog.invalid: primaries is empty",
+        ),
         ("[dns]\nresolver = \"nope\"\n", "resolver \"nope\" is not an address"),
     ] {
         let config = ws.write("bad.toml", text);
