@@ -191,6 +191,10 @@ pub struct DnssecConfig {
     pub parent_resolver: Option<SocketAddr>,
     /// The port the parent's servers are asked on.
     pub parent_port: u16,
+    /// Where signatures are kept across restarts; default: `signatures`
+    /// beside a SQLite store, none with PostgreSQL (each node signs on
+    /// start).
+    pub signature_cache_dir: Option<PathBuf>,
 }
 
 impl Default for DnssecConfig {
@@ -200,6 +204,7 @@ impl Default for DnssecConfig {
             propagation_delay: 300,
             parent_resolver: None,
             parent_port: 53,
+            signature_cache_dir: None,
         }
     }
 }
@@ -764,6 +769,16 @@ impl Config {
         }
     }
 
+    /// `[dnssec] signature_cache_dir`, or `signatures` beside a SQLite
+    /// store.
+    pub fn signature_cache_dir(&self) -> Option<PathBuf> {
+        self.dnssec.signature_cache_dir.clone().or_else(|| {
+            let path = self.store.url.strip_prefix("sqlite://")?;
+            let file = Path::new(path.split_once('?').map_or(path, |(file, _)| file));
+            Some(file.parent().unwrap_or(Path::new("")).join("signatures"))
+        })
+    }
+
     /// The TCP idle timeout as a duration.
     pub fn tcp_idle_timeout(&self) -> Duration {
         Duration::from_secs(self.dns.tcp_idle_timeout)
@@ -780,6 +795,7 @@ mod tests {
         assert_eq!(config.dns.listen, vec!["127.0.0.1:5300".parse().expect("address")]);
         assert_eq!(config.api.listen, "127.0.0.1:8081".parse().expect("address"));
         assert_eq!(config.store.url, "sqlite://data/pooldns.db");
+        assert_eq!(config.signature_cache_dir(), Some(PathBuf::from("data/signatures")));
         assert_eq!(config.health_check_interval(), Duration::from_secs(5));
     }
 

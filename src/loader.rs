@@ -56,12 +56,34 @@ struct Known {
     week: Option<u64>,
 }
 
+/// The process's signature cache: kept in `dir` across restarts when
+/// given (and usable), in memory only otherwise.
+pub fn signature_cache(dir: Option<&std::path::Path>) -> Arc<SignatureCache> {
+    let Some(dir) = dir else {
+        return Arc::new(SignatureCache::new(SIGNATURE_CACHE_ENTRIES));
+    };
+    let started = Instant::now();
+    match SignatureCache::persistent(SIGNATURE_CACHE_ENTRIES, dir, Window::now().week) {
+        Ok((cache, read)) => {
+            tracing::info!(dir = %dir.display(), signatures = read, elapsed = ?started.elapsed(), "signature cache read");
+            Arc::new(cache)
+        }
+        Err(error) => {
+            tracing::warn!(dir = %dir.display(), %error, "signature cache not usable; signatures are kept in memory only");
+            Arc::new(SignatureCache::new(SIGNATURE_CACHE_ENTRIES))
+        }
+    }
+}
+
 /// Watches the store and rebuilds changed zones.
 pub struct Loader {
     store: Store,
     catalog: SharedCatalog,
     kek: Option<Arc<KeyEncryptionKey>>,
     signatures: Arc<SignatureCache>,
+    /// Where signatures are kept across restarts, until [`Loader::run`]
+    /// reads them.
+    signature_dir: Option<std::path::PathBuf>,
     known: HashMap<i64, Known>,
     status: Arc<LoadStatus>,
     computing: Computing,
@@ -115,6 +137,7 @@ impl Loader {
             catalog,
             kek,
             signatures: Arc::new(SignatureCache::new(SIGNATURE_CACHE_ENTRIES)),
+            signature_dir: None,
             known: HashMap::new(),
             status: Arc::new(LoadStatus::default()),
             computing,
@@ -126,6 +149,11 @@ impl Loader {
     /// Serves the catalog zone `apex` (RFC 9432) listing every zone.
     pub fn serve_catalog_zone(&mut self, apex: Name) {
         self.catalog_zone = Some(CatalogZone::new(apex));
+    }
+
+    /// Keeps signatures in `dir` across restarts.
+    pub fn keep_signatures(&mut self, dir: std::path::PathBuf) {
+        self.signature_dir = Some(dir);
     }
 
     /// Reports every zone whose snapshot changes to `changes`.
@@ -249,6 +277,9 @@ impl Loader {
             );
         }
         self.sync_catalog_zone(&versions);
+        if let Err(error) = self.signatures.flush() {
+            tracing::warn!(%error, "cannot keep signatures on disk; they are made again on restart");
+        }
         self.status.loaded.store(true, Ordering::Release);
         Ok(())
     }
@@ -286,6 +317,14 @@ impl Loader {
 
     /// Syncs every `interval` until `shutdown` is set.
     pub async fn run(mut self, interval: Duration, shutdown: Arc<AtomicBool>) {
+        // Read off the listeners' path: they answer (SERVFAIL for zones
+        // still loading) meanwhile.
+        if let Some(dir) = self.signature_dir.take() {
+            let read = tokio::task::spawn_blocking(move || signature_cache(Some(&dir))).await;
+            if let Ok(signatures) = read {
+                self.signatures = signatures;
+            }
+        }
         let mut failing = false;
         // The first load, as soon as the server runs.
         if let Err(error) = self.sync().await {
@@ -308,6 +347,9 @@ impl Loader {
                 }
                 Err(_) => {}
             }
+        }
+        if let Err(error) = self.signatures.flush() {
+            tracing::warn!(%error, "cannot keep signatures on disk");
         }
     }
 

@@ -79,6 +79,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         aliases: aliases.clone(),
     };
     let mut loader = Loader::new(store.clone(), catalog.clone(), kek, computing);
+    if let Some(dir) = config.signature_cache_dir() {
+        loader.keep_signatures(dir);
+    }
     // Secondaries hear of every change: those configured, and each
     // zone's ALSO-NOTIFY.
     let (notifier, changes) = Notifier::new(store.clone(), config.transfer.notify.clone());

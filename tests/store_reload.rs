@@ -348,6 +348,12 @@ fn a_large_zone_loading_holds_back_no_other_zone() {
     let mut options = PooldnsOptions::new(zones.path());
     options.wait_ready = false;
     options.store_url = Some(format!("sqlite://{}", server.dir().join("pooldns.db").display()));
+    // Signed from nothing: none of the first server's signatures.
+    let signatures = tempfile::tempdir().expect("temp dir");
+    options.extra_config = format!(
+        "\n[dnssec]\nsignature_cache_dir = \"{}\"\n",
+        signatures.path().display()
+    );
     let restarted = Pooldns::start_with(options);
     let rcode = |name: &str| {
         let query = encode_query(next_id(), &parse_name(name), RecordType::SOA, &QueryOptions::udp());
@@ -369,4 +375,53 @@ fn a_large_zone_loading_holds_back_no_other_zone() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(rcode("other.test"), Some(ResponseCode::Refused), "not ours");
+}
+
+#[test]
+fn signatures_are_kept_across_a_restart() {
+    // ECDSA signatures are randomised: the same RRSIG after a restart is
+    // one read back, not made again.
+    let zones = tempfile::tempdir().expect("temp dir");
+    let mut text = String::from(
+        "$ORIGIN kept.test.\n$TTL 300\n@ SOA ns1 hostmaster 1 3600 900 1209600 300\n@ NS ns1\nns1 A 192.0.2.53\n",
+    );
+    for i in 0..2_000 {
+        text.push_str(&format!("h{i} A 10.0.{}.{}\n", i / 256, i % 256));
+    }
+    std::fs::write(zones.path().join("kept.test.zone"), text).expect("zone file");
+    let mut server = Pooldns::start(zones.path());
+    server.cli_ok(&["zone", "secure", "kept.test"]);
+    let rrsig = |server: &Pooldns| -> Option<String> {
+        testkit::dig::dnssec_answer(server.dns, "h1999.kept.test", "A")
+            .into_iter()
+            .find(|line| line.contains("RRSIG"))
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let before = loop {
+        if let Some(signature) = rrsig(&server) {
+            break signature;
+        }
+        assert!(Instant::now() < deadline, "the zone was never signed");
+        thread::sleep(Duration::from_millis(100));
+    };
+    assert!(before.contains(" A 13 "), "ECDSAP256SHA256: {before}");
+    server.terminate(Duration::from_secs(20));
+    server.restart();
+    assert_eq!(rrsig(&server).as_deref(), Some(before.as_str()), "the same signature");
+    let log = server.log_text();
+    let read = log
+        .lines()
+        .rfind(|line| line.contains("signature cache read"))
+        .and_then(|line| {
+            line.split("signatures=")
+                .nth(1)?
+                .split_whitespace()
+                .next()?
+                .parse::<usize>()
+                .ok()
+        });
+    assert!(
+        read.is_some_and(|read| read > 2_000),
+        "signatures read back: {read:?}\n{log}"
+    );
 }

@@ -111,7 +111,10 @@ impl ZoneSigner {
             };
             data.clear();
             signed_data(&header, owner, rtype, rdatas, &mut data);
-            let signature = match self.cache.get_or_sign(&data, || zone_key.key.sign(&data)) {
+            let signature = match self
+                .cache
+                .get_or_sign(self.window.week, &data, || zone_key.key.sign(&data))
+            {
                 Ok(signature) => signature,
                 Err(error) => {
                     tracing::error!(key = zone_key.id, %error, "signing failed");

@@ -21,6 +21,22 @@ pub fn short(dns: SocketAddr, name: &str, qtype: &str) -> Vec<String> {
     lines
 }
 
+/// The answer section of `dig +dnssec +norec`, one record per line with
+/// single spaces.
+pub fn dnssec_answer(dns: SocketAddr, name: &str, qtype: &str) -> Vec<String> {
+    let output = Command::new(require("dig", "bind9-dnsutils"))
+        .args([&format!("@{}", dns.ip()), "-p", &dns.port().to_string()])
+        .args([
+            name, qtype, "+dnssec", "+norec", "+noall", "+answer", "+time=2", "+tries=1",
+        ])
+        .output()
+        .expect("dig runs");
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| line.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect()
+}
+
 /// Polls [`short`] until it answers `wanted` (sorted), for up to 10 s: a
 /// change reaches the answers within a moment, not at once.
 pub fn wait_short(dns: SocketAddr, name: &str, qtype: &str, wanted: &[&str]) {
