@@ -8,6 +8,9 @@
 #   POOLDNS_BIN     use this binary instead of building with cargo
 #   POOLDNS_PORT, POOLDNS_API_PORT, KNOT_PORT   default 15363, 15390, 15364
 #   KNOT_UDP_WORKERS, KNOT_TCP_WORKERS, KNOT_BG_WORKERS   default 2, 1, 1
+#   SIGNED          1 (default) = also secure the zone and time pooldns's
+#                   first signed start (every RRset signed) and a restart
+#                   (signatures read back from its cache on disk); 0 = skip
 #   LOAD_TIMEOUT    seconds allowed for one import or one start, default 1800
 #   SETTLE          seconds to wait after the server answers before reading
 #                   memory, default 2
@@ -146,6 +149,24 @@ fi
 # --------------------------------------------------------------------------
 # report
 # --------------------------------------------------------------------------
+if have_server pooldns && [[ ${SIGNED:-1} == 1 ]]; then
+    log "pooldns: securing the zone (ECDSAP256SHA256, NSEC)"
+    "$POOLDNS_BIN" zone secure "$ZONE" --config "$CONF" >>"$T/pooldns/import.log" 2>&1 || die "pooldns zone secure failed"
+    for phase in signed_first signed_restart; do
+        t0=$EPOCHREALTIME
+        start_pooldns "$CONF" "$T/pooldns/pooldns-$phase.log"
+        wait_readyz "$POOLDNS_API_PORT" "$LOAD_TIMEOUT" "$POOLDNS_PID" "$T/pooldns/pooldns-$phase.log"
+        R[pooldns_$phase]=$(elapsed_since "$t0")
+        sleep "$SETTLE"
+        read -r "R[pooldns_${phase}_rss]" "R[pooldns_${phase}_hwm]" < <(mem_kb "$POOLDNS_PID")
+        kdig @127.0.0.1 -p "$POOLDNS_PORT" +dnssec +norec "$LAST.$ZONE" A | grep -q "RRSIG" ||
+            die "pooldns answers $LAST.$ZONE without RRSIG after $phase"
+        log "pooldns: $phase: ready after ${R[pooldns_$phase]} s, VmRSS ${R[pooldns_${phase}_rss]} kB, VmHWM ${R[pooldns_${phase}_hwm]} kB"
+        stop_pid "$POOLDNS_PID"
+    done
+    R[pooldns_signature_cache_bytes]=$(du -cb "$T/pooldns/signatures" 2>/dev/null | tail -n1 | cut -f1)
+fi
+
 g() { echo "${R[$1]:--}"; }
 mib() { if [[ $1 == - || $1 == null ]]; then echo -; else awk -v k="$1" 'BEGIN{printf "%.1f", k/1024}'; fi; }
 ratio() { if [[ $1 == - || $2 == - ]]; then echo -; else awk -v a="$1" -v b="$2" 'BEGIN{ if (b == 0) print "-"; else printf "%.3f", a/b}'; fi; }
@@ -166,6 +187,11 @@ RL=$(ratio "$(g pooldns_load)" "$(g knot_load)")
 RR=$(ratio "$(g pooldns_rss)" "$(g knot_rss)")
 RH=$(ratio "$(g pooldns_hwm)" "$(g knot_hwm)")
 printf '%-8s %12s %12s %12s %12s %12s\n' "p/k" "$RL" - - "$RR" "$RH"
+if [[ -n ${R[pooldns_signed_first]:-} ]]; then
+    echo "pooldns signed: first start (signs every RRset) $(g pooldns_signed_first) s, VmHWM $(mib "$(g pooldns_signed_first_hwm)") MiB;" \
+        "restart (signatures from disk, $(mib $(($(g pooldns_signature_cache_bytes) / 1024))) MiB) $(g pooldns_signed_restart) s, VmHWM $(mib "$(g pooldns_signed_restart_hwm)") MiB;" \
+        "restart/unsigned start $(ratio "$(g pooldns_signed_restart)" "$(g pooldns_readyz)")"
+fi
 if have_server pooldns && [[ ${R[pooldns_import_hwm]} != null ]]; then
     echo "pooldns zone import peak RSS: $(mib "${R[pooldns_import_hwm]}") MiB; store on disk: $(mib $((R[pooldns_db_bytes] / 1024))) MiB"
 fi
@@ -173,6 +199,7 @@ fi
 line="{\"bench\":\"zone-size\",\"date\":\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\",\"records\":$ZONE_RRS,\"zone_bytes\":$ZONE_BYTES"
 line+=",\"pooldns_load_s\":$(j "$(g pooldns_load)"),\"pooldns_import_s\":$(j "$(g pooldns_import)"),\"pooldns_start_s\":$(j "$(g pooldns_start)"),\"pooldns_readyz_s\":$(j "$(g pooldns_readyz)")"
 line+=",\"pooldns_rss_kb\":$(j "$(g pooldns_rss)"),\"pooldns_hwm_kb\":$(j "$(g pooldns_hwm)"),\"pooldns_import_hwm_kb\":$(j "$(g pooldns_import_hwm)"),\"pooldns_db_bytes\":$(j "$(g pooldns_db_bytes)")"
+line+=",\"pooldns_signed_first_s\":$(j "$(g pooldns_signed_first)"),\"pooldns_signed_restart_s\":$(j "$(g pooldns_signed_restart)"),\"pooldns_signed_restart_hwm_kb\":$(j "$(g pooldns_signed_restart_hwm)"),\"pooldns_signed_first_hwm_kb\":$(j "$(g pooldns_signed_first_hwm)")"
 line+=",\"knot_load_s\":$(j "$(g knot_load)"),\"knot_rss_kb\":$(j "$(g knot_rss)"),\"knot_hwm_kb\":$(j "$(g knot_hwm)")"
 line+=",\"ratio_load\":$(j "$RL"),\"ratio_rss\":$(j "$RR"),\"ratio_hwm\":$(j "$RH"),\"knot_udp_workers\":$KNOT_UDP_WORKERS,\"knot_bg_workers\":$KNOT_BG_WORKERS,$(tool_versions)}"
 echo

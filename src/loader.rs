@@ -29,9 +29,10 @@ use crate::lua::{self, ZonePrograms};
 use crate::store::{Store, StoreError, StoredKey, ZoneVersion};
 use crate::zone::Zone;
 
-/// Signatures kept across snapshots, about 130 octets each: enough for
-/// every RRset of the zones of a typical fleet member; a zone larger than
-/// this is re-signed in part when it changes.
+/// Signatures kept across snapshots (and at most twice as many held),
+/// about 130 octets each: enough for every RRset of the zones of a typical
+/// fleet member, NSEC records included; a zone larger than this is
+/// re-signed in part when it changes.
 const SIGNATURE_CACHE_ENTRIES: u64 = 2_000_000;
 
 /// How long a rebuilt snapshot waits for its new ALIAS targets' first
@@ -62,17 +63,10 @@ pub fn signature_cache(dir: Option<&std::path::Path>) -> Arc<SignatureCache> {
     let Some(dir) = dir else {
         return Arc::new(SignatureCache::new(SIGNATURE_CACHE_ENTRIES));
     };
-    let started = Instant::now();
-    match SignatureCache::persistent(SIGNATURE_CACHE_ENTRIES, dir, Window::now().week) {
-        Ok((cache, read)) => {
-            tracing::info!(dir = %dir.display(), signatures = read, elapsed = ?started.elapsed(), "signature cache read");
-            Arc::new(cache)
-        }
-        Err(error) => {
-            tracing::warn!(dir = %dir.display(), %error, "signature cache not usable; signatures are kept in memory only");
-            Arc::new(SignatureCache::new(SIGNATURE_CACHE_ENTRIES))
-        }
-    }
+    SignatureCache::persistent(SIGNATURE_CACHE_ENTRIES, dir, Window::now().week).unwrap_or_else(|error| {
+        tracing::warn!(dir = %dir.display(), %error, "signature cache not usable; signatures are kept in memory only");
+        Arc::new(SignatureCache::new(SIGNATURE_CACHE_ENTRIES))
+    })
 }
 
 /// Watches the store and rebuilds changed zones.
@@ -81,9 +75,6 @@ pub struct Loader {
     catalog: SharedCatalog,
     kek: Option<Arc<KeyEncryptionKey>>,
     signatures: Arc<SignatureCache>,
-    /// Where signatures are kept across restarts, until [`Loader::run`]
-    /// reads them.
-    signature_dir: Option<std::path::PathBuf>,
     known: HashMap<i64, Known>,
     status: Arc<LoadStatus>,
     computing: Computing,
@@ -137,7 +128,6 @@ impl Loader {
             catalog,
             kek,
             signatures: Arc::new(SignatureCache::new(SIGNATURE_CACHE_ENTRIES)),
-            signature_dir: None,
             known: HashMap::new(),
             status: Arc::new(LoadStatus::default()),
             computing,
@@ -151,9 +141,10 @@ impl Loader {
         self.catalog_zone = Some(CatalogZone::new(apex));
     }
 
-    /// Keeps signatures in `dir` across restarts.
-    pub fn keep_signatures(&mut self, dir: std::path::PathBuf) {
-        self.signature_dir = Some(dir);
+    /// Keeps signatures in `dir` across restarts; those kept there are
+    /// read meanwhile.
+    pub fn keep_signatures(&mut self, dir: &std::path::Path) {
+        self.signatures = signature_cache(Some(dir));
     }
 
     /// Reports every zone whose snapshot changes to `changes`.
@@ -317,14 +308,6 @@ impl Loader {
 
     /// Syncs every `interval` until `shutdown` is set.
     pub async fn run(mut self, interval: Duration, shutdown: Arc<AtomicBool>) {
-        // Read off the listeners' path: they answer (SERVFAIL for zones
-        // still loading) meanwhile.
-        if let Some(dir) = self.signature_dir.take() {
-            let read = tokio::task::spawn_blocking(move || signature_cache(Some(&dir))).await;
-            if let Ok(signatures) = read {
-                self.signatures = signatures;
-            }
-        }
         let mut failing = false;
         // The first load, as soon as the server runs.
         if let Err(error) = self.sync().await {

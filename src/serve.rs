@@ -80,7 +80,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     };
     let mut loader = Loader::new(store.clone(), catalog.clone(), kek, computing);
     if let Some(dir) = config.signature_cache_dir() {
-        loader.keep_signatures(dir);
+        loader.keep_signatures(&dir);
     }
     // Secondaries hear of every change: those configured, and each
     // zone's ALSO-NOTIFY.

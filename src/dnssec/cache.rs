@@ -21,19 +21,61 @@
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Condvar, Mutex};
 
 use ring::digest::{digest, SHA256};
 
 /// Octets of an entry's check value.
 const CHECK_LEN: usize = 8;
 
+/// Shards of the table, so that answers signing LUA results on several
+/// threads rarely wait for each other.
+const SHARDS: usize = 16;
+
 /// Signatures by digest of the signed data. The digest covers the
 /// validity window, so signatures of past weeks are never hit again and
-/// give way to current ones as the cache evicts its least useful entries.
+/// give way to current ones as the cache evicts what was not used lately.
 pub struct SignatureCache {
-    entries: moka::sync::Cache<[u8; 32], Box<[u8]>>,
+    shards: Box<[Mutex<Generations>]>,
+    /// Entries each shard's current generation holds before it becomes the
+    /// previous one.
+    generation_size: usize,
     disk: Option<Disk>,
+    /// While signatures are read from disk: (still reading, its end).
+    reading: Option<(Mutex<bool>, Condvar)>,
+}
+
+/// One shard: a two-generation cache, whose entries are kept while used
+/// within the last two generations; at most twice the generation size.
+/// Inserting and finding cost one hash probe, which matters for the
+/// millions of entries a restart reads back (a general-purpose cache
+/// takes microseconds per insert).
+#[derive(Default)]
+struct Generations {
+    current: HashMap<[u8; 32], Box<[u8]>, foldhash::fast::RandomState>,
+    previous: HashMap<[u8; 32], Box<[u8]>, foldhash::fast::RandomState>,
+}
+
+impl Generations {
+    fn get(&mut self, key: &[u8; 32], generation_size: usize) -> Option<Box<[u8]>> {
+        if let Some(signature) = self.current.get(key) {
+            return Some(signature.clone());
+        }
+        let signature = self.previous.remove(key)?;
+        self.insert(*key, signature.clone(), generation_size);
+        Some(signature)
+    }
+
+    fn insert(&mut self, key: [u8; 32], signature: Box<[u8]>, generation_size: usize) {
+        if self.current.len() >= generation_size {
+            self.previous = std::mem::take(&mut self.current);
+        }
+        self.current.insert(key, signature);
+    }
+
+    fn len(&self) -> usize {
+        self.current.len() + self.previous.len()
+    }
 }
 
 /// Where new signatures go before and after [`SignatureCache::flush`].
@@ -44,39 +86,72 @@ struct Disk {
 }
 
 impl SignatureCache {
-    /// A cache in memory, holding at most about `capacity` signatures.
+    /// A cache in memory that keeps about the last `capacity` signatures
+    /// used, and holds at most twice that.
     pub fn new(capacity: u64) -> SignatureCache {
         SignatureCache {
-            entries: moka::sync::Cache::new(capacity.max(1)),
+            shards: (0..SHARDS).map(|_| Mutex::new(Generations::default())).collect(),
+            generation_size: (capacity as usize / SHARDS).max(1),
             disk: None,
+            reading: None,
         }
     }
 
-    /// A cache kept in `dir` too (created if missing), filled with the
-    /// signatures stored there for weeks from `week - 1` on; older files
-    /// are deleted. Returns the cache and how many signatures it read.
-    pub fn persistent(capacity: u64, dir: &Path, week: u64) -> io::Result<(SignatureCache, usize)> {
+    fn shard(&self, key: &[u8; 32]) -> std::sync::MutexGuard<'_, Generations> {
+        self.lock(&self.shards[usize::from(key[0]) % SHARDS])
+    }
+
+    fn insert(&self, key: [u8; 32], signature: Box<[u8]>) {
+        self.shard(&key).insert(key, signature, self.generation_size);
+    }
+
+    /// A cache kept in `dir` too (created if missing). The signatures
+    /// stored there for `week` are read on a thread of their own, so that
+    /// zones are fetched and parsed meanwhile; a signature not found waits
+    /// for the reading to end before it is made. Files of other weeks are
+    /// deleted: a snapshot built now signs with this week's window.
+    pub fn persistent(capacity: u64, dir: &Path, week: u64) -> io::Result<Arc<SignatureCache>> {
         std::fs::create_dir_all(dir)?;
-        let cache = SignatureCache {
+        for entry in std::fs::read_dir(dir)? {
+            let path = entry?.path();
+            if file_week(&path).is_some_and(|file_week| file_week != week) {
+                std::fs::remove_file(&path)?;
+            }
+        }
+        let cache = Arc::new(SignatureCache {
             disk: Some(Disk {
                 dir: dir.to_path_buf(),
                 pending: Mutex::new(HashMap::new()),
             }),
+            reading: Some((Mutex::new(true), Condvar::new())),
             ..SignatureCache::new(capacity)
-        };
-        let mut read = 0;
-        for entry in std::fs::read_dir(dir)? {
-            let path = entry?.path();
-            let Some(file_week) = file_week(&path) else {
-                continue;
-            };
-            if file_week + 1 < week {
-                std::fs::remove_file(&path)?;
-                continue;
+        });
+        let reader = cache.clone();
+        let path = dir.join(format!("signatures-{week}.bin"));
+        std::thread::spawn(move || {
+            let started = std::time::Instant::now();
+            match reader.read_file(&path) {
+                Ok(read) => {
+                    tracing::info!(file = %path.display(), signatures = read, elapsed = ?started.elapsed(), "signature cache read");
+                }
+                Err(error) => tracing::warn!(file = %path.display(), %error, "signature cache not read"),
             }
-            read += cache.read_file(&path)?;
+            if let Some((reading, done)) = &reader.reading {
+                *reading.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = false;
+                done.notify_all();
+            }
+        });
+        Ok(cache)
+    }
+
+    /// Waits until the signatures on disk are read, if they are being read.
+    fn wait_for_reading(&self) {
+        if let Some((reading, done)) = &self.reading {
+            let mut reading = reading.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            while *reading {
+                reading = done.wait(reading).unwrap_or_else(|poisoned| poisoned.into_inner());
+            }
         }
-        Ok((cache, read))
     }
 
     /// The signature over `data`, made with `sign` unless the cache has it;
@@ -90,13 +165,19 @@ impl SignatureCache {
         let mut key = [0u8; 32];
         // SHA-256 digests are 32 octets.
         key.copy_from_slice(digest(&SHA256, data).as_ref());
-        if let Some(signature) = self.entries.get(&key) {
+        if let Some(signature) = self.shard(&key).get(&key, self.generation_size) {
             return Ok(signature);
         }
-        // Signing takes tens of microseconds; two threads may both sign
-        // new data, and either signature is valid.
+        if self.reading.is_some() {
+            self.wait_for_reading();
+            if let Some(signature) = self.shard(&key).get(&key, self.generation_size) {
+                return Ok(signature);
+            }
+        }
+        // Signing takes tens of microseconds, outside the lock; two threads
+        // may both sign new data, and either signature is valid.
         let signature: Box<[u8]> = sign()?.into_boxed_slice();
-        self.entries.insert(key, signature.clone());
+        self.insert(key, signature.clone());
         if let Some(disk) = &self.disk {
             let mut pending = disk.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             encode_entry(pending.entry(week).or_default(), &key, &signature);
@@ -120,13 +201,20 @@ impl SignatureCache {
 
     /// Reads the entries of one file into the cache; a damaged entry ends
     /// the file, which is cut there so that later entries append cleanly.
+    /// A file holding many signatures twice (an RRset signed again after
+    /// a restart that did not find its signature) is written again, each
+    /// signature once. Returns how many signatures the cache holds.
     fn read_file(&self, path: &Path) -> io::Result<usize> {
         let mut bytes = Vec::new();
-        std::fs::File::open(path)?.read_to_end(&mut bytes)?;
+        match std::fs::File::open(path) {
+            Ok(mut file) => file.read_to_end(&mut bytes)?,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(0),
+            Err(error) => return Err(error),
+        };
         let mut pos = 0;
         let mut read = 0;
         while let Some((key, signature, next)) = decode_entry(&bytes, pos) {
-            self.entries.insert(key, signature.into());
+            self.insert(key, signature.into());
             pos = next;
             read += 1;
         }
@@ -137,7 +225,33 @@ impl SignatureCache {
                 .open(path)?
                 .set_len(pos as u64)?;
         }
-        Ok(read)
+        drop(bytes);
+        let held: usize = self.shards.iter().map(|shard| self.lock(shard).len()).sum();
+        if held < read * 3 / 4 {
+            self.rewrite(path)?;
+        }
+        Ok(held)
+    }
+
+    /// Writes every signature held to `path`, replacing it.
+    fn rewrite(&self, path: &Path) -> io::Result<()> {
+        let temporary = path.with_extension("tmp");
+        let mut file = io::BufWriter::new(std::fs::File::create(&temporary)?);
+        let mut entry = Vec::new();
+        for shard in self.shards.iter() {
+            let shard = self.lock(shard);
+            for (key, signature) in shard.previous.iter().chain(&shard.current) {
+                entry.clear();
+                encode_entry(&mut entry, key, signature);
+                file.write_all(&entry)?;
+            }
+        }
+        file.into_inner().map_err(io::IntoInnerError::into_error)?.sync_all()?;
+        std::fs::rename(&temporary, path)
+    }
+
+    fn lock<'a>(&self, shard: &'a Mutex<Generations>) -> std::sync::MutexGuard<'a, Generations> {
+        shard.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -179,7 +293,7 @@ mod tests {
 
     #[test]
     fn signs_once_per_content_and_stays_bounded() {
-        let cache = SignatureCache::new(2);
+        let cache = SignatureCache::new(SHARDS as u64);
         let signed = std::cell::Cell::new(0);
         let sign = |data: &[u8]| -> Result<Vec<u8>, ()> {
             signed.set(signed.get() + 1);
@@ -188,29 +302,36 @@ mod tests {
         assert_eq!(&*cache.get_or_sign(1, b"a", || sign(b"a")).expect("signed"), b"a");
         assert_eq!(&*cache.get_or_sign(1, b"a", || sign(b"a")).expect("cached"), b"a");
         assert_eq!(signed.get(), 1);
-        for data in [b"b", b"c", b"d", b"e"] {
-            cache.get_or_sign(1, data, || sign(data)).expect("signed");
+        for n in 0..1000u32 {
+            let data = n.to_be_bytes();
+            cache.get_or_sign(1, &data, || sign(&data)).expect("signed");
         }
-        cache.entries.run_pending_tasks();
-        assert!(cache.entries.entry_count() <= 2, "bounded, entry by entry");
+        let held: usize = cache.shards.iter().map(|shard| shard.lock().unwrap().len()).sum();
+        assert!(held <= 2 * SHARDS, "two generations of one entry per shard: {held}");
     }
 
     #[test]
     fn signatures_survive_a_restart_and_damage_is_cut_off() {
         let dir = tempfile::tempdir().unwrap();
         let sign = |data: &[u8]| -> Result<Vec<u8>, ()> { Ok(data.to_vec()) };
-        let (cache, read) = SignatureCache::persistent(100, dir.path(), 10).unwrap();
-        assert_eq!(read, 0);
+        let open = || {
+            let cache = SignatureCache::persistent(100, dir.path(), 10).unwrap();
+            cache.wait_for_reading();
+            cache
+        };
+        let held =
+            |cache: &SignatureCache| -> usize { cache.shards.iter().map(|shard| shard.lock().unwrap().len()).sum() };
+        let cache = open();
+        assert_eq!(held(&cache), 0);
         for data in [b"a", b"b", b"c"] {
             cache.get_or_sign(10, data, || sign(data)).unwrap();
         }
-        cache.get_or_sign(11, b"next week", || sign(b"next week")).unwrap();
         cache.flush().unwrap();
         std::fs::write(dir.path().join("signatures-3.bin"), b"old").unwrap();
 
-        let (cache, read) = SignatureCache::persistent(100, dir.path(), 10).unwrap();
-        assert_eq!(read, 4);
-        assert!(!dir.path().join("signatures-3.bin").exists(), "old weeks are deleted");
+        let cache = open();
+        assert_eq!(held(&cache), 3);
+        assert!(!dir.path().join("signatures-3.bin").exists(), "other weeks are deleted");
         let fresh = cache.get_or_sign(10, b"b", || Err::<Vec<u8>, ()>(()));
         assert_eq!(&*fresh.expect("read back, not signed"), b"b");
 
@@ -223,9 +344,21 @@ mod tests {
             .unwrap()
             .set_len(length - 3)
             .unwrap();
-        let (_, read) = SignatureCache::persistent(100, dir.path(), 10).unwrap();
-        assert_eq!(read, 3);
-        let (_, read) = SignatureCache::persistent(100, dir.path(), 10).unwrap();
-        assert_eq!(read, 3, "the file was cut at the damage");
+        assert_eq!(held(&open()), 2);
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().len(),
+            length * 2 / 3,
+            "cut at the damage"
+        );
+
+        // Signatures made twice are written once when the file is read.
+        let entries = std::fs::read(&path).unwrap();
+        std::fs::write(&path, entries.repeat(3)).unwrap();
+        assert_eq!(held(&open()), 2);
+        assert_eq!(
+            std::fs::read(&path).unwrap().len(),
+            entries.len(),
+            "written again, once each"
+        );
     }
 }
