@@ -159,6 +159,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         ),
         runtime: tokio::runtime::Handle::current(),
     };
+    let reannounce_task = tokio::spawn(
+        crate::transfer::computed::Reannouncer::new(
+            store.clone(),
+            catalog.clone(),
+            health.changes(),
+            context.transfers.sent_answers(),
+        )
+        .run(shutdown.clone()),
+    );
     let settings = ListenerSettings {
         addresses: config.dns.listen.clone(),
         udp_workers: match config.dns.udp_workers {
@@ -227,6 +236,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let _ = listen_task.await;
     let _ = roller_task.await;
     let _ = secondary_task.await;
+    let _ = reannounce_task.await;
     let _ = health_task.await;
     if let Some(task) = alias_task {
         let _ = task.await;

@@ -339,3 +339,34 @@ fn lua_records_reach_other_secondaries_as_their_current_answers() {
     assert!(!axfr.contains("TYPE65402") && !axfr.contains("LUA"), "{axfr}");
     assert!(axfr.contains("dyn.lua.test.\t\t120\tIN\tA\t192.0.2.5"), "{axfr}");
 }
+
+#[test]
+fn a_health_change_reaches_other_secondaries_as_a_new_serial() {
+    // Two backends up; when one stops, the LUA record's answer changes,
+    // the serial moves on and Knot, told by NOTIFY, transfers it again.
+    let port = testkit::free_port();
+    let first = std::net::TcpListener::bind(("127.0.0.2", port)).expect("listen on 127.0.0.2");
+    let _second = std::net::TcpListener::bind(("127.0.0.3", port)).expect("listen on 127.0.0.3");
+    let mut text = zone_text("health.test", 2);
+    text.push_str(&format!(
+        "app LUA A \"ifportup({port}, {{'127.0.0.2', '127.0.0.3'}}, {{selector = 'all', interval = 1, timeout = 1, minimumFailures = 1}})\"\n"
+    ));
+    let knot_addr = local();
+    let (server, _dir) = serve(
+        &[("health.test", text)],
+        &format!("allow = [\"127.0.0.1\"]\nnotify = [\"{knot_addr}\"]"),
+    );
+    wait_until("both backends up", WAIT, || {
+        short(server.dns, "app.health.test", "A") == ["127.0.0.2", "127.0.0.3"]
+    });
+    let knot = Knotd::secondary(knot_addr, &["health.test"], None, server.dns, None);
+    wait_until("Knot to hold both", WAIT, || {
+        short(knot.addr, "app.health.test", "A") == ["127.0.0.2", "127.0.0.3"]
+    });
+    let serial = short(knot.addr, "health.test", "SOA");
+    drop(first);
+    wait_until("Knot to follow the health change", WAIT, || {
+        short(knot.addr, "app.health.test", "A") == ["127.0.0.3"]
+    });
+    assert_ne!(short(knot.addr, "health.test", "SOA"), serial, "a new serial");
+}

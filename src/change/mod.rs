@@ -50,6 +50,10 @@ pub enum ZoneChange {
     /// Content of a secondary zone received by zone transfer, kept as the
     /// primary sent it, serial included.
     Transferred(Incoming),
+    /// The serial moves on with no stored record changed: what the zone's
+    /// LUA or ALIAS records answer changed, and secondaries that take those
+    /// answers as plain records must transfer the zone again.
+    Bump,
 }
 
 /// Which records an edit takes out. Names compare without case.
@@ -191,6 +195,7 @@ impl ChangeSet {
             )),
             (ZoneChange::Replace { records }, Some(zone)) => self.replace(writer, &zone, records).await,
             (ZoneChange::Edit { remove, add }, Some(zone)) => self.edit(writer, &zone, remove, add).await,
+            (ZoneChange::Bump, Some(zone)) => self.bump(writer, &zone).await,
         }
     }
 
@@ -446,6 +451,27 @@ impl ChangeSet {
         added.insert(0, new_soa);
         self.updated(writer, zone, (old_serial, new_serial), &removed, &added)
             .await
+    }
+
+    async fn bump(&self, writer: &mut Writer, zone: &LockedZone) -> Result<Applied, ChangeError> {
+        let rows = writer.rows_at(zone, &zone.name).await?;
+        let (soa_id, soa) = find_soa(&rows).ok_or_else(|| self.invalid("the stored zone has no SOA"))?;
+        let old_serial = soa_serial(&soa.content).ok_or_else(|| self.invalid("the stored SOA is unreadable"))?;
+        let new_serial = SerialPolicy::from_stored(&zone.serial_policy).next(old_serial, writer.now());
+        let new_soa = StoredRecord {
+            content: with_serial(&soa.content, new_serial)
+                .ok_or_else(|| self.invalid("the stored SOA is unreadable"))?,
+            ..soa.clone()
+        };
+        writer.update_content(soa_id, &new_soa.content).await?;
+        self.updated(
+            writer,
+            zone,
+            (old_serial, new_serial),
+            std::slice::from_ref(soa),
+            &[new_soa],
+        )
+        .await
     }
 
     /// Marks an updated zone changed and journals the update.

@@ -387,6 +387,9 @@ struct Shared {
     started: AtomicBool,
     transitions_up: AtomicU64,
     transitions_down: AtomicU64,
+    /// Counts every change of any check's status, for those who recompute
+    /// what depends on them.
+    changes: tokio::sync::watch::Sender<u64>,
     probe_successes: AtomicU64,
     probe_failures: AtomicU64,
 }
@@ -448,10 +451,16 @@ impl HealthChecker {
                 started: AtomicBool::new(false),
                 transitions_up: AtomicU64::new(0),
                 transitions_down: AtomicU64::new(0),
+                changes: tokio::sync::watch::Sender::new(0),
                 probe_successes: AtomicU64::new(0),
                 probe_failures: AtomicU64::new(0),
             }),
         })
+    }
+
+    /// Changes whenever a check's status changes.
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.shared.changes.subscribe()
     }
 
     /// The interval of specs that leave it at zero.
@@ -592,6 +601,7 @@ impl Shared {
                 Status::Up => self.transitions_up.fetch_add(1, Ordering::Relaxed),
                 _ => self.transitions_down.fetch_add(1, Ordering::Relaxed),
             };
+            self.changes.send_modify(|count| *count += 1);
             tracing::info!(
                 target = %state.target,
                 id = %state.id_label(),

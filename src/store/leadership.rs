@@ -18,6 +18,8 @@ pub enum Duty {
     Notify,
     /// Zone transfers into secondary zones.
     Transfers,
+    /// New serials for zones whose LUA answers changed with health.
+    Reannounce,
 }
 
 impl Duty {
@@ -28,6 +30,7 @@ impl Duty {
             Duty::Rollover => "key rollover steps",
             Duty::Notify => "NOTIFY to secondaries",
             Duty::Transfers => "zone transfers into secondary zones",
+            Duty::Reannounce => "new serials for changed LUA answers",
         }
     }
 
@@ -39,6 +42,7 @@ impl Duty {
                 Duty::Rollover => 1,
                 Duty::Notify => 2,
                 Duty::Transfers => 3,
+                Duty::Reannounce => 4,
             }
     }
 }

@@ -12,6 +12,7 @@ use base::rdata::list;
 use base::types;
 use tokio::sync::mpsc;
 
+use super::computed::SentAnswers;
 use super::Record;
 use crate::catalog::Snapshot;
 use crate::update::tsig::{self, Signed, TsigKey};
@@ -100,8 +101,13 @@ pub enum Transfer {
     Single(Vec<u8>),
     /// These records, packed into messages.
     Records { head: Head, records: Vec<Record> },
-    /// The whole zone of a snapshot: SOA, every record, SOA.
-    Zone { head: Head, snapshot: Arc<Snapshot> },
+    /// The whole zone of a snapshot: SOA, every record, SOA; the computed
+    /// answers sent are noted in `sent`.
+    Zone {
+        head: Head,
+        snapshot: Arc<Snapshot>,
+        sent: Arc<SentAnswers>,
+    },
 }
 
 /// What every message of an answer starts with, and how it is signed.
@@ -137,10 +143,17 @@ impl Transfer {
         }
     }
 
-    pub fn zone(request: &Request, snapshot: Arc<Snapshot>, signer: Option<(TsigKey, Signed)>, now: u64) -> Transfer {
+    pub fn zone(
+        request: &Request,
+        snapshot: Arc<Snapshot>,
+        sent: Arc<SentAnswers>,
+        signer: Option<(TsigKey, Signed)>,
+        now: u64,
+    ) -> Transfer {
         Transfer::Zone {
             head: Head::new(request, signer, now),
             snapshot,
+            sent,
         }
     }
 
@@ -159,7 +172,7 @@ impl Transfer {
                 }
                 packer.finish();
             }
-            Transfer::Zone { head, snapshot } => {
+            Transfer::Zone { head, snapshot, sent } => {
                 let mut packer = Packer::new(head, sender);
                 let soa = super::soa_of(&snapshot);
                 let mut open = packer.push(&soa.owner, soa.rtype, soa.ttl, &soa.rdata);
@@ -173,7 +186,11 @@ impl Transfer {
                         open = packer.push(owner, rtype, ttl, rdata);
                     }
                 });
-                for (owner, rtype, answers) in computed.map(|programs| programs.current_answers()).unwrap_or_default() {
+                let answers = computed.map(|programs| programs.current_answers()).unwrap_or_default();
+                if computed.is_some() {
+                    sent.record(snapshot.zone.apex(), snapshot.zone.serial(), &answers);
+                }
+                for (owner, rtype, answers) in answers {
                     let node = snapshot.zone.node(owner);
                     let ttl = [types::LUA, types::ALIAS]
                         .into_iter()

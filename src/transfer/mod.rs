@@ -11,6 +11,7 @@
 //! the journal reaches back that far and the zone is not signed; otherwise
 //! the whole zone, as RFC 1995 §4 allows.
 
+pub mod computed;
 mod message;
 pub mod notify;
 
@@ -57,6 +58,8 @@ pub struct TransferService {
     allow: Vec<Netmask>,
     /// `[transfer] tsig_keys`, absolute and lowercase.
     keys: Vec<Name>,
+    /// The computed answers each zone's last whole transfer carried.
+    sent: Arc<computed::SentAnswers>,
 }
 
 /// Whether `wire` asks for a zone transfer: a query (QR clear, opcode 0)
@@ -92,7 +95,13 @@ impl TransferService {
             keyring,
             allow,
             keys,
+            sent: Arc::default(),
         })
+    }
+
+    /// The computed answers sent, for [`computed::Reannouncer`].
+    pub fn sent_answers(&self) -> Arc<computed::SentAnswers> {
+        self.sent.clone()
     }
 
     /// Answers the transfer request `wire` from `client`: the messages
@@ -158,7 +167,7 @@ impl TransferService {
             }
         }
         tracing::info!(zone = %apex, %client, serial, "AXFR");
-        Transfer::zone(&request, snapshot, signer, now)
+        Transfer::zone(&request, snapshot, self.sent.clone(), signer, now)
     }
 
     /// Whether `client`, or `key`, may transfer zone `apex`.
