@@ -2,7 +2,9 @@
 //! either node is answered by both (LISTEN/NOTIFY wakes the other at
 //! once: the nodes here poll only once a minute), a killed node
 //! leaves the other answering and taking writes, and it catches up when
-//! it comes back.
+//! it comes back; a node cut off from the database keeps answering from
+//! its snapshots, says so in `/readyz` and `/metrics`, and catches up at
+//! once when the database is back.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -98,4 +100,117 @@ fn two_nodes_on_one_postgresql_answer_every_change() {
         let metrics = node.http_get("/metrics").body;
         assert!(metrics.contains("pooldns_store_reachable 1"), "{metrics}");
     }
+}
+
+/// A TCP relay to PostgreSQL that can be cut: every connection through it
+/// is closed and new ones are refused, as when the network to the
+/// database fails.
+struct Relay {
+    address: std::net::SocketAddr,
+    cut: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    open: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
+}
+
+impl Relay {
+    fn start(target: std::net::SocketAddr) -> Relay {
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("relay listens");
+        let relay = Relay {
+            address: listener.local_addr().expect("relay address"),
+            cut: Default::default(),
+            open: Default::default(),
+        };
+        let (cut, open) = (relay.cut.clone(), relay.open.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                if cut.load(Ordering::SeqCst) {
+                    continue;
+                }
+                let Ok(server) = std::net::TcpStream::connect(target) else {
+                    continue;
+                };
+                let mut list = open.lock().unwrap();
+                for stream in [&client, &server] {
+                    list.push(stream.try_clone().expect("clone stream"));
+                }
+                for (mut from, mut to) in [
+                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                    (server, client),
+                ] {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(std::net::Shutdown::Both);
+                    });
+                }
+            }
+        });
+        relay
+    }
+
+    /// Closes every connection and refuses new ones until [`Relay::mend`].
+    fn cut(&self) {
+        self.cut.store(true, std::sync::atomic::Ordering::SeqCst);
+        for stream in self.open.lock().unwrap().drain(..) {
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+        }
+    }
+
+    fn mend(&self) {
+        self.cut.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn a_node_that_loses_the_database_keeps_answering_and_catches_up() {
+    let Some(url) = testkit::postgres_url("a_node_that_loses_the_database_keeps_answering_and_catches_up") else {
+        return;
+    };
+    // postgres://USER@HOST:PORT/DB: node A reaches it through the relay.
+    let (head, rest) = url.split_once('@').expect("a user in the URL");
+    let (host, tail) = rest.split_once('/').expect("a database in the URL");
+    let target = std::net::ToSocketAddrs::to_socket_addrs(host)
+        .expect("database address")
+        .next()
+        .expect("one address");
+    let relay = Relay::start(target);
+    let relayed = format!("{head}@{}/{tail}", relay.address);
+    let zones = tempfile::tempdir().expect("temp dir");
+    let a = node(&relayed, zones.path());
+    let b = node(&url, zones.path());
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_nanos();
+    let zone = format!("cut-{}-{nanos}.test.", std::process::id());
+    let name = zone.trim_end_matches('.').to_string();
+    let host = format!("www.{name}");
+    let path = format!("/api/v1/servers/localhost/zones/{zone}");
+    let create = json!({"name": zone, "kind": "Native", "nameservers": [format!("ns1.{zone}")]});
+    assert_eq!(call(&b, "POST", "/api/v1/servers/localhost/zones", Some(&create)), 201);
+    let _cleanup = Cleanup {
+        node: &b,
+        zone: zone.clone(),
+    };
+    assert_eq!(call(&b, "PATCH", &path, Some(&www(&zone, "192.0.2.20"))), 204);
+    wait_until("node A to answer", WAIT, || {
+        testkit::dig::short(a.dns, &host, "A") == ["192.0.2.20"]
+    });
+
+    // The database goes away for A: it keeps answering, and says so.
+    relay.cut();
+    wait_until("node A to report the store unavailable", WAIT, || {
+        let ready = a.http_get("/readyz");
+        ready.status == 503 && ready.body.contains("store unavailable")
+    });
+    assert!(a.http_get("/metrics").body.contains("pooldns_store_reachable 0"));
+    assert_eq!(
+        testkit::dig::short(a.dns, &host, "A"),
+        ["192.0.2.20"],
+        "served from its snapshot"
+    );
+    assert_eq!(call(&b, "PATCH", &path, Some(&www(&zone, "192.0.2.21"))), 204);
+
+    // Back: A catches up on what it missed, and is ready again.
+    relay.mend();
+    wait_until("node A to catch up", WAIT, || {
+        testkit::dig::short(a.dns, &host, "A") == ["192.0.2.21"]
+    });
+    wait_until("node A to be ready again", WAIT, || a.http_get("/readyz").status == 200);
 }

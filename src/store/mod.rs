@@ -59,6 +59,8 @@ async fn listen(url: &str, written: &tokio::sync::Notify) -> sqlx::Error {
     if let Err(error) = listener.listen(WRITES_CHANNEL).await {
         return error;
     }
+    // Writes made while no one listened were not heard: catch up on them.
+    written.notify_one();
     loop {
         match listener.recv().await {
             Ok(_) => written.notify_one(),
@@ -183,8 +185,9 @@ impl Store {
 
     /// On PostgreSQL, listens for the writes of every process sharing the
     /// database (LISTEN/NOTIFY) until `shutdown`, waking [`Store::written`]
-    /// for each; reconnects after a failure. Polling still catches what a
-    /// broken connection missed. Does nothing on SQLite.
+    /// for each; reconnects after a failure, and wakes it on every
+    /// (re)connection to catch up on what no one heard meanwhile. Does
+    /// nothing on SQLite.
     pub async fn listen_for_writes(&self, shutdown: Arc<std::sync::atomic::AtomicBool>) {
         let Some(url) = &self.listen_url else {
             return;
