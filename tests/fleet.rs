@@ -13,15 +13,29 @@ use testkit::pool::wait_until;
 use testkit::{http_request, Pooldns, PooldnsOptions};
 
 const KEY: &str = "fleet-operator-key";
+
+/// The tests run one at a time: work done once per database (NOTIFY, the
+/// reconciler) goes to one of all the nodes sharing it, and one test's
+/// nodes must not take it from another's.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 const WAIT: Duration = Duration::from_secs(20);
 
 /// A node on the store at `url`. It polls the store only once a minute:
 /// what it learns sooner, it learns from PostgreSQL's notifications.
 fn node(url: &str, zones: &std::path::Path) -> Pooldns {
+    node_with(url, zones, "")
+}
+
+/// A [`node`] with `extra` TOML.
+fn node_with(url: &str, zones: &std::path::Path, extra: &str) -> Pooldns {
     let mut options = PooldnsOptions::new(zones);
     options.store_url = Some(url.to_string());
     options.store_poll_ms = Some(60_000);
-    options.extra_config = format!("\n[[api.keys]]\nname = \"operator\"\nkey = \"{KEY}\"\n");
+    options.extra_config = format!("\n[[api.keys]]\nname = \"operator\"\nkey = \"{KEY}\"\n{extra}\n");
     Pooldns::start_with(options)
 }
 
@@ -58,6 +72,7 @@ fn two_nodes_on_one_postgresql_answer_every_change() {
     let Some(url) = testkit::postgres_url("two_nodes_on_one_postgresql_answer_every_change") else {
         return;
     };
+    let _one = one_at_a_time();
     let zones = tempfile::tempdir().expect("temp dir");
     let mut a = node(&url, zones.path());
     let b = node(&url, zones.path());
@@ -165,6 +180,7 @@ fn a_node_that_loses_the_database_keeps_answering_and_catches_up() {
     let Some(url) = testkit::postgres_url("a_node_that_loses_the_database_keeps_answering_and_catches_up") else {
         return;
     };
+    let _one = one_at_a_time();
     // postgres://USER@HOST:PORT/DB: node A reaches it through the relay.
     let (head, rest) = url.split_once('@').expect("a user in the URL");
     let (host, tail) = rest.split_once('/').expect("a database in the URL");
@@ -213,4 +229,66 @@ fn a_node_that_loses_the_database_keeps_answering_and_catches_up() {
         testkit::dig::short(a.dns, &host, "A") == ["192.0.2.21"]
     });
     wait_until("node A to be ready again", WAIT, || a.http_get("/readyz").status == 200);
+}
+
+/// Waits for a NOTIFY of `zone` on `socket`, answering each NOTIFY so
+/// that none is sent again; false when none came within `limit`.
+fn notified(socket: &std::net::UdpSocket, zone: &str, limit: Duration) -> bool {
+    let wire: Vec<u8> = zone
+        .trim_end_matches('.')
+        .split('.')
+        .flat_map(|label| std::iter::once(label.len() as u8).chain(label.bytes()))
+        .chain([0])
+        .collect();
+    let deadline = std::time::Instant::now() + limit;
+    let mut buffer = [0u8; 512];
+    while std::time::Instant::now() < deadline {
+        let Ok((length, from)) = socket.recv_from(&mut buffer) else {
+            continue;
+        };
+        let message = &buffer[..length];
+        if length < 12 || message[2] & 0xf8 != 0x20 {
+            continue;
+        }
+        let mut answer = message.to_vec();
+        answer[2] |= 0x80;
+        let _ = socket.send_to(&answer, from);
+        if message[12..].starts_with(&wire) {
+            return true;
+        }
+    }
+    false
+}
+
+#[test]
+fn notify_moves_to_the_other_node_when_the_one_sending_it_dies() {
+    let Some(url) = testkit::postgres_url("notify_moves_to_the_other_node_when_the_one_sending_it_dies") else {
+        return;
+    };
+    let _one = one_at_a_time();
+    let secondary = std::net::UdpSocket::bind("127.0.0.1:0").expect("a secondary's socket");
+    secondary.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    let extra = format!("[transfer]\nnotify = [\"{}\"]", secondary.local_addr().unwrap());
+    let zones = tempfile::tempdir().expect("temp dir");
+    let mut a = node_with(&url, zones.path(), &extra);
+    let mut b = node_with(&url, zones.path(), &extra);
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_nanos();
+    let zone = format!("duty-{}-{nanos}.test.", std::process::id());
+    let path = format!("/api/v1/servers/localhost/zones/{zone}");
+    let create = json!({"name": zone, "kind": "Native", "nameservers": [format!("ns1.{zone}")]});
+    assert_eq!(call(&a, "POST", "/api/v1/servers/localhost/zones", Some(&create)), 201);
+    assert!(notified(&secondary, &zone, WAIT), "NOTIFY of the new zone");
+
+    // Exactly one node sends NOTIFY; when it dies, the other takes over.
+    let sends = |node: &Pooldns| node.log_text().contains("this node now runs NOTIFY to secondaries");
+    assert!(sends(&a) != sends(&b), "one node holds the duty");
+    let (dead, survivor) = if sends(&a) { (&mut a, &mut b) } else { (&mut b, &mut a) };
+    dead.kill();
+    let _cleanup = Cleanup {
+        node: survivor,
+        zone: zone.clone(),
+    };
+    assert_eq!(call(survivor, "PATCH", &path, Some(&www(&zone, "192.0.2.30"))), 204);
+    assert!(notified(&secondary, &zone, WAIT), "NOTIFY from the surviving node");
+    assert!(sends(survivor), "the survivor took the duty over");
 }
