@@ -143,8 +143,41 @@ pub fn to_rows(records: &[Record]) -> Result<Vec<StoredRecord>, RdataError> {
 
 /// Store rows as records of the zone `apex`, checked as a zone. Each row
 /// is freed as it is converted, which keeps the peak memory of loading a
-/// large zone near the size of one copy of it.
-pub fn from_rows(apex: &Name, rows: Vec<StoredRecord>) -> Result<Vec<Record>, RowError> {
+/// large zone near the size of one copy of it; a large zone is converted
+/// on every core, in order.
+pub fn from_rows(apex: &Name, mut rows: Vec<StoredRecord>) -> Result<Vec<Record>, RowError> {
+    let total = rows.len();
+    let threads = if total < 50_000 {
+        1
+    } else {
+        std::thread::available_parallelism().map_or(1, usize::from)
+    };
+    let size = total.div_ceil(threads).max(1);
+    let mut parts = Vec::with_capacity(threads);
+    while rows.len() > size {
+        parts.push(rows.split_off(rows.len() - size));
+    }
+    parts.push(rows);
+    parts.reverse();
+    let converted: Vec<Result<Vec<Record>, RowError>> = std::thread::scope(|scope| {
+        let running: Vec<_> = parts
+            .into_iter()
+            .map(|part| scope.spawn(move || convert_rows(apex, part)))
+            .collect();
+        running
+            .into_iter()
+            .map(|part| part.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .collect()
+    });
+    let mut records = Vec::with_capacity(total);
+    for part in converted {
+        records.extend(part?);
+    }
+    check_zone(apex, &records)?;
+    Ok(records)
+}
+
+fn convert_rows(apex: &Name, rows: Vec<StoredRecord>) -> Result<Vec<Record>, RowError> {
     let mut records = Vec::with_capacity(rows.len());
     for row in rows {
         let invalid = |message: String| RowError::Invalid {
@@ -163,7 +196,6 @@ pub fn from_rows(apex: &Name, rows: Vec<StoredRecord>) -> Result<Vec<Record>, Ro
             rdata,
         });
     }
-    check_zone(apex, &records)?;
     Ok(records)
 }
 
