@@ -176,6 +176,13 @@ fn follows_a_knot_primary_by_axfr_then_ixfr_with_tsig() {
     assert_eq!(axfr(server.dns, "sec.test"), axfr(knot.addr, "sec.test"));
     let log = server.log_text();
     assert!(log.contains("\"IXFR\""), "an IXFR was logged:\n{log}");
+    let metrics = server.http_get("/metrics").body;
+    for sample in [
+        "pooldns_secondary_checks_total{result=\"axfr\"} 1",
+        "pooldns_secondary_checks_total{result=\"ixfr\"} 1",
+    ] {
+        assert!(metrics.contains(sample), "{sample} in\n{metrics}");
+    }
 
     // The zone is the primary's: writes here are refused, and NOTIFY is
     // taken only from a primary.

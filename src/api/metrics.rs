@@ -201,6 +201,16 @@ pub(super) async fn render(State(state): State<AppState>) -> impl IntoResponse {
     );
     out.sample("pooldns_notify_total", &[("result", "answered")], answered);
     out.sample("pooldns_notify_total", &[("result", "unanswered")], unanswered);
+    let (current, ixfr, axfr, failed) = crate::secondary::checked();
+    out.family(
+        "pooldns_secondary_checks_total",
+        "counter",
+        "Checks of secondary zones against their primaries: current, changed by IXFR or AXFR, or failed at every primary.",
+    );
+    out.sample("pooldns_secondary_checks_total", &[("result", "current")], current);
+    out.sample("pooldns_secondary_checks_total", &[("result", "ixfr")], ixfr);
+    out.sample("pooldns_secondary_checks_total", &[("result", "axfr")], axfr);
+    out.sample("pooldns_secondary_checks_total", &[("result", "failed")], failed);
     if let Some(aliases) = &state.aliases {
         let (targets, resolved) = aliases.counts();
         out.family(

@@ -24,6 +24,9 @@ use crate::update::tsig::{self, AnswerVerifier, TsigKey};
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long the primary may leave the transfer without a message.
 const READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Records one transfer may bring: a primary that never ends its answer
+/// must not take all the memory.
+const MAX_RECORDS: usize = 20_000_000;
 
 /// A primary server of a zone.
 #[derive(Clone, Debug)]
@@ -198,6 +201,8 @@ struct Stream<'a> {
     added: Vec<StoredRecord>,
     /// The answer was only the SOA.
     current: bool,
+    /// Records read so far.
+    count: usize,
 }
 
 impl<'a> Stream<'a> {
@@ -212,6 +217,7 @@ impl<'a> Stream<'a> {
             removed: Vec::new(),
             added: Vec::new(),
             current: false,
+            count: 0,
         }
     }
 
@@ -252,6 +258,10 @@ impl<'a> Stream<'a> {
     }
 
     fn record(&mut self, record: StoredRecord) -> Result<(), String> {
+        self.count += 1;
+        if self.count > MAX_RECORDS {
+            return Err(format!("more than {MAX_RECORDS} records"));
+        }
         let is_soa = record.rtype == "SOA";
         let serial = if is_soa {
             soa_serial(&record.content).ok_or("an unreadable SOA")?

@@ -20,7 +20,7 @@ pub mod client;
 pub mod notify;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,6 +34,22 @@ use crate::config::{server_address, CatalogSource};
 use crate::store::{Duty, Leadership, Primaries, SecondaryZone, Store, StoreError};
 use crate::update::tsig::key_name;
 use crate::update::Keyring;
+
+/// Checks of secondary zones since start, by outcome, for `/metrics`:
+/// the zone was current, changed by IXFR, changed by AXFR, or no primary
+/// gave it.
+static CHECKED: [AtomicU64; 4] = [
+    AtomicU64::new(0),
+    AtomicU64::new(0),
+    AtomicU64::new(0),
+    AtomicU64::new(0),
+];
+
+/// How many checks ended how: (current, IXFR, AXFR, failed).
+pub fn checked() -> (u64, u64, u64, u64) {
+    let count = |index: usize| CHECKED[index].load(Ordering::Relaxed);
+    (count(0), count(1), count(2), count(3))
+}
 
 /// How often the list of secondary zones is read.
 const TICK: Duration = Duration::from_millis(500);
@@ -278,6 +294,9 @@ async fn check(store: &Store, keyring: &Keyring, zone: SecondaryZone) -> Checked
             Err(error) => tracing::warn!(zone = %zone.name, primary = %address, %error, "zone transfer failed"),
         }
     }
+    if !checked.answered {
+        CHECKED[3].fetch_add(1, Ordering::Relaxed);
+    }
     checked.timers = match store.zone_soa(zone.id).await {
         Ok(soa) => soa.and_then(|soa| soa_timers(&soa.content)),
         Err(_) => None,
@@ -306,6 +325,7 @@ async fn transfer(store: &Store, primary: &Primary, apex: &Name, zone: &Secondar
         match fetch(primary, apex, Some(soa)).await {
             Ok(Fetched::Current(serial)) => {
                 tracing::debug!(zone = %zone.name, serial, "zone is current");
+                CHECKED[0].fetch_add(1, Ordering::Relaxed);
                 store.set_current(zone.id).await?;
                 return Ok(false);
             }
@@ -314,6 +334,7 @@ async fn transfer(store: &Store, primary: &Primary, apex: &Name, zone: &Secondar
                 let change = ChangeSet::new(&zone.name, ZoneChange::Transferred(incoming), &author);
                 match change.apply_alone(store).await {
                     Ok(applied) => {
+                        CHECKED[if whole { 2 } else { 1 }].fetch_add(1, Ordering::Relaxed);
                         log_transfer(&zone.name, if whole { "AXFR" } else { "IXFR" }, &applied);
                         return Ok(applied.changed);
                     }
@@ -334,6 +355,7 @@ async fn transfer(store: &Store, primary: &Primary, apex: &Name, zone: &Secondar
     let applied = ChangeSet::new(&zone.name, ZoneChange::Transferred(incoming), &author)
         .apply_alone(store)
         .await?;
+    CHECKED[2].fetch_add(1, Ordering::Relaxed);
     log_transfer(&zone.name, "AXFR", &applied);
     Ok(applied.changed)
 }
