@@ -236,7 +236,20 @@ pub enum ZoneCommand {
         #[arg(long, default_value = "sha256", value_parser = ["sha256", "sha384"])]
         digest: String,
     },
-    /// List zones and their record counts.
+    /// Add a secondary zone: a copy of another server's zone, kept by zone
+    /// transfer (IXFR, AXFR) and NOTIFY by the running server.
+    Secondary {
+        /// The zone's name.
+        name: String,
+        /// A primary, "address" or "address:port" (port 53 by default);
+        /// repeat for more, tried in order.
+        #[arg(long = "primary", value_name = "ADDRESS", required = true)]
+        primaries: Vec<String>,
+        /// A TSIG key (`[[tsig]]` or `pooldns tsig add`) that signs the transfers.
+        #[arg(long, value_name = "KEY")]
+        tsig_key: Option<String>,
+    },
+    /// List zones and their record counts, and where secondary zones come from.
     List,
     /// Delete a zone and all its records.
     Delete {
@@ -447,9 +460,53 @@ async fn zone_command(config: &Config, store: &Store, command: ZoneCommand) -> a
                 println!("{}", file::format_record(&apex, DS_TTL, types::DS, &ds)?);
             }
         }
+        ZoneCommand::Secondary {
+            name,
+            primaries,
+            tsig_key,
+        } => {
+            let apex = parse_zone_name(&name)?;
+            let mut addresses = Vec::new();
+            for primary in &primaries {
+                let address = crate::config::server_address(primary)
+                    .with_context(|| format!("primary {primary:?} is not an address (192.0.2.1 or 192.0.2.1:53)"))?;
+                addresses.push(address.to_string());
+            }
+            let tsig_key = match tsig_key {
+                Some(key) => {
+                    let key = crate::update::tsig::key_name(&key).map_err(|error| anyhow::anyhow!(error))?;
+                    let configured = config.tsig.iter().any(|configured| {
+                        crate::update::tsig::key_name(&configured.name).is_ok_and(|name| name == key)
+                    });
+                    if !configured && store.tsig_key(&key.to_string()).await?.is_none() {
+                        anyhow::bail!("TSIG key {key} does not exist: add it with pooldns tsig add, or in [[tsig]]");
+                    }
+                    Some(key.to_string())
+                }
+                None => None,
+            };
+            let shown = addresses.join(" ");
+            let primaries = crate::store::Primaries {
+                addresses,
+                tsig_key,
+                learned_from: None,
+            };
+            crate::secondary::create(store, &apex.to_string(), primaries, "cli").await?;
+            println!("added {apex}, a secondary of {shown}; the running server transfers it");
+        }
         ZoneCommand::List => {
+            let secondaries = store.secondary_zones().await?;
             for (name, records) in store.list_zones().await? {
-                println!("{name}\t{records} records");
+                match secondaries.iter().find(|zone| zone.name == name) {
+                    Some(zone) => {
+                        let state = if zone.expired { ", expired" } else { "" };
+                        println!(
+                            "{name}\t{records} records\tsecondary of {}{state}",
+                            zone.primaries.join(" ")
+                        );
+                    }
+                    None => println!("{name}\t{records} records"),
+                }
             }
         }
         ZoneCommand::Delete { name } => {

@@ -225,12 +225,26 @@ fn a_zone_whose_primary_is_gone_expires_and_comes_back_from_another() {
     let file = zones.path().join("gone.test.zone");
     std::fs::write(&file, zone_text("gone.test", 3, 5)).unwrap();
     let knot = Knotd::primary(&[("gone.test", &file)], server.dns, None);
-    let body = json!({"name": "gone.test.", "kind": "Slave", "masters": [knot.addr.to_string()]});
-    let (code, created) = call(&server, "POST", "/api/v1/servers/localhost/zones", &body);
-    assert_eq!(code, 201, "{created}");
+    // Added on the command line this time.
+    let refused = server.cli(&["zone", "secondary", "gone.test", "--primary", "ns1.example"]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("is not an address"));
+    let refused = server.cli(&[
+        "zone",
+        "secondary",
+        "gone.test",
+        "--primary",
+        "192.0.2.1",
+        "--tsig-key",
+        "nope",
+    ]);
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("TSIG key nope. does not exist"));
+    server.cli_ok(&["zone", "secondary", "gone.test", "--primary", &knot.addr.to_string()]);
     wait_until("the first transfer", WAIT, || {
         serial(server.dns, "gone.test") == Some(1)
     });
+    let listed = server.cli_ok(&["zone", "list"]);
+    assert!(listed.contains(&format!("secondary of {}", knot.addr)), "{listed}");
 
     // SOA expire is 5 s: without its primary the zone is SERVFAIL.
     drop(knot);
