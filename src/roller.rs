@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use base::dnskey::{ds_rdata, DigestType};
 use base::name::Name;
@@ -88,7 +88,7 @@ pub async fn start_roll(
         dnskey_ttl,
         max_ttl: 0,
     };
-    let now = unix_now();
+    let now = base::time::unix_now();
     let (flags, publish_until) = roll::start(role, timing, now);
     let new = crate::dnssec::keys::new_key(apex, algorithm, role, (flags.published, flags.active, flags.ds), kek)?;
     let new_key_id = store
@@ -185,7 +185,7 @@ impl Roller {
         if !lead {
             return Ok(());
         }
-        let now = unix_now();
+        let now = base::time::unix_now();
         for roll in rolls {
             if now < roll.next_at as u64 {
                 continue;
@@ -377,13 +377,6 @@ impl Roller {
         }
         Some(ttl)
     }
-}
-
-/// Seconds since the epoch.
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_secs())
 }
 
 /// The first `nameserver` of /etc/resolv.conf, on port 53.

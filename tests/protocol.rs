@@ -392,7 +392,7 @@ fn packets_shorter_than_a_header_are_dropped() {
 }
 
 #[test]
-fn opcodes_other_than_query_and_update_get_notimp() {
+fn opcodes_other_than_query_update_and_notify_get_notimp() {
     let server = start();
     for opcode in [1u8, 2, 3, 4, 5, 15] {
         let id = next_id();
@@ -408,8 +408,9 @@ fn opcodes_other_than_query_and_update_get_notimp() {
         assert!(h.qr, "opcode {opcode}: QR clear in the reply");
         assert_eq!(h.id, id, "opcode {opcode}: reply ID");
         assert_eq!(h.opcode, opcode, "opcode {opcode}: OPCODE not copied into the reply");
-        // UPDATE (5) is answered: NOTAUTH, as www.example.com is no zone here.
-        let expected = if opcode == 5 { 9 } else { 4 };
+        // NOTIFY (4) and UPDATE (5) are answered: NOTAUTH, as
+        // www.example.com is no zone here.
+        let expected = if matches!(opcode, 4 | 5) { 9 } else { 4 };
         assert_eq!(h.rcode, expected, "opcode {opcode}: RCODE {}", h.rcode);
     }
     assert_still_answers(server.dns);

@@ -64,7 +64,7 @@ fn serial(server: SocketAddr, zone: &str) -> Option<u32> {
 
 /// The RCODE `server` answers to `name` `qtype`, as dig prints it.
 fn status(server: SocketAddr, name: &str, qtype: &str) -> String {
-    let output = dig(server, &[name, qtype]);
+    let output = testkit::dig::output(server, &[name, qtype]);
     output
         .split("status: ")
         .nth(1)
@@ -73,26 +73,11 @@ fn status(server: SocketAddr, name: &str, qtype: &str) -> String {
         .to_string()
 }
 
-fn dig(server: SocketAddr, args: &[&str]) -> String {
-    let output = std::process::Command::new(testkit::require("dig", "bind9-dnsutils"))
-        .args([
-            &format!("@{}", server.ip()),
-            "-p",
-            &server.port().to_string(),
-            "+time=3",
-            "+tries=1",
-        ])
-        .args(args)
-        .output()
-        .expect("dig runs");
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
 /// The records of a zone by AXFR, one line each without the final SOA,
 /// sorted: two servers holding the same zone give the same lines.
 fn axfr(server: SocketAddr, zone: &str) -> Vec<String> {
     let key = format!("hmac-sha256:xfr:{SECRET}");
-    let output = dig(server, &["-y", &key, "AXFR", zone, "+nocmd", "+nostats", "+nocomments"]);
+    let output = testkit::dig::output(server, &["-y", &key, "AXFR", zone, "+nocmd", "+nostats", "+nocomments"]);
     let mut lines: Vec<String> = output
         .lines()
         .filter(|line| !line.starts_with(';') && !line.trim().is_empty())

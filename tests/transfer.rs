@@ -64,22 +64,6 @@ fn short(server: std::net::SocketAddr, name: &str, qtype: &str) -> Vec<String> {
     testkit::dig::short(server, name, qtype)
 }
 
-/// dig's whole output, for transfers.
-fn dig(server: std::net::SocketAddr, args: &[&str]) -> String {
-    let output = std::process::Command::new(testkit::require("dig", "bind9-dnsutils"))
-        .args([
-            &format!("@{}", server.ip()),
-            "-p",
-            &server.port().to_string(),
-            "+time=3",
-            "+tries=1",
-        ])
-        .args(args)
-        .output()
-        .expect("dig runs");
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
 /// The RCODE of an unsigned transfer request over TCP.
 fn transfer_rcode(server: std::net::SocketAddr, zone: &str, qtype: RecordType) -> ResponseCode {
     let query = encode_query(next_id(), &parse_name(zone), qtype, &QueryOptions::tcp());
@@ -199,9 +183,9 @@ fn transfers_need_an_allowed_address_or_key() {
         ResponseCode::NotAuth
     );
     let key = format!("hmac-sha256:xfr:{SECRET}");
-    let signed = dig(server.dns, &["-y", &key, "acl.test", "AXFR"]);
+    let signed = testkit::dig::output(server.dns, &["-y", &key, "acl.test", "AXFR"]);
     assert!(signed.contains("XFR size: 11 records"), "{signed}");
-    let bad = dig(
+    let bad = testkit::dig::output(
         server.dns,
         &[
             "-y",
@@ -227,14 +211,14 @@ fn transfers_need_an_allowed_address_or_key() {
         transfer_rcode(server.dns, "acl.test", RecordType::AXFR),
         ResponseCode::NoError
     );
-    let axfr = dig(server.dns, &["acl.test", "AXFR"]);
+    let axfr = testkit::dig::output(server.dns, &["acl.test", "AXFR"]);
     assert!(axfr.contains("XFR size: 11 records"), "{axfr}");
 
     // IXFR: nothing newer, one SOA; a serial the journal does not reach,
     // the whole zone.
-    let current = dig(server.dns, &["acl.test", "IXFR=1", "+tcp"]);
+    let current = testkit::dig::output(server.dns, &["acl.test", "IXFR=1", "+tcp"]);
     assert!(current.contains("XFR size: 1 records"), "{current}");
-    let old = dig(server.dns, &["acl.test", "IXFR=0", "+tcp"]);
+    let old = testkit::dig::output(server.dns, &["acl.test", "IXFR=0", "+tcp"]);
     assert!(old.contains("XFR size: 11 records"), "an AXFR-style answer: {old}");
     // Over UDP a transfer is refused.
     let query = encode_query(
@@ -335,7 +319,7 @@ fn lua_records_reach_other_secondaries_as_their_current_answers() {
         ["192.0.2.1"],
         "each record once"
     );
-    let axfr = dig(server.dns, &["lua.test", "AXFR"]);
+    let axfr = testkit::dig::output(server.dns, &["lua.test", "AXFR"]);
     assert!(!axfr.contains("TYPE65402") && !axfr.contains("LUA"), "{axfr}");
     assert!(axfr.contains("dyn.lua.test.\t\t120\tIN\tA\t192.0.2.5"), "{axfr}");
 }

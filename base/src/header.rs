@@ -4,6 +4,14 @@
 /// Length of the header.
 pub const HEADER_LEN: usize = 12;
 
+/// A message ID no one can guess (RFC 5452 §4.3), for queries this side
+/// sends.
+pub fn random_id() -> u16 {
+    let mut id = [0u8; 2];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut id).unwrap_or(());
+    u16::from_be_bytes(id)
+}
+
 /// Header flag bits in the second 16-bit word (RFC 1035 §4.1.1, RFC 4035
 /// §3.1.6 for AD and CD).
 pub mod flag {

@@ -1,4 +1,12 @@
-//! Calendar time from Unix seconds, for RRSIG times and log-style stamps.
+//! Calendar time from Unix seconds, for RRSIG times and log-style stamps,
+//! and the current Unix time.
+
+/// Seconds since the Unix epoch now (0 if the clock is before it).
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs())
+}
 
 /// UTC date and time of `seconds` since the Unix epoch: (year, month,
 /// day, hour, minute, second).

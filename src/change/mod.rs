@@ -431,14 +431,12 @@ impl ChangeSet {
             .collect();
         self.check_cnames(&after)?;
         self.check_apex_ns(after.iter().copied())?;
-        let (soa_id, soa) = find_soa(&rows).ok_or_else(|| self.invalid("the stored zone has no SOA"))?;
-        let old_serial = soa_serial(&soa.content).ok_or_else(|| self.invalid("the stored SOA is unreadable"))?;
-        let new_serial = SerialPolicy::from_stored(&zone.serial_policy).next(old_serial, writer.now());
-        let new_soa = StoredRecord {
-            content: with_serial(&soa.content, new_serial)
-                .ok_or_else(|| self.invalid("the stored SOA is unreadable"))?,
-            ..soa.clone()
-        };
+        let NextSoa {
+            id: soa_id,
+            stored: soa,
+            next: new_soa,
+            serials,
+        } = self.next_soa(writer, zone, &rows)?;
         let mut removed = vec![soa.clone()];
         let mut ids = Vec::new();
         for index in gone {
@@ -449,29 +447,39 @@ impl ChangeSet {
         writer.insert_records(zone, &added).await?;
         writer.update_content(soa_id, &new_soa.content).await?;
         added.insert(0, new_soa);
-        self.updated(writer, zone, (old_serial, new_serial), &removed, &added)
-            .await
+        self.updated(writer, zone, serials, &removed, &added).await
     }
 
     async fn bump(&self, writer: &mut Writer, zone: &LockedZone) -> Result<Applied, ChangeError> {
         let rows = writer.rows_at(zone, &zone.name).await?;
-        let (soa_id, soa) = find_soa(&rows).ok_or_else(|| self.invalid("the stored zone has no SOA"))?;
-        let old_serial = soa_serial(&soa.content).ok_or_else(|| self.invalid("the stored SOA is unreadable"))?;
+        let soa = self.next_soa(writer, zone, &rows)?;
+        writer.update_content(soa.id, &soa.next.content).await?;
+        self.updated(writer, zone, soa.serials, std::slice::from_ref(soa.stored), &[soa.next])
+            .await
+    }
+
+    /// The stored SOA among `rows` and the one with the next serial of the
+    /// zone's policy.
+    fn next_soa<'r>(
+        &self,
+        writer: &Writer,
+        zone: &LockedZone,
+        rows: &'r [(i64, StoredRecord)],
+    ) -> Result<NextSoa<'r>, ChangeError> {
+        let (id, stored) = find_soa(rows).ok_or_else(|| self.invalid("the stored zone has no SOA"))?;
+        let unreadable = || self.invalid("the stored SOA is unreadable");
+        let old_serial = soa_serial(&stored.content).ok_or_else(unreadable)?;
         let new_serial = SerialPolicy::from_stored(&zone.serial_policy).next(old_serial, writer.now());
-        let new_soa = StoredRecord {
-            content: with_serial(&soa.content, new_serial)
-                .ok_or_else(|| self.invalid("the stored SOA is unreadable"))?,
-            ..soa.clone()
+        let next = StoredRecord {
+            content: with_serial(&stored.content, new_serial).ok_or_else(unreadable)?,
+            ..stored.clone()
         };
-        writer.update_content(soa_id, &new_soa.content).await?;
-        self.updated(
-            writer,
-            zone,
-            (old_serial, new_serial),
-            std::slice::from_ref(soa),
-            &[new_soa],
-        )
-        .await
+        Ok(NextSoa {
+            id,
+            stored,
+            next,
+            serials: (old_serial, new_serial),
+        })
     }
 
     /// Marks an updated zone changed and journals the update.
@@ -561,6 +569,16 @@ impl ChangeSet {
             })
             .await
     }
+}
+
+/// The SOA a change replaces, and its replacement.
+struct NextSoa<'r> {
+    /// The stored SOA's row id.
+    id: i64,
+    stored: &'r StoredRecord,
+    next: StoredRecord,
+    /// (old serial, new serial).
+    serials: (u32, u32),
 }
 
 /// A record's identity for comparisons: name without case, type, content,

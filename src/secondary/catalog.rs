@@ -22,16 +22,7 @@ pub async fn follow(store: &Store, source: &CatalogSource) -> Result<(), String>
         if zones.iter().any(|zone| &zone.name == member) {
             continue;
         }
-        let primaries = Primaries {
-            addresses: source
-                .primaries
-                .iter()
-                .map(|primary| primary_address(primary))
-                .collect(),
-            tsig_key: source.tsig_key.clone(),
-            learned_from: Some(catalog.clone()),
-        };
-        match create(store, member, primaries, &author).await {
+        match create(store, member, primaries(source, Some(&catalog)), &author).await {
             Ok(()) => tracing::info!(zone = %member, %catalog, "zone added from the catalog"),
             Err(error) => tracing::warn!(zone = %member, %catalog, %error, "catalog member not added"),
         }
@@ -50,6 +41,20 @@ pub async fn follow(store: &Store, source: &CatalogSource) -> Result<(), String>
         }
     }
     Ok(())
+}
+
+/// The primaries of `source`, which are also its members'; `learned_from`
+/// names the catalog a member was learned from.
+pub(super) fn primaries(source: &CatalogSource, learned_from: Option<&str>) -> Primaries {
+    Primaries {
+        addresses: source
+            .primaries
+            .iter()
+            .map(|primary| primary_address(primary))
+            .collect(),
+        tsig_key: source.tsig_key.clone(),
+        learned_from: learned_from.map(str::to_string),
+    }
 }
 
 /// The member zones of `catalog` (absolute, lowercase), from its records:

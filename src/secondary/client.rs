@@ -73,9 +73,9 @@ pub async fn fetch(primary: &Primary, zone: &Name, current: Option<&StoredRecord
         }
         None => None,
     };
-    let id = random_id();
+    let id = base::header::random_id();
     let mut request = request(id, zone, from.as_ref().map(|(_, ttl, wire)| (*ttl, wire.as_slice())));
-    let now = unix_now();
+    let now = base::time::unix_now();
     let request_mac = primary
         .key
         .as_ref()
@@ -99,7 +99,7 @@ pub async fn fetch(primary: &Primary, zone: &Name, current: Option<&StoredRecord
     while !reader.done() {
         let message = read_message(&mut stream, address).await?;
         let message = match verifier.as_mut() {
-            Some(verifier) => verifier.check(&message, unix_now()).map_err(malformed)?,
+            Some(verifier) => verifier.check(&message, base::time::unix_now()).map_err(malformed)?,
             None => message,
         };
         check_header(&message, id, first, address)?;
@@ -420,19 +420,6 @@ fn expanded_rdata(message: &[u8], rtype: u16, start: usize, end: usize) -> Resul
     }
     out.extend_from_slice(&message[pos..end]);
     Ok(out)
-}
-
-/// A message ID no one can guess (RFC 5452 §4.3).
-fn random_id() -> u16 {
-    let mut id = [0u8; 2];
-    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut id).unwrap_or(());
-    u16::from_be_bytes(id)
-}
-
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_secs())
 }
 
 #[cfg(test)]

@@ -200,16 +200,14 @@ impl Secondaries {
     async fn create_catalog_zones(&self) -> bool {
         let mut done = true;
         for source in &self.catalogs {
-            let primaries = Primaries {
-                addresses: source
-                    .primaries
-                    .iter()
-                    .map(|primary| primary_address(primary))
-                    .collect(),
-                tsig_key: source.tsig_key.clone(),
-                learned_from: None,
-            };
-            match create(&self.store, &absolute(&source.zone), primaries, "config").await {
+            match create(
+                &self.store,
+                &absolute(&source.zone),
+                catalog::primaries(source, None),
+                "config",
+            )
+            .await
+            {
                 Ok(()) | Err(ChangeError::ZoneExists(_)) => {}
                 Err(error) => {
                     tracing::warn!(catalog = %source.zone, %error, "cannot create the catalog zone");

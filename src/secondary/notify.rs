@@ -36,7 +36,7 @@ impl NotifyService {
 
     /// The answer to the NOTIFY `wire` from `client`.
     pub async fn answer(&self, wire: &[u8], client: IpAddr) -> Vec<u8> {
-        let now = unix_now();
+        let now = base::time::unix_now();
         let signed = match tsig::find(wire) {
             Ok(signed) => signed,
             Err(_) => return reply(wire, rcode::FORMERR as u8),
@@ -109,10 +109,4 @@ fn question(wire: &[u8]) -> Option<(Name, u16)> {
     let (name, used) = Name::from_wire_prefix(wire.get(12..)?).ok()?;
     let at = 12 + used;
     Some((name, u16::from_be_bytes([*wire.get(at)?, *wire.get(at + 1)?])))
-}
-
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_secs())
 }

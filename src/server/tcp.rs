@@ -99,35 +99,20 @@ async fn connection(
         if transfer::is_transfer(&request) {
             let mut messages = context.transfers.answer(&request, remote.ip()).await;
             while let Some(message) = messages.recv().await {
-                framed.clear();
-                framed.extend_from_slice(&(message.len() as u16).to_be_bytes());
-                framed.extend_from_slice(&message);
-                tokio::time::timeout(idle, writer.write_all(&framed))
-                    .await
-                    .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "peer does not read the transfer"))??;
+                send(&mut writer, &mut framed, &message, idle).await?;
             }
             continue;
         }
         if NotifyService::is_notify(&request) {
             let answer = context.notifies.answer(&request, remote.ip()).await;
-            framed.clear();
-            framed.extend_from_slice(&(answer.len() as u16).to_be_bytes());
-            framed.extend_from_slice(&answer);
-            tokio::time::timeout(idle, writer.write_all(&framed))
-                .await
-                .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "peer does not read its answers"))??;
+            send(&mut writer, &mut framed, &answer, idle).await?;
             continue;
         }
         if UpdateService::is_update(&request) {
             let Some(answer) = context.updates.answer(&request).await else {
                 continue;
             };
-            framed.clear();
-            framed.extend_from_slice(&(answer.len() as u16).to_be_bytes());
-            framed.extend_from_slice(&answer);
-            tokio::time::timeout(idle, writer.write_all(&framed))
-                .await
-                .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "peer does not read its answers"))??;
+            send(&mut writer, &mut framed, &answer, idle).await?;
             continue;
         }
         let started = Instant::now();
@@ -141,16 +126,28 @@ async fn connection(
             continue;
         };
         shard.record(&outcome, started.elapsed());
-        framed.clear();
-        framed.extend_from_slice(&(response.len() as u16).to_be_bytes());
-        framed.extend_from_slice(&response);
-        tokio::time::timeout(idle, writer.write_all(&framed))
-            .await
-            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "peer does not read its answers"))??;
+        send(&mut writer, &mut framed, &response, idle).await?;
     }
 }
 
 /// Resolves once the shutdown flag is set.
+/// Writes `message` with its two-octet length (RFC 1035 §4.2.2) in one
+/// write, through the reused buffer `framed`; a peer that does not read it
+/// within `idle` is given up.
+async fn send(
+    writer: &mut tokio::net::tcp::OwnedWriteHalf,
+    framed: &mut Vec<u8>,
+    message: &[u8],
+    idle: Duration,
+) -> io::Result<()> {
+    framed.clear();
+    framed.extend_from_slice(&(message.len() as u16).to_be_bytes());
+    framed.extend_from_slice(message);
+    tokio::time::timeout(idle, writer.write_all(framed))
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "peer does not read its answers"))?
+}
+
 async fn wait_for_shutdown(context: &ListenerContext) {
     while !context.shutdown.load(Ordering::Relaxed) {
         tokio::time::sleep(Duration::from_millis(100)).await;

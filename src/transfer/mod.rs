@@ -121,7 +121,7 @@ impl TransferService {
 
     /// Checks the request and works out what to send.
     async fn prepare(&self, wire: &[u8], client: IpAddr) -> Transfer {
-        let now = unix_now();
+        let now = base::time::unix_now();
         let request = match Request::parse(wire) {
             Ok(request) => request,
             Err(()) => return Transfer::refusal(wire, rcode::FORMERR, None, now),
@@ -319,12 +319,6 @@ fn with_serial(soa: &[u8], serial: u32) -> Option<Vec<u8>> {
     out.get_mut(at..at + 4)?.copy_from_slice(&serial.to_be_bytes());
     debug_assert_eq!(soa_serial(&out), Some(serial));
     Some(out)
-}
-
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_secs())
 }
 
 #[cfg(test)]

@@ -113,7 +113,7 @@ async fn try_notify(target: SocketAddr, zone: &Name, wait: Duration) -> std::io:
     };
     let socket = UdpSocket::bind(local).await?;
     socket.connect(target).await?;
-    let id: u16 = rand_id();
+    let id: u16 = base::header::random_id();
     socket.send(&message(id, zone)).await?;
     let mut buffer = [0u8; 512];
     let deadline = tokio::time::Instant::now() + wait;
@@ -138,13 +138,6 @@ fn message(id: u16, zone: &Name) -> Vec<u8> {
     message.extend_from_slice(&base::types::SOA.to_be_bytes());
     message.extend_from_slice(&base::class::IN.to_be_bytes());
     message
-}
-
-/// A message ID no one can guess (RFC 5452 §4.3).
-fn rand_id() -> u16 {
-    let mut id = [0u8; 2];
-    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut id).unwrap_or(());
-    u16::from_be_bytes(id)
 }
 
 #[cfg(test)]

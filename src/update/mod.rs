@@ -238,7 +238,7 @@ impl UpdateService {
 
     /// The answer to an UPDATE message; `None` for what deserves none.
     pub async fn answer(&self, wire: &[u8]) -> Option<Vec<u8>> {
-        let now = unix_time();
+        let now = base::time::unix_now();
         let signed = match tsig::find(wire) {
             Ok(signed) => signed,
             Err(_) => return Some(reply(wire, rcode::FORMERR)),
@@ -599,12 +599,6 @@ pub(crate) fn tsig_error(request: &[u8], signed: &Signed, now: u64, error: u16) 
     let mut response = reply(request, rcode::NOTAUTH);
     tsig::append_unsigned(&mut response, signed, now, error);
     response
-}
-
-fn unix_time() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_secs())
 }
 
 #[cfg(test)]

@@ -21,6 +21,22 @@ pub fn short(dns: SocketAddr, name: &str, qtype: &str) -> Vec<String> {
     lines
 }
 
+/// dig's whole output for `args` against `dns`, one try of 3 s.
+pub fn output(dns: SocketAddr, args: &[&str]) -> String {
+    let output = Command::new(require("dig", "bind9-dnsutils"))
+        .args([
+            &format!("@{}", dns.ip()),
+            "-p",
+            &dns.port().to_string(),
+            "+time=3",
+            "+tries=1",
+        ])
+        .args(args)
+        .output()
+        .expect("dig runs");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
 /// The answer section of `dig +dnssec +norec`, one record per line with
 /// single spaces.
 pub fn dnssec_answer(dns: SocketAddr, name: &str, qtype: &str) -> Vec<String> {

@@ -93,28 +93,7 @@ impl Knotd {
             .expect("create temporary directory");
         let addr: SocketAddr = ([127, 0, 0, 1], free_port()).into();
         let state = dir.path().display().to_string();
-        let mut config = String::new();
-        writeln!(
-            config,
-            "server:
-    rundir: \"{state}\""
-        )
-        .unwrap();
-        writeln!(config, "    listen: {}@{}", addr.ip(), addr.port()).unwrap();
-        writeln!(
-            config,
-            "    udp-workers: 1\n    tcp-workers: 1\n    background-workers: 1"
-        )
-        .unwrap();
-        writeln!(config, "log:\n  - target: stderr\n    any: info").unwrap();
-        writeln!(config, "database:\n    storage: \"{state}\"").unwrap();
-        if let Some((name, algorithm, secret)) = key {
-            writeln!(
-                config,
-                "key:\n  - id: {name}\n    algorithm: {algorithm}\n    secret: {secret}"
-            )
-            .unwrap();
-        }
+        let mut config = common_config(&state, addr, key);
         writeln!(
             config,
             "remote:\n  - id: secondary\n    address: {}@{}",
@@ -193,24 +172,7 @@ impl Knotd {
             .tempdir()
             .expect("create temporary directory");
         let state = dir.path().display().to_string();
-        let mut config = String::new();
-        writeln!(config, "server:").unwrap();
-        writeln!(config, "    rundir: \"{state}\"").unwrap();
-        writeln!(config, "    listen: {}@{}", addr.ip(), addr.port()).unwrap();
-        writeln!(
-            config,
-            "    udp-workers: 1\n    tcp-workers: 1\n    background-workers: 1"
-        )
-        .unwrap();
-        writeln!(config, "log:\n  - target: stderr\n    any: info").unwrap();
-        writeln!(config, "database:\n    storage: \"{state}\"").unwrap();
-        if let Some((name, algorithm, secret)) = key {
-            writeln!(
-                config,
-                "key:\n  - id: {name}\n    algorithm: {algorithm}\n    secret: {secret}"
-            )
-            .unwrap();
-        }
+        let mut config = common_config(&state, addr, key);
         writeln!(
             config,
             "remote:\n  - id: primary\n    address: {}@{}",
@@ -312,6 +274,30 @@ impl Knotd {
             thread::sleep(Duration::from_millis(100));
         }
     }
+}
+
+/// The server, log, database and key sections of a Knot that keeps its
+/// state in `state` and listens on `addr`, with `key` (`(name, algorithm,
+/// base64 secret)`) when given.
+fn common_config(state: &str, addr: SocketAddr, key: Option<(&str, &str, &str)>) -> String {
+    let mut config = String::new();
+    writeln!(config, "server:\n    rundir: \"{state}\"").unwrap();
+    writeln!(config, "    listen: {}@{}", addr.ip(), addr.port()).unwrap();
+    writeln!(
+        config,
+        "    udp-workers: 1\n    tcp-workers: 1\n    background-workers: 1"
+    )
+    .unwrap();
+    writeln!(config, "log:\n  - target: stderr\n    any: info").unwrap();
+    writeln!(config, "database:\n    storage: \"{state}\"").unwrap();
+    if let Some((name, algorithm, secret)) = key {
+        writeln!(
+            config,
+            "key:\n  - id: {name}\n    algorithm: {algorithm}\n    secret: {secret}"
+        )
+        .unwrap();
+    }
+    config
 }
 
 /// Whether the server at `addr` answers the SOA of `zone` authoritatively.

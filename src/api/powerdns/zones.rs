@@ -270,6 +270,27 @@ fn check_kind(request: &Value) -> Result<bool, PdnsError> {
     }
 }
 
+/// The TSIG key names of the body's list `field`, each of a key that
+/// exists.
+async fn tsig_keys(state: &AppState, request: &Value, field: &str) -> Result<Vec<String>, PdnsError> {
+    let mut keys = Vec::new();
+    for id in request.get(field).and_then(Value::as_array).into_iter().flatten() {
+        let id = id
+            .as_str()
+            .ok_or_else(|| PdnsError::new(422, format!("{field} must be strings")))?;
+        let name = crate::update::tsig::key_name(id).map_err(|error| PdnsError::new(422, error))?;
+        if !state.keyring.has_key(&name).await {
+            let bare = id.trim_end_matches('.');
+            return Err(PdnsError::new(
+                422,
+                format!("A TSIG key with the name '{bare}' does not exist"),
+            ));
+        }
+        keys.push(name.to_string());
+    }
+    Ok(keys)
+}
+
 /// The body's `masters` and `slave_tsig_key_ids`, checked; `None` when
 /// there are no masters.
 async fn secondary_primaries(state: &AppState, request: &Value) -> Result<Option<crate::store::Primaries>, PdnsError> {
@@ -289,26 +310,7 @@ async fn secondary_primaries(state: &AppState, request: &Value) -> Result<Option
     if addresses.is_empty() {
         return Ok(None);
     }
-    let mut tsig_key = None;
-    for id in request
-        .get("slave_tsig_key_ids")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let id = id
-            .as_str()
-            .ok_or_else(|| PdnsError::new(422, "slave_tsig_key_ids must be strings"))?;
-        let name = crate::update::tsig::key_name(id).map_err(|error| PdnsError::new(422, error))?;
-        if !state.keyring.has_key(&name).await {
-            let bare = id.trim_end_matches('.');
-            return Err(PdnsError::new(
-                422,
-                format!("A TSIG key with the name '{bare}' does not exist"),
-            ));
-        }
-        tsig_key = Some(name.to_string());
-    }
+    let tsig_key = tsig_keys(state, request, "slave_tsig_key_ids").await?.pop();
     Ok(Some(crate::store::Primaries {
         addresses,
         tsig_key,
@@ -360,22 +362,8 @@ async fn apply_settings(
         let values = if value { vec!["1".to_string()] } else { Vec::new() };
         writer.set_metadata(locked, "API-RECTIFY", &values).await?;
     }
-    if let Some(ids) = request.get("master_tsig_key_ids").filter(|ids| !ids.is_null()) {
-        let mut keys = Vec::new();
-        for id in ids.as_array().into_iter().flatten() {
-            let id = id
-                .as_str()
-                .ok_or_else(|| PdnsError::new(422, "master_tsig_key_ids must be strings"))?;
-            let name = crate::update::tsig::key_name(id).map_err(|error| PdnsError::new(422, error))?;
-            if !state.keyring.has_key(&name).await {
-                let bare = id.trim_end_matches('.');
-                return Err(PdnsError::new(
-                    422,
-                    format!("A TSIG key with the name '{bare}' does not exist"),
-                ));
-            }
-            keys.push(name.to_string());
-        }
+    if request.get("master_tsig_key_ids").is_some_and(|ids| !ids.is_null()) {
+        let keys = tsig_keys(state, request, "master_tsig_key_ids").await?;
         writer.set_metadata(locked, "TSIG-ALLOW-AXFR", &keys).await?;
     }
     let apex = zone.to_string();
