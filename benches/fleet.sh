@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fleet benchmark: the time from a change written through node A to its
-# answer on node B (a second pooldns on the same PostgreSQL store) and on a
-# Knot secondary of node A (NOTIFY, then IXFR), over CHANGES changes; and
+# answer on node B (a second pooldns on the same PostgreSQL store), on a
+# Knot secondary of node A and on a pooldns secondary of node A (node C,
+# its own SQLite store; both by NOTIFY, then IXFR), over CHANGES changes; and
 # the IXFR of a one-record change in a BIG-record zone: its size and time.
 # See benches/README.md.
 #
@@ -11,7 +12,7 @@
 #   CHANGES         changes timed, default 1000
 #   BIG             records of the IXFR zone, default 1000000
 #   POOLDNS_BIN     use this binary instead of building with cargo
-#   PORT_BASE       first of the 5 ports used, default 15410
+#   PORT_BASE       first of the 7 ports used, default 15410
 #   NOTE            free text stored in the JSON summary
 #   RESULTS_FILE    also append the JSON summary line to this file
 #   KEEP_TMP        1 = keep the work dir
@@ -26,11 +27,12 @@ CHANGES=${CHANGES:-1000}
 BIG=${BIG:-1000000}
 PORT_BASE=${PORT_BASE:-15410}
 A_DNS=$PORT_BASE A_API=$((PORT_BASE + 1)) B_DNS=$((PORT_BASE + 2)) B_API=$((PORT_BASE + 3)) KNOT_DNS=$((PORT_BASE + 4))
+C_DNS=$((PORT_BASE + 5)) C_API=$((PORT_BASE + 6))
 KEY=bench-fleet-key-$$
 ZONE=fleet$$.test.
 
 require_tools python3 knotd dig curl ss
-check_ports_free "$A_DNS" "$A_API" "$B_DNS" "$B_API" "$KNOT_DNS"
+check_ports_free "$A_DNS" "$A_API" "$B_DNS" "$B_API" "$KNOT_DNS" "$C_DNS" "$C_API"
 ensure_pooldns_bin
 make_tmp fleet
 T=$BENCH_TMP
@@ -50,7 +52,7 @@ url = "$4"
 directory = "$T/$1/zones"
 [transfer]
 allow = ["127.0.0.1"]
-notify = ["127.0.0.1:$KNOT_DNS"]
+notify = ["127.0.0.1:$KNOT_DNS", "127.0.0.1:$C_DNS"]
 CONF
 }
 
@@ -98,9 +100,15 @@ zone:
 CONF
 start_knot "$T/knot/knot.conf" "$T/knot/knot.log"
 wait_answer "$KNOT_DNS" "${ZONE%.}" SOA 30 "$KNOT_PID" knot "$T/knot/knot.log"
-log "fleet: $CHANGES changes through node A, timed to node B and to Knot"
-propagation=$(python3 "$BENCH_DIR/fleet_driver.py" "http://127.0.0.1:$A_API" "$KEY" "$ZONE" "$B_DNS" "$KNOT_DNS" "$CHANGES")
+node c "$C_DNS" "$C_API" "sqlite://$T/c/pooldns.db"
+"$POOLDNS_BIN" zone secondary "$ZONE" --primary "127.0.0.1:$A_DNS" --config "$T/c/pooldns.toml" >/dev/null
+POOLDNS_LOG=warn start_pooldns "$T/c/pooldns.toml" "$T/c/pooldns.log"; C_PID=$POOLDNS_PID
+wait_answer "$C_DNS" "${ZONE%.}" SOA 30 "$C_PID" pooldns-c "$T/c/pooldns.log"
+log "fleet: $CHANGES changes through node A, timed to node B, to Knot and to node C"
+propagation=$(python3 "$BENCH_DIR/fleet_driver.py" "http://127.0.0.1:$A_API" "$KEY" "$ZONE" "$CHANGES" \
+    node_b="$B_DNS" knot_secondary="$KNOT_DNS" pooldns_secondary="$C_DNS")
 log "fleet: $propagation"
+stop_pid "$C_PID"
 stop_pid "$KNOT_PID"
 stop_pid "$B_PID"
 stop_pid "$A_PID"

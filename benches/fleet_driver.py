@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """Times how a change travels through a fleet and prints one JSON object.
 
-  fleet_driver.py API_URL KEY ZONE NODE_B_PORT KNOT_PORT CHANGES
+  fleet_driver.py API_URL KEY ZONE CHANGES NAME=PORT...
 
 For CHANGES PATCHes sent one after another to node A's API (API_URL), each
 replacing the A record of www.ZONE with a new address: the time from
-sending the PATCH to the first answer with the new address from node B
-(another pooldns on the same PostgreSQL store) and from a Knot secondary
-of node A (NOTIFY, then IXFR). Median, p99 and maximum of each, in ms.
+sending the PATCH to the first answer with the new address from each
+server NAME at 127.0.0.1:PORT (another pooldns on the same PostgreSQL
+store, a Knot or pooldns secondary of node A). Median, p99 and maximum of
+each, in ms.
 """
 
 import json
@@ -37,8 +38,9 @@ def summary(samples):
 
 
 def main():
-    api, key, zone, port_b, port_knot, changes = sys.argv[1:7]
-    port_b, port_knot, changes = int(port_b), int(port_knot), int(changes)
+    api, key, zone, changes = sys.argv[1:5]
+    changes = int(changes)
+    ports = {name: int(port) for name, port in (target.split("=") for target in sys.argv[5:])}
     url = f"{api}/api/v1/servers/localhost/zones/{zone}"
     name = f"www.{zone}"
     # One change first, untimed: Knot may still be settling after its
@@ -47,27 +49,28 @@ def main():
                         "records": [{"content": "192.0.2.99", "disabled": False}]}]}
     call("PATCH", url, key, warm)
     t0 = time.monotonic()
-    while not all("192.0.2.99" in query_a(port, f"warm.{zone}") for port in (port_b, port_knot)):
+    while not all("192.0.2.99" in query_a(port, f"warm.{zone}") for port in ports.values()):
         if time.monotonic() - t0 > 60:
             raise SystemExit("the first change did not reach every server within 60 s")
         time.sleep(0.01)
-    to_b, to_knot = [], []
+    times = {name: [] for name in ports}
     for i in range(changes):
         address = f"10.{i // 65536 % 256}.{i // 256 % 256}.{i % 256}"
         body = {"rrsets": [{"name": name, "type": "A", "ttl": 60, "changetype": "REPLACE",
                             "records": [{"content": address, "disabled": False}]}]}
         t0 = time.monotonic()
         call("PATCH", url, key, body)
-        pending = {port_b: to_b, port_knot: to_knot}
+        pending = dict(ports)
         while pending:
-            for port in list(pending):
+            for target, port in list(pending.items()):
                 if address in query_a(port, name):
-                    pending.pop(port).append((time.monotonic() - t0) * 1000)
+                    del pending[target]
+                    times[target].append((time.monotonic() - t0) * 1000)
             if time.monotonic() - t0 > 60:
                 raise SystemExit(f"change {i} did not reach every server within 60 s")
             if pending:
                 time.sleep(0.0005)
-    print(json.dumps({"changes": changes, "node_b": summary(to_b), "knot_secondary": summary(to_knot)}))
+    print(json.dumps({"changes": changes, **{target: summary(samples) for target, samples in times.items()}}))
 
 
 if __name__ == "__main__":

@@ -87,6 +87,8 @@ struct Checked {
     answered: bool,
     /// Whether the content changed.
     changed: bool,
+    /// The NOTIFY this check answered.
+    notifications: i64,
 }
 
 impl Secondaries {
@@ -154,7 +156,7 @@ impl Secondaries {
                     next: now,
                     current_since: now,
                 });
-                let due = zone.notified || timer.next <= now;
+                let due = zone.notifications > 0 || timer.next <= now;
                 let busy = running.values().any(|id| *id == zone.id);
                 if !due || busy || running.len() >= PARALLEL_CHECKS {
                     continue;
@@ -180,9 +182,15 @@ impl Secondaries {
         } else {
             timer.next = now + retry;
             let expired = checked.timers.is_some() && now.duration_since(timer.current_since) >= expire;
-            if let Err(error) = self.store.set_unanswered(checked.id, expired).await {
-                tracing::warn!(zone = %checked.name, %error, "cannot record the failed check");
+            if expired {
+                if let Err(error) = self.store.set_expired(checked.id).await {
+                    tracing::warn!(zone = %checked.name, %error, "cannot record the zone's expiry");
+                }
             }
+        }
+        // A NOTIFY that arrived during the check makes another one.
+        if let Err(error) = self.store.take_notifications(checked.id, checked.notifications).await {
+            tracing::warn!(zone = %checked.name, %error, "cannot record the NOTIFY answered");
         }
         let source = self
             .catalogs
@@ -250,6 +258,7 @@ async fn check(store: &Store, keyring: &Keyring, zone: SecondaryZone) -> Checked
         timers: None,
         answered: false,
         changed: false,
+        notifications: zone.notifications,
     };
     let apex = match zone.name.parse::<Name>() {
         Ok(apex) => apex,

@@ -18,8 +18,8 @@ pub struct SecondaryZone {
     /// The catalog zone it was learned from; `None`: configured by hand.
     pub learned_from: Option<String>,
     pub expired: bool,
-    /// A primary's NOTIFY arrived since the last check.
-    pub notified: bool,
+    /// How many primaries' NOTIFY arrived that no finished check took in.
+    pub notifications: i64,
 }
 
 /// Where a secondary zone's content comes from.
@@ -53,7 +53,7 @@ impl Store {
                     tsig_key: text("primary_tsig")?,
                     learned_from: text("learned_from")?,
                     expired: row.try_get::<i64, _>("expired")? != 0,
-                    notified: row.try_get::<i64, _>("notified")? != 0,
+                    notifications: row.try_get("notified")?,
                 })
             })
             .collect()
@@ -103,38 +103,51 @@ impl Store {
     /// arrived, for whichever server of the fleet checks the zone.
     pub async fn mark_notified(&self, name: &str) -> Result<(), StoreError> {
         let mut writer = self.writer().await?;
-        sqlx::query("UPDATE zones SET notified = 1 WHERE name = $1 AND primaries <> ''")
+        sqlx::query("UPDATE zones SET notified = notified + 1 WHERE name = $1 AND primaries <> ''")
             .bind(name)
             .execute(&mut *writer.tx)
             .await?;
         writer.commit().await
     }
 
-    /// Records a check of a secondary zone that found it current: no
-    /// NOTIFY pending, not expired (rebuilt if it was).
+    /// Records a check of a secondary zone that found it current: not
+    /// expired (rebuilt if it was).
     pub async fn set_current(&self, id: i64) -> Result<(), StoreError> {
-        self.set_transfer_state(
+        self.update_zone(
             id,
             "version = version + CASE WHEN expired <> 0 THEN 1 ELSE 0 END, expired = 0",
         )
         .await
     }
 
-    /// Records a check of a secondary zone that no primary answered: no
-    /// NOTIFY pending (the next try waits for the retry interval), and
-    /// when `expired`, the zone expired (and is rebuilt as such).
-    pub async fn set_unanswered(&self, id: i64, expired: bool) -> Result<(), StoreError> {
-        let state = if expired {
-            "version = version + CASE WHEN expired = 0 THEN 1 ELSE 0 END, expired = 1"
-        } else {
-            "expired = expired"
-        };
-        self.set_transfer_state(id, state).await
+    /// Records that no primary of a secondary zone answered for its SOA
+    /// expire interval: it is rebuilt as expired.
+    pub async fn set_expired(&self, id: i64) -> Result<(), StoreError> {
+        self.update_zone(
+            id,
+            "version = version + CASE WHEN expired = 0 THEN 1 ELSE 0 END, expired = 1",
+        )
+        .await
     }
 
-    async fn set_transfer_state(&self, id: i64, state: &str) -> Result<(), StoreError> {
+    /// Takes `count` NOTIFY of a secondary zone as heard by a finished
+    /// check; those that arrived during it still wait for the next.
+    pub async fn take_notifications(&self, id: i64, count: i64) -> Result<(), StoreError> {
+        if count == 0 {
+            return Ok(());
+        }
         let mut writer = self.writer().await?;
-        sqlx::query(&format!("UPDATE zones SET notified = 0, {state} WHERE id = $1"))
+        sqlx::query("UPDATE zones SET notified = CASE WHEN notified > $1 THEN notified - $1 ELSE 0 END WHERE id = $2")
+            .bind(count)
+            .bind(id)
+            .execute(&mut *writer.tx)
+            .await?;
+        writer.commit().await
+    }
+
+    async fn update_zone(&self, id: i64, assignments: &str) -> Result<(), StoreError> {
+        let mut writer = self.writer().await?;
+        sqlx::query(&format!("UPDATE zones SET {assignments} WHERE id = $1"))
             .bind(id)
             .execute(&mut *writer.tx)
             .await?;
@@ -155,12 +168,11 @@ impl Writer {
         Ok(())
     }
 
-    /// Marks a secondary zone current: not expired (rebuilt if it was), no
-    /// NOTIFY pending.
+    /// Marks a secondary zone current: not expired (rebuilt if it was).
     pub async fn set_refreshed(&mut self, zone: &LockedZone) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE zones SET version = version + CASE WHEN expired <> 0 THEN 1 ELSE 0 END, \
-             expired = 0, notified = 0 WHERE id = $1",
+             expired = 0 WHERE id = $1",
         )
         .bind(zone.id)
         .execute(&mut *self.tx)
