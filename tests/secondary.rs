@@ -307,6 +307,19 @@ fn a_pooldns_secondary_follows_a_pooldns_primary_through_its_catalog() {
     wait_until("the change on the secondary", WAIT, || {
         short(secondary.dns, "new.b.test", "A") == ["192.0.2.21"]
     });
+    // Changes in a burst, some NOTIFY arriving while the zone is being
+    // checked: the last change arrives without waiting for the SOA refresh
+    // (three hours).
+    for last in 30..60 {
+        let patch = json!({"rrsets": [{"name": "burst.b.test.", "type": "A", "ttl": 60, "changetype": "REPLACE",
+                                       "records": [{"content": format!("192.0.2.{last}"), "disabled": false}]}]});
+        let (code, _) = call(&primary, "PATCH", "/api/v1/servers/localhost/zones/b.test.", &patch);
+        assert_eq!(code, 204);
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    wait_until("the last change of the burst", WAIT, || {
+        short(secondary.dns, "burst.b.test", "A") == ["192.0.2.59"]
+    });
     assert_eq!(serial(secondary.dns, "b.test"), serial(primary.dns, "b.test"));
     assert_eq!(axfr(secondary.dns, "b.test"), axfr(primary.dns, "b.test"));
 
