@@ -4,7 +4,8 @@
 //! leaves the other answering and taking writes, and it catches up when
 //! it comes back; a node cut off from the database keeps answering from
 //! its snapshots, says so in `/readyz` and `/metrics`, and catches up at
-//! once when the database is back.
+//! once when the database is back; work done once (NOTIFY, transfers into
+//! secondary zones) is done by one node, and taken over when it dies.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -291,4 +292,50 @@ fn notify_moves_to_the_other_node_when_the_one_sending_it_dies() {
     assert_eq!(call(survivor, "PATCH", &path, Some(&www(&zone, "192.0.2.30"))), 204);
     assert!(notified(&secondary, &zone, WAIT), "NOTIFY from the surviving node");
     assert!(sends(survivor), "the survivor took the duty over");
+}
+
+#[test]
+fn a_secondary_zone_is_kept_once_for_the_whole_fleet() {
+    let Some(url) = testkit::postgres_url("a_secondary_zone_is_kept_once_for_the_whole_fleet") else {
+        return;
+    };
+    let _one = one_at_a_time();
+    let zones = tempfile::tempdir().expect("temp dir");
+    let a = node(&url, zones.path());
+    let b = node(&url, zones.path());
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_nanos();
+    let zone = format!("copy-{}-{nanos}.test.", std::process::id());
+    let name = zone.trim_end_matches('.').to_string();
+    let file = zones.path().join("primary.zone");
+    std::fs::write(
+        &file,
+        format!("$ORIGIN {zone}\n$TTL 60\n@ SOA ns1 hostmaster 1 3600 600 86400 60\n@ NS ns1\nns1 A 192.0.2.53\nwww A 192.0.2.40\n"),
+    )
+    .expect("zone file");
+    // Knot tells node B of its changes; the zone is created through A.
+    let knot = testkit::Knotd::primary(&[(&zone, &file)], b.dns, None);
+    let create = json!({"name": zone, "kind": "Slave", "masters": [knot.addr.to_string()]});
+    assert_eq!(call(&a, "POST", "/api/v1/servers/localhost/zones", Some(&create)), 201);
+    let _cleanup = Cleanup {
+        node: &a,
+        zone: zone.clone(),
+    };
+    let host = format!("www.{name}");
+    for node in [&a, &b] {
+        testkit::dig::wait_short(node.dns, &host, "A", &["192.0.2.40"]);
+    }
+    knot.knotc(&["zone-begin", &zone]);
+    knot.knotc(&["zone-set", &zone, "www", "60", "A", "192.0.2.41"]);
+    knot.knotc(&["zone-unset", &zone, "www", "A", "192.0.2.40"]);
+    knot.knotc(&["zone-commit", &zone]);
+    for node in [&a, &b] {
+        wait_until("every node to follow the primary", WAIT, || {
+            testkit::dig::short(node.dns, &host, "A") == ["192.0.2.41"]
+        });
+    }
+    let transfers = |node: &Pooldns| {
+        node.log_text()
+            .contains("this node now runs zone transfers into secondary zones")
+    };
+    assert!(transfers(&a) != transfers(&b), "one node does the transfers");
 }
