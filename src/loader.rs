@@ -375,8 +375,8 @@ pub async fn build_zone(
     computing: Computing,
 ) -> Result<Snapshot, BuildError> {
     let started = Instant::now();
-    let rows = store.zone_records(id).await?;
-    if rows.is_empty() {
+    let rows = store.zone_records_json(id).await?;
+    if rows == "[]" {
         // A secondary zone before its first transfer.
         return Ok(Snapshot::loading(apex));
     }
@@ -388,7 +388,8 @@ pub async fn build_zone(
     let fetched = started.elapsed();
     let apex = apex.clone();
     tokio::task::spawn_blocking(move || {
-        let mut records = import::from_rows(&apex, rows)?;
+        let mut records = import::from_json_rows(&apex, &rows)?;
+        drop(rows);
         dnssec::sync_child_ds(&mut records, &children_of(&apex, &entry_points)?);
         let parsed = started.elapsed();
         let (zone, signed) = match dnssec {
