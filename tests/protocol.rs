@@ -801,22 +801,6 @@ fn sigterm_stops_the_server_cleanly() {
     assert!(status.success(), "pooldns exited with {status} after SIGTERM");
 }
 
-/// dig's output for `args` against `server`.
-fn dig(server: SocketAddr, args: &[&str]) -> String {
-    let output = std::process::Command::new(testkit::require("dig", "bind9-dnsutils"))
-        .args([
-            &format!("@{}", server.ip()),
-            "-p",
-            &server.port().to_string(),
-            "+time=2",
-            "+tries=1",
-        ])
-        .args(args)
-        .output()
-        .expect("dig runs");
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
 #[test]
 fn the_node_tells_its_identity_by_nsid_and_chaos_txt() {
     let mut options = PooldnsOptions::new(data_path("differential"));
@@ -824,36 +808,36 @@ fn the_node_tells_its_identity_by_nsid_and_chaos_txt() {
     let server = Pooldns::start_with(options);
     for name in ["id.server", "hostname.bind"] {
         assert_eq!(
-            dig(server.dns, &["-c", "CH", "-t", "TXT", name, "+short"]).trim(),
+            testkit::dig::output(server.dns, &["-c", "CH", "-t", "TXT", name, "+short"]).trim(),
             "\"fra-1.ns.example\"",
             "{name}"
         );
     }
     for name in ["version.server", "version.bind"] {
         assert_eq!(
-            dig(server.dns, &["-c", "CH", "-t", "TXT", name, "+short"]).trim(),
+            testkit::dig::output(server.dns, &["-c", "CH", "-t", "TXT", name, "+short"]).trim(),
             "\"pooldns test build\"",
             "{name}"
         );
     }
-    let other = dig(server.dns, &["-c", "CH", "-t", "TXT", "authors.bind"]);
+    let other = testkit::dig::output(server.dns, &["-c", "CH", "-t", "TXT", "authors.bind"]);
     assert!(other.contains("status: REFUSED"), "{other}");
     // NSID comes with any answer that asked for it, in text and in hex.
-    let answer = dig(server.dns, &["+nsid", "example.com", "SOA"]);
+    let answer = testkit::dig::output(server.dns, &["+nsid", "example.com", "SOA"]);
     assert!(
         answer.contains("NSID: 66 72 61 2d 31") && answer.contains("(\"fra-1.ns.example\")"),
         "{answer}"
     );
-    let without = dig(server.dns, &["example.com", "SOA"]);
+    let without = testkit::dig::output(server.dns, &["example.com", "SOA"]);
     assert!(!without.contains("NSID"), "only when asked: {without}");
 
     // By default the identity is the host name and the version is not told.
     let default = start();
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").expect("host name");
     assert_eq!(
-        dig(default.dns, &["-c", "CH", "-t", "TXT", "id.server", "+short"]).trim(),
+        testkit::dig::output(default.dns, &["-c", "CH", "-t", "TXT", "id.server", "+short"]).trim(),
         format!("\"{}\"", host.trim())
     );
-    let version = dig(default.dns, &["-c", "CH", "-t", "TXT", "version.bind"]);
+    let version = testkit::dig::output(default.dns, &["-c", "CH", "-t", "TXT", "version.bind"]);
     assert!(version.contains("status: REFUSED"), "{version}");
 }
