@@ -1,8 +1,8 @@
 //! Configuration: a TOML file, then environment overrides, validated once.
-//! The sections are defined by what they configure: [`listeners`] (`[dns]`,
-//! `[api]`), [`store`] (`[store]`, `[zones]`), [`answers`] (`[lua]`,
-//! `[health]`, `[geoip]`, `[dnssec]`), [`transfer`] (`[[tsig]]`, `[update]`,
-//! `[transfer]`, `[catalog]`, `[secondary]`) and [`pool`] (`[pool]`,
+//! The sections are defined by what they configure: `listeners` (`[dns]`,
+//! `[api]`), `store` (`[store]`, `[zones]`), `answers` (`[lua]`,
+//! `[health]`, `[geoip]`, `[dnssec]`), `transfer` (`[[tsig]]`, `[update]`,
+//! `[transfer]`, `[catalog]`, `[secondary]`) and `pool` (`[pool]`,
 //! `[registrars]`); loading and the checks across sections are here.
 //!
 //! Without a file the embedded defaults apply, which serve the example
