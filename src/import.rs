@@ -179,11 +179,18 @@ fn convert_rows<R: Send>(
     fields: fn(&R) -> (&str, &str, i64, &str),
 ) -> Result<Vec<Record>, RowError> {
     let total = rows.len();
-    let threads = if total < 50_000 {
-        1
-    } else {
-        std::thread::available_parallelism().map_or(1, usize::from)
+    let convert = |part: Vec<R>| {
+        part.into_iter()
+            .map(|row| convert_row(apex, fields(&row)))
+            .collect::<Result<Vec<Record>, RowError>>()
     };
+    // Threads pay off for large zones only; a fleet has many small ones.
+    if total < 50_000 {
+        let records = convert(rows)?;
+        check_zone(apex, &records)?;
+        return Ok(records);
+    }
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
     let size = total.div_ceil(threads).max(1);
     let mut parts = Vec::with_capacity(threads);
     while rows.len() > size {
@@ -195,11 +202,8 @@ fn convert_rows<R: Send>(
         let running: Vec<_> = parts
             .into_iter()
             .map(|part| {
-                scope.spawn(move || {
-                    part.into_iter()
-                        .map(|row| convert_row(apex, fields(&row)))
-                        .collect::<Result<Vec<Record>, RowError>>()
-                })
+                let convert = &convert;
+                scope.spawn(move || convert(part))
             })
             .collect();
         running

@@ -138,34 +138,44 @@ impl SignedZone {
     /// every core: signing a large zone from nothing takes a while, and
     /// even finding a million signatures in the cache takes seconds.
     pub fn presign(&self, zone: &Zone) {
-        let threads = std::thread::available_parallelism().map_or(1, usize::from);
         let nodes = zone.nodes();
+        // Threads pay off for large zones only; a fleet has many small ones.
+        let threads = if nodes.len() < 10_000 {
+            1
+        } else {
+            std::thread::available_parallelism().map_or(1, usize::from)
+        };
         let chunk = nodes.len().div_ceil(threads).max(1);
         let nsec3 = match &self.denial {
             Denial::Nsec3 { chain, .. } => chain.entries().len(),
             _ => 0,
         };
         let nsec3_chunk = nsec3.div_ceil(threads).max(1);
+        let sign_part = |part: usize| {
+            let nodes = nodes
+                .get(part * chunk..((part + 1) * chunk).min(nodes.len()))
+                .unwrap_or_default();
+            for node in nodes.iter().filter(|node| zone.owns(node)) {
+                for rrset in node.rrsets() {
+                    // At a cut only DS and NSEC belong to this zone.
+                    if node.is_cut() && !matches!(rrset.rtype, types::DS | types::NSEC) {
+                        continue;
+                    }
+                    self.rrsigs(node, rrset);
+                }
+            }
+            let first = part * nsec3_chunk;
+            for index in first..(first + nsec3_chunk).min(nsec3) {
+                self.nsec3_rrsigs(index);
+            }
+        };
+        if threads == 1 {
+            return sign_part(0);
+        }
         std::thread::scope(|scope| {
             for part in 0..threads {
-                let nodes = nodes
-                    .get(part * chunk..((part + 1) * chunk).min(nodes.len()))
-                    .unwrap_or_default();
-                scope.spawn(move || {
-                    for node in nodes.iter().filter(|node| zone.owns(node)) {
-                        for rrset in node.rrsets() {
-                            // At a cut only DS and NSEC belong to this zone.
-                            if node.is_cut() && !matches!(rrset.rtype, types::DS | types::NSEC) {
-                                continue;
-                            }
-                            self.rrsigs(node, rrset);
-                        }
-                    }
-                    let first = part * nsec3_chunk;
-                    for index in first..(first + nsec3_chunk).min(nsec3) {
-                        self.nsec3_rrsigs(index);
-                    }
-                });
+                let sign_part = &sign_part;
+                scope.spawn(move || sign_part(part));
             }
         });
     }
