@@ -194,6 +194,32 @@ fn follows_a_knot_primary_by_axfr_then_ixfr_with_tsig() {
         9,
         "NOTIFY of another zone: NOTAUTH"
     );
+    // Malformed or wrongly signed NOTIFY: FORMERR, NOTAUTH (BADKEY).
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    socket
+        .send_to(&[0x4e, 0x18, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0], server.dns)
+        .unwrap();
+    let mut answer = [0u8; 512];
+    let (length, _) = socket
+        .recv_from(&mut answer)
+        .expect("NOTIFY without a question answered");
+    assert_eq!((length, answer[3] & 0x0f), (12, 1), "FORMERR");
+    let badkey = testkit::dig::output(
+        server.dns,
+        &[
+            "-y",
+            &format!("hmac-sha256:nokey:{SECRET}"),
+            "+opcode=notify",
+            "sec.test",
+            "SOA",
+        ],
+    );
+    assert!(
+        badkey.contains("status: NOTAUTH") && badkey.contains("BADKEY"),
+        "{badkey}"
+    );
+    assert_eq!(serial(server.dns, "sec.test"), Some(2), "still served");
     let (code, retrieved) = call(
         &server,
         "PUT",
@@ -201,6 +227,14 @@ fn follows_a_knot_primary_by_axfr_then_ixfr_with_tsig() {
         &Value::Null,
     );
     assert_eq!(code, 200, "{retrieved}");
+    // A secondary zone stays one: its kind cannot change.
+    let (code, refused) = call(
+        &server,
+        "PUT",
+        "/api/v1/servers/localhost/zones/sec.test.",
+        &json!({"kind": "Native"}),
+    );
+    assert_eq!(code, 422, "{refused}");
 }
 
 #[test]
@@ -335,4 +369,48 @@ fn a_pooldns_secondary_follows_a_pooldns_primary_through_its_catalog() {
         status(secondary.dns, "www.b.test", "A") == "REFUSED"
     });
     assert_eq!(short(secondary.dns, "www.a.test", "A"), ["192.0.2.1"]);
+}
+
+#[test]
+fn a_primary_that_answers_garbage_changes_nothing() {
+    // A "primary" that answers every transfer with a message shorter than
+    // a DNS header.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
+    let primary = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            use std::io::{Read, Write};
+            let mut length = [0u8; 2];
+            if stream.read_exact(&mut length).is_err() {
+                continue;
+            }
+            let mut request = vec![0u8; usize::from(u16::from_be_bytes(length))];
+            let _ = stream.read_exact(&mut request);
+            let _ = stream.write_all(&[0, 5, 1, 2, 3, 4, 5]);
+        }
+    });
+    let (server, _dir) = serve("");
+    let body = json!({"name": "bad.test.", "kind": "Slave", "masters": [primary.to_string()]});
+    let (code, created) = call(&server, "POST", "/api/v1/servers/localhost/zones", &body);
+    assert_eq!(code, 201, "{created}");
+    wait_until("a failed check", WAIT, || {
+        server
+            .http_get("/metrics")
+            .body
+            .contains("pooldns_secondary_checks_total{result=\"failed\"} 1")
+    });
+    assert!(server.log_text().contains("shorter than its header"));
+    assert_eq!(
+        status(server.dns, "www.bad.test", "A"),
+        "SERVFAIL",
+        "nothing to serve yet"
+    );
+    let (code, zone) = call(
+        &server,
+        "GET",
+        "/api/v1/servers/localhost/zones/bad.test.",
+        &Value::Null,
+    );
+    assert_eq!(code, 200);
+    assert_eq!(zone["rrsets"], json!([]), "nothing stored");
 }

@@ -457,3 +457,38 @@ async fn health_check_states_round_trip() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn notify_arriving_during_a_check_is_kept_for_the_next() {
+    on_every_backend(|store| async move {
+        let zone = unique_zone("notified");
+        let primaries = pooldns::store::Primaries {
+            addresses: vec!["192.0.2.1:53".into()],
+            tsig_key: None,
+            learned_from: None,
+        };
+        pooldns::secondary::create(&store, &zone, primaries, "test")
+            .await
+            .expect("secondary zone created");
+        let pending = |store: Store, zone: String| async move {
+            let zones = store.secondary_zones().await.expect("secondary zones");
+            zones
+                .iter()
+                .find(|found| found.name == zone)
+                .expect("listed")
+                .notifications
+        };
+        store.mark_notified(&zone).await.expect("NOTIFY recorded");
+        // A check starts, having seen one NOTIFY; a second arrives meanwhile.
+        let seen = pending(store.clone(), zone.clone()).await;
+        assert_eq!(seen, 1);
+        store.mark_notified(&zone).await.expect("NOTIFY recorded");
+        let id = store.zone_id(&zone).await.expect("zone id");
+        store.take_notifications(id, seen).await.expect("check recorded");
+        assert_eq!(pending(store.clone(), zone.clone()).await, 1, "the second NOTIFY waits");
+        store.take_notifications(id, 1).await.expect("check recorded");
+        assert_eq!(pending(store.clone(), zone.clone()).await, 0);
+        delete(&store, &zone).await.expect("deleted");
+    })
+    .await;
+}

@@ -201,8 +201,9 @@ struct Stream<'a> {
     added: Vec<StoredRecord>,
     /// The answer was only the SOA.
     current: bool,
-    /// Records read so far.
+    /// Records read so far, and how many may be.
     count: usize,
+    limit: usize,
 }
 
 impl<'a> Stream<'a> {
@@ -218,6 +219,7 @@ impl<'a> Stream<'a> {
             added: Vec::new(),
             current: false,
             count: 0,
+            limit: MAX_RECORDS,
         }
     }
 
@@ -259,8 +261,8 @@ impl<'a> Stream<'a> {
 
     fn record(&mut self, record: StoredRecord) -> Result<(), String> {
         self.count += 1;
-        if self.count > MAX_RECORDS {
-            return Err(format!("more than {MAX_RECORDS} records"));
+        if self.count > self.limit {
+            return Err(format!("more than {} records", self.limit));
         }
         let is_soa = record.rtype == "SOA";
         let serial = if is_soa {
@@ -447,8 +449,13 @@ mod tests {
     }
 
     fn read(from: Option<u32>, records: Vec<StoredRecord>) -> Result<Fetched, String> {
+        read_at_most(MAX_RECORDS, from, records)
+    }
+
+    fn read_at_most(limit: usize, from: Option<u32>, records: Vec<StoredRecord>) -> Result<Fetched, String> {
         let zone: Name = "example.".parse().unwrap();
         let mut stream = Stream::new(&zone, from);
+        stream.limit = limit;
         for record in records {
             stream.record(record)?;
         }
@@ -501,6 +508,9 @@ mod tests {
             "a difference from another serial"
         );
         assert!(read(None, vec![record("A", "192.0.2.1")]).is_err(), "no SOA first");
+        let long = vec![soa(5), record("A", "192.0.2.1"), record("A", "192.0.2.2"), soa(5)];
+        assert!(read_at_most(4, None, long.clone()).is_ok());
+        assert_eq!(read_at_most(3, None, long).unwrap_err(), "more than 3 records");
     }
 
     #[test]
