@@ -57,18 +57,6 @@ struct Known {
     week: Option<u64>,
 }
 
-/// The process's signature cache: kept in `dir` across restarts when
-/// given (and usable), in memory only otherwise.
-pub fn signature_cache(dir: Option<&std::path::Path>) -> Arc<SignatureCache> {
-    let Some(dir) = dir else {
-        return Arc::new(SignatureCache::new(SIGNATURE_CACHE_ENTRIES));
-    };
-    SignatureCache::persistent(SIGNATURE_CACHE_ENTRIES, dir, Window::now().week).unwrap_or_else(|error| {
-        tracing::warn!(dir = %dir.display(), %error, "signature cache not usable; signatures are kept in memory only");
-        Arc::new(SignatureCache::new(SIGNATURE_CACHE_ENTRIES))
-    })
-}
-
 /// Watches the store and rebuilds changed zones.
 pub struct Loader {
     store: Store,
@@ -142,9 +130,14 @@ impl Loader {
     }
 
     /// Keeps signatures in `dir` across restarts; those kept there are
-    /// read meanwhile.
+    /// read meanwhile. An unusable directory leaves them in memory only.
     pub fn keep_signatures(&mut self, dir: &std::path::Path) {
-        self.signatures = signature_cache(Some(dir));
+        match SignatureCache::persistent(SIGNATURE_CACHE_ENTRIES, dir, Window::now().week) {
+            Ok(signatures) => self.signatures = signatures,
+            Err(error) => {
+                tracing::warn!(dir = %dir.display(), %error, "signature cache not usable; signatures are kept in memory only")
+            }
+        }
     }
 
     /// Reports every zone whose snapshot changes to `changes`.

@@ -125,6 +125,21 @@ fn follows_a_knot_primary_by_axfr_then_ixfr_with_tsig() {
 
     let body = json!({"name": "sec.test.", "kind": "Slave", "masters": [knot.addr.to_string()],
                       "slave_tsig_key_ids": ["xfr"]});
+    for (bad, why) in [
+        (json!({"name": "sec.test.", "kind": "Slave"}), "needs 'masters'"),
+        (
+            json!({"name": "sec.test.", "kind": "Slave", "masters": ["ns1.example"]}),
+            "is not an IP address",
+        ),
+        (
+            json!({"name": "sec.test.", "kind": "Slave", "masters": ["192.0.2.1"], "slave_tsig_key_ids": ["nokey"]}),
+            "does not exist",
+        ),
+    ] {
+        let (code, refused) = call(&server, "POST", "/api/v1/servers/localhost/zones", &bad);
+        assert_eq!(code, 422, "{refused}");
+        assert!(refused["error"].as_str().unwrap_or_default().contains(why), "{refused}");
+    }
     let (code, created) = call(&server, "POST", "/api/v1/servers/localhost/zones", &body);
     assert_eq!(code, 201, "{created}");
     assert_eq!(created["kind"], "Slave");
