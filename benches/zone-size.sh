@@ -11,6 +11,7 @@
 #   SIGNED          1 (default) = also secure the zone and time pooldns's
 #                   first signed start (every RRset signed) and a restart
 #                   (signatures read back from its cache on disk); 0 = skip
+#   CHANGES         one-record changes timed on the signed zone, default 20
 #   LOAD_TIMEOUT    seconds allowed for one import or one start, default 1800
 #   SETTLE          seconds to wait after the server answers before reading
 #                   memory, default 2
@@ -31,6 +32,8 @@ KNOT_PORT=${KNOT_PORT:-15364}
 LOAD_TIMEOUT=${LOAD_TIMEOUT:-1800}
 SETTLE=${SETTLE:-2}
 ZONE=big.test.
+CHANGES=${CHANGES:-20}
+API_KEY=bench-zone-size-$$
 
 check_servers_var
 [[ $RECORDS =~ ^[0-9]+$ && $RECORDS -ge 20 ]] || die "RECORDS must be an integer >= 20"
@@ -120,6 +123,7 @@ if have_server pooldns; then
     CONF=$T/pooldns/pooldns.toml
     # zones.directory is left empty: the zone comes from the import
     write_pooldns_config "$CONF" "$POOLDNS_PORT" "$POOLDNS_API_PORT" "$T/pooldns/pooldns.db" "$T/pooldns/zones"
+    sed -i "/^\[api\]/a api_key = \"$API_KEY\"" "$CONF"
     log "pooldns: zone import"
     TIMEV=()
     [[ -x /usr/bin/time ]] && TIMEV=(/usr/bin/time -f '%M' -o "$T/pooldns/import.maxrss")
@@ -165,6 +169,38 @@ if have_server pooldns && [[ ${SIGNED:-1} == 1 ]]; then
         stop_pid "$POOLDNS_PID"
     done
     R[pooldns_signature_cache_bytes]=$(du -cb "$T/pooldns/signatures" 2>/dev/null | tail -n1 | cut -f1)
+
+    # One-record changes to the signed zone through the HTTP API: time from
+    # the request to the new, signed answer, and what they cost in memory.
+    log "pooldns: $CHANGES one-record changes to the signed zone"
+    start_pooldns "$CONF" "$T/pooldns/pooldns-changes.log"
+    wait_readyz "$POOLDNS_API_PORT" "$LOAD_TIMEOUT" "$POOLDNS_PID" "$T/pooldns/pooldns-changes.log"
+    sleep "$SETTLE"
+    read -r 'R[pooldns_changes_rss_before]' _ < <(mem_kb "$POOLDNS_PID")
+    times=()
+    for i in $(seq "$CHANGES"); do
+        address=192.0.2.$((i % 250 + 1))
+        t0=$EPOCHREALTIME
+        curl -sf -X PATCH -H "X-API-Key: $API_KEY" -H 'Content-Type: application/json' \
+            -d "{\"rrsets\":[{\"name\":\"h000007.$ZONE\",\"type\":\"A\",\"ttl\":3600,\"changetype\":\"REPLACE\",\"records\":[{\"content\":\"$address\",\"disabled\":false}]}]}" \
+            "http://127.0.0.1:$POOLDNS_API_PORT/api/v1/servers/localhost/zones/$ZONE" >/dev/null ||
+            die "pooldns: the change through the API failed"
+        until kdig @127.0.0.1 -p "$POOLDNS_PORT" +dnssec +norec "h000007.$ZONE" A 2>/dev/null | grep -q "A.*$address\$"; do
+            (($(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN{print (b-a > 60)}'))) && die "pooldns: change $i never served"
+        done
+        times+=("$(elapsed_since "$t0")")
+    done
+    kdig @127.0.0.1 -p "$POOLDNS_PORT" +dnssec +norec "h000007.$ZONE" A | grep -q RRSIG || die "pooldns: the changed name is not signed"
+    sleep "$SETTLE"
+    read -r 'R[pooldns_changes_rss_after]' _ < <(mem_kb "$POOLDNS_PID")
+    stop_pid "$POOLDNS_PID"
+    read -r 'R[pooldns_change_median]' 'R[pooldns_change_max]' < <(printf '%s\n' "${times[@]}" | sort -n |
+        awk '{v[NR]=$1} END {printf "%.3f %.3f\n", v[int((NR+1)/2)], v[NR]}')
+    read -r 'R[pooldns_change_server_median_ms]' 'R[pooldns_change_server_max_ms]' < <(
+        sed -n 's/.*zone changed in place.*elapsed=\([0-9.]*\)\(m\?s\).*/\1 \2/p' "$T/pooldns/pooldns-changes.log" |
+            awk '{ms = ($2 == "s") ? $1 * 1000 : $1; print ms}' | sort -n |
+            awk '{v[NR]=$1} END {if (NR == 0) print "- -"; else printf "%.1f %.1f\n", v[int((NR+1)/2)], v[NR]}')
+    log "pooldns: change served after ${R[pooldns_change_median]} s median, ${R[pooldns_change_max]} s max (in the server: ${R[pooldns_change_server_median_ms]} ms median, ${R[pooldns_change_server_max_ms]} ms max); VmRSS ${R[pooldns_changes_rss_before]} -> ${R[pooldns_changes_rss_after]} kB"
 fi
 
 g() { echo "${R[$1]:--}"; }
@@ -191,6 +227,9 @@ if [[ -n ${R[pooldns_signed_first]:-} ]]; then
     echo "pooldns signed: first start (signs every RRset) $(g pooldns_signed_first) s, VmHWM $(mib "$(g pooldns_signed_first_hwm)") MiB;" \
         "restart (signatures from disk, $(mib $(($(g pooldns_signature_cache_bytes) / 1024))) MiB) $(g pooldns_signed_restart) s, VmHWM $(mib "$(g pooldns_signed_restart_hwm)") MiB;" \
         "restart/unsigned start $(ratio "$(g pooldns_signed_restart)" "$(g pooldns_readyz)")"
+    echo "pooldns signed, $CHANGES one-record changes through the API: served after $(g pooldns_change_median) s median, $(g pooldns_change_max) s max" \
+        "(changed in place in $(g pooldns_change_server_median_ms) ms median, $(g pooldns_change_server_max_ms) ms max);" \
+        "VmRSS $(mib "$(g pooldns_changes_rss_before)") -> $(mib "$(g pooldns_changes_rss_after)") MiB"
 fi
 if have_server pooldns && [[ ${R[pooldns_import_hwm]} != null ]]; then
     echo "pooldns zone import peak RSS: $(mib "${R[pooldns_import_hwm]}") MiB; store on disk: $(mib $((R[pooldns_db_bytes] / 1024))) MiB"
@@ -200,6 +239,7 @@ line="{\"bench\":\"zone-size\",\"date\":\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\",\"rec
 line+=",\"pooldns_load_s\":$(j "$(g pooldns_load)"),\"pooldns_import_s\":$(j "$(g pooldns_import)"),\"pooldns_start_s\":$(j "$(g pooldns_start)"),\"pooldns_readyz_s\":$(j "$(g pooldns_readyz)")"
 line+=",\"pooldns_rss_kb\":$(j "$(g pooldns_rss)"),\"pooldns_hwm_kb\":$(j "$(g pooldns_hwm)"),\"pooldns_import_hwm_kb\":$(j "$(g pooldns_import_hwm)"),\"pooldns_db_bytes\":$(j "$(g pooldns_db_bytes)")"
 line+=",\"pooldns_signed_first_s\":$(j "$(g pooldns_signed_first)"),\"pooldns_signed_restart_s\":$(j "$(g pooldns_signed_restart)"),\"pooldns_signed_restart_hwm_kb\":$(j "$(g pooldns_signed_restart_hwm)"),\"pooldns_signed_first_hwm_kb\":$(j "$(g pooldns_signed_first_hwm)")"
+line+=",\"pooldns_change_s_median\":$(j "$(g pooldns_change_median)"),\"pooldns_change_s_max\":$(j "$(g pooldns_change_max)"),\"pooldns_change_in_place_ms_median\":$(j "$(g pooldns_change_server_median_ms)"),\"pooldns_change_in_place_ms_max\":$(j "$(g pooldns_change_server_max_ms)"),\"pooldns_changes_rss_before_kb\":$(j "$(g pooldns_changes_rss_before)"),\"pooldns_changes_rss_after_kb\":$(j "$(g pooldns_changes_rss_after)")"
 line+=",\"knot_load_s\":$(j "$(g knot_load)"),\"knot_rss_kb\":$(j "$(g knot_rss)"),\"knot_hwm_kb\":$(j "$(g knot_hwm)")"
 line+=",\"ratio_load\":$(j "$RL"),\"ratio_rss\":$(j "$RR"),\"ratio_hwm\":$(j "$RH"),\"knot_udp_workers\":$KNOT_UDP_WORKERS,\"knot_bg_workers\":$KNOT_BG_WORKERS,$(tool_versions)}"
 echo

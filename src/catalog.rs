@@ -64,7 +64,7 @@ impl Snapshot {
     /// or NSEC3 records. `visit(owner, type, TTL, RDATA)`, wire forms.
     pub fn for_each_record(&self, mut visit: impl FnMut(&[u8], u16, u32, &[u8])) {
         let zone = &self.zone;
-        let mut nodes: Vec<&Node> = zone.nodes().iter().collect();
+        let mut nodes: Vec<&Node> = zone.nodes().collect();
         nodes.sort_by(|a, b| canonical_cmp(a.name_wire(), b.name_wire()));
         for node in nodes {
             let authoritative = zone.owns(node);
@@ -82,7 +82,7 @@ impl Snapshot {
             }
         }
         if let Some(signed) = &self.signed {
-            if let Denial::Nsec3 { chain, .. } = signed.denial() {
+            if let Denial::Nsec3(chain) = signed.denial() {
                 let ttl = signed.negative_ttl();
                 for (index, entry) in chain.entries().iter().enumerate() {
                     visit(&entry.owner, types::NSEC3, ttl, &entry.rdata);

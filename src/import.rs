@@ -152,6 +152,14 @@ pub fn from_rows(apex: &Name, rows: Vec<StoredRecord>) -> Result<Vec<Record>, Ro
     convert_rows(apex, rows, |row| (&row.name, &row.rtype, row.ttl, &row.content))
 }
 
+/// Store rows as records of the zone `apex`, each on its own: the
+/// records of a change, not a whole zone to check.
+pub fn changed_records(apex: &Name, rows: &[StoredRecord]) -> Result<Vec<Record>, RowError> {
+    rows.iter()
+        .map(|row| convert_row(apex, (&row.name, &row.rtype, row.ttl, &row.content)))
+        .collect()
+}
+
 /// One stored row as the store's JSON aggregate carries it, `[name, type,
 /// TTL, content]`, its text borrowed from the JSON (copied only where it
 /// holds escapes).

@@ -279,7 +279,6 @@ impl Roller {
             .map_or(0, |rrset| rrset.ttl);
         let max_ttl = served
             .nodes()
-            .iter()
             .flat_map(|node| node.rrsets().map(|rrset| rrset.ttl))
             .max()
             .unwrap_or(0);

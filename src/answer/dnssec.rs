@@ -107,7 +107,7 @@ impl<'a> Dnssec<'a> {
         };
         match self.signed.denial() {
             Chain::Nsec(_) => self.denials.iter().try_for_each(|denial| proof.nsec(writer, denial)),
-            Chain::Nsec3 { chain, .. } => self
+            Chain::Nsec3(chain) => self
                 .denials
                 .iter()
                 .try_for_each(|denial| proof.nsec3(writer, chain, denial)),
@@ -133,7 +133,7 @@ impl<'a> Dnssec<'a> {
         })?;
         let owner: &'a [u8] = match self.signed.denial() {
             Chain::Nsec(_) => node.name_wire(),
-            Chain::Nsec3 { chain, .. } => &chain.entries()[chain.matching(&chain.hash(node.name_wire()))?].owner,
+            Chain::Nsec3(chain) => &chain.entries()[chain.matching(&chain.hash(node.name_wire()))?].owner,
         };
         Some((owner, rtype))
     }

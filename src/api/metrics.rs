@@ -201,6 +201,14 @@ pub(super) async fn render(State(state): State<AppState>) -> impl IntoResponse {
     );
     out.sample("pooldns_notify_total", &[("result", "answered")], answered);
     out.sample("pooldns_notify_total", &[("result", "unanswered")], unanswered);
+    let (full, in_place) = crate::loader::builds();
+    out.family(
+        "pooldns_zone_builds_total",
+        "counter",
+        "Zone snapshots made: built from all the zone's records, or changed in place by the journal's changes.",
+    );
+    out.sample("pooldns_zone_builds_total", &[("how", "full")], full);
+    out.sample("pooldns_zone_builds_total", &[("how", "in_place")], in_place);
     let (current, ixfr, axfr, failed) = crate::secondary::checked();
     out.family(
         "pooldns_secondary_checks_total",

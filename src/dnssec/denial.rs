@@ -66,6 +66,7 @@ fn at_or_before(len: usize, before_or_equal: impl Fn(usize) -> bool) -> usize {
 //------------ NsecOrder -----------------------------------------------------
 
 /// The owners of a zone's NSEC records in canonical order, as node indexes.
+#[derive(Clone)]
 pub struct NsecOrder {
     nodes: Vec<u32>,
 }
@@ -80,6 +81,48 @@ impl NsecOrder {
     /// The node indexes in canonical order.
     pub fn nodes(&self) -> &[u32] {
         &self.nodes
+    }
+
+    /// The position of the node named `name`.
+    pub fn position<'n>(&self, name: &[u8], name_of: impl Fn(u32) -> &'n [u8]) -> Option<usize> {
+        self.nodes
+            .binary_search_by(|&index| canonical_cmp(name_of(index), name))
+            .ok()
+    }
+
+    /// Removes node `index`, named `name`; false when it is not in the
+    /// order.
+    pub fn remove<'n>(&mut self, index: u32, name: &[u8], name_of: impl Fn(u32) -> &'n [u8]) -> bool {
+        match self.position(name, name_of) {
+            Some(position) if self.nodes[position] == index => {
+                self.nodes.remove(position);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Adds node `index` in its place, unless it is there.
+    pub fn insert<'n>(&mut self, index: u32, name_of: impl Fn(u32) -> &'n [u8]) {
+        let name = name_of(index);
+        if let Err(position) = self
+            .nodes
+            .binary_search_by(|&other| canonical_cmp(name_of(other), name))
+        {
+            self.nodes.insert(position, index);
+        }
+    }
+
+    /// The node before `name` in the order, wrapping around: the one
+    /// whose NSEC points at `name`, or at the next name after it.
+    pub fn before<'n>(&self, name: &[u8], name_of: impl Fn(u32) -> &'n [u8]) -> Option<u32> {
+        if self.nodes.is_empty() {
+            return None;
+        }
+        let after = self
+            .nodes
+            .partition_point(|&index| canonical_cmp(name_of(index), name) == Ordering::Less);
+        Some(self.nodes[(after + self.nodes.len() - 1) % self.nodes.len()])
     }
 
     /// The node whose NSEC matches or covers `name` (RFC 4035 §3.1.3).

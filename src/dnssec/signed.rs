@@ -3,9 +3,10 @@
 //!
 //! [`SignedZone::new`] turns a built [`Zone`] into a secured one: it adds
 //! the NSEC records to the zone's nodes (or builds the NSEC3 chain beside
-//! it) and sizes one signature slot per RRset. [`SignedZone::presign`]
-//! then fills every slot before the snapshot is served, so answers only
-//! copy signatures.
+//! it). [`SignedZone::presign`] then signs every RRset before the snapshot
+//! is served, so answers only copy signatures. The RRSIGs of a node's
+//! RRsets are kept in the node itself: a change that copies a few nodes
+//! keeps the signatures of all others ([`SignedZone::with_changes`]).
 
 use std::sync::Arc;
 
@@ -17,7 +18,7 @@ use super::denial::{nsec_rdata, Nsec3Chain, Nsec3Params, NsecOrder};
 use super::signer::ZoneSigner;
 use super::window::Window;
 use super::ZoneKey;
-use crate::zone::{soa_minimum, Node, RRset, Zone};
+use crate::zone::{soa_minimum, Edited, Node, RRset, Zone};
 
 /// The DNSSEC state of a secured zone snapshot.
 pub struct SignedZone {
@@ -25,14 +26,15 @@ pub struct SignedZone {
     denial: Denial,
     /// TTL of NSEC and NSEC3 records: min(SOA TTL, SOA MINIMUM) (RFC 9077 §3).
     negative_ttl: u32,
+    computed: Computed,
 }
 
 /// How the zone proves that names and types do not exist.
 pub enum Denial {
     /// NSEC records sit in the zone's nodes; this is their order.
     Nsec(NsecOrder),
-    /// NSEC3 records, and the signature slot of the first one.
-    Nsec3 { chain: Nsec3Chain, first_slot: u32 },
+    /// NSEC3 records, signed in the signer's slots.
+    Nsec3(Nsec3Chain),
 }
 
 /// Which denial a zone uses.
@@ -42,8 +44,7 @@ pub enum DenialKind {
 }
 
 impl SignedZone {
-    /// Secures `zone`: adds its NSEC records (or builds the NSEC3 chain)
-    /// and prepares a signature slot for every RRset.
+    /// Secures `zone`: adds its NSEC records (or builds the NSEC3 chain).
     ///
     /// The zone must already hold its DNSKEY, CDS, CDNSKEY (and
     /// NSEC3PARAM) records; see [`super::prepare_records`]. With
@@ -59,33 +60,113 @@ impl SignedZone {
         window: Window,
         cache: Arc<SignatureCache>,
     ) -> SignedZone {
-        let soa_ttl = zone.soa().map_or(0, |soa| soa.ttl);
-        let minimum = zone
-            .soa()
-            .and_then(|soa| soa.first())
-            .and_then(soa_minimum)
-            .unwrap_or(soa_ttl);
-        let negative_ttl = soa_ttl.min(minimum);
+        let negative_ttl = negative_ttl(zone);
         let denial = match denial {
             DenialKind::Nsec => Denial::Nsec(add_nsec_records(zone, computed, negative_ttl)),
             DenialKind::Nsec3(params) => {
                 let names = nsec3_names(zone, computed, params.opt_out);
-                let chain = Nsec3Chain::build(zone.apex().as_wire(), names, params);
-                Denial::Nsec3 {
-                    first_slot: zone.rrset_count() as u32,
-                    chain,
-                }
+                Denial::Nsec3(Nsec3Chain::build(zone.apex().as_wire(), names, params))
             }
         };
         let slots = match &denial {
-            Denial::Nsec(_) => zone.rrset_count(),
-            Denial::Nsec3 { chain, .. } => zone.rrset_count() + chain.entries().len(),
+            Denial::Nsec(_) => 0,
+            Denial::Nsec3(chain) => chain.entries().len(),
         };
         SignedZone {
             signer: ZoneSigner::new(zone.apex().as_wire(), keys, window, slots, cache),
             denial,
             negative_ttl,
+            computed,
         }
+    }
+
+    /// The secured form of `zone`, this snapshot's zone with the changes
+    /// `edited` reports applied: the NSEC records of the changed names and
+    /// of their neighbours in the chain are made again, and only their
+    /// RRsets are signed again. `None` when the change touches more than
+    /// that (an NSEC3 chain, or a new negative TTL); the zone is then
+    /// secured from scratch.
+    pub fn with_changes(&self, before: &Zone, zone: &mut Zone, edited: &Edited) -> Option<SignedZone> {
+        let Denial::Nsec(order) = &self.denial else {
+            return None;
+        };
+        if negative_ttl(zone) != self.negative_ttl {
+            return None;
+        }
+        let is_member =
+            |zone: &Zone, node: &Node| zone.owns(node) && node.rrsets().any(|rrset| rrset.rtype != types::NSEC);
+        let mut order = order.clone();
+        // Leaving the chain; the chain is still ordered by the names
+        // before the change.
+        let leaving: Vec<(u32, &[u8])> = edited
+            .removed
+            .iter()
+            .map(|(index, name)| (*index, &name[..]))
+            .chain(
+                edited
+                    .changed
+                    .iter()
+                    .map(|&index| (index, zone.node_at(index)))
+                    .filter(|(_, node)| !is_member(zone, node))
+                    .map(|(index, node)| (index, node.name_wire())),
+            )
+            .collect();
+        let mut gaps = Vec::new();
+        for (index, name) in leaving {
+            if order.remove(index, name, |index| before.node_at(index).name_wire()) {
+                gaps.push(name);
+            }
+        }
+        // Joining or staying in the chain.
+        let new_name = |index: u32| zone.node_at(index).name_wire();
+        let mut renew = Vec::new();
+        for &index in &edited.changed {
+            let node = zone.node_at(index);
+            if is_member(zone, node) {
+                order.insert(index, new_name);
+                renew.push(index);
+            }
+        }
+        // The neighbours before every change to the chain point elsewhere now.
+        let mut neighbours: Vec<u32> = gaps
+            .iter()
+            .copied()
+            .chain(renew.iter().map(|&index| new_name(index)))
+            .filter_map(|name| order.before(name, new_name))
+            .collect();
+        neighbours.retain(|index| !renew.contains(index));
+        neighbours.sort_unstable();
+        neighbours.dedup();
+        let chain = order.nodes();
+        let mut updates = Vec::new();
+        for index in renew.iter().chain(&neighbours).copied() {
+            let position = order.position(new_name(index), new_name)?;
+            let next = chain[(position + 1) % chain.len()];
+            let rdata = nsec_of(zone.node_at(index), new_name(next), self.computed);
+            let current = zone.node_at(index).rrset(types::NSEC).and_then(|nsec| nsec.first());
+            if current != Some(rdata.as_slice()) {
+                updates.push((index, rdata));
+            }
+        }
+        let mut touched = edited.changed.clone();
+        for (index, rdata) in updates {
+            zone.set_rrset(index, types::NSEC, Some((self.negative_ttl, &rdata)));
+            touched.push(index);
+        }
+        let signed = SignedZone {
+            signer: self.signer.for_change(),
+            denial: Denial::Nsec(order),
+            negative_ttl: self.negative_ttl,
+            computed: self.computed,
+        };
+        // Every other node keeps its signatures.
+        for index in touched {
+            let node = zone.node_at(index);
+            if let Some(rrset) = node.rrsets().next().filter(|_| zone.owns(node)) {
+                signed.rrsigs(node, rrset);
+            }
+        }
+        Some(signed)
     }
 
     /// The signer of this snapshot.
@@ -104,32 +185,51 @@ impl SignedZone {
     }
 
     /// The RRSIGs of an RRset of `node` (its stored owner is signed), as
-    /// made by [`ZoneSigner::rrsigs`].
-    pub fn rrsigs(&self, node: &Node, rrset: RRset<'_>) -> &[u8] {
-        self.signer.rrsigs(
-            node.rrset_number(&rrset),
-            node.name_wire(),
-            rrset.rtype,
-            rrset.ttl,
-            || rrset.rdata(),
-        )
+    /// an RDATA list ([`base::rdata::list`]); every RRset of the node this
+    /// zone signs is signed on first use.
+    pub fn rrsigs<'z>(&self, node: &'z Node, rrset: RRset<'_>) -> &'z [u8] {
+        let mut signatures: &[u8] = node.signatures().get_or_init(|| Box::new(self.sign_node(node)));
+        for _ in 0..rrset.index {
+            let len = u16::from_be_bytes([signatures[0], signatures[1]]) as usize;
+            signatures = &signatures[2 + len..];
+        }
+        let len = u16::from_be_bytes([signatures[0], signatures[1]]) as usize;
+        &signatures[2..2 + len]
+    }
+
+    /// The RRSIGs of every RRset of `node`, each as a 2-octet length and
+    /// an RDATA list; none for RRsets at a cut other than DS and NSEC,
+    /// which are the child's.
+    fn sign_node(&self, node: &Node) -> Box<[u8]> {
+        let mut out = Vec::new();
+        let mut records = Vec::new();
+        for rrset in node.rrsets() {
+            let at = out.len();
+            out.extend_from_slice(&[0, 0]);
+            if !node.is_cut() || matches!(rrset.rtype, types::DS | types::NSEC) {
+                records.clear();
+                records.extend(rrset.rdata());
+                self.signer
+                    .sign_into(node.name_wire(), rrset.rtype, rrset.ttl, &records, &mut out);
+            }
+            let len = (out.len() - at - 2) as u16;
+            out[at..at + 2].copy_from_slice(&len.to_be_bytes());
+        }
+        out.into_boxed_slice()
     }
 
     /// The RRSIGs of NSEC3 record `index` of the chain.
     pub fn nsec3_rrsigs(&self, index: usize) -> &[u8] {
-        let Denial::Nsec3 { chain, first_slot } = &self.denial else {
+        let Denial::Nsec3(chain) = &self.denial else {
             return &[];
         };
         let Some(entry) = chain.entries().get(index) else {
             return &[];
         };
-        self.signer.rrsigs(
-            *first_slot as usize + index,
-            &entry.owner,
-            types::NSEC3,
-            self.negative_ttl,
-            || std::iter::once(&entry.rdata[..]),
-        )
+        self.signer
+            .rrsigs(index, &entry.owner, types::NSEC3, self.negative_ttl, || {
+                std::iter::once(&entry.rdata[..])
+            })
     }
 
     /// Signs every RRset of `zone` (the zone this was made for) that
@@ -137,31 +237,27 @@ impl SignedZone {
     /// making them. The loader runs it before a snapshot is published, on
     /// every core: signing a large zone from nothing takes a while, and
     /// even finding a million signatures in the cache takes seconds.
+    /// Nodes signed before (kept from the previous snapshot) cost nothing.
     pub fn presign(&self, zone: &Zone) {
-        let nodes = zone.nodes();
+        let blocks: Vec<&[Node]> = zone.blocks().collect();
+        let nodes: usize = blocks.iter().map(|block| block.len()).sum();
         // Threads pay off for large zones only; a fleet has many small ones.
-        let threads = if nodes.len() < 10_000 {
+        let threads = if nodes < 10_000 {
             1
         } else {
             std::thread::available_parallelism().map_or(1, usize::from)
         };
-        let chunk = nodes.len().div_ceil(threads).max(1);
         let nsec3 = match &self.denial {
-            Denial::Nsec3 { chain, .. } => chain.entries().len(),
-            _ => 0,
+            Denial::Nsec3(chain) => chain.entries().len(),
+            Denial::Nsec(_) => 0,
         };
         let nsec3_chunk = nsec3.div_ceil(threads).max(1);
         let sign_part = |part: usize| {
-            let nodes = nodes
-                .get(part * chunk..((part + 1) * chunk).min(nodes.len()))
-                .unwrap_or_default();
-            for node in nodes.iter().filter(|node| zone.owns(node)) {
-                for rrset in node.rrsets() {
-                    // At a cut only DS and NSEC belong to this zone.
-                    if node.is_cut() && !matches!(rrset.rtype, types::DS | types::NSEC) {
-                        continue;
+            for block in blocks.iter().skip(part).step_by(threads) {
+                for node in block.iter().filter(|node| node.is_live() && zone.owns(node)) {
+                    if let Some(rrset) = node.rrsets().next() {
+                        self.rrsigs(node, rrset);
                     }
-                    self.rrsigs(node, rrset);
                 }
             }
             let first = part * nsec3_chunk;
@@ -186,11 +282,22 @@ impl SignedZone {
         let Denial::Nsec(order) = &self.denial else {
             return None;
         };
-        let nodes = zone.nodes();
         order
-            .covering(name, |index| nodes[index as usize].name_wire())
-            .map(|index| &nodes[index as usize])
+            .covering(name, |index| zone.node_at(index).name_wire())
+            .map(|index| zone.node_at(index))
     }
+}
+
+/// The TTL of a zone's NSEC and NSEC3 records: min(SOA TTL, SOA MINIMUM)
+/// (RFC 9077 §3).
+fn negative_ttl(zone: &Zone) -> u32 {
+    let soa_ttl = zone.soa().map_or(0, |soa| soa.ttl);
+    let minimum = zone
+        .soa()
+        .and_then(|soa| soa.first())
+        .and_then(soa_minimum)
+        .unwrap_or(soa_ttl);
+    soa_ttl.min(minimum)
 }
 
 /// Which records the answer path computes per query.
@@ -236,28 +343,32 @@ fn present_types(node: &Node, computed: Computed) -> Vec<u16> {
 /// Adds an NSEC RRset (RFC 4034 §4) to every name of `zone` with data,
 /// in canonical order; returns that order.
 fn add_nsec_records(zone: &mut Zone, computed: Computed, ttl: u32) -> NsecOrder {
-    let nodes = zone.nodes();
-    let members: Vec<u32> = (0..nodes.len() as u32)
-        .filter(|&index| {
-            let node = &nodes[index as usize];
-            zone.owns(node) && node.rrsets().next().is_some()
-        })
+    let members: Vec<u32> = zone
+        .indexed_nodes()
+        .filter(|(_, node)| zone.owns(node) && node.rrsets().next().is_some())
+        .map(|(index, _)| index)
         .collect();
-    let order = NsecOrder::new(members, |index| nodes[index as usize].name_wire());
+    let order = NsecOrder::new(members, |index| zone.node_at(index).name_wire());
     let chain = order.nodes();
-    let additions: Vec<(usize, u16, u32, Vec<u8>)> = chain
+    let additions: Vec<(u32, u16, u32, Vec<u8>)> = chain
         .iter()
         .enumerate()
         .map(|(position, &index)| {
             let next = chain[(position + 1) % chain.len()];
-            let mut present = present_types(&nodes[index as usize], computed);
-            present.extend([types::NSEC, types::RRSIG]);
-            let rdata = nsec_rdata(nodes[next as usize].name_wire(), present);
-            (index as usize, types::NSEC, ttl, rdata)
+            let rdata = nsec_of(zone.node_at(index), zone.node_at(next).name_wire(), computed);
+            (index, types::NSEC, ttl, rdata)
         })
         .collect();
     zone.add_rrsets(additions);
     order
+}
+
+/// The NSEC RDATA of `node`, pointing at `next`.
+fn nsec_of(node: &Node, next: &[u8], computed: Computed) -> Vec<u8> {
+    let mut present = present_types(node, computed);
+    present.retain(|&rtype| rtype != types::NSEC);
+    present.extend([types::NSEC, types::RRSIG]);
+    nsec_rdata(next, present)
 }
 
 /// Names of the NSEC3 chain with their types (RFC 5155 §7.1): every
@@ -265,7 +376,6 @@ fn add_nsec_records(zone: &mut Zone, computed: Computed, ttl: u32) -> NsecOrder 
 /// opt-out leaves out those without DS.
 fn nsec3_names(zone: &Zone, computed: Computed, opt_out: bool) -> Vec<(Vec<u8>, Vec<u16>)> {
     zone.nodes()
-        .iter()
         .filter(|node| zone.owns(node))
         .filter_map(|node| {
             let mut present = present_types(node, computed);
@@ -279,4 +389,142 @@ fn nsec3_names(zone: &Zone, computed: Computed, opt_out: bool) -> Vec<(Vec<u8>, 
             Some((node.name_wire().to_vec(), present))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use base::name::Name;
+
+    use super::*;
+    use crate::catalog::Snapshot;
+    use crate::dnssec::crypto::Algorithm;
+    use crate::dnssec::keys::{new_keys, open_key};
+    use crate::zone::{Change, Record};
+
+    const ZONE: &str = "$ORIGIN example.test.
+$TTL 3600
+@        SOA   ns1 hostmaster 1 7200 3600 1209600 300
+@        NS    ns1
+ns1      A     192.0.2.53
+www      A     192.0.2.80
+a.b.c    TXT   deep
+*.w      TXT   wild
+deleg    NS    ns.deleg
+ns.deleg A     192.0.2.201
+zz       A     192.0.2.99
+";
+
+    fn records(text: &str) -> Vec<Record> {
+        let apex: Name = "example.test.".parse().expect("name");
+        crate::import::parse_and_check(text, "test", Some(&apex))
+            .expect("parses")
+            .1
+    }
+
+    fn record(line: &str) -> Record {
+        let soa = if line.contains(" SOA ") {
+            ""
+        } else {
+            "@ SOA ns1 hostmaster 1 7200 3600 1209600 300"
+        };
+        let text = format!("$ORIGIN example.test.\n$TTL 3600\n{soa}\n@ NS ns1\n{line}\n");
+        records(&text).pop().expect("one record")
+    }
+
+    /// Secures `records` as the loader does, with the keys `sealed` and a
+    /// shared cache, so that equal RRsets carry equal signatures.
+    fn secure(
+        mut records: Vec<Record>,
+        sealed: &[crate::dnssec::keys::SealedKey],
+        cache: &Arc<SignatureCache>,
+    ) -> Snapshot {
+        let apex: Name = "example.test.".parse().expect("name");
+        let keys: Vec<ZoneKey> = sealed
+            .iter()
+            .enumerate()
+            .map(|(id, key)| open_key(&apex, id as i64, key, None).expect("opens"))
+            .collect();
+        crate::dnssec::prepare_records(&apex, &mut records, &keys, None);
+        let mut zone = Zone::build(&apex, records);
+        let signed = SignedZone::new(
+            &mut zone,
+            keys,
+            DenialKind::Nsec,
+            Computed::default(),
+            Window::at(1_800_000_000),
+            cache.clone(),
+        );
+        signed.presign(&zone);
+        Snapshot {
+            zone,
+            signed: Some(signed),
+            programs: None,
+            loading: false,
+        }
+    }
+
+    fn transfer(snapshot: &Snapshot) -> Vec<String> {
+        let mut lines = Vec::new();
+        snapshot.for_each_record(|owner, rtype, ttl, rdata| {
+            let owner = Name::from_wire(owner).expect("name");
+            lines.push(format!("{owner} {ttl} {rtype} {rdata:02x?}"));
+        });
+        lines
+    }
+
+    #[test]
+    fn a_change_in_place_signs_as_a_full_build_does() {
+        let apex: Name = "example.test.".parse().expect("name");
+        let sealed = new_keys(&apex, Algorithm::EcdsaP256Sha256, false, None).expect("keys");
+        let cache = Arc::new(SignatureCache::new(10_000));
+        let served = secure(records(ZONE), &sealed, &cache);
+        let soa = |serial: u32| record(&format!("@ SOA ns1 hostmaster {serial} 7200 3600 1209600 300"));
+        let cases: Vec<Vec<Change>> = vec![
+            // A new name between two others, with empty non-terminals.
+            vec![Change::Add(record("x.y.www A 192.0.2.1"))],
+            // The last name of the chain goes; the first one is renamed.
+            vec![Change::Remove(record("zz A 192.0.2.99"))],
+            vec![
+                Change::Remove(record("ns1 A 192.0.2.53")),
+                Change::Add(record("ns1 AAAA 2001:db8::53")),
+            ],
+            // A name below a cut is glue: no NSEC, no signature.
+            vec![Change::Add(record("x.deleg A 192.0.2.202"))],
+            vec![Change::Add(record(
+                "deleg DS 12345 13 2 0000000000000000000000000000000000000000000000000000000000000000",
+            ))],
+            vec![
+                Change::Remove(record("a.b.c TXT deep")),
+                Change::Add(record("*.b TXT other")),
+            ],
+            vec![Change::Add(record("new NS ns.other.test."))],
+        ];
+        for changes in cases {
+            let mut changes = changes;
+            changes.insert(0, Change::Remove(soa(1)));
+            changes.push(Change::Add(soa(2)));
+            let (mut zone, edited) = served.zone.with_changes(&changes).expect("applies in place");
+            let signed = served
+                .signed
+                .as_ref()
+                .expect("secured")
+                .with_changes(&served.zone, &mut zone, &edited)
+                .expect("signs in place");
+            let changed = Snapshot {
+                zone,
+                signed: Some(signed),
+                programs: None,
+                loading: false,
+            };
+            let mut expected = records(ZONE);
+            for change in &changes {
+                match change {
+                    Change::Remove(gone) => expected.retain(|record| record != gone),
+                    Change::Add(new) => expected.push(new.clone()),
+                }
+            }
+            let rebuilt = secure(expected, &sealed, &cache);
+            assert_eq!(transfer(&changed), transfer(&rebuilt), "{changes:?}");
+        }
+    }
 }

@@ -12,15 +12,14 @@ use super::window::Window;
 
 /// Signs the RRsets of one zone snapshot.
 ///
-/// Slot `i` holds the RRSIGs of RRset `i` of the snapshot (the zone
-/// numbers its RRsets when it is built). The loader fills every slot
-/// before the snapshot is served; a slot still empty is filled on first
-/// use (two threads racing for it wait for one signing). The slots live as
-/// long as the snapshot, which is rebuilt when its data or keys change, or
-/// when the signature window moves on.
+/// The RRSIGs of a node's RRsets are kept in the node (see
+/// [`super::signed`]); those of the NSEC3 records of the snapshot in the
+/// signer's slots, slot `i` for record `i` of the chain. The loader fills
+/// them before the snapshot is served; a slot still empty is filled on
+/// first use (two threads racing for it wait for one signing).
 pub struct ZoneSigner {
     apex: Box<[u8]>,
-    keys: Vec<ZoneKey>,
+    keys: Arc<[ZoneKey]>,
     window: Window,
     slots: Box<[OnceLock<Box<[u8]>>]>,
     cache: Arc<SignatureCache>,
@@ -28,7 +27,7 @@ pub struct ZoneSigner {
 
 impl ZoneSigner {
     /// A signer for the zone at `apex` (lowercased wire name) using the
-    /// active ones of `keys`, with `slots` signature slots.
+    /// active ones of `keys`, with `slots` slots for NSEC3 signatures.
     /// Signatures come from `cache` when an identical RRset was signed
     /// with the same key in the same week before.
     pub fn new(
@@ -44,6 +43,18 @@ impl ZoneSigner {
             window,
             slots: (0..slots).map(|_| OnceLock::new()).collect(),
             cache,
+        }
+    }
+
+    /// A signer with the same keys and window, and no slots: for the next
+    /// snapshot of an NSEC zone, which differs from this one's by a change.
+    pub fn for_change(&self) -> ZoneSigner {
+        ZoneSigner {
+            apex: self.apex.clone(),
+            keys: self.keys.clone(),
+            window: self.window,
+            slots: Box::default(),
+            cache: self.cache.clone(),
         }
     }
 
@@ -90,7 +101,7 @@ impl ZoneSigner {
     pub fn sign_into(&self, owner: &[u8], rtype: u16, ttl: u32, rdatas: &[&[u8]], out: &mut Vec<u8>) {
         let signs_keys = matches!(rtype, types::DNSKEY | types::CDS | types::CDNSKEY);
         let mut data = Vec::with_capacity(512);
-        for zone_key in &self.keys {
+        for zone_key in self.keys.iter() {
             let wanted = if signs_keys {
                 zone_key.role.signs_keys()
             } else {

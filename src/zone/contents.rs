@@ -1,4 +1,4 @@
-//! The frozen contents of one zone and the name lookup of RFC 1034 §4.3.2.
+//! The contents of one zone and the name lookup of RFC 1034 §4.3.2.
 //!
 //! [`Zone::build`] groups records into nodes, adds the empty non-terminals
 //! that make the tree complete, and works out once per node what a query
@@ -6,36 +6,53 @@
 //! zone cut or DNAME above it and its wildcard child. [`Zone::lookup`] then
 //! needs one hash probe per label of the query name below the apex, at most,
 //! and never scans.
+//!
+//! Nodes sit in blocks, and the name index in shards, each behind its own
+//! [`Arc`]: a copy of a zone shares all of them, and a change copies only
+//! the blocks and shards it touches (see [`super::edit`]). A change to one
+//! name of a million-name zone thus costs a few kilobytes, not the zone.
 
 use std::hash::BuildHasher;
+use std::sync::Arc;
 
 use base::name::wire::label_count;
 use base::name::Name;
 use base::rdata::{list, lua};
 use base::types;
 use hashbrown::HashTable;
+use once_cell::race::OnceBox;
 
 use super::Record;
 
 /// Marks the absence of a node index.
-const NONE: u32 = u32::MAX;
+pub(super) const NONE: u32 = u32::MAX;
 
 /// Seed of the name hash: fixed so builds are reproducible.
 const HASH_SEED: u64 = 0x0070_6f6f_6c64_6e73;
 
+/// Nodes per block: 2^10.
+const BLOCK_BITS: u32 = 10;
+const BLOCK: usize = 1 << BLOCK_BITS;
+
+/// Shards of the name index: 2^6, chosen by the top bits of the hash.
+const SHARD_BITS: u32 = 6;
+
 //------------ Zone ----------------------------------------------------------
 
-/// One zone, immutable once built.
+/// One zone. A served zone is never modified: a change makes a new one
+/// that shares what did not change.
+#[derive(Clone)]
 pub struct Zone {
     apex: Name,
-    nodes: Vec<Node>,
-    /// Indexes into `nodes`, hashed by the node's lowercased wire name.
-    table: HashTable<u32>,
+    /// The nodes, [`BLOCK`] to a block; a node's index never changes.
+    blocks: Vec<Arc<Vec<Node>>>,
+    /// Indexes of live nodes, hashed by the node's lowercased wire name.
+    shards: Vec<Arc<HashTable<u32>>>,
     hasher: foldhash::fast::FixedState,
     apex_index: u32,
     record_count: usize,
-    /// RRsets in the zone, numbered in node order (see [`Node::rrset_number`]).
-    rrset_count: u32,
+    /// Nodes removed by changes, left in place as tombstones.
+    removed: u32,
 }
 
 /// Where a name leads inside a zone (RFC 1034 §4.3.2 step 3).
@@ -72,15 +89,8 @@ impl Zone {
         records.sort_by(|a, b| a.owner.as_wire().cmp(b.owner.as_wire()).then(a.rtype.cmp(&b.rtype)));
         let record_count = records.len();
 
-        let mut zone = Zone {
-            apex: apex.clone(),
-            nodes: Vec::new(),
-            table: HashTable::new(),
-            hasher: foldhash::fast::FixedState::with_seed(HASH_SEED),
-            apex_index: 0,
-            record_count,
-            rrset_count: 0,
-        };
+        let mut zone = Zone::empty(&apex);
+        zone.record_count = record_count;
         let mut records = records.into_iter().peekable();
         let mut data = Vec::new();
         while let Some(first) = records.next() {
@@ -95,36 +105,62 @@ impl Zone {
                 }
                 rrset.push(&mut data, &next.rdata);
             }
-            zone.insert_node(first.owner.as_wire(), &data);
+            zone.push_node(Node::new(first.owner.as_wire().len(), &data));
         }
         zone.add_empty_non_terminals();
         zone.apex_index = zone
             .index_of(apex.as_wire())
-            .unwrap_or_else(|| zone.insert_node(apex.as_wire(), apex.as_wire()));
+            .unwrap_or_else(|| zone.push_node(Node::new(apex.as_wire().len(), apex.as_wire())));
         zone.adjust();
-        zone.number_rrsets();
         zone
     }
 
-    /// Adds one single-record RRset to each given node (by index into
-    /// [`Zone::nodes`]), keeping each node's RRsets sorted by type; the
-    /// RRsets are numbered again. For records derived from the built zone,
-    /// such as NSEC records, which must not change a node's type (no cut,
-    /// no DNAME).
-    pub fn add_rrsets(&mut self, additions: impl IntoIterator<Item = (usize, u16, u32, Vec<u8>)>) {
-        for (index, rtype, ttl, rdata) in additions {
-            debug_assert!(!matches!(rtype, types::NS | types::DNAME | types::CNAME));
-            if let Some(node) = self.nodes.get_mut(index) {
-                node.insert_rrset(rtype, ttl, &rdata);
-            }
+    /// A zone at `apex` without nodes, the apex's included.
+    fn empty(apex: &Name) -> Zone {
+        let hasher = foldhash::fast::FixedState::with_seed(HASH_SEED);
+        Zone {
+            apex: apex.clone(),
+            blocks: Vec::new(),
+            shards: (0..1 << SHARD_BITS).map(|_| Arc::new(HashTable::new())).collect(),
+            hasher,
+            apex_index: 0,
+            record_count: 0,
+            removed: 0,
         }
-        self.number_rrsets();
     }
 
-    /// How many RRsets the zone holds, for tables indexed by
-    /// [`Node::rrset_number`].
-    pub fn rrset_count(&self) -> usize {
-        self.rrset_count as usize
+    /// Adds one single-record RRset to each given node, keeping each
+    /// node's RRsets sorted by type. For records derived from the built
+    /// zone, such as NSEC records, which must not change a node's type
+    /// (no cut, no DNAME).
+    pub fn add_rrsets(&mut self, additions: impl IntoIterator<Item = (u32, u16, u32, Vec<u8>)>) {
+        for (index, rtype, ttl, rdata) in additions {
+            self.set_rrset(index, rtype, Some((ttl, &rdata)));
+        }
+    }
+
+    /// Replaces the RRset of `rtype` at node `index` by one record, or
+    /// removes it; the node's signatures are dropped with its old data.
+    /// The same restriction as for [`Zone::add_rrsets`] applies.
+    pub fn set_rrset(&mut self, index: u32, rtype: u16, record: Option<(u32, &[u8])>) {
+        debug_assert!(!matches!(rtype, types::NS | types::DNAME | types::CNAME));
+        let node = self.node_mut(index);
+        let mut data = node.name_wire().to_vec();
+        let mut inserted = record.is_none();
+        for rrset in node.rrsets() {
+            if rrset.rtype == rtype {
+                continue;
+            }
+            if rrset.rtype > rtype && !inserted {
+                inserted = true;
+                push_single(&mut data, rtype, record);
+            }
+            rrset.encode(&mut data);
+        }
+        if !inserted {
+            push_single(&mut data, rtype, record);
+        }
+        node.set_data(data.into_boxed_slice());
     }
 
     /// The zone's name, lowercased.
@@ -134,7 +170,7 @@ impl Zone {
 
     /// The node at the apex.
     pub fn apex_node(&self) -> &Node {
-        &self.nodes[self.apex_index as usize]
+        self.node_at(self.apex_index)
     }
 
     /// The SOA RRset; an empty zone (never served) yields `None`.
@@ -150,19 +186,49 @@ impl Zone {
             .unwrap_or(0)
     }
 
-    /// How many records the zone was built from.
+    /// How many records the zone holds.
     pub fn record_count(&self) -> usize {
         self.record_count
     }
 
     /// The node holding exactly this lowercased wire name.
     pub fn node(&self, name_lower: &[u8]) -> Option<&Node> {
-        self.index_of(name_lower).map(|index| &self.nodes[index as usize])
+        self.index_of(name_lower).map(|index| self.node_at(index))
+    }
+
+    /// The node with index `index`, as [`Zone::indexed_nodes`] numbers
+    /// them; a removed node is a tombstone without name or data.
+    pub fn node_at(&self, index: u32) -> &Node {
+        &self.blocks[(index >> BLOCK_BITS) as usize][index as usize & (BLOCK - 1)]
     }
 
     /// Every node, in no particular order.
-    pub fn nodes(&self) -> &[Node] {
-        &self.nodes
+    pub fn nodes(&self) -> impl Iterator<Item = &Node> + '_ {
+        self.blocks
+            .iter()
+            .flat_map(|block| block.iter())
+            .filter(|node| node.is_live())
+    }
+
+    /// Every node with its index.
+    pub fn indexed_nodes(&self) -> impl Iterator<Item = (u32, &Node)> + '_ {
+        self.blocks
+            .iter()
+            .flat_map(|block| block.iter())
+            .enumerate()
+            .filter(|(_, node)| node.is_live())
+            .map(|(index, node)| (index as u32, node))
+    }
+
+    /// The nodes in blocks, for work split between threads; tombstones
+    /// included.
+    pub fn blocks(&self) -> impl Iterator<Item = &[Node]> + '_ {
+        self.blocks.iter().map(|block| block.as_slice())
+    }
+
+    /// How many nodes changes removed since the zone was built.
+    pub fn removed_nodes(&self) -> u32 {
+        self.removed
     }
 
     /// Finds where `qname_lower` (lowercased wire format, at or below the
@@ -179,7 +245,7 @@ impl Zone {
         let encloser = loop {
             let suffix = &qname_lower[offset..];
             if let Some(index) = self.index_of(suffix) {
-                break &self.nodes[index as usize];
+                break self.node_at(index);
             }
             if suffix.len() <= apex_len {
                 // Unreachable for names inside the zone: the apex exists.
@@ -189,7 +255,7 @@ impl Zone {
         };
         let exact = offset == 0;
         if encloser.interrupt != NONE {
-            let interrupt = &self.nodes[encloser.interrupt as usize];
+            let interrupt = self.node_at(encloser.interrupt);
             let at_interrupt = exact && std::ptr::eq(interrupt, encloser);
             if interrupt.is_cut {
                 if !(at_interrupt && ds_at_cut) {
@@ -202,7 +268,7 @@ impl Zone {
         if exact {
             Lookup::Node(encloser)
         } else if encloser.wildcard != NONE {
-            Lookup::Wildcard(&self.nodes[encloser.wildcard as usize])
+            Lookup::Wildcard(self.node_at(encloser.wildcard))
         } else {
             Lookup::NxDomain(encloser)
         }
@@ -210,7 +276,7 @@ impl Zone {
 
     /// Whether `node` holds authoritative data: not at or below a zone cut.
     pub fn is_authoritative(&self, node: &Node) -> bool {
-        node.interrupt == NONE || !self.nodes[node.interrupt as usize].is_cut
+        node.interrupt == NONE || !self.node_at(node.interrupt).is_cut
     }
 
     /// Whether `node` holds data of this zone: it is authoritative, or it
@@ -220,83 +286,107 @@ impl Zone {
         if node.interrupt == NONE {
             return true;
         }
-        let interrupt = &self.nodes[node.interrupt as usize];
+        let interrupt = self.node_at(node.interrupt);
         !interrupt.is_cut || std::ptr::eq(interrupt, node)
-    }
-
-    /// Numbers every RRset in node order.
-    fn number_rrsets(&mut self) {
-        let mut number = 0u32;
-        for node in &mut self.nodes {
-            node.first_rrset = number;
-            number += node.rrsets().count() as u32;
-        }
-        self.rrset_count = number;
     }
 
     fn hash(&self, name: &[u8]) -> u64 {
         self.hasher.hash_one(name)
     }
 
-    fn index_of(&self, name_lower: &[u8]) -> Option<u32> {
-        let nodes = &self.nodes;
-        self.table
-            .find(self.hash(name_lower), |&index| {
-                nodes[index as usize].name_wire() == name_lower
-            })
+    fn shard_of(hash: u64) -> usize {
+        (hash >> (64 - SHARD_BITS)) as usize
+    }
+
+    pub(super) fn index_of(&self, name_lower: &[u8]) -> Option<u32> {
+        let hash = self.hash(name_lower);
+        self.shards[Self::shard_of(hash)]
+            .find(hash, |&index| self.node_at(index).name_wire() == name_lower)
             .copied()
     }
 
-    /// Adds a node; `data` is the owner's wire name followed by the
-    /// encoded RRsets.
-    fn insert_node(&mut self, name: &[u8], data: &[u8]) -> u32 {
-        let index = self.nodes.len() as u32;
-        let hash = self.hash(name);
-        self.nodes.push(Node {
-            data: data.into(),
-            name_len: name.len() as u8,
-            interrupt: NONE,
-            wildcard: NONE,
-            is_cut: false,
-            first_rrset: 0,
+    /// The node with index `index`, for changing it: its block is copied
+    /// first if another zone shares it.
+    pub(super) fn node_mut(&mut self, index: u32) -> &mut Node {
+        let block = Arc::make_mut(&mut self.blocks[(index >> BLOCK_BITS) as usize]);
+        &mut block[index as usize & (BLOCK - 1)]
+    }
+
+    /// Adds a node and indexes it by name.
+    pub(super) fn push_node(&mut self, node: Node) -> u32 {
+        if self.blocks.last().is_none_or(|block| block.len() == BLOCK) {
+            self.blocks.push(Arc::new(Vec::with_capacity(BLOCK)));
+        }
+        let index =
+            ((self.blocks.len() - 1) << BLOCK_BITS) as u32 + self.blocks.last().map_or(0, |block| block.len() as u32);
+        let hash = self.hash(node.name_wire());
+        if let Some(block) = self.blocks.last_mut() {
+            Arc::make_mut(block).push(node);
+        }
+        let (blocks, hasher) = (&self.blocks, &self.hasher);
+        Arc::make_mut(&mut self.shards[Self::shard_of(hash)]).insert_unique(hash, index, |&i| {
+            hasher.hash_one(blocks[(i >> BLOCK_BITS) as usize][i as usize & (BLOCK - 1)].name_wire())
         });
-        let (nodes, hasher) = (&self.nodes, &self.hasher);
-        self.table
-            .insert_unique(hash, index, |&i| hasher.hash_one(nodes[i as usize].name_wire()));
         index
+    }
+
+    /// Removes node `index` from the name index and leaves a tombstone.
+    pub(super) fn remove_node(&mut self, index: u32) {
+        let hash = self.hash(self.node_at(index).name_wire());
+        let blocks = &self.blocks;
+        let name = blocks[(index >> BLOCK_BITS) as usize][index as usize & (BLOCK - 1)].name_wire();
+        if let Ok(entry) = Arc::make_mut(&mut self.shards[Self::shard_of(hash)]).find_entry(hash, |&i| {
+            blocks[(i >> BLOCK_BITS) as usize][i as usize & (BLOCK - 1)].name_wire() == name
+        }) {
+            entry.remove();
+        }
+        *self.node_mut(index) = Node::tombstone();
+        self.removed += 1;
+    }
+
+    pub(super) fn apex_index(&self) -> u32 {
+        self.apex_index
+    }
+
+    pub(super) fn add_records(&mut self, count: isize) {
+        self.record_count = self.record_count.saturating_add_signed(count);
     }
 
     /// Adds a node without data for every missing ancestor up to the apex
     /// (RFC 4592 §2.2.2: empty non-terminals exist).
     fn add_empty_non_terminals(&mut self) {
         let apex_labels = self.apex.label_count();
-        for index in 0..self.nodes.len() {
-            let mut name = self.nodes[index].name_wire().to_vec();
+        let count = self.blocks.iter().map(|block| block.len()).sum::<usize>() as u32;
+        for index in 0..count {
+            let mut name = self.node_at(index).name_wire().to_vec();
             while label_count(&name) > apex_labels {
                 name.drain(..name[0] as usize + 1);
                 if self.index_of(&name).is_some() {
                     break;
                 }
-                self.insert_node(&name, &name);
+                self.push_node(Node::new(name.len(), &name));
             }
         }
     }
 
-    /// Works out per node its topmost cut or DNAME and its wildcard child.
+    /// Works out per node its topmost cut or DNAME, its wildcard child and
+    /// how many children it has.
     fn adjust(&mut self) {
-        let mut order: Vec<u32> = (0..self.nodes.len() as u32).collect();
-        order.sort_by_key(|&index| label_count(self.nodes[index as usize].name_wire()));
+        let count = self.blocks.iter().map(|block| block.len()).sum::<usize>() as u32;
+        let mut order: Vec<u32> = (0..count).collect();
+        order.sort_by_key(|&index| label_count(self.node_at(index).name_wire()));
         for index in order {
-            let node = &self.nodes[index as usize];
+            let node = self.node_at(index);
             let is_apex = index == self.apex_index;
             let is_cut = !is_apex && node.rrset(types::NS).is_some();
-            let has_dname = node.rrsets().any(|rrset| rrset.answers_for(types::DNAME));
+            let has_dname = node.has_dname();
             let name = node.name_wire();
+            let is_wildcard = name.starts_with(b"\x01*");
             let parent = match name.first() {
                 Some(&label) if !is_apex && label > 0 => self.index_of(&name[label as usize + 1..]),
                 _ => None,
             };
-            let inherited = parent.map_or(NONE, |parent| self.nodes[parent as usize].interrupt);
+            let inherited = parent.map_or(NONE, |parent| self.node_at(parent).interrupt);
             let interrupt = if inherited != NONE {
                 inherited
             } else if is_cut || has_dname {
@@ -304,15 +394,25 @@ impl Zone {
             } else {
                 NONE
             };
-            if name.starts_with(b"\x01*") {
-                if let Some(parent) = parent {
-                    self.nodes[parent as usize].wildcard = index;
+            if let Some(parent) = parent {
+                let parent = self.node_mut(parent);
+                parent.children += 1;
+                if is_wildcard {
+                    parent.wildcard = index;
                 }
             }
-            let node = &mut self.nodes[index as usize];
+            let node = self.node_mut(index);
             node.is_cut = is_cut;
             node.interrupt = interrupt;
         }
+    }
+}
+
+/// Appends an RRset of one record, if any, to a node's data.
+fn push_single(data: &mut Vec<u8>, rtype: u16, record: Option<(u32, &[u8])>) {
+    if let Some((ttl, rdata)) = record {
+        let mut encoder = RRsetEncoder::start(data, rtype, ttl);
+        encoder.push(data, rdata);
     }
 }
 
@@ -327,18 +427,71 @@ pub struct Node {
     /// The lowercased wire name, then each RRset as type (2 octets), TTL
     /// (4), record count (2), and per record its length (2) and RDATA.
     data: Box<[u8]>,
+    /// The RRSIGs of the node's RRsets once made, in a secured zone (see
+    /// `dnssec::signed`). They belong to the node's data: a node whose
+    /// data changes is a new node, without signatures.
+    signatures: OnceBox<Box<[u8]>>,
+    /// The topmost zone cut or DNAME at or above this node, if any.
+    pub(super) interrupt: u32,
+    /// The `*` child of this node, if any.
+    pub(super) wildcard: u32,
+    /// How many nodes are directly below this one.
+    pub(super) children: u32,
+    /// 0 for a tombstone.
     name_len: u8,
     /// NS records below the apex make this node a zone cut.
-    is_cut: bool,
-    /// The topmost zone cut or DNAME at or above this node, if any.
-    interrupt: u32,
-    /// The `*` child of this node, if any.
-    wildcard: u32,
-    /// The number of this node's first RRset in its zone.
-    first_rrset: u32,
+    pub(super) is_cut: bool,
+}
+
+impl Clone for Node {
+    fn clone(&self) -> Node {
+        let signatures = OnceBox::new();
+        if let Some(made) = self.signatures.get() {
+            let _ = signatures.set(Box::new(made.clone()));
+        }
+        Node {
+            data: self.data.clone(),
+            signatures,
+            interrupt: self.interrupt,
+            wildcard: self.wildcard,
+            children: self.children,
+            name_len: self.name_len,
+            is_cut: self.is_cut,
+        }
+    }
 }
 
 impl Node {
+    /// A node of `data`: the owner's wire name of `name_len` octets
+    /// followed by the encoded RRsets.
+    pub(super) fn new(name_len: usize, data: &[u8]) -> Node {
+        Node {
+            data: data.into(),
+            signatures: OnceBox::new(),
+            interrupt: NONE,
+            wildcard: NONE,
+            children: 0,
+            name_len: name_len as u8,
+            is_cut: false,
+        }
+    }
+
+    fn tombstone() -> Node {
+        Node::new(0, &[])
+    }
+
+    /// Whether the node is in its zone, not removed by a change.
+    pub fn is_live(&self) -> bool {
+        self.name_len > 0
+    }
+
+    /// Replaces the node's data (same name); its signatures go with the
+    /// old data.
+    pub(super) fn set_data(&mut self, data: Box<[u8]>) {
+        self.data = data;
+        self.signatures = OnceBox::new();
+    }
+
     /// The owner name, lowercased, in wire format.
     pub fn name_wire(&self) -> &[u8] {
         &self.data[..self.name_len as usize]
@@ -362,26 +515,14 @@ impl Node {
         self.is_cut
     }
 
-    /// The number of `rrset` (one of this node's) among all RRsets of the
-    /// zone: a dense index for per-RRset tables such as signatures.
-    pub fn rrset_number(&self, rrset: &RRset<'_>) -> usize {
-        (self.first_rrset + u32::from(rrset.index)) as usize
+    /// Whether a DNAME sits here, as a record or made by a LUA record.
+    pub(super) fn has_dname(&self) -> bool {
+        self.rrsets().any(|rrset| rrset.answers_for(types::DNAME))
     }
 
-    /// Inserts one single-record RRset, keeping RRsets sorted by type.
-    fn insert_rrset(&mut self, rtype: u16, ttl: u32, rdata: &[u8]) {
-        let mut at = self.name_len as usize;
-        for rrset in self.rrsets().take_while(|rrset| rrset.rtype < rtype) {
-            at += RRSET_HEADER + rrset.records.len();
-        }
-        let mut encoded = Vec::with_capacity(RRSET_HEADER + 2 + rdata.len());
-        let mut encoder = RRsetEncoder::start(&mut encoded, rtype, ttl);
-        encoder.push(&mut encoded, rdata);
-        let mut data = Vec::with_capacity(self.data.len() + encoded.len());
-        data.extend_from_slice(&self.data[..at]);
-        data.extend_from_slice(&encoded);
-        data.extend_from_slice(&self.data[at..]);
-        self.data = data.into_boxed_slice();
+    /// The cell of the node's signatures.
+    pub fn signatures(&self) -> &OnceBox<Box<[u8]>> {
+        &self.signatures
     }
 }
 
@@ -430,7 +571,7 @@ impl<'a> Iterator for RRsets<'a> {
 const RRSET_HEADER: usize = 8;
 
 /// Appends one RRset to a node's data, record by record.
-struct RRsetEncoder {
+pub(super) struct RRsetEncoder {
     rtype: u16,
     /// Where the RRset's record count sits.
     count_at: usize,
@@ -439,7 +580,7 @@ struct RRsetEncoder {
 }
 
 impl RRsetEncoder {
-    fn start(data: &mut Vec<u8>, rtype: u16, ttl: u32) -> RRsetEncoder {
+    pub(super) fn start(data: &mut Vec<u8>, rtype: u16, ttl: u32) -> RRsetEncoder {
         data.extend_from_slice(&rtype.to_be_bytes());
         data.extend_from_slice(&ttl.to_be_bytes());
         let count_at = data.len();
@@ -451,7 +592,7 @@ impl RRsetEncoder {
         }
     }
 
-    fn push(&mut self, data: &mut Vec<u8>, rdata: &[u8]) {
+    pub(super) fn push(&mut self, data: &mut Vec<u8>, rdata: &[u8]) {
         let count = u16::from_be_bytes([data[self.count_at], data[self.count_at + 1]]);
         // RDATA longer than 65535 octets cannot exist on the wire, and an
         // RRset this large cannot be answered; both are dropped.
@@ -494,6 +635,14 @@ impl<'a> RRset<'a> {
     /// The RDATA of the first record.
     pub fn first(&self) -> Option<&'a [u8]> {
         self.rdata().next()
+    }
+
+    /// Appends the RRset as a node's data holds it.
+    pub(super) fn encode(&self, data: &mut Vec<u8>) {
+        data.extend_from_slice(&self.rtype.to_be_bytes());
+        data.extend_from_slice(&self.ttl.to_be_bytes());
+        data.extend_from_slice(&(self.rdata().count() as u16).to_be_bytes());
+        data.extend_from_slice(self.records);
     }
 
     /// Whether this RRset answers queries for `qtype`: it is of that type,

@@ -8,15 +8,18 @@
 //! store rows ──rdata::parse_rdata_text┴─> Vec<Record> ──check::check_zone──> Zone::build ──> Arc<Zone>
 //! ```
 //!
-//! [`Zone`] is immutable once built. A change to a zone builds a new one,
-//! which the server swaps in whole.
+//! A served [`Zone`] is never modified. A change to a zone makes a new one,
+//! which the server swaps in whole: built again from all its records, or
+//! made by [`edit`] from the served one and the records that changed.
 
 pub mod check;
 pub mod contents;
+pub mod edit;
 pub mod file;
 
 pub use check::{check_zone, ZoneError};
 pub use contents::{Lookup, Node, RRset, Zone};
+pub use edit::{Change, Edited, Refused};
 
 use base::name::Name;
 use base::types;

@@ -16,6 +16,10 @@ use std::time::{Duration, Instant};
 use base::name::Name;
 use data_encoding::BASE64;
 
+mod in_place;
+
+pub use in_place::builds;
+
 use crate::alias::Aliases;
 use crate::catalog::{Catalog, SharedCatalog, Snapshot};
 use crate::catalog_zone::CatalogZone;
@@ -28,6 +32,7 @@ use crate::import;
 use crate::lua::{self, ZonePrograms};
 use crate::store::{Store, StoreError, StoredKey, ZoneVersion};
 use crate::zone::Zone;
+use in_place::{InPlace, Inputs};
 
 /// Signatures kept across snapshots (and at most twice as many held),
 /// about 130 octets each: enough for every RRset of the zones of a typical
@@ -55,6 +60,9 @@ struct Known {
     version: i64,
     /// The signature week of the snapshot, for secured zones.
     week: Option<u64>,
+    /// What the served snapshot was built from besides its records; none
+    /// when it was not built.
+    inputs: Option<Inputs>,
 }
 
 /// Watches the store and rebuilds changed zones.
@@ -224,15 +232,57 @@ impl Loader {
                     .insert(Arc::new(self.store.secure_entry_points().await?))
                     .clone(),
             };
-            let mut built_week = None;
-            let built = if zone.expired {
-                // An expired secondary zone is answered with SERVFAIL
-                // (RFC 1035 §4.3.5) until a primary answers again.
-                tracing::warn!(zone = %apex, "zone expired: no primary answered");
-                Ok(Snapshot::loading(&apex))
-            } else {
-                self.build(zone.id, &apex, entry_points).await
+            let known = self.known.get(&zone.id);
+            let mut built_week = known.and_then(|known| known.week);
+            let inputs = self.inputs(zone.id, &apex, &entry_points).await?;
+            let served = self
+                .catalog
+                .load()
+                .zone(&apex)
+                .filter(|served| !served.loading)
+                .cloned();
+            let started = Instant::now();
+            let in_place = match (known.and_then(|known| known.inputs.as_ref()), served, &inputs) {
+                (Some(then), Some(served), Some(now))
+                    if !zone.expired && known.is_some_and(|known| known.week.is_none_or(|built| built == week)) =>
+                {
+                    let has_children = children_of(&apex, &entry_points).is_ok_and(|children| !children.is_empty());
+                    in_place::change(
+                        &self.store,
+                        &zone.name,
+                        served,
+                        (then, now),
+                        has_children,
+                        &self.computing,
+                    )
+                    .await
+                }
+                _ => InPlace::Rebuild("it was not built before".into()),
             };
+            let built = match in_place {
+                InPlace::Unchanged => {
+                    if let Some(known) = self.known.get_mut(&zone.id) {
+                        known.version = zone.version;
+                    }
+                    continue;
+                }
+                InPlace::Changed(snapshot) => {
+                    tracing::info!(zone = %apex, elapsed = ?started.elapsed(), "zone changed in place");
+                    Ok(*snapshot)
+                }
+                InPlace::Rebuild(_) if zone.expired => {
+                    // An expired secondary zone is answered with SERVFAIL
+                    // (RFC 1035 §4.3.5) until a primary answers again.
+                    tracing::warn!(zone = %apex, "zone expired: no primary answered");
+                    Ok(Snapshot::loading(&apex))
+                }
+                InPlace::Rebuild(reason) => {
+                    tracing::debug!(zone = %apex, %reason, "zone built from all its records");
+                    in_place::count_full_build();
+                    self.build(zone.id, &apex, entry_points).await
+                }
+            };
+            let built_ok = built.as_ref().is_ok_and(|built| !built.loading);
             match built {
                 Ok(built) => {
                     built_week = built.signed.as_ref().map(|signed| signed.signer().window().week);
@@ -257,6 +307,7 @@ impl Loader {
                     name: apex,
                     version: zone.version,
                     week: built_week,
+                    inputs: inputs.filter(|_| built_ok),
                 },
             );
         }
@@ -327,6 +378,20 @@ impl Loader {
         if let Err(error) = self.signatures.flush() {
             tracing::warn!(%error, "cannot keep signatures on disk");
         }
+    }
+
+    /// What zone `id`'s snapshot is built from besides its records; none
+    /// when its children's keys are unreadable (the build says why).
+    async fn inputs(&self, id: i64, apex: &Name, entry_points: &[EntryPoint]) -> Result<Option<Inputs>, StoreError> {
+        let Ok(children) = children_of(apex, entry_points) else {
+            return Ok(None);
+        };
+        let dnssec = self.store.zone_dnssec(id).await?;
+        let keys = match dnssec {
+            Some(_) => self.store.zone_keys(id).await?,
+            None => Vec::new(),
+        };
+        Ok(Some(Inputs::new(dnssec.as_ref(), &keys, &children)))
     }
 
     async fn build(&self, id: i64, apex: &Name, entry_points: Arc<Vec<EntryPoint>>) -> Result<Snapshot, BuildError> {
