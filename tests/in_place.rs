@@ -1,7 +1,8 @@
 //! Changes applied to the served snapshot in place, from the journal,
 //! against the same zone built from all its records.
 //!
-//! A signed (NSEC) zone and an unsigned one take a series of changes with
+//! A zone signed with NSEC, one signed with NSEC3 (opt-out) and an unsigned
+//! one take a series of changes with
 //! `zone import --replace`: new names with empty non-terminals, removed
 //! names, changed RRsets, glue below a cut, a new delegation at a leaf, a
 //! wildcard, and one change that moves names out of the zone (a cut above
@@ -138,16 +139,18 @@ fn wait_serial(server: SocketAddr, zone: &str, serial: u32) {
     }
 }
 
-fn scenario(signed: bool) {
-    let zone = if signed { "inplace-signed.test" } else { "inplace.test" };
+fn scenario(zone: &str, secure: Option<&[&str]>) {
+    let signed = secure.is_some();
     let zones = tempfile::tempdir().expect("temp dir");
     let file = zones.path().join(format!("{zone}.zone"));
     std::fs::write(&file, zone_text(zone, 1, None)).expect("zone file");
     let mut options = PooldnsOptions::new(zones.path());
     options.extra_config = "\n[transfer]\nallow = [\"127.0.0.1\"]\n".into();
     let mut server = Pooldns::start_with(options);
-    if signed {
-        server.cli_ok(&["zone", "secure", zone]);
+    if let Some(options) = secure {
+        let mut args = vec!["zone", "secure", zone];
+        args.extend_from_slice(options);
+        server.cli_ok(&args);
         let deadline = Instant::now() + Duration::from_secs(60);
         while !testkit::dig::dnssec_answer(server.dns, &format!("h1.{zone}"), "A")
             .iter()
@@ -219,11 +222,16 @@ fn ldns_verify_zone(dir: &Path, lines: &[String]) {
 }
 
 #[test]
-fn a_signed_zone_changed_in_place_is_the_zone_built_again() {
-    scenario(true);
+fn an_nsec_zone_changed_in_place_is_the_zone_built_again() {
+    scenario("inplace-nsec.test", Some(&[]));
+}
+
+#[test]
+fn an_nsec3_zone_changed_in_place_is_the_zone_built_again() {
+    scenario("inplace-nsec3.test", Some(&["--nsec3", "--nsec3-opt-out"]));
 }
 
 #[test]
 fn an_unsigned_zone_changed_in_place_is_the_zone_built_again() {
-    scenario(false);
+    scenario("inplace.test", None);
 }

@@ -2,10 +2,12 @@
 //! NSEC3 chain, built once per snapshot and searched per query.
 
 use std::cmp::Ordering;
+use std::sync::Arc;
 
 use base::bitmap::{decode_type_bitmap, type_bitmap};
 use base::name::wire::canonical_cmp;
 use base::types;
+use once_cell::race::OnceBox;
 
 use super::nsec3::{hash_label, nsec3_hash, nsec3_rdata};
 
@@ -154,12 +156,56 @@ pub struct Nsec3Entry {
     /// Owner: the base32hex hash as first label, then the zone apex.
     pub owner: Box<[u8]>,
     pub rdata: Box<[u8]>,
+    /// The record's RRSIGs once made (see `super::signed`).
+    signatures: OnceBox<Box<[u8]>>,
 }
 
-/// A zone's NSEC3 records sorted by hash.
+impl Nsec3Entry {
+    fn new(apex: &[u8], hash: [u8; 20], next: &[u8; 20], types: &[u16], params: &Nsec3Params) -> Nsec3Entry {
+        let label = hash_label(&hash);
+        let mut owner = Vec::with_capacity(1 + label.len() + apex.len());
+        owner.push(label.len() as u8);
+        owner.extend_from_slice(label.as_bytes());
+        owner.extend_from_slice(apex);
+        let bitmap = type_bitmap(types.iter().copied());
+        Nsec3Entry {
+            hash,
+            owner: owner.into_boxed_slice(),
+            rdata: nsec3_rdata(params.opt_out, params.iterations, &params.salt, next, &bitmap).into_boxed_slice(),
+            signatures: OnceBox::new(),
+        }
+    }
+
+    /// Where the next hashed owner sits in the RDATA (RFC 5155 §3.2).
+    fn next_at(&self) -> std::ops::Range<usize> {
+        let salt = usize::from(self.rdata[4]);
+        6 + salt..6 + salt + 20
+    }
+
+    /// This record pointing at `next` instead, without signatures.
+    fn pointing_at(&self, next: &[u8; 20]) -> Nsec3Entry {
+        let mut rdata = self.rdata.clone();
+        rdata[self.next_at()].copy_from_slice(next);
+        Nsec3Entry {
+            hash: self.hash,
+            owner: self.owner.clone(),
+            rdata,
+            signatures: OnceBox::new(),
+        }
+    }
+
+    /// The cell of the record's signatures.
+    pub fn signatures(&self) -> &OnceBox<Box<[u8]>> {
+        &self.signatures
+    }
+}
+
+/// A zone's NSEC3 records sorted by hash. Each record sits behind its own
+/// [`Arc`], so that the chain of the next snapshot shares all but those a
+/// change touches.
 pub struct Nsec3Chain {
     params: Nsec3Params,
-    entries: Vec<Nsec3Entry>,
+    entries: Vec<Arc<Nsec3Entry>>,
 }
 
 impl Nsec3Chain {
@@ -177,21 +223,74 @@ impl Nsec3Chain {
             .map(|i| {
                 let (hash, types) = &hashed[i];
                 let next = &hashed[(i + 1) % count].0;
-                let label = hash_label(hash);
-                let mut owner = Vec::with_capacity(1 + label.len() + apex.len());
-                owner.push(label.len() as u8);
-                owner.extend_from_slice(label.as_bytes());
-                owner.extend_from_slice(apex);
-                let bitmap = type_bitmap(types.iter().copied());
-                Nsec3Entry {
-                    hash: *hash,
-                    owner: owner.into_boxed_slice(),
-                    rdata: nsec3_rdata(params.opt_out, params.iterations, &params.salt, next, &bitmap)
-                        .into_boxed_slice(),
-                }
+                Arc::new(Nsec3Entry::new(apex, *hash, next, types, &params))
             })
             .collect();
         Nsec3Chain { params, entries }
+    }
+
+    /// This chain with the names `leaving` (lowercased wire names) taken
+    /// out and the names of `present` put in or updated with their types;
+    /// the records whose next hash changed with them are made again. Also
+    /// returns the positions of every new record, to sign.
+    pub fn with_changes(
+        &self,
+        apex: &[u8],
+        leaving: &[&[u8]],
+        present: &[(&[u8], Vec<u16>)],
+    ) -> (Nsec3Chain, Vec<usize>) {
+        let params = &self.params;
+        let mut entries = self.entries.clone();
+        let mut touched = Vec::new();
+        for name in leaving {
+            let hash = self.hash(name);
+            if let Ok(position) = entries.binary_search_by(|entry| entry.hash.cmp(&hash)) {
+                entries.remove(position);
+                touched.push(hash);
+            }
+        }
+        for (name, types) in present {
+            let hash = self.hash(name);
+            // The next hash is set below, with those of the neighbours.
+            let entry = Arc::new(Nsec3Entry::new(apex, hash, &hash, types, params));
+            match entries.binary_search_by(|entry| entry.hash.cmp(&hash)) {
+                Ok(position) if entries[position].rdata == entry.rdata => continue,
+                Ok(position) => entries[position] = entry,
+                Err(position) => entries.insert(position, entry),
+            }
+            touched.push(hash);
+        }
+        let mut chain = Nsec3Chain {
+            params: params.clone(),
+            entries,
+        };
+        let count = chain.entries.len();
+        let mut fix: Vec<usize> = Vec::new();
+        for hash in &touched {
+            if let Some(position) = chain.matching(hash) {
+                fix.push(position);
+            }
+            if let Some(before) = chain.before(hash) {
+                fix.push(before);
+            }
+        }
+        fix.sort_unstable();
+        fix.dedup();
+        for &position in &fix {
+            let next = chain.entries[(position + 1) % count].hash;
+            let entry = &chain.entries[position];
+            if entry.rdata[entry.next_at()] != next {
+                chain.entries[position] = Arc::new(entry.pointing_at(&next));
+            }
+        }
+        fix.retain(|&position| chain.entries[position].signatures.get().is_none());
+        (chain, fix)
+    }
+
+    /// The position of the record before `hash`, wrapping around.
+    fn before(&self, hash: &[u8; 20]) -> Option<usize> {
+        let count = self.entries.len();
+        (count > 0).then(|| (self.entries.partition_point(|entry| entry.hash < *hash) + count - 1) % count)
     }
 
     /// The chain's parameters.
@@ -200,7 +299,7 @@ impl Nsec3Chain {
     }
 
     /// The records, by hash.
-    pub fn entries(&self) -> &[Nsec3Entry] {
+    pub fn entries(&self) -> &[Arc<Nsec3Entry>] {
         &self.entries
     }
 

@@ -68,12 +68,8 @@ impl SignedZone {
                 Denial::Nsec3(Nsec3Chain::build(zone.apex().as_wire(), names, params))
             }
         };
-        let slots = match &denial {
-            Denial::Nsec(_) => 0,
-            Denial::Nsec3(chain) => chain.entries().len(),
-        };
         SignedZone {
-            signer: ZoneSigner::new(zone.apex().as_wire(), keys, window, slots, cache),
+            signer: ZoneSigner::new(zone.apex().as_wire(), keys, window, cache),
             denial,
             negative_ttl,
             computed,
@@ -87,12 +83,13 @@ impl SignedZone {
     /// that (an NSEC3 chain, or a new negative TTL); the zone is then
     /// secured from scratch.
     pub fn with_changes(&self, before: &Zone, zone: &mut Zone, edited: &Edited) -> Option<SignedZone> {
-        let Denial::Nsec(order) = &self.denial else {
-            return None;
-        };
         if negative_ttl(zone) != self.negative_ttl {
             return None;
         }
+        let order = match &self.denial {
+            Denial::Nsec(order) => order,
+            Denial::Nsec3(chain) => return Some(self.with_nsec3_changes(chain, zone, edited)),
+        };
         let is_member =
             |zone: &Zone, node: &Node| zone.owns(node) && node.rrsets().any(|rrset| rrset.rtype != types::NSEC);
         let mut order = order.clone();
@@ -153,20 +150,52 @@ impl SignedZone {
             zone.set_rrset(index, types::NSEC, Some((self.negative_ttl, &rdata)));
             touched.push(index);
         }
-        let signed = SignedZone {
-            signer: self.signer.for_change(),
-            denial: Denial::Nsec(order),
-            negative_ttl: self.negative_ttl,
-            computed: self.computed,
-        };
-        // Every other node keeps its signatures.
-        for index in touched {
+        let signed = self.next(Denial::Nsec(order));
+        signed.sign_nodes(zone, &touched);
+        Some(signed)
+    }
+
+    /// [`SignedZone::with_changes`] for an NSEC3 zone.
+    fn with_nsec3_changes(&self, chain: &Nsec3Chain, zone: &Zone, edited: &Edited) -> SignedZone {
+        let opt_out = chain.params().opt_out;
+        let mut leaving: Vec<&[u8]> = edited.removed.iter().map(|(_, name)| &name[..]).collect();
+        let mut present = Vec::new();
+        for &index in &edited.changed {
             let node = zone.node_at(index);
-            if let Some(rrset) = node.rrsets().next().filter(|_| zone.owns(node)) {
-                signed.rrsigs(node, rrset);
+            match nsec3_types(zone, node, self.computed, opt_out) {
+                Some(types) => present.push((node.name_wire(), types)),
+                None => leaving.push(node.name_wire()),
             }
         }
-        Some(signed)
+        let (chain, new_records) = chain.with_changes(zone.apex().as_wire(), &leaving, &present);
+        let signed = self.next(Denial::Nsec3(chain));
+        signed.sign_nodes(zone, &edited.changed);
+        for position in new_records {
+            signed.nsec3_rrsigs(position);
+        }
+        signed
+    }
+
+    /// The secured state of the next snapshot: same keys, window and
+    /// negative TTL, this denial.
+    fn next(&self, denial: Denial) -> SignedZone {
+        SignedZone {
+            signer: self.signer.clone(),
+            denial,
+            negative_ttl: self.negative_ttl,
+            computed: self.computed,
+        }
+    }
+
+    /// Signs the RRsets of the nodes `indexes` that belong to the zone;
+    /// every other node keeps its signatures.
+    fn sign_nodes(&self, zone: &Zone, indexes: &[u32]) {
+        for &index in indexes {
+            let node = zone.node_at(index);
+            if let Some(rrset) = node.rrsets().next().filter(|_| zone.owns(node)) {
+                self.rrsigs(node, rrset);
+            }
+        }
     }
 
     /// The signer of this snapshot.
@@ -218,7 +247,7 @@ impl SignedZone {
         out.into_boxed_slice()
     }
 
-    /// The RRSIGs of NSEC3 record `index` of the chain.
+    /// The RRSIGs of NSEC3 record `index` of the chain, signed on first use.
     pub fn nsec3_rrsigs(&self, index: usize) -> &[u8] {
         let Denial::Nsec3(chain) = &self.denial else {
             return &[];
@@ -226,10 +255,12 @@ impl SignedZone {
         let Some(entry) = chain.entries().get(index) else {
             return &[];
         };
-        self.signer
-            .rrsigs(index, &entry.owner, types::NSEC3, self.negative_ttl, || {
-                std::iter::once(&entry.rdata[..])
-            })
+        entry.signatures().get_or_init(|| {
+            let mut out = Vec::new();
+            self.signer
+                .sign_into(&entry.owner, types::NSEC3, self.negative_ttl, &[&entry.rdata], &mut out);
+            Box::new(out.into_boxed_slice())
+        })
     }
 
     /// Signs every RRset of `zone` (the zone this was made for) that
@@ -371,24 +402,29 @@ fn nsec_of(node: &Node, next: &[u8], computed: Computed) -> Vec<u8> {
     nsec_rdata(next, present)
 }
 
-/// Names of the NSEC3 chain with their types (RFC 5155 §7.1): every
-/// authoritative name and empty non-terminal, and delegations unless
-/// opt-out leaves out those without DS.
+/// Names of the NSEC3 chain with their types (RFC 5155 §7.1).
 fn nsec3_names(zone: &Zone, computed: Computed, opt_out: bool) -> Vec<(Vec<u8>, Vec<u16>)> {
     zone.nodes()
-        .filter(|node| zone.owns(node))
-        .filter_map(|node| {
-            let mut present = present_types(node, computed);
-            let unsigned_cut = node.is_cut() && !present.contains(&types::DS);
-            if unsigned_cut && opt_out {
-                return None;
-            }
-            if !present.is_empty() && !unsigned_cut {
-                present.push(types::RRSIG);
-            }
-            Some((node.name_wire().to_vec(), present))
-        })
+        .filter_map(|node| Some((node.name_wire().to_vec(), nsec3_types(zone, node, computed, opt_out)?)))
         .collect()
+}
+
+/// The types of `node` as its NSEC3 record shows them; `None` when it has
+/// none: every authoritative name and empty non-terminal has one, and
+/// delegations unless opt-out leaves out those without DS.
+fn nsec3_types(zone: &Zone, node: &Node, computed: Computed, opt_out: bool) -> Option<Vec<u16>> {
+    if !zone.owns(node) {
+        return None;
+    }
+    let mut present = present_types(node, computed);
+    let unsigned_cut = node.is_cut() && !present.contains(&types::DS);
+    if unsigned_cut && opt_out {
+        return None;
+    }
+    if !present.is_empty() && !unsigned_cut {
+        present.push(types::RRSIG);
+    }
+    Some(present)
 }
 
 #[cfg(test)]
@@ -437,6 +473,7 @@ zz       A     192.0.2.99
         mut records: Vec<Record>,
         sealed: &[crate::dnssec::keys::SealedKey],
         cache: &Arc<SignatureCache>,
+        nsec3: Option<&Nsec3Params>,
     ) -> Snapshot {
         let apex: Name = "example.test.".parse().expect("name");
         let keys: Vec<ZoneKey> = sealed
@@ -444,12 +481,13 @@ zz       A     192.0.2.99
             .enumerate()
             .map(|(id, key)| open_key(&apex, id as i64, key, None).expect("opens"))
             .collect();
-        crate::dnssec::prepare_records(&apex, &mut records, &keys, None);
+        crate::dnssec::prepare_records(&apex, &mut records, &keys, nsec3);
         let mut zone = Zone::build(&apex, records);
+        let denial = nsec3.map_or(DenialKind::Nsec, |params| DenialKind::Nsec3(params.clone()));
         let signed = SignedZone::new(
             &mut zone,
             keys,
-            DenialKind::Nsec,
+            denial,
             Computed::default(),
             Window::at(1_800_000_000),
             cache.clone(),
@@ -474,10 +512,21 @@ zz       A     192.0.2.99
 
     #[test]
     fn a_change_in_place_signs_as_a_full_build_does() {
+        let nsec3 = |opt_out| Nsec3Params {
+            iterations: 0,
+            salt: Vec::new(),
+            opt_out,
+        };
+        for denial in [None, Some(nsec3(false)), Some(nsec3(true))] {
+            changes_in_place(denial.as_ref());
+        }
+    }
+
+    fn changes_in_place(nsec3: Option<&Nsec3Params>) {
         let apex: Name = "example.test.".parse().expect("name");
         let sealed = new_keys(&apex, Algorithm::EcdsaP256Sha256, false, None).expect("keys");
         let cache = Arc::new(SignatureCache::new(10_000));
-        let served = secure(records(ZONE), &sealed, &cache);
+        let served = secure(records(ZONE), &sealed, &cache, nsec3);
         let soa = |serial: u32| record(&format!("@ SOA ns1 hostmaster {serial} 7200 3600 1209600 300"));
         let cases: Vec<Vec<Change>> = vec![
             // A new name between two others, with empty non-terminals.
@@ -523,8 +572,8 @@ zz       A     192.0.2.99
                     Change::Add(new) => expected.push(new.clone()),
                 }
             }
-            let rebuilt = secure(expected, &sealed, &cache);
-            assert_eq!(transfer(&changed), transfer(&rebuilt), "{changes:?}");
+            let rebuilt = secure(expected, &sealed, &cache, nsec3);
+            assert_eq!(transfer(&changed), transfer(&rebuilt), "{nsec3:?} {changes:?}");
         }
     }
 }

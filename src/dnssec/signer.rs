@@ -1,6 +1,6 @@
 //! RRSIGs for one zone snapshot, each made once and then copied.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use base::rdata::list;
 use base::types;
@@ -10,51 +10,27 @@ use super::canonical::{rrsig_labels, signed_data, RrsigHeader};
 use super::keys::ZoneKey;
 use super::window::Window;
 
-/// Signs the RRsets of one zone snapshot.
-///
-/// The RRSIGs of a node's RRsets are kept in the node (see
-/// [`super::signed`]); those of the NSEC3 records of the snapshot in the
-/// signer's slots, slot `i` for record `i` of the chain. The loader fills
-/// them before the snapshot is served; a slot still empty is filled on
-/// first use (two threads racing for it wait for one signing).
+/// Signs the RRsets of one zone snapshot. The RRSIGs themselves are kept
+/// with what they sign, in the zone's nodes and NSEC3 records (see
+/// [`super::signed`]).
+#[derive(Clone)]
 pub struct ZoneSigner {
     apex: Box<[u8]>,
     keys: Arc<[ZoneKey]>,
     window: Window,
-    slots: Box<[OnceLock<Box<[u8]>>]>,
     cache: Arc<SignatureCache>,
 }
 
 impl ZoneSigner {
     /// A signer for the zone at `apex` (lowercased wire name) using the
-    /// active ones of `keys`, with `slots` slots for NSEC3 signatures.
-    /// Signatures come from `cache` when an identical RRset was signed
-    /// with the same key in the same week before.
-    pub fn new(
-        apex: &[u8],
-        keys: Vec<ZoneKey>,
-        window: Window,
-        slots: usize,
-        cache: Arc<SignatureCache>,
-    ) -> ZoneSigner {
+    /// active ones of `keys`. Signatures come from `cache` when an
+    /// identical RRset was signed with the same key in the same week before.
+    pub fn new(apex: &[u8], keys: Vec<ZoneKey>, window: Window, cache: Arc<SignatureCache>) -> ZoneSigner {
         ZoneSigner {
             apex: apex.into(),
             keys: keys.into_iter().filter(|key| key.active).collect(),
             window,
-            slots: (0..slots).map(|_| OnceLock::new()).collect(),
             cache,
-        }
-    }
-
-    /// A signer with the same keys and window, and no slots: for the next
-    /// snapshot of an NSEC zone, which differs from this one's by a change.
-    pub fn for_change(&self) -> ZoneSigner {
-        ZoneSigner {
-            apex: self.apex.clone(),
-            keys: self.keys.clone(),
-            window: self.window,
-            slots: Box::default(),
-            cache: self.cache.clone(),
         }
     }
 
@@ -66,34 +42,6 @@ impl ZoneSigner {
     /// The keys, active ones only.
     pub fn keys(&self) -> &[ZoneKey] {
         &self.keys
-    }
-
-    /// The RRSIG RDATAs of an RRset as an RDATA list
-    /// ([`base::rdata::list`]), signing it on first use. `owner` is the lowercased owner the
-    /// RRset is stored under (for a wildcard, the `*` name); `rdatas`
-    /// yields the RRset's records.
-    pub fn rrsigs<'s, I>(
-        &'s self,
-        slot: usize,
-        owner: &[u8],
-        rtype: u16,
-        ttl: u32,
-        rdatas: impl FnOnce() -> I,
-    ) -> &'s [u8]
-    where
-        I: Iterator,
-        I::Item: AsRef<[u8]>,
-    {
-        match self.slots.get(slot) {
-            Some(cell) => cell.get_or_init(|| {
-                let records: Vec<I::Item> = rdatas().collect();
-                let records: Vec<&[u8]> = records.iter().map(AsRef::as_ref).collect();
-                let mut out = Vec::new();
-                self.sign_into(owner, rtype, ttl, &records, &mut out);
-                out.into_boxed_slice()
-            }),
-            None => &[],
-        }
     }
 
     /// Signs an RRset with every key whose role covers its type, appending

@@ -7,9 +7,10 @@
 //! snapshot's serial. What the records do not say (the zone's keys and
 //! DNSSEC settings, its children's keys for their DS records) must be as
 //! they were; a change that reshapes more than its names (see
-//! [`crate::zone::edit`]), a changed NSEC3 zone, LUA or ALIAS records (compiled
-//! per snapshot), and a journal that does not reach back to the served
-//! serial are built the long way.
+//! [`crate::zone::edit`]), a new SOA TTL or MINIMUM (the TTL of every
+//! denial record), LUA or ALIAS records (compiled per snapshot), and a
+//! journal that does not reach back to the served serial are built the
+//! long way.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -135,7 +136,7 @@ pub(super) async fn change(
             Some(signed) => Some(
                 signed
                     .with_changes(&served.zone, &mut zone, &edited)
-                    .ok_or("its denial chain changes more than in place")?,
+                    .ok_or("the TTL of its denial records changed")?,
             ),
         };
         Ok::<_, String>(Snapshot {

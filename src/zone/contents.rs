@@ -212,12 +212,15 @@ impl Zone {
 
     /// Every node with its index.
     pub fn indexed_nodes(&self) -> impl Iterator<Item = (u32, &Node)> + '_ {
-        self.blocks
-            .iter()
-            .flat_map(|block| block.iter())
+        self.nodes_in_order()
             .enumerate()
             .filter(|(_, node)| node.is_live())
             .map(|(index, node)| (index as u32, node))
+    }
+
+    /// Every node by index, tombstones included.
+    fn nodes_in_order(&self) -> impl Iterator<Item = &Node> + '_ {
+        self.blocks.iter().flat_map(|block| block.iter())
     }
 
     /// The nodes in blocks, for work split between threads; tombstones
@@ -358,13 +361,18 @@ impl Zone {
         let apex_labels = self.apex.label_count();
         let count = self.blocks.iter().map(|block| block.len()).sum::<usize>() as u32;
         for index in 0..count {
-            let mut name = self.node_at(index).name_wire().to_vec();
-            while label_count(&name) > apex_labels {
-                name.drain(..name[0] as usize + 1);
-                if self.index_of(&name).is_some() {
+            let mut offset = 0;
+            let below_apex = label_count(self.node_at(index).name_wire()).saturating_sub(apex_labels);
+            for _ in 0..below_apex {
+                let name = self.node_at(index).name_wire();
+                offset += name[offset] as usize + 1;
+                let parent = &name[offset..];
+                // Most parents exist: only a missing one is copied.
+                if self.index_of(parent).is_some() {
                     break;
                 }
-                self.push_node(Node::new(name.len(), &name));
+                let parent = parent.to_vec();
+                self.push_node(Node::new(parent.len(), &parent));
             }
         }
     }
@@ -373,8 +381,12 @@ impl Zone {
     /// how many children it has.
     fn adjust(&mut self) {
         let count = self.blocks.iter().map(|block| block.len()).sum::<usize>() as u32;
+        let labels: Vec<usize> = self
+            .nodes_in_order()
+            .map(|node| label_count(node.name_wire()))
+            .collect();
         let mut order: Vec<u32> = (0..count).collect();
-        order.sort_by_key(|&index| label_count(self.node_at(index).name_wire()));
+        order.sort_unstable_by_key(|&index| labels[index as usize]);
         for index in order {
             let node = self.node_at(index);
             let is_apex = index == self.apex_index;
