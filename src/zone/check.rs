@@ -4,6 +4,8 @@
 //! BIND's `named-checkzone`): they reject data that would make answers
 //! ambiguous, not data that is merely unusual.
 
+use std::borrow::Cow;
+
 use base::name::Name;
 use base::types;
 use foldhash::HashMap;
@@ -58,10 +60,17 @@ pub fn check_zone(apex: &Name, records: &[Record]) -> Result<(), ZoneError> {
     let fail = |record: Option<usize>, problem| Err(ZoneError { record, problem });
     let apex_lower = apex.to_lowercase();
     let mut by_owner: HashMap<&[u8], OwnerTypes> = HashMap::with_capacity(records.len());
-    let mut lowered = Vec::with_capacity(records.len());
-    for record in records {
-        lowered.push(record.owner.to_lowercase());
-    }
+    // Stored names are lowercase already: most owners are borrowed.
+    let lowered: Vec<Cow<'_, Name>> = records
+        .iter()
+        .map(|record| {
+            if record.owner.is_lowercase() {
+                Cow::Borrowed(&record.owner)
+            } else {
+                Cow::Owned(record.owner.to_lowercase())
+            }
+        })
+        .collect();
     let mut soa_count = 0;
     let mut dnames = Vec::new();
     for (index, (record, owner)) in records.iter().zip(&lowered).enumerate() {
@@ -92,7 +101,7 @@ pub fn check_zone(apex: &Name, records: &[Record]) -> Result<(), ZoneError> {
             );
         }
         if record.rtype == types::SOA {
-            if *owner != apex_lower {
+            if **owner != apex_lower {
                 return fail(
                     Some(index),
                     ZoneProblem::SoaNotAtApex {
@@ -136,7 +145,7 @@ pub fn check_zone(apex: &Name, records: &[Record]) -> Result<(), ZoneError> {
                         },
                     );
                 }
-                dnames.push(owner.clone());
+                dnames.push(owner.as_ref());
             }
             // DNSSEC records may accompany a CNAME (RFC 4035 §2.5).
             types::RRSIG | types::NSEC | types::NSEC3 => {}
@@ -150,7 +159,7 @@ pub fn check_zone(apex: &Name, records: &[Record]) -> Result<(), ZoneError> {
                 },
             );
         }
-        if rtype == types::NS && *owner == apex_lower {
+        if rtype == types::NS && **owner == apex_lower {
             entry.apex_ns = true;
         }
     }
@@ -162,7 +171,7 @@ pub fn check_zone(apex: &Name, records: &[Record]) -> Result<(), ZoneError> {
     }
     if !dnames.is_empty() {
         for (index, owner) in lowered.iter().enumerate() {
-            if let Some(dname) = dnames.iter().find(|d| *d != owner && owner.ends_with(d)) {
+            if let Some(&dname) = dnames.iter().find(|&&d| d != owner.as_ref() && owner.ends_with(d)) {
                 return fail(
                     Some(index),
                     ZoneProblem::BelowDname {

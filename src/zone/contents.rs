@@ -89,7 +89,7 @@ impl Zone {
         records.sort_by(|a, b| a.owner.as_wire().cmp(b.owner.as_wire()).then(a.rtype.cmp(&b.rtype)));
         let record_count = records.len();
 
-        let mut zone = Zone::empty(&apex);
+        let mut zone = Zone::empty(&apex, record_count);
         zone.record_count = record_count;
         let mut records = records.into_iter().peekable();
         let mut data = Vec::new();
@@ -115,13 +115,18 @@ impl Zone {
         zone
     }
 
-    /// A zone at `apex` without nodes, the apex's included.
-    fn empty(apex: &Name) -> Zone {
+    /// A zone at `apex` without nodes, the apex's included, with room for
+    /// about `names` names.
+    fn empty(apex: &Name, names: usize) -> Zone {
         let hasher = foldhash::fast::FixedState::with_seed(HASH_SEED);
+        // A little more than an even share, and empty non-terminals.
+        let per_shard = (names >> SHARD_BITS) * 9 / 8;
         Zone {
             apex: apex.clone(),
-            blocks: Vec::new(),
-            shards: (0..1 << SHARD_BITS).map(|_| Arc::new(HashTable::new())).collect(),
+            blocks: Vec::with_capacity(names.div_ceil(BLOCK)),
+            shards: (0..1 << SHARD_BITS)
+                .map(|_| Arc::new(HashTable::with_capacity(per_shard)))
+                .collect(),
             hasher,
             apex_index: 0,
             record_count: 0,
