@@ -200,6 +200,9 @@ impl Nsec3Entry {
     }
 }
 
+/// An NSEC3 record made elsewhere: its owner's hash, its owner, its RDATA.
+pub type StoredNsec3 = ([u8; 20], Box<[u8]>, Box<[u8]>);
+
 /// A zone's NSEC3 records sorted by hash. Each record sits behind its own
 /// [`Arc`], so that the chain of the next snapshot shares all but those a
 /// change touches.
@@ -224,6 +227,24 @@ impl Nsec3Chain {
                 let (hash, types) = &hashed[i];
                 let next = &hashed[(i + 1) % count].0;
                 Arc::new(Nsec3Entry::new(apex, *hash, next, types, &params))
+            })
+            .collect();
+        Nsec3Chain { params, entries }
+    }
+
+    /// The chain of NSEC3 records made elsewhere, under `params`.
+    pub fn from_records(mut records: Vec<StoredNsec3>, params: Nsec3Params) -> Nsec3Chain {
+        records.sort_by_key(|(hash, _, _)| *hash);
+        records.dedup_by_key(|(hash, _, _)| *hash);
+        let entries = records
+            .into_iter()
+            .map(|(hash, owner, rdata)| {
+                Arc::new(Nsec3Entry {
+                    hash,
+                    owner,
+                    rdata,
+                    signatures: OnceBox::new(),
+                })
             })
             .collect();
         Nsec3Chain { params, entries }

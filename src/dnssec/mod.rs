@@ -1,9 +1,10 @@
 //! DNSSEC: keys, online signing, and authenticated denial of existence.
 //!
-//! Signing is online but off the answer path: a secured zone snapshot
-//! holds one signature slot per RRset, filled while the snapshot is built
-//! (from a cache keyed by key and RRset content, so unchanged RRsets are
-//! not signed again), and answers copy the stored RRSIGs. The denial
+//! Signing is online but off the answer path: the RRSIGs of a secured
+//! zone snapshot are made while it is built and kept beside the RRsets
+//! they cover (from a cache keyed by key and RRset content, so unchanged
+//! RRsets are not signed again), and answers copy them. A zone signed
+//! elsewhere is served with its own RRSIGs ([`presigned`]). The denial
 //! chain (NSEC, or NSEC3 per RFC 5155 with RFC 9276 parameters) is
 //! computed when the snapshot is built. Signatures share one validity window per week (see [`window`]),
 //! and the loader rebuilds secured zones when the window moves.
@@ -19,6 +20,7 @@ pub mod crypto;
 pub mod denial;
 pub mod keys;
 pub mod nsec3;
+pub mod presigned;
 pub mod roll;
 pub mod signed;
 pub mod signer;

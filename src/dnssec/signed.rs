@@ -76,6 +76,23 @@ impl SignedZone {
         }
     }
 
+    /// The secured state of a zone signed elsewhere (see
+    /// [`super::presigned`]): no keys, the denial chain its records make.
+    pub fn presigned(
+        apex: &[u8],
+        denial: Denial,
+        negative_ttl: u32,
+        window: Window,
+        cache: Arc<SignatureCache>,
+    ) -> SignedZone {
+        SignedZone {
+            signer: ZoneSigner::new(apex, Vec::new(), window, cache),
+            denial,
+            negative_ttl,
+            computed: Computed::default(),
+        }
+    }
+
     /// The secured form of `zone`, this snapshot's zone with the changes
     /// `edited` reports applied: the NSEC records of the changed names and
     /// of their neighbours in the chain are made again, and only their
@@ -83,7 +100,8 @@ impl SignedZone {
     /// that (an NSEC3 chain, or a new negative TTL); the zone is then
     /// secured from scratch.
     pub fn with_changes(&self, before: &Zone, zone: &mut Zone, edited: &Edited) -> Option<SignedZone> {
-        if negative_ttl(zone) != self.negative_ttl {
+        // A zone signed elsewhere changes with its signatures.
+        if negative_ttl(zone) != self.negative_ttl || self.signer.keys().is_empty() {
             return None;
         }
         let order = match &self.denial {

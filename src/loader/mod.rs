@@ -451,6 +451,10 @@ pub async fn build_zone(
         dnssec::sync_child_ds(&mut records, &children_of(&apex, &entry_points)?);
         let parsed = started.elapsed();
         let (zone, signed) = match dnssec {
+            None if dnssec::presigned::is_presigned(&records) => {
+                let (zone, signed) = dnssec::presigned::secure(&apex, records);
+                (zone, Some(signed))
+            }
             None => (Zone::build(&apex, records), None),
             Some(settings) => {
                 let keys = stored_keys
