@@ -149,7 +149,9 @@ pub fn to_rows(records: &[Record]) -> Result<Vec<StoredRecord>, RdataError> {
 /// large zone near the size of one copy of it; a large zone is converted
 /// on every core, in order.
 pub fn from_rows(apex: &Name, rows: Vec<StoredRecord>) -> Result<Vec<Record>, RowError> {
-    convert_rows(apex, rows, |row| (&row.name, &row.rtype, row.ttl, &row.content))
+    let records = convert_rows(apex, rows, |row| (&row.name, &row.rtype, row.ttl, &row.content))?;
+    check_zone(apex, &records)?;
+    Ok(records)
 }
 
 /// Store rows as records of the zone `apex`, each on its own: the
@@ -171,16 +173,18 @@ struct JsonRow<'a>(
     #[serde(borrow)] Cow<'a, str>,
 );
 
-/// [`from_rows`] for rows as the JSON array `Store::zone_records_json`
-/// gives: no copy of each field is made on the way, which for a large
-/// zone saves seconds and a copy of it in memory.
+/// Store rows as records of the zone `apex`, from one JSON array of
+/// `Store::zone_records_json_parts`, not yet checked as a zone (the caller
+/// checks all parts together): no copy of each field is made on the way,
+/// which for a large zone saves seconds and a copy of it in memory.
 pub fn from_json_rows(apex: &Name, json: &str) -> Result<Vec<Record>, RowError> {
     let rows: Vec<JsonRow<'_>> = serde_json::from_str(json).map_err(|error| RowError::Json(error.to_string()))?;
     convert_rows(apex, rows, |row| (&row.0, &row.1, row.2, &row.3))
 }
 
 /// Converts `rows`, each giving (owner, type, TTL, content) through
-/// `fields`, on every core for a large zone, keeping their order.
+/// `fields`, on every core for a large zone, keeping their order; the
+/// records are not checked as a zone.
 fn convert_rows<R: Send>(
     apex: &Name,
     mut rows: Vec<R>,
@@ -194,9 +198,7 @@ fn convert_rows<R: Send>(
     };
     // Threads pay off for large zones only; a fleet has many small ones.
     if total < 50_000 {
-        let records = convert(rows)?;
-        check_zone(apex, &records)?;
-        return Ok(records);
+        return convert(rows);
     }
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
     let size = total.div_ceil(threads).max(1);
@@ -223,7 +225,6 @@ fn convert_rows<R: Send>(
     for part in converted {
         records.extend(part?);
     }
-    check_zone(apex, &records)?;
     Ok(records)
 }
 

@@ -492,3 +492,43 @@ async fn notify_arriving_during_a_check_is_kept_for_the_next() {
     })
     .await;
 }
+
+/// A zone read in parts (as a large zone is loaded) is the zone read at
+/// once, in the same order, however the parts fall: fewer rows than a
+/// part, exactly a part, and parts with a rest.
+#[tokio::test]
+async fn a_zone_read_in_parts_is_the_zone_read_at_once() {
+    on_every_backend(|store| async move {
+        let zone = unique_zone("parts");
+        let mut records = minimal(&zone);
+        for i in 0..7 {
+            records.push(record(&zone, &format!("h{i}"), "A", &format!("192.0.2.{i}")));
+        }
+        create(&store, &zone, &records).await.expect("stored");
+        let id = store.zone_id(&zone).await.expect("id");
+        let whole: Vec<serde_json::Value> =
+            serde_json::from_str(&store.zone_records_json(id).await.expect("read")).expect("JSON");
+        assert_eq!(whole.len(), 10);
+        for rows in [1, 3, 10, 25] {
+            let mut parts = Vec::new();
+            store
+                .zone_records_json_parts(id, rows, |part| parts.push(part))
+                .await
+                .expect("read in parts");
+            assert_eq!(parts.len(), 10usize.div_ceil(rows as usize), "{rows} rows a part");
+            let joined: Vec<serde_json::Value> = parts
+                .iter()
+                .flat_map(|part| serde_json::from_str::<Vec<serde_json::Value>>(part).expect("JSON"))
+                .collect();
+            assert_eq!(joined, whole, "{rows} rows a part");
+        }
+        delete(&store, &zone).await.expect("deleted");
+        let mut parts = Vec::new();
+        store
+            .zone_records_json_parts(id, 3, |part| parts.push(part))
+            .await
+            .expect("read in parts");
+        assert!(parts.is_empty(), "a zone without rows has no parts: {parts:?}");
+    })
+    .await;
+}

@@ -40,6 +40,9 @@ use in_place::{InPlace, Inputs};
 /// re-signed in part when it changes.
 const SIGNATURE_CACHE_ENTRIES: u64 = 2_000_000;
 
+/// Rows read from the store at a time when a zone is built.
+const PART_ROWS: i64 = 25_000;
+
 /// How long a rebuilt snapshot waits for its new ALIAS targets' first
 /// resolution before it is served anyway.
 const ALIAS_SETTLE: Duration = Duration::from_secs(2);
@@ -433,8 +436,31 @@ pub async fn build_zone(
     computing: Computing,
 ) -> Result<Snapshot, BuildError> {
     let started = Instant::now();
-    let rows = store.zone_records_json(id).await?;
-    if rows == "[]" {
+    // Rows are converted on other threads while the next are read.
+    let (parts, to_convert) = std::sync::mpsc::channel::<String>();
+    let part_apex = apex.clone();
+    let converting = tokio::task::spawn_blocking(move || {
+        let mut parts = Vec::new();
+        for json in to_convert {
+            parts.push(import::from_json_rows(&part_apex, &json)?);
+        }
+        let mut records = Vec::with_capacity(parts.iter().map(Vec::len).sum());
+        for part in parts {
+            records.extend(part);
+        }
+        Ok::<_, import::RowError>(records)
+    });
+    let read = store
+        .zone_records_json_parts(id, PART_ROWS, |json| {
+            // The converter stops early only on an error, reported below.
+            let _ = parts.send(json);
+        })
+        .await;
+    drop(parts);
+    let converted = converting.await.map_err(|_| BuildError::Panicked)?;
+    read?;
+    let mut records = converted?;
+    if records.is_empty() {
         // A secondary zone before its first transfer.
         return Ok(Snapshot::loading(apex));
     }
@@ -443,13 +469,15 @@ pub async fn build_zone(
         Some(_) => store.zone_keys(id).await?,
         None => Vec::new(),
     };
-    let fetched = started.elapsed();
+    let read = started.elapsed();
     let apex = apex.clone();
     tokio::task::spawn_blocking(move || {
-        let mut records = import::from_json_rows(&apex, &rows)?;
-        drop(rows);
+        // Sorted once for the check, the sort when the zone is built has
+        // only the records added since to place.
+        Zone::sort_records(&mut records);
+        crate::zone::check::check_sorted_zone(&apex, &records).map_err(import::RowError::from)?;
         dnssec::sync_child_ds(&mut records, &children_of(&apex, &entry_points)?);
-        let parsed = started.elapsed();
+        let checked = started.elapsed();
         let (zone, signed) = match dnssec {
             None if dnssec::presigned::is_presigned(&records) => {
                 let (zone, signed) = dnssec::presigned::secure(&apex, records);
@@ -494,7 +522,7 @@ pub async fn build_zone(
         let programs = (computing.lua.is_some() || computing.aliases.is_some())
             .then(|| ZonePrograms::compile(&zone, computing.lua.as_ref(), computing.aliases.as_ref()))
             .filter(|programs| !programs.is_empty());
-        tracing::debug!(zone = %apex, ?fetched, parse = ?parsed - fetched, build = ?started.elapsed() - parsed, "zone built");
+        tracing::debug!(zone = %apex, ?read, check = ?checked - read, build = ?started.elapsed() - checked, "zone built");
         Ok(Snapshot {
             zone,
             signed,

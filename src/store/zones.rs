@@ -108,6 +108,56 @@ impl Store {
         Ok(row.try_get("rows")?)
     }
 
+    /// The records of the zone with row id `zone_id` as
+    /// [`Store::zone_records_json`] gives them, in JSON arrays of at most
+    /// `rows` rows, in order, each handed to `part` as soon as it is read:
+    /// a large zone's rows are converted while the next are read. All come
+    /// from one view of the zone (one read transaction).
+    pub async fn zone_records_json_parts(
+        &self,
+        zone_id: i64,
+        rows: i64,
+        mut part: impl FnMut(String),
+    ) -> Result<(), StoreError> {
+        let sql = match self.backend {
+            Backend::Sqlite => {
+                "SELECT COALESCE(json_group_array(json_array(name, type, ttl, content) ORDER BY id), '[]') AS rows, \
+                 COUNT(*) AS n, MAX(id) AS last \
+                 FROM (SELECT id, name, type, ttl, content FROM records WHERE zone_id = $1 AND id > $2 ORDER BY id LIMIT $3)"
+            }
+            Backend::Postgres => {
+                "SELECT COALESCE(json_agg(json_build_array(name, type, ttl, content) ORDER BY id), '[]')::text AS rows, \
+                 COUNT(*) AS n, MAX(id) AS last \
+                 FROM (SELECT id, name, type, ttl, content FROM records WHERE zone_id = $1 AND id > $2 ORDER BY id LIMIT $3) AS part"
+            }
+        };
+        let mut tx = self.pool.begin().await?;
+        if self.backend == Backend::Postgres {
+            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                .execute(&mut *tx)
+                .await?;
+        }
+        let mut after = 0i64;
+        loop {
+            let row = sqlx::query(sql)
+                .bind(zone_id)
+                .bind(after)
+                .bind(rows)
+                .fetch_one(&mut *tx)
+                .await?;
+            let count: i64 = row.try_get("n")?;
+            if count > 0 {
+                part(row.try_get("rows")?);
+            }
+            if count < rows {
+                break;
+            }
+            after = row.try_get("last")?;
+        }
+        tx.rollback().await?;
+        Ok(())
+    }
+
     /// The records of the zone called `name` (absolute, lowercase).
     pub async fn zone_records_by_name(&self, name: &str) -> Result<Vec<StoredRecord>, StoreError> {
         let row = sqlx::query("SELECT id FROM zones WHERE name = $1")

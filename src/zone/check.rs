@@ -52,14 +52,12 @@ pub enum ZoneProblem {
     TtlTooLarge { owner: Name, ttl: u32 },
 }
 
-/// Checks that `records` form a valid zone at `apex`.
+/// Checks that `records` form a valid zone at `apex`. A failure names the
+/// first record involved by its index in `records`.
 ///
 /// A `LUA` record counts as a record of the type it produces: a `LUA CNAME`
 /// must stand alone like a CNAME does.
 pub fn check_zone(apex: &Name, records: &[Record]) -> Result<(), ZoneError> {
-    let fail = |record: Option<usize>, problem| Err(ZoneError { record, problem });
-    let apex_lower = apex.to_lowercase();
-    let mut by_owner: HashMap<&[u8], OwnerTypes> = HashMap::with_capacity(records.len());
     // Stored names are lowercase already: most owners are borrowed.
     let lowered: Vec<Cow<'_, Name>> = records
         .iter()
@@ -71,118 +69,169 @@ pub fn check_zone(apex: &Name, records: &[Record]) -> Result<(), ZoneError> {
             }
         })
         .collect();
-    let mut soa_count = 0;
-    let mut dnames = Vec::new();
+    let mut by_owner: HashMap<&[u8], OwnerTypes> = HashMap::with_capacity(records.len());
+    let mut rules = Rules::new(apex, records);
     for (index, (record, owner)) in records.iter().zip(&lowered).enumerate() {
-        if !owner.ends_with(&apex_lower) {
-            return fail(
-                Some(index),
-                ZoneProblem::OutOfZone {
-                    owner: record.owner.clone(),
-                    apex: apex.clone(),
-                },
-            );
+        rules.record(index, record, owner, by_owner.entry(owner.as_wire()).or_default())?;
+    }
+    rules.finish(lowered.iter().map(|owner| &**owner))
+}
+
+/// [`check_zone`] for records sorted by owner, owners lowercased, as
+/// [`super::Zone::sort_records`] leaves them: the same rules, one owner at
+/// a time, without a table of every owner. Indexes are into the sorted
+/// records.
+pub fn check_sorted_zone(apex: &Name, records: &[Record]) -> Result<(), ZoneError> {
+    let mut rules = Rules::new(apex, records);
+    let mut owner_types = OwnerTypes::default();
+    for (index, record) in records.iter().enumerate() {
+        if index > 0 && records[index - 1].owner != record.owner {
+            owner_types = OwnerTypes::default();
+        }
+        rules.record(index, record, &record.owner, &mut owner_types)?;
+    }
+    rules.finish(records.iter().map(|record| &record.owner))
+}
+
+/// The rules of a zone, applied record by record, then to the whole.
+struct Rules<'a> {
+    apex: &'a Name,
+    records: &'a [Record],
+    apex_lower: Name,
+    soa_count: usize,
+    apex_ns: bool,
+    dnames: Vec<Name>,
+}
+
+impl<'a> Rules<'a> {
+    fn new(apex: &'a Name, records: &'a [Record]) -> Rules<'a> {
+        Rules {
+            apex,
+            records,
+            apex_lower: apex.to_lowercase(),
+            soa_count: 0,
+            apex_ns: false,
+            dnames: Vec::new(),
+        }
+    }
+
+    /// Checks record `index`, whose lowercased owner is `owner` and whose
+    /// owner holds `owner_types` so far.
+    fn record(
+        &mut self,
+        index: usize,
+        record: &Record,
+        owner: &Name,
+        owner_types: &mut OwnerTypes,
+    ) -> Result<(), ZoneError> {
+        let fail = |problem| {
+            Err(ZoneError {
+                record: Some(index),
+                problem,
+            })
+        };
+        let apex = self.apex;
+        if !owner.ends_with(&self.apex_lower) {
+            return fail(ZoneProblem::OutOfZone {
+                owner: record.owner.clone(),
+                apex: apex.clone(),
+            });
         }
         if types::is_meta_type(record.rtype) {
-            return fail(
-                Some(index),
-                ZoneProblem::MetaType {
-                    rtype: types::type_to_string(record.rtype),
-                },
-            );
+            return fail(ZoneProblem::MetaType {
+                rtype: types::type_to_string(record.rtype),
+            });
         }
         if record.ttl > MAX_TTL {
-            return fail(
-                Some(index),
-                ZoneProblem::TtlTooLarge {
-                    owner: record.owner.clone(),
-                    ttl: record.ttl,
-                },
-            );
+            return fail(ZoneProblem::TtlTooLarge {
+                owner: record.owner.clone(),
+                ttl: record.ttl,
+            });
         }
         if record.rtype == types::SOA {
-            if **owner != apex_lower {
-                return fail(
-                    Some(index),
-                    ZoneProblem::SoaNotAtApex {
-                        owner: record.owner.clone(),
-                        apex: apex.clone(),
-                    },
-                );
+            if *owner != self.apex_lower {
+                return fail(ZoneProblem::SoaNotAtApex {
+                    owner: record.owner.clone(),
+                    apex: apex.clone(),
+                });
             }
-            soa_count += 1;
-            if soa_count > 1 {
-                return fail(
-                    Some(index),
-                    ZoneProblem::MultipleSoa {
-                        apex: apex.clone(),
-                        count: records.iter().filter(|r| r.rtype == types::SOA).count(),
-                    },
-                );
+            self.soa_count += 1;
+            if self.soa_count > 1 {
+                return fail(ZoneProblem::MultipleSoa {
+                    apex: apex.clone(),
+                    count: self.records.iter().filter(|record| record.rtype == types::SOA).count(),
+                });
             }
         }
-        let entry = by_owner.entry(owner.as_wire()).or_default();
         let rtype = effective_type(record);
         match rtype {
             types::CNAME => {
-                entry.cname += 1;
-                if entry.cname > 1 {
-                    return fail(
-                        Some(index),
-                        ZoneProblem::MultipleCname {
-                            owner: record.owner.clone(),
-                        },
-                    );
+                owner_types.cname += 1;
+                if owner_types.cname > 1 {
+                    return fail(ZoneProblem::MultipleCname {
+                        owner: record.owner.clone(),
+                    });
                 }
             }
             types::DNAME => {
-                entry.dname += 1;
-                if entry.dname > 1 {
-                    return fail(
-                        Some(index),
-                        ZoneProblem::MultipleDname {
-                            owner: record.owner.clone(),
-                        },
-                    );
+                owner_types.dname += 1;
+                if owner_types.dname > 1 {
+                    return fail(ZoneProblem::MultipleDname {
+                        owner: record.owner.clone(),
+                    });
                 }
-                dnames.push(owner.as_ref());
+                self.dnames.push(owner.clone());
             }
             // DNSSEC records may accompany a CNAME (RFC 4035 §2.5).
             types::RRSIG | types::NSEC | types::NSEC3 => {}
-            _ => entry.other += 1,
+            _ => owner_types.other += 1,
         }
-        if entry.cname > 0 && entry.other > 0 {
-            return fail(
-                Some(index),
-                ZoneProblem::CnameWithOtherData {
-                    owner: record.owner.clone(),
-                },
-            );
+        if owner_types.cname > 0 && owner_types.other > 0 {
+            return fail(ZoneProblem::CnameWithOtherData {
+                owner: record.owner.clone(),
+            });
         }
-        if rtype == types::NS && **owner == apex_lower {
-            entry.apex_ns = true;
+        if rtype == types::NS && *owner == self.apex_lower {
+            self.apex_ns = true;
         }
+        Ok(())
     }
-    if soa_count == 0 {
-        return fail(None, ZoneProblem::MissingSoa { apex: apex.clone() });
-    }
-    if !by_owner.get(apex_lower.as_wire()).is_some_and(|entry| entry.apex_ns) {
-        return fail(None, ZoneProblem::MissingApexNs { apex: apex.clone() });
-    }
-    if !dnames.is_empty() {
-        for (index, owner) in lowered.iter().enumerate() {
-            if let Some(&dname) = dnames.iter().find(|&&d| d != owner.as_ref() && owner.ends_with(d)) {
-                return fail(
-                    Some(index),
-                    ZoneProblem::BelowDname {
-                        owner: records[index].owner.clone(),
-                        dname: dname.clone(),
-                    },
-                );
+
+    /// The rules of the whole zone, once every record passed; `owners` are
+    /// the records' owners, lowercased, in order.
+    fn finish<'r>(self, owners: impl Iterator<Item = &'r Name>) -> Result<(), ZoneError> {
+        let apex = self.apex.clone();
+        if self.soa_count == 0 {
+            return Err(ZoneError {
+                record: None,
+                problem: ZoneProblem::MissingSoa { apex },
+            });
+        }
+        if !self.apex_ns {
+            return Err(ZoneError {
+                record: None,
+                problem: ZoneProblem::MissingApexNs { apex },
+            });
+        }
+        if !self.dnames.is_empty() {
+            for (index, owner) in owners.enumerate() {
+                if let Some(dname) = self
+                    .dnames
+                    .iter()
+                    .find(|&dname| dname != owner && owner.ends_with(dname))
+                {
+                    return Err(ZoneError {
+                        record: Some(index),
+                        problem: ZoneProblem::BelowDname {
+                            owner: self.records[index].owner.clone(),
+                            dname: dname.clone(),
+                        },
+                    });
+                }
             }
         }
+        Ok(())
     }
-    Ok(())
 }
 
 /// The type a record answers as: its own, or for LUA the type it produces.
@@ -200,7 +249,6 @@ struct OwnerTypes {
     cname: usize,
     dname: usize,
     other: usize,
-    apex_ns: bool,
 }
 
 #[cfg(test)]

@@ -73,20 +73,34 @@ pub enum Lookup<'z> {
 
 impl Zone {
     /// Builds the zone at `apex` from records that passed
-    /// [`super::check_zone`].
+    /// [`super::check_zone`] (or, sorted, [`super::check::check_sorted_zone`]).
     ///
     /// Records of one RRset keep the TTL of the first of them (RFC 2181
     /// §5.2 forbids differing TTLs; Knot does the same); duplicate records
     /// are dropped.
     pub fn build(apex: &Name, mut records: Vec<Record>) -> Zone {
-        let apex = apex.to_lowercase();
-        for record in &mut records {
+        Zone::sort_records(&mut records);
+        Zone::build_sorted(apex, records)
+    }
+
+    /// Lowercases the owners of `records` and sorts them by owner and type
+    /// as [`Zone::build_sorted`] takes them. Stable, so the first record of
+    /// an RRset in input order stays first.
+    pub fn sort_records(records: &mut [Record]) {
+        for record in records.iter_mut() {
             if !record.owner.is_lowercase() {
                 record.owner = record.owner.to_lowercase();
             }
         }
-        // Stable, so the first record of an RRset in input order stays first.
         records.sort_by(|a, b| a.owner.as_wire().cmp(b.owner.as_wire()).then(a.rtype.cmp(&b.rtype)));
+    }
+
+    /// [`Zone::build`] for records [`Zone::sort_records`] sorted.
+    pub fn build_sorted(apex: &Name, records: Vec<Record>) -> Zone {
+        debug_assert!(records
+            .windows(2)
+            .all(|pair| pair[0].owner.as_wire() <= pair[1].owner.as_wire()));
+        let apex = apex.to_lowercase();
         let record_count = records.len();
 
         let mut zone = Zone::empty(&apex, record_count);
