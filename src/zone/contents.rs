@@ -687,17 +687,13 @@ impl<'a> RRset<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::zone::testing::record;
 
     fn zone(lines: &[(&str, u16, &[u8])]) -> Zone {
         let apex: Name = "example.test.".parse().expect("valid name");
         let records = lines
             .iter()
-            .map(|(owner, rtype, rdata)| Record {
-                owner: owner.parse().expect("valid name"),
-                ttl: 300,
-                rtype: *rtype,
-                rdata: rdata.to_vec(),
-            })
+            .map(|(owner, rtype, rdata)| record(owner, *rtype, rdata))
             .collect();
         Zone::build(&apex, records)
     }

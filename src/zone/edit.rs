@@ -282,15 +282,7 @@ fn is_signer_type(rtype: u16) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn record(owner: &str, rtype: u16, rdata: &[u8]) -> Record {
-        Record {
-            owner: owner.parse().expect("valid name"),
-            ttl: 300,
-            rtype,
-            rdata: rdata.to_vec(),
-        }
-    }
+    use crate::zone::testing::record;
 
     fn base() -> Vec<Record> {
         vec![

@@ -57,3 +57,19 @@ pub fn soa_serial(rdata: &[u8]) -> Option<u32> {
     let tail = rdata.get(rdata.len().checked_sub(20)?..)?;
     Some(u32::from_be_bytes([tail[0], tail[1], tail[2], tail[3]]))
 }
+
+/// Records for the tests of the zone modules.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::Record;
+
+    /// A record with TTL 300.
+    pub fn record(owner: &str, rtype: u16, rdata: &[u8]) -> Record {
+        Record {
+            owner: owner.parse().expect("valid name"),
+            ttl: 300,
+            rtype,
+            rdata: rdata.to_vec(),
+        }
+    }
+}
