@@ -48,6 +48,9 @@ struct Inner {
     added: Notify,
     /// Woken after every resolution, for [`Aliases::settle`].
     resolved: Notify,
+    /// Counts the rounds of resolutions in which some target's answer
+    /// changed: what secondaries were sent may be out of date.
+    moved: tokio::sync::watch::Sender<u64>,
 }
 
 /// One target name and type: the addresses it has now.
@@ -106,6 +109,7 @@ impl Aliases {
                 targets: Mutex::new(HashMap::new()),
                 added: Notify::new(),
                 resolved: Notify::new(),
+                moved: tokio::sync::watch::Sender::new(0),
             }),
         }
     }
@@ -163,24 +167,34 @@ impl Aliases {
         while !shutdown.load(Ordering::Relaxed) {
             let due = self.due();
             let mut tasks = tokio::task::JoinSet::new();
+            let mut moved = false;
             for target in due {
                 while tasks.len() >= CONCURRENCY {
-                    tasks.join_next().await;
+                    moved |= matches!(tasks.join_next().await, Some(Ok(true)));
                 }
                 let resolver = self.inner.resolver;
                 tasks.spawn(async move { refresh(resolver, &target).await });
             }
             while let Some(done) = tasks.join_next().await {
-                if done.is_ok() {
+                if let Ok(changed) = done {
+                    moved |= changed;
                     self.inner.resolved.notify_waiters();
                 }
             }
             self.inner.resolved.notify_waiters();
+            if moved {
+                self.inner.moved.send_modify(|rounds| *rounds += 1);
+            }
             tokio::select! {
                 () = tokio::time::sleep(Duration::from_secs(1)) => {}
                 () = self.inner.added.notified() => {}
             }
         }
+    }
+
+    /// Changes whenever some target's answer changed.
+    pub fn moves(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.moved.subscribe()
     }
 
     /// Live targets whose refresh is due; forgets dropped ones.
@@ -213,8 +227,10 @@ impl Aliases {
     }
 }
 
-/// Asks the resolver for `target` once and records the outcome.
-async fn refresh(resolver: SocketAddr, target: &Target) {
+/// Asks the resolver for `target` once and records the outcome; true when
+/// the target's answer changed.
+async fn refresh(resolver: SocketAddr, target: &Target) -> bool {
+    let before = target.answer.load_full();
     let outcome = registrars::dns::query(resolver, &target.name, target.rtype, true, QUERY_TIMEOUT).await;
     let now = Instant::now();
     let mut schedule = *target.schedule.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -249,6 +265,7 @@ async fn refresh(resolver: SocketAddr, target: &Target) {
     }
     *target.schedule.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = schedule;
     target.tried.store(true, Ordering::Release);
+    before.as_deref() != target.answer.load().as_deref()
 }
 
 /// The addresses of type `rtype` in a resolver's reply as an RDATA list,
@@ -262,15 +279,23 @@ fn records(reply: &registrars::dns::Message, rtype: u16) -> Result<(Vec<u8>, u32
         3 => return Ok((Vec::new(), negative_ttl(reply))),
         rcode => return Err(format!("the resolver answered RCODE {rcode}")),
     }
-    let mut rdata = Vec::new();
+    let mut addresses: Vec<Vec<u8>> = Vec::new();
     let mut ttl = u32::MAX;
     for record in &reply.answers {
         match &record.data {
-            RecordData::A(address) if rtype == types::A => list::push(&mut rdata, &address.octets()),
-            RecordData::Aaaa(address) if rtype == types::AAAA => list::push(&mut rdata, &address.octets()),
+            RecordData::A(address) if rtype == types::A => addresses.push(address.octets().to_vec()),
+            RecordData::Aaaa(address) if rtype == types::AAAA => addresses.push(address.octets().to_vec()),
             _ => continue,
         }
         ttl = ttl.min(record.ttl);
+    }
+    // Resolvers rotate RRsets: in order, the same addresses are the same
+    // answer, and moving the serial for them would be noise.
+    addresses.sort_unstable();
+    addresses.dedup();
+    let mut rdata = Vec::new();
+    for address in &addresses {
+        list::push(&mut rdata, address);
     }
     if rdata.is_empty() {
         return Ok((rdata, negative_ttl(reply)));

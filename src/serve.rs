@@ -164,6 +164,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             store.clone(),
             catalog.clone(),
             health.changes(),
+            aliases.as_ref().map(Aliases::moves),
             context.transfers.sent_answers(),
         )
         .run(shutdown.clone()),

@@ -202,3 +202,53 @@ fn a_target_that_cannot_be_resolved_answers_servfail() {
     let ns = ask(&server, "ns1.alias.test", RecordType::A);
     assert_eq!(addresses(&ns), ["192.0.2.53"]);
 }
+
+/// A secondary takes ALIAS records as the addresses they answer at the
+/// transfer; when the target moves, the zone's serial moves on, so that
+/// the secondary takes the new addresses.
+#[test]
+fn a_moved_target_moves_the_serial_for_secondaries() {
+    let (targets, _targets_dir) = serve("cloud.test.zone", TARGETS, "");
+    let resolver = Unbound::start(&[], &[("cloud.test", targets.dns)]);
+    let zones = tempfile::tempdir().expect("temp dir");
+    // One alias whose target has both types: once both answer, nothing
+    // is left to resolve for the first time.
+    let text = "$ORIGIN alias.test.\n$TTL 300\n@ SOA ns1 hostmaster 1 3600 900 1209600 300\n@ NS ns1\n\
+                ns1 A 192.0.2.53\n@ ALIAS lb.cloud.test.\n";
+    std::fs::write(zones.path().join("alias.test.zone"), text).expect("zone file");
+    let mut options = PooldnsOptions::new(zones.path());
+    options.dns_config = format!("resolver = \"{}\"\n", resolver.addr);
+    options.extra_config = "\n[transfer]\nallow = [\"127.0.0.1\"]\n".into();
+    let server = Pooldns::start_with(options);
+    wait_until("the alias to resolve", WAIT, || {
+        addresses(&ask(&server, "alias.test", RecordType::A)) == ["192.0.2.10", "192.0.2.11"]
+            && addresses(&ask(&server, "alias.test", RecordType::AAAA)) == ["2001:db8::10"]
+    });
+    let transfer = || testkit::dig::output(server.dns, &["alias.test", "AXFR", "+nocmd", "+nostats"]);
+    let serial = || {
+        let soa = testkit::dig::short(server.dns, "alias.test", "SOA");
+        soa.first()
+            .and_then(|soa| soa.split_whitespace().nth(2)?.parse::<u32>().ok())
+    };
+    let before = serial();
+    let sent = transfer();
+    assert!(sent.contains("192.0.2.10"), "the addresses go out: {sent}");
+
+    let patch = json!({"rrsets": [{"name": "lb.cloud.test.", "type": "A", "ttl": 5, "changetype": "REPLACE",
+        "records": [{"content": "192.0.2.12", "disabled": false}]}]});
+    let (status, body) = call(
+        &targets,
+        "PATCH",
+        "/api/v1/servers/localhost/zones/cloud.test.",
+        Some(&patch),
+    );
+    assert_eq!(status, 204, "{body}");
+    wait_until("the serial to move on", WAIT, || {
+        serial().is_some_and(|now| Some(now) > before)
+    });
+    let second = transfer();
+    assert!(
+        second.contains("192.0.2.12") && !second.contains("192.0.2.10"),
+        "the new addresses go out: {second}"
+    );
+}

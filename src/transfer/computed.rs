@@ -1,6 +1,7 @@
 //! LUA and ALIAS records go to other secondaries as what they answer at
-//! the moment of the transfer. When a health check changes what such a
-//! record answers, the zone's serial moves on (through the change path, a
+//! the moment of the transfer. When a health check or an ALIAS target's
+//! new addresses change what such a record answers, the zone's serial
+//! moves on (through the change path, a
 //! journalled SOA change), so that NOTIFY goes out and secondaries
 //! transfer the zone, with its new answers, again.
 //!
@@ -54,6 +55,8 @@ pub struct Reannouncer {
     store: Store,
     catalog: SharedCatalog,
     changes: tokio::sync::watch::Receiver<u64>,
+    /// Moves of ALIAS targets, when ALIAS records are resolved.
+    moves: Option<tokio::sync::watch::Receiver<u64>>,
     sent: Arc<SentAnswers>,
 }
 
@@ -62,17 +65,20 @@ impl Reannouncer {
         store: Store,
         catalog: SharedCatalog,
         changes: tokio::sync::watch::Receiver<u64>,
+        moves: Option<tokio::sync::watch::Receiver<u64>>,
         sent: Arc<SentAnswers>,
     ) -> Reannouncer {
         Reannouncer {
             store,
             catalog,
             changes,
+            moves,
             sent,
         }
     }
 
-    /// Compares after every change of health until `shutdown` is set.
+    /// Compares after every change of health or of an ALIAS target until
+    /// `shutdown` is set.
     pub async fn run(mut self, shutdown: Arc<AtomicBool>) {
         let mut leadership = Leadership::new(self.store.clone(), Duty::Reannounce);
         while !shutdown.load(Ordering::Relaxed) {
@@ -83,6 +89,12 @@ impl Reannouncer {
                     }
                     tokio::time::sleep(SETTLE).await;
                 }
+                Some(Ok(())) = async {
+                    match &mut self.moves {
+                        Some(moves) => Some(moves.changed().await),
+                        None => std::future::pending().await,
+                    }
+                } => tokio::time::sleep(SETTLE).await,
                 // Shutdown is looked at twice a second.
                 () = tokio::time::sleep(Duration::from_millis(500)) => continue,
             }
