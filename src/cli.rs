@@ -410,7 +410,17 @@ async fn zone_command(config: &Config, store: &Store, command: ZoneCommand) -> a
                 lua: config.lua.enabled.then(lua::Runtime::default),
                 aliases: config.dns.resolver.map(crate::alias::Aliases::new),
             };
-            let snapshot = loader::build_zone(store, id, &apex, entry_points, kek, signatures, computing).await?;
+            let snapshot = loader::build_zone(
+                store,
+                id,
+                &apex,
+                entry_points,
+                kek,
+                signatures,
+                computing,
+                loader::Signing::First,
+            )
+            .await?;
             print!("{}", export_signed(&snapshot)?);
         }
         ZoneCommand::Secure {

@@ -244,6 +244,14 @@ impl Loader {
                 .zone(&apex)
                 .filter(|served| !served.loading)
                 .cloned();
+            // A zone already served keeps its snapshot until the new one is
+            // signed; one not served yet (starting) is served at once and
+            // signed meanwhile, its signatures mostly read back from disk.
+            let signing = if served.is_some() {
+                Signing::First
+            } else {
+                Signing::Meanwhile
+            };
             let started = Instant::now();
             let in_place = match (known.and_then(|known| known.inputs.as_ref()), served, &inputs) {
                 (Some(then), Some(served), Some(now))
@@ -282,7 +290,7 @@ impl Loader {
                 InPlace::Rebuild(reason) => {
                     tracing::debug!(zone = %apex, %reason, "zone built from all its records");
                     in_place::count_full_build();
-                    self.build(zone.id, &apex, entry_points).await
+                    self.build(zone.id, &apex, entry_points, signing).await
                 }
             };
             let built_ok = built.as_ref().is_ok_and(|built| !built.loading);
@@ -293,6 +301,16 @@ impl Loader {
                     let built = Arc::new(built);
                     let serial = built.zone.serial();
                     self.publish(|catalog| catalog.with_zone(built.clone()));
+                    if signing == Signing::Meanwhile && built.signed.is_some() {
+                        let built = built.clone();
+                        tokio::task::spawn_blocking(move || {
+                            if let Some(signed) = &built.signed {
+                                let started = Instant::now();
+                                signed.presign(&built.zone);
+                                tracing::info!(zone = %built.zone.apex(), elapsed = ?started.elapsed(), "zone signed");
+                            }
+                        });
+                    }
                     self.status.set_failure(&zone.name, None);
                     if let Some(changes) = self.changes.as_ref().filter(|_| !built.loading) {
                         let _ = changes.send((apex.clone(), serial));
@@ -397,7 +415,13 @@ impl Loader {
         Ok(Some(Inputs::new(dnssec.as_ref(), &keys, &children)))
     }
 
-    async fn build(&self, id: i64, apex: &Name, entry_points: Arc<Vec<EntryPoint>>) -> Result<Snapshot, BuildError> {
+    async fn build(
+        &self,
+        id: i64,
+        apex: &Name,
+        entry_points: Arc<Vec<EntryPoint>>,
+        signing: Signing,
+    ) -> Result<Snapshot, BuildError> {
         let snapshot = build_zone(
             &self.store,
             id,
@@ -406,6 +430,7 @@ impl Loader {
             self.kek.clone(),
             self.signatures.clone(),
             self.computing.clone(),
+            signing,
         )
         .await?;
         if let (Some(aliases), Some(programs)) = (&self.computing.aliases, &snapshot.programs) {
@@ -417,6 +442,17 @@ impl Loader {
     fn publish(&self, change: impl Fn(&Catalog) -> Catalog) {
         self.catalog.rcu(|current| Arc::new(change(current)));
     }
+}
+
+/// When a secured snapshot's RRsets are signed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Signing {
+    /// Before the snapshot is served: answers only copy signatures.
+    First,
+    /// By the caller, while the snapshot is served: an RRset asked for
+    /// before is signed by its answer (from the signature cache, as a
+    /// rule, when the server restarts).
+    Meanwhile,
 }
 
 /// A secured zone's name and the base64 DNSKEY RDATA of its keys that the
@@ -434,6 +470,7 @@ pub async fn build_zone(
     kek: Option<Arc<KeyEncryptionKey>>,
     signatures: Arc<SignatureCache>,
     computing: Computing,
+    signing: Signing,
 ) -> Result<Snapshot, BuildError> {
     let started = Instant::now();
     // Rows are converted on other threads while the next are read.
@@ -509,10 +546,10 @@ pub async fn build_zone(
                     aliases: computing.aliases.is_some(),
                 };
                 let signed = SignedZone::new(&mut zone, keys, denial, computed, Window::now(), signatures);
-                // Every signature is made before the snapshot is served,
-                // so answers only copy them; unchanged RRsets come from
-                // the cache.
-                signed.presign(&zone);
+                // Unchanged RRsets come from the cache.
+                if signing == Signing::First {
+                    signed.presign(&zone);
+                }
                 (zone, Some(signed))
             }
         };

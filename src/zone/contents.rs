@@ -164,21 +164,23 @@ impl Zone {
     pub fn set_rrset(&mut self, index: u32, rtype: u16, record: Option<(u32, &[u8])>) {
         debug_assert!(!matches!(rtype, types::NS | types::DNAME | types::CNAME));
         let node = self.node_mut(index);
-        let mut data = node.name_wire().to_vec();
-        let mut inserted = record.is_none();
+        // The bytes of the RRsets before and after the one replaced.
+        let mut before = node.name_len as usize;
+        let mut after = before;
         for rrset in node.rrsets() {
-            if rrset.rtype == rtype {
-                continue;
+            let end = after + RRSET_HEADER + rrset.records.len();
+            if rrset.rtype < rtype {
+                before = end;
             }
-            if rrset.rtype > rtype && !inserted {
-                inserted = true;
-                push_single(&mut data, rtype, record);
+            if rrset.rtype <= rtype {
+                after = end;
             }
-            rrset.encode(&mut data);
         }
-        if !inserted {
-            push_single(&mut data, rtype, record);
-        }
+        let mut data =
+            Vec::with_capacity(node.data.len() + record.map_or(0, |(_, rdata)| RRSET_HEADER + 2 + rdata.len()));
+        data.extend_from_slice(&node.data[..before]);
+        push_single(&mut data, rtype, record);
+        data.extend_from_slice(&node.data[after..]);
         node.set_data(data.into_boxed_slice());
     }
 
@@ -666,14 +668,6 @@ impl<'a> RRset<'a> {
     /// The RDATA of the first record.
     pub fn first(&self) -> Option<&'a [u8]> {
         self.rdata().next()
-    }
-
-    /// Appends the RRset as a node's data holds it.
-    pub(super) fn encode(&self, data: &mut Vec<u8>) {
-        data.extend_from_slice(&self.rtype.to_be_bytes());
-        data.extend_from_slice(&self.ttl.to_be_bytes());
-        data.extend_from_slice(&(self.rdata().count() as u16).to_be_bytes());
-        data.extend_from_slice(self.records);
     }
 
     /// Whether this RRset answers queries for `qtype`: it is of that type,
