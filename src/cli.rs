@@ -410,17 +410,12 @@ async fn zone_command(config: &Config, store: &Store, command: ZoneCommand) -> a
                 lua: config.lua.enabled.then(lua::Runtime::default),
                 aliases: config.dns.resolver.map(crate::alias::Aliases::new),
             };
-            let snapshot = loader::build_zone(
-                store,
-                id,
-                &apex,
-                entry_points,
+            let securing = loader::Securing {
                 kek,
                 signatures,
-                computing,
-                loader::Signing::First,
-            )
-            .await?;
+                signing: loader::Signing::First,
+            };
+            let snapshot = loader::build_zone(store, id, &apex, entry_points, securing, computing).await?;
             print!("{}", export_signed(&snapshot)?);
         }
         ZoneCommand::Secure {

@@ -422,17 +422,12 @@ impl Loader {
         entry_points: Arc<Vec<EntryPoint>>,
         signing: Signing,
     ) -> Result<Snapshot, BuildError> {
-        let snapshot = build_zone(
-            &self.store,
-            id,
-            apex,
-            entry_points,
-            self.kek.clone(),
-            self.signatures.clone(),
-            self.computing.clone(),
+        let securing = Securing {
+            kek: self.kek.clone(),
+            signatures: self.signatures.clone(),
             signing,
-        )
-        .await?;
+        };
+        let snapshot = build_zone(&self.store, id, apex, entry_points, securing, self.computing.clone()).await?;
         if let (Some(aliases), Some(programs)) = (&self.computing.aliases, &snapshot.programs) {
             aliases.settle(programs.alias_targets(), ALIAS_SETTLE).await;
         }
@@ -442,6 +437,14 @@ impl Loader {
     fn publish(&self, change: impl Fn(&Catalog) -> Catalog) {
         self.catalog.rcu(|current| Arc::new(change(current)));
     }
+}
+
+/// What a secured zone's snapshot is built with.
+pub struct Securing {
+    /// Opens the zone's private keys, when they are sealed.
+    pub kek: Option<Arc<KeyEncryptionKey>>,
+    pub signatures: Arc<SignatureCache>,
+    pub signing: Signing,
 }
 
 /// When a secured snapshot's RRsets are signed.
@@ -467,11 +470,14 @@ pub async fn build_zone(
     id: i64,
     apex: &Name,
     entry_points: Arc<Vec<EntryPoint>>,
-    kek: Option<Arc<KeyEncryptionKey>>,
-    signatures: Arc<SignatureCache>,
+    securing: Securing,
     computing: Computing,
-    signing: Signing,
 ) -> Result<Snapshot, BuildError> {
+    let Securing {
+        kek,
+        signatures,
+        signing,
+    } = securing;
     let started = Instant::now();
     // Rows are converted on other threads while the next are read.
     let (parts, to_convert) = std::sync::mpsc::channel::<String>();
