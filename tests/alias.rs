@@ -64,6 +64,19 @@ fn call(server: &Pooldns, method: &str, path: &str, body: Option<&Value>) -> (u1
     (response.status, response.body)
 }
 
+/// Moves `lb.cloud.test.` A on the targets' server to 192.0.2.12.
+fn move_target(targets: &Pooldns) {
+    let patch = json!({"rrsets": [{"name": "lb.cloud.test.", "type": "A", "ttl": 5, "changetype": "REPLACE",
+        "records": [{"content": "192.0.2.12", "disabled": false}]}]});
+    let (status, body) = call(
+        targets,
+        "PATCH",
+        "/api/v1/servers/localhost/zones/cloud.test.",
+        Some(&patch),
+    );
+    assert_eq!(status, 204, "{body}");
+}
+
 #[test]
 fn alias_answers_follow_the_target_and_validate() {
     let (targets, _targets_dir) = serve("cloud.test.zone", TARGETS, "");
@@ -107,15 +120,7 @@ fn alias_answers_follow_the_target_and_validate() {
     );
 
     // The target moves; the alias follows within a few of its TTLs.
-    let patch = json!({"rrsets": [{"name": "lb.cloud.test.", "type": "A", "ttl": 5, "changetype": "REPLACE",
-        "records": [{"content": "192.0.2.12", "disabled": false}]}]});
-    let (status, body) = call(
-        &targets,
-        "PATCH",
-        "/api/v1/servers/localhost/zones/cloud.test.",
-        Some(&patch),
-    );
-    assert_eq!(status, 204, "{body}");
+    move_target(&targets);
     wait_until("the alias to follow its target", WAIT, || {
         addresses(&ask(&server, "alias.test", RecordType::A)) == ["192.0.2.12"]
     });
@@ -234,15 +239,7 @@ fn a_moved_target_moves_the_serial_for_secondaries() {
     let sent = transfer();
     assert!(sent.contains("192.0.2.10"), "the addresses go out: {sent}");
 
-    let patch = json!({"rrsets": [{"name": "lb.cloud.test.", "type": "A", "ttl": 5, "changetype": "REPLACE",
-        "records": [{"content": "192.0.2.12", "disabled": false}]}]});
-    let (status, body) = call(
-        &targets,
-        "PATCH",
-        "/api/v1/servers/localhost/zones/cloud.test.",
-        Some(&patch),
-    );
-    assert_eq!(status, 204, "{body}");
+    move_target(&targets);
     wait_until("the serial to move on", WAIT, || {
         serial().is_some_and(|now| Some(now) > before)
     });
