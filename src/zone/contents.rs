@@ -121,11 +121,11 @@ impl Zone {
             }
             zone.push_node(Node::new(first.owner.as_wire().len(), &data));
         }
-        zone.add_empty_non_terminals();
+        let parents = zone.add_empty_non_terminals();
         zone.apex_index = zone
             .index_of(apex.as_wire())
             .unwrap_or_else(|| zone.push_node(Node::new(apex.as_wire().len(), apex.as_wire())));
-        zone.adjust();
+        zone.adjust(parents);
         zone
     }
 
@@ -377,11 +377,14 @@ impl Zone {
     }
 
     /// Adds a node without data for every missing ancestor up to the apex
-    /// (RFC 4592 §2.2.2: empty non-terminals exist).
-    fn add_empty_non_terminals(&mut self) {
+    /// (RFC 4592 §2.2.2: empty non-terminals exist). Returns each node's
+    /// parent, `NONE` for the apex.
+    fn add_empty_non_terminals(&mut self) -> Vec<u32> {
         let apex_labels = self.apex.label_count();
         let count = self.blocks.iter().map(|block| block.len()).sum::<usize>() as u32;
+        let mut parents = vec![NONE; count as usize];
         for index in 0..count {
+            let mut child = index;
             let mut offset = 0;
             let below_apex = label_count(self.node_at(index).name_wire()).saturating_sub(apex_labels);
             for _ in 0..below_apex {
@@ -389,36 +392,50 @@ impl Zone {
                 offset += name[offset] as usize + 1;
                 let parent = &name[offset..];
                 // Most parents exist: only a missing one is copied.
-                if self.index_of(parent).is_some() {
+                if let Some(parent) = self.index_of(parent) {
+                    parents[child as usize] = parent;
                     break;
                 }
                 let parent = parent.to_vec();
-                self.push_node(Node::new(parent.len(), &parent));
+                let parent = self.push_node(Node::new(parent.len(), &parent));
+                parents.push(NONE);
+                parents[child as usize] = parent;
+                child = parent;
             }
         }
+        parents
     }
 
     /// Works out per node its topmost cut or DNAME, its wildcard child and
-    /// how many children it has.
-    fn adjust(&mut self) {
-        let count = self.blocks.iter().map(|block| block.len()).sum::<usize>() as u32;
-        let labels: Vec<usize> = self
+    /// how many children it has, parents before children.
+    fn adjust(&mut self, mut parents: Vec<u32>) {
+        let count = self.blocks.iter().map(|block| block.len()).sum::<usize>();
+        // The apex may have been added after its children were.
+        parents.resize(count, NONE);
+        // By label count, counted out: names have at most 127 labels.
+        let labels: Vec<u8> = self
             .nodes_in_order()
-            .map(|node| label_count(node.name_wire()))
+            .map(|node| label_count(node.name_wire()).min(127) as u8)
             .collect();
-        let mut order: Vec<u32> = (0..count).collect();
-        order.sort_unstable_by_key(|&index| labels[index as usize]);
+        let mut starts = [0usize; 129];
+        for &label in &labels {
+            starts[usize::from(label) + 1] += 1;
+        }
+        for depth in 1..starts.len() {
+            starts[depth] += starts[depth - 1];
+        }
+        let mut order = vec![0u32; count];
+        for (index, &label) in labels.iter().enumerate() {
+            order[starts[usize::from(label)]] = index as u32;
+            starts[usize::from(label)] += 1;
+        }
         for index in order {
             let node = self.node_at(index);
             let is_apex = index == self.apex_index;
             let is_cut = !is_apex && node.rrset(types::NS).is_some();
             let has_dname = node.has_dname();
-            let name = node.name_wire();
-            let is_wildcard = name.starts_with(b"\x01*");
-            let parent = match name.first() {
-                Some(&label) if !is_apex && label > 0 => self.index_of(&name[label as usize + 1..]),
-                _ => None,
-            };
+            let is_wildcard = node.name_wire().starts_with(b"\x01*");
+            let parent = Some(parents[index as usize]).filter(|&parent| parent != NONE && !is_apex);
             let inherited = parent.map_or(NONE, |parent| self.node_at(parent).interrupt);
             let interrupt = if inherited != NONE {
                 inherited
