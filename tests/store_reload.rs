@@ -424,4 +424,17 @@ fn signatures_are_kept_across_a_restart() {
         read.is_some_and(|read| read > 2_000),
         "signatures read back: {read:?}\n{log}"
     );
+    // Starting, the zone is served once built and signed meanwhile.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let log = loop {
+        let log = server.log_text();
+        if log.contains("zone signed") {
+            break log;
+        }
+        assert!(Instant::now() < deadline, "the zone was never signed in full:\n{log}");
+        thread::sleep(Duration::from_millis(100));
+    };
+    let loaded = log.rfind("zone loaded zone=kept.test.").expect("loaded");
+    let signed = log.rfind("zone signed zone=kept.test.").expect("signed");
+    assert!(loaded < signed, "served before signed in full:\n{log}");
 }

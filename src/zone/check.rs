@@ -263,15 +263,31 @@ mod tests {
         ]
     }
 
+    /// The rule `records` break, which the check of sorted records (the
+    /// loader's) must find too.
     fn problem(records: &[Record]) -> ZoneProblem {
         let apex: Name = "example.test.".parse().expect("valid name");
-        check_zone(&apex, records).expect_err("invalid zone").problem
+        let found = check_zone(&apex, records).expect_err("invalid zone").problem;
+        let mut sorted = records.to_vec();
+        crate::zone::Zone::sort_records(&mut sorted);
+        let sorted_found = check_sorted_zone(&apex, &sorted)
+            .expect_err("invalid when sorted")
+            .problem;
+        assert_eq!(
+            std::mem::discriminant(&sorted_found),
+            std::mem::discriminant(&found),
+            "{sorted_found} / {found}"
+        );
+        found
     }
 
     #[test]
     fn accepts_minimal_zone() {
         let apex: Name = "Example.TEST.".parse().expect("valid name");
         assert_eq!(check_zone(&apex, &base()), Ok(()));
+        let mut sorted = base();
+        crate::zone::Zone::sort_records(&mut sorted);
+        assert_eq!(check_sorted_zone(&apex, &sorted), Ok(()));
     }
 
     #[test]
