@@ -3,7 +3,6 @@
 //! An import parses the whole file, checks the whole zone, and only then
 //! writes it in one transaction: a file with one bad line imports nothing.
 
-use std::borrow::Cow;
 use std::path::Path;
 use std::time::Instant;
 
@@ -13,7 +12,7 @@ use base::types;
 
 use crate::change::{ChangeError, ChangeSet, SerialPolicy, ZoneChange};
 use crate::lua;
-use crate::store::{Store, StoredRecord};
+use crate::store::{RowTexts, Store, StoredRecord};
 use crate::zone::check::ZoneProblem;
 use crate::zone::file::{self, ZoneFileError};
 use crate::zone::{check_zone, Record, ZoneError};
@@ -52,8 +51,6 @@ pub enum RowError {
     },
     #[error("{0}")]
     Check(#[from] ZoneError),
-    #[error("stored rows cannot be read: {0}")]
-    Json(String),
 }
 
 /// Reads, checks and stores the zone in `path`: a new zone with
@@ -162,24 +159,10 @@ pub fn changed_records(apex: &Name, rows: &[StoredRecord]) -> Result<Vec<Record>
         .collect()
 }
 
-/// One stored row as the store's JSON aggregate carries it, `[name, type,
-/// TTL, content]`, its text borrowed from the JSON (copied only where it
-/// holds escapes).
-#[derive(serde::Deserialize)]
-struct JsonRow<'a>(
-    #[serde(borrow)] Cow<'a, str>,
-    #[serde(borrow)] Cow<'a, str>,
-    i64,
-    #[serde(borrow)] Cow<'a, str>,
-);
-
-/// Store rows as records of the zone `apex`, from one JSON array of
-/// `Store::zone_records_json_parts`, not yet checked as a zone (the caller
-/// checks all parts together): no copy of each field is made on the way,
-/// which for a large zone saves seconds and a copy of it in memory.
-pub fn from_json_rows(apex: &Name, json: &str) -> Result<Vec<Record>, RowError> {
-    let rows: Vec<JsonRow<'_>> = serde_json::from_str(json).map_err(|error| RowError::Json(error.to_string()))?;
-    convert_rows(apex, rows, |row| (&row.0, &row.1, row.2, &row.3))
+/// One part of a zone's stored rows as records of the zone `apex`, not yet
+/// checked as a zone (the caller checks all parts together).
+pub fn from_row_texts(apex: &Name, rows: &RowTexts) -> Result<Vec<Record>, RowError> {
+    rows.iter().map(|row| convert_row(apex, row)).collect()
 }
 
 /// Converts `rows`, each giving (owner, type, TTL, content) through

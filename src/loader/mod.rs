@@ -30,7 +30,7 @@ use crate::dnssec::signed::Computed;
 use crate::dnssec::{self, crypto::KeyEncryptionKey, denial::Nsec3Params, window::Window, DenialKind, SignedZone};
 use crate::import;
 use crate::lua::{self, ZonePrograms};
-use crate::store::{Store, StoreError, StoredKey, ZoneVersion};
+use crate::store::{RowTexts, Store, StoreError, StoredKey, ZoneVersion};
 use crate::zone::Zone;
 use in_place::{InPlace, Inputs};
 
@@ -41,7 +41,7 @@ use in_place::{InPlace, Inputs};
 const SIGNATURE_CACHE_ENTRIES: u64 = 2_000_000;
 
 /// Rows read from the store at a time when a zone is built.
-const PART_ROWS: i64 = 25_000;
+const PART_ROWS: usize = 25_000;
 
 /// How long a rebuilt snapshot waits for its new ALIAS targets' first
 /// resolution before it is served anyway.
@@ -479,30 +479,48 @@ pub async fn build_zone(
         signing,
     } = securing;
     let started = Instant::now();
-    // Rows are converted on other threads while the next are read.
-    let (parts, to_convert) = std::sync::mpsc::channel::<String>();
-    let part_apex = apex.clone();
-    let converting = tokio::task::spawn_blocking(move || {
-        let mut parts = Vec::new();
-        for json in to_convert {
-            parts.push(import::from_json_rows(&part_apex, &json)?);
-        }
-        let mut records = Vec::with_capacity(parts.iter().map(Vec::len).sum());
-        for part in parts {
-            records.extend(part);
-        }
-        Ok::<_, import::RowError>(records)
-    });
+    // Parts are converted on every core while the next are read.
+    let (parts, to_convert) = std::sync::mpsc::channel::<(usize, RowTexts)>();
+    let to_convert = Arc::new(Mutex::new(to_convert));
+    let converters: Vec<_> = (0..std::thread::available_parallelism().map_or(1, usize::from))
+        .map(|_| {
+            let to_convert = to_convert.clone();
+            let apex = apex.clone();
+            tokio::task::spawn_blocking(move || {
+                let mut converted = Vec::new();
+                loop {
+                    let next = to_convert.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                    let Ok((index, rows)) = next else {
+                        return Ok::<_, import::RowError>(converted);
+                    };
+                    converted.push((index, import::from_row_texts(&apex, &rows)?));
+                }
+            })
+        })
+        .collect();
+    drop(to_convert);
+    let mut next = 0;
     let read = store
-        .zone_records_json_parts(id, PART_ROWS, |json| {
-            // The converter stops early only on an error, reported below.
-            let _ = parts.send(json);
+        .zone_record_parts(id, PART_ROWS, move |rows| {
+            // The converters stop early only on an error, reported below.
+            let _ = parts.send((next, rows));
+            next += 1;
         })
         .await;
-    drop(parts);
-    let converted = converting.await.map_err(|_| BuildError::Panicked)?;
+    let mut converted = Vec::new();
+    for converter in converters {
+        converted.push(converter.await.map_err(|_| BuildError::Panicked)?);
+    }
     read?;
-    let mut records = converted?;
+    let mut parts = Vec::new();
+    for done in converted {
+        parts.extend(done?);
+    }
+    parts.sort_unstable_by_key(|(index, _)| *index);
+    let mut records = Vec::with_capacity(parts.iter().map(|(_, part)| part.len()).sum());
+    for (_, part) in parts {
+        records.extend(part);
+    }
     if records.is_empty() {
         // A secondary zone before its first transfer.
         return Ok(Snapshot::loading(apex));

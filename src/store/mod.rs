@@ -6,6 +6,7 @@
 //! transaction and bumps the zone's `version`, which is how running servers
 //! — this process or another one — notice that a zone must be rebuilt.
 
+mod bulk;
 mod health;
 mod keys;
 mod leadership;
@@ -23,6 +24,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use sqlx::any::AnyPoolOptions;
 use sqlx::AnyPool;
 
+pub use bulk::RowTexts;
 pub use health::HealthCheckRow;
 pub use keys::{DnssecSettings, NewKey, RollUpdate, StoredKey, StoredRoll};
 pub use leadership::{Duty, Leadership};
@@ -44,6 +46,8 @@ pub struct Store {
     written: Arc<tokio::sync::Notify>,
     /// The PostgreSQL URL, for the connection that listens for writes.
     listen_url: Option<Arc<str>>,
+    /// On SQLite, the connections that read zones in bulk.
+    sqlite_readers: Option<Arc<bulk::SqliteReaders>>,
 }
 
 /// The PostgreSQL channel every write transaction notifies on commit.
@@ -118,6 +122,8 @@ pub enum StoreError {
     Corrupt(String),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
 }
 
 impl Store {
@@ -165,6 +171,7 @@ impl Store {
             .run(&pool)
             .await
             .map_err(|source| StoreError::Migrate { url: shown, source })?;
+        let mut sqlite_readers = None;
         if let Some(path) = url.strip_prefix("sqlite://") {
             // WAL and shared-memory files exist only now.
             let file = path.split_once('?').map_or(path, |(file, _)| file);
@@ -174,8 +181,10 @@ impl Store {
                     source,
                 })?;
             }
+            sqlite_readers = Some(Arc::new(bulk::SqliteReaders::new(file.into())));
         }
         Ok(Store {
+            sqlite_readers,
             pool,
             backend,
             written: Arc::new(tokio::sync::Notify::new()),

@@ -3,8 +3,7 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::writer::records_from_json;
-use super::{Backend, Store, StoreError};
+use super::{RowTexts, Store, StoreError};
 
 /// A zone row: identity and change counter.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -82,80 +81,23 @@ impl Store {
     }
 
     /// The records of the zone with row id `zone_id`, in insertion order.
-    ///
-    /// The rows travel as one JSON array built by the database: fetching a
-    /// million rows one by one through the driver costs seconds of per-row
-    /// overhead; one aggregated value costs a fraction of that.
     pub async fn zone_records(&self, zone_id: i64) -> Result<Vec<StoredRecord>, StoreError> {
-        records_from_json(&self.zone_records_json(zone_id).await?)
-    }
-
-    /// The records of the zone with row id `zone_id` as the database's
-    /// JSON array of `[name, type, ttl, content]`, in insertion order, for
-    /// readers that convert rows without copying each field first.
-    pub async fn zone_records_json(&self, zone_id: i64) -> Result<String, StoreError> {
-        let sql = match self.backend {
-            Backend::Sqlite => {
-                "SELECT COALESCE(json_group_array(json_array(name, type, ttl, content) ORDER BY id), '[]') AS rows \
-                 FROM records WHERE zone_id = $1"
-            }
-            Backend::Postgres => {
-                "SELECT COALESCE(json_agg(json_build_array(name, type, ttl, content) ORDER BY id), '[]')::text AS rows \
-                 FROM records WHERE zone_id = $1"
-            }
-        };
-        let row = sqlx::query(sql).bind(zone_id).fetch_one(&self.pool).await?;
-        Ok(row.try_get("rows")?)
-    }
-
-    /// The records of the zone with row id `zone_id` as
-    /// [`Store::zone_records_json`] gives them, in JSON arrays of at most
-    /// `rows` rows, in order, each handed to `part` as soon as it is read:
-    /// a large zone's rows are converted while the next are read. All come
-    /// from one view of the zone (one read transaction).
-    pub async fn zone_records_json_parts(
-        &self,
-        zone_id: i64,
-        rows: i64,
-        mut part: impl FnMut(String),
-    ) -> Result<(), StoreError> {
-        let sql = match self.backend {
-            Backend::Sqlite => {
-                "SELECT COALESCE(json_group_array(json_array(name, type, ttl, content) ORDER BY id), '[]') AS rows, \
-                 COUNT(*) AS n, MAX(id) AS last \
-                 FROM (SELECT id, name, type, ttl, content FROM records WHERE zone_id = $1 AND id > $2 ORDER BY id LIMIT $3)"
-            }
-            Backend::Postgres => {
-                "SELECT COALESCE(json_agg(json_build_array(name, type, ttl, content) ORDER BY id), '[]')::text AS rows, \
-                 COUNT(*) AS n, MAX(id) AS last \
-                 FROM (SELECT id, name, type, ttl, content FROM records WHERE zone_id = $1 AND id > $2 ORDER BY id LIMIT $3) AS part"
-            }
-        };
-        let mut tx = self.pool.begin().await?;
-        if self.backend == Backend::Postgres {
-            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                .execute(&mut *tx)
-                .await?;
+        let (parts, read) = std::sync::mpsc::channel::<RowTexts>();
+        self.zone_record_parts(zone_id, 25_000, move |part| {
+            // The receiver outlives the read.
+            let _ = parts.send(part);
+        })
+        .await?;
+        let mut records = Vec::new();
+        for part in read {
+            records.extend(part.iter().map(|(name, rtype, ttl, content)| StoredRecord {
+                name: name.to_string(),
+                rtype: rtype.to_string(),
+                ttl,
+                content: content.to_string(),
+            }));
         }
-        let mut after = 0i64;
-        loop {
-            let row = sqlx::query(sql)
-                .bind(zone_id)
-                .bind(after)
-                .bind(rows)
-                .fetch_one(&mut *tx)
-                .await?;
-            let count: i64 = row.try_get("n")?;
-            if count > 0 {
-                part(row.try_get("rows")?);
-            }
-            if count < rows {
-                break;
-            }
-            after = row.try_get("last")?;
-        }
-        tx.rollback().await?;
-        Ok(())
+        Ok(records)
     }
 
     /// The records of the zone called `name` (absolute, lowercase).

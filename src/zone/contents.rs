@@ -97,6 +97,16 @@ impl Zone {
 
     /// [`Zone::build`] for records [`Zone::sort_records`] sorted.
     pub fn build_sorted(apex: &Name, records: Vec<Record>) -> Zone {
+        let threads = if records.len() >= PARALLEL_RECORDS {
+            std::thread::available_parallelism().map_or(1, usize::from)
+        } else {
+            1
+        };
+        Zone::build_on(apex, records, threads)
+    }
+
+    /// [`Zone::build_sorted`] on `threads` threads.
+    fn build_on(apex: &Name, records: Vec<Record>, threads: usize) -> Zone {
         debug_assert!(records
             .windows(2)
             .all(|pair| pair[0].owner.as_wire() <= pair[1].owner.as_wire()));
@@ -105,22 +115,18 @@ impl Zone {
 
         let mut zone = Zone::empty(&apex, record_count);
         zone.record_count = record_count;
-        let mut records = records.into_iter().peekable();
-        let mut data = Vec::new();
-        while let Some(first) = records.next() {
-            // One RRset per run of equal types (the input is sorted).
-            data.clear();
-            data.extend_from_slice(first.owner.as_wire());
-            let mut rrset = RRsetEncoder::start(&mut data, first.rtype, first.ttl);
-            rrset.push(&mut data, &first.rdata);
-            while let Some(next) = records.next_if(|next| next.owner == first.owner) {
-                if next.rtype != rrset.rtype {
-                    rrset = RRsetEncoder::start(&mut data, next.rtype, next.ttl);
-                }
-                rrset.push(&mut data, &next.rdata);
+        let mut block = Vec::with_capacity(BLOCK);
+        for node in nodes_of_parts(split_at_owners(records, threads)).into_iter().flatten() {
+            block.push(node);
+            if block.len() == BLOCK {
+                zone.blocks
+                    .push(Arc::new(std::mem::replace(&mut block, Vec::with_capacity(BLOCK))));
             }
-            zone.push_node(Node::new(first.owner.as_wire().len(), &data));
         }
+        if !block.is_empty() {
+            zone.blocks.push(Arc::new(block));
+        }
+        zone.index_all(threads);
         let parents = zone.add_empty_non_terminals();
         zone.apex_index = zone
             .index_of(apex.as_wire())
@@ -354,6 +360,40 @@ impl Zone {
         index
     }
 
+    /// Indexes every node by name, the shards shared out among `threads`.
+    fn index_all(&mut self, threads: usize) {
+        // Each thread's shards by number; `None` where another thread's.
+        let mut shares: Vec<Vec<Option<&mut HashTable<u32>>>> = (0..threads)
+            .map(|_| (0..1 << SHARD_BITS).map(|_| None).collect())
+            .collect();
+        for (number, shard) in self.shards.iter_mut().enumerate() {
+            shares[number % threads][number] = Some(Arc::make_mut(shard));
+        }
+        let (blocks, hasher) = (&self.blocks, &self.hasher);
+        let index = |mut share: Vec<Option<&mut HashTable<u32>>>| {
+            let name_at = |i: u32| blocks[(i >> BLOCK_BITS) as usize][i as usize & (BLOCK - 1)].name_wire();
+            for (block_number, block) in blocks.iter().enumerate() {
+                for (offset, node) in block.iter().enumerate() {
+                    let hash = hasher.hash_one(node.name_wire());
+                    if let Some(shard) = &mut share[Self::shard_of(hash)] {
+                        let index = ((block_number << BLOCK_BITS) + offset) as u32;
+                        shard.insert_unique(hash, index, |&i| hasher.hash_one(name_at(i)));
+                    }
+                }
+            }
+        };
+        std::thread::scope(|scope| {
+            let mut shares = shares.into_iter();
+            let here = shares.next();
+            for share in shares {
+                scope.spawn(move || index(share));
+            }
+            if let Some(share) = here {
+                index(share);
+            }
+        });
+    }
+
     /// Removes node `index` from the name index and leaves a tombstone.
     pub(super) fn remove_node(&mut self, index: u32) {
         let hash = self.hash(self.node_at(index).name_wire());
@@ -456,6 +496,68 @@ impl Zone {
             node.interrupt = interrupt;
         }
     }
+}
+
+/// Zones of at least this many records are built on every core.
+const PARALLEL_RECORDS: usize = 100_000;
+
+/// Sorted records cut into at most `threads` runs, never between two
+/// records of one owner.
+fn split_at_owners(mut records: Vec<Record>, threads: usize) -> Vec<Vec<Record>> {
+    let size = records.len().div_ceil(threads).max(1);
+    let mut parts = Vec::with_capacity(threads);
+    while records.len() > size {
+        let mut cut = records.len() - size;
+        while cut > 0 && records[cut].owner == records[cut - 1].owner {
+            cut -= 1;
+        }
+        if cut == 0 {
+            break;
+        }
+        parts.push(records.split_off(cut));
+    }
+    parts.push(records);
+    parts.reverse();
+    parts
+}
+
+/// The nodes of each run of sorted records, each run on its own thread.
+fn nodes_of_parts(parts: Vec<Vec<Record>>) -> Vec<Vec<Node>> {
+    if parts.len() == 1 {
+        return parts.into_iter().map(nodes_of).collect();
+    }
+    std::thread::scope(|scope| {
+        let running: Vec<_> = parts
+            .into_iter()
+            .map(|part| scope.spawn(move || nodes_of(part)))
+            .collect();
+        running
+            .into_iter()
+            .map(|part| part.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .collect()
+    })
+}
+
+/// The nodes of sorted records, one per owner, one RRset per run of equal
+/// types.
+fn nodes_of(records: Vec<Record>) -> Vec<Node> {
+    let mut nodes = Vec::with_capacity(records.len());
+    let mut records = records.into_iter().peekable();
+    let mut data = Vec::new();
+    while let Some(first) = records.next() {
+        data.clear();
+        data.extend_from_slice(first.owner.as_wire());
+        let mut rrset = RRsetEncoder::start(&mut data, first.rtype, first.ttl);
+        rrset.push(&mut data, &first.rdata);
+        while let Some(next) = records.next_if(|next| next.owner == first.owner) {
+            if next.rtype != rrset.rtype {
+                rrset = RRsetEncoder::start(&mut data, next.rtype, next.ttl);
+            }
+            rrset.push(&mut data, &next.rdata);
+        }
+        nodes.push(Node::new(first.owner.as_wire().len(), &data));
+    }
+    nodes
 }
 
 /// Appends an RRset of one record, if any, to a node's data.
@@ -739,6 +841,77 @@ mod tests {
             Lookup::Referral(node) => format!("referral {}", name(node)),
             Lookup::Dname(node) => format!("dname {}", name(node)),
             Lookup::NxDomain(_) => "nxdomain".into(),
+        }
+    }
+
+    /// A zone built on several threads is the zone built on one: the runs
+    /// are cut between owners, and every node, parent link and lookup is
+    /// the same.
+    #[test]
+    fn building_on_threads_builds_the_same_zone() {
+        let apex: Name = "example.test.".parse().expect("valid name");
+        let mut lines: Vec<(String, u16, Vec<u8>)> = vec![
+            ("example.test.".into(), types::SOA, vec![0; 22]),
+            (
+                "example.test.".into(),
+                types::NS,
+                b"\x02ns\x07example\x04test\x00".to_vec(),
+            ),
+        ];
+        for i in 0..700u16 {
+            let [high, low] = i.to_be_bytes();
+            let name = match i % 7 {
+                0 => format!("h{i}.example.test."),
+                1 => format!("a{i}.deep.e{}.example.test.", i % 13),
+                2 => format!("*.w{}.example.test.", i % 11),
+                3 => format!("cut{}.example.test.", i % 17),
+                4 => format!("glue.cut{}.example.test.", i % 17),
+                5 => format!("dn{}.example.test.", i % 5),
+                _ => format!("M{}.Example.test.", i % 29),
+            };
+            let (rtype, rdata) = match i % 7 {
+                3 => (types::NS, b"\x02ns\x07example\x04test\x00".to_vec()),
+                5 => (types::DNAME, b"\x07example\x03net\x00".to_vec()),
+                2 => (types::TXT, vec![2, high, low]),
+                _ => (if i % 3 == 0 { types::AAAA } else { types::A }, vec![10, 0, high, low]),
+            };
+            lines.push((name, rtype, rdata));
+        }
+        let records = || {
+            let mut records: Vec<Record> = lines
+                .iter()
+                .map(|(owner, rtype, rdata)| record(owner, *rtype, rdata))
+                .collect();
+            Zone::sort_records(&mut records);
+            records
+        };
+        let alone = Zone::build_on(&apex, records(), 1);
+        let names: Vec<Vec<u8>> = alone.nodes_in_order().map(|node| node.name_wire().to_vec()).collect();
+        assert!(names.len() > 150, "{} names", names.len());
+        for threads in [2, 3, 7] {
+            let shared = Zone::build_on(&apex, records(), threads);
+            assert_eq!(shared.apex_index, alone.apex_index);
+            let pairs: Vec<_> = alone.nodes_in_order().zip(shared.nodes_in_order()).collect();
+            assert_eq!(pairs.len(), names.len(), "{threads} threads");
+            for (one, other) in pairs {
+                let shown = Name::from_wire(one.name_wire()).expect("valid name").to_string();
+                assert_eq!(one.data, other.data, "{shown} on {threads} threads");
+                let links = |node: &Node| (node.interrupt, node.wildcard, node.children, node.is_cut);
+                assert_eq!(links(one), links(other), "{shown} on {threads} threads");
+            }
+            for name in names
+                .iter()
+                .chain(&[wire("x.w3.example.test."), wire("no.glue.cut1.example.test.")])
+            {
+                for ds in [false, true] {
+                    assert_eq!(
+                        name_of(alone.lookup(name, ds)),
+                        name_of(shared.lookup(name, ds)),
+                        "{:?} on {threads} threads",
+                        Name::from_wire(name)
+                    );
+                }
+            }
         }
     }
 
