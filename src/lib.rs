@@ -16,6 +16,7 @@
 //! | module    | holds                                                       |
 //! |-----------|-------------------------------------------------------------|
 //! | `config`  | TOML file + environment -> one validated `Config`           |
+//! | `cores`   | work on a large zone shared out among the cores             |
 //! | `store`   | zones, journal, keys, rollovers, health states, allocations |
 //! | `change`  | the one write path: change sets, serial bump, journal       |
 //! | `import`  | zone file <-> records <-> store rows                        |
@@ -50,6 +51,7 @@ pub mod catalog_zone;
 pub mod change;
 pub mod cli;
 pub mod config;
+pub mod cores;
 pub mod dnssec;
 pub mod geoip;
 pub mod health;

@@ -41,8 +41,19 @@ pub struct SignatureCache {
     /// previous one.
     generation_size: usize,
     disk: Option<Disk>,
-    /// While signatures are read from disk: (still reading, its end).
-    reading: Option<(Mutex<bool>, Condvar)>,
+    /// The signatures kept on disk and whether they are read yet, for a
+    /// persistent cache; woken when they are.
+    stored: Option<(Mutex<Stored>, Condvar)>,
+}
+
+/// Where the reading of the signatures kept on disk stands.
+enum Stored {
+    /// Not started: the file is read when a signature is first missed,
+    /// which at a start is once the zones are served, so that the reading
+    /// does not hold back their builds.
+    Unread(PathBuf),
+    Reading,
+    Read,
 }
 
 /// One shard: a two-generation cache, whose entries are kept while used
@@ -93,7 +104,7 @@ impl SignatureCache {
             shards: (0..SHARDS).map(|_| Mutex::new(Generations::default())).collect(),
             generation_size: (capacity as usize / SHARDS).max(1),
             disk: None,
-            reading: None,
+            stored: None,
         }
     }
 
@@ -106,10 +117,10 @@ impl SignatureCache {
     }
 
     /// A cache kept in `dir` too (created if missing). The signatures
-    /// stored there for `week` are read on a thread of their own, so that
-    /// zones are fetched and parsed meanwhile; a signature not found waits
-    /// for the reading to end before it is made. Files of other weeks are
-    /// deleted: a snapshot built now signs with this week's window.
+    /// stored there for `week` are read when a signature is first missed;
+    /// a signature missed meanwhile waits for the reading to end before it
+    /// is made. Files of other weeks are deleted: a snapshot built now
+    /// signs with this week's window.
     pub fn persistent(capacity: u64, dir: &Path, week: u64) -> io::Result<Arc<SignatureCache>> {
         std::fs::create_dir_all(dir)?;
         for entry in std::fs::read_dir(dir)? {
@@ -118,40 +129,46 @@ impl SignatureCache {
                 std::fs::remove_file(&path)?;
             }
         }
-        let cache = Arc::new(SignatureCache {
+        Ok(Arc::new(SignatureCache {
             disk: Some(Disk {
                 dir: dir.to_path_buf(),
                 pending: Mutex::new(HashMap::new()),
             }),
-            reading: Some((Mutex::new(true), Condvar::new())),
+            stored: Some((
+                Mutex::new(Stored::Unread(dir.join(format!("signatures-{week}.bin")))),
+                Condvar::new(),
+            )),
             ..SignatureCache::new(capacity)
-        });
-        let reader = cache.clone();
-        let path = dir.join(format!("signatures-{week}.bin"));
-        std::thread::spawn(move || {
-            let started = std::time::Instant::now();
-            match reader.read_file(&path) {
-                Ok(read) => {
-                    tracing::info!(file = %path.display(), signatures = read, elapsed = ?started.elapsed(), "signature cache read");
-                }
-                Err(error) => tracing::warn!(file = %path.display(), %error, "signature cache not read"),
-            }
-            if let Some((reading, done)) = &reader.reading {
-                *reading.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = false;
-                done.notify_all();
-            }
-        });
-        Ok(cache)
+        }))
     }
 
-    /// Waits until the signatures on disk are read, if they are being read.
+    /// Returns once the signatures kept on disk are read: reads them on
+    /// this thread if no other has started to.
     fn wait_for_reading(&self) {
-        if let Some((reading, done)) = &self.reading {
-            let mut reading = reading.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            while *reading {
-                reading = done.wait(reading).unwrap_or_else(|poisoned| poisoned.into_inner());
+        let Some((stored, done)) = &self.stored else {
+            return;
+        };
+        let mut state = stored.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        loop {
+            match &*state {
+                Stored::Read => return,
+                Stored::Reading => state = done.wait(state).unwrap_or_else(|poisoned| poisoned.into_inner()),
+                Stored::Unread(_) => break,
             }
         }
+        let Stored::Unread(path) = std::mem::replace(&mut *state, Stored::Reading) else {
+            return;
+        };
+        drop(state);
+        let started = std::time::Instant::now();
+        match self.read_file(&path) {
+            Ok(read) => {
+                tracing::info!(file = %path.display(), signatures = read, elapsed = ?started.elapsed(), "signature cache read");
+            }
+            Err(error) => tracing::warn!(file = %path.display(), %error, "signature cache not read"),
+        }
+        *stored.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Stored::Read;
+        done.notify_all();
     }
 
     /// The signature over `data`, made with `sign` unless the cache has it;
@@ -168,7 +185,7 @@ impl SignatureCache {
         if let Some(signature) = self.shard(&key).get(&key, self.generation_size) {
             return Ok(signature);
         }
-        if self.reading.is_some() {
+        if self.stored.is_some() {
             self.wait_for_reading();
             if let Some(signature) = self.shard(&key).get(&key, self.generation_size) {
                 return Ok(signature);

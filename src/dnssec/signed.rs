@@ -399,16 +399,13 @@ fn add_nsec_records(zone: &mut Zone, computed: Computed, ttl: u32) -> NsecOrder 
         .collect();
     let order = NsecOrder::new(members, |index| zone.node_at(index).name_wire());
     let chain = order.nodes();
-    let additions: Vec<(u32, u16, u32, Vec<u8>)> = chain
-        .iter()
-        .enumerate()
-        .map(|(position, &index)| {
-            let next = chain[(position + 1) % chain.len()];
-            let rdata = nsec_of(zone.node_at(index), zone.node_at(next).name_wire(), computed);
-            (index, types::NSEC, ttl, rdata)
-        })
-        .collect();
-    zone.add_rrsets(additions);
+    zone.add_rrsets(types::NSEC, chain, |zone, position| {
+        let next = chain[(position + 1) % chain.len()];
+        (
+            ttl,
+            nsec_of(zone.node_at(chain[position]), zone.node_at(next).name_wire(), computed),
+        )
+    });
     order
 }
 

@@ -533,18 +533,8 @@ pub async fn build_zone(
     let read = started.elapsed();
     let apex = apex.clone();
     tokio::task::spawn_blocking(move || {
-        // Sorted once for the check, the sort when the zone is built has
-        // only the records added since to place.
-        Zone::sort_records(&mut records);
-        crate::zone::check::check_sorted_zone(&apex, &records).map_err(import::RowError::from)?;
-        dnssec::sync_child_ds(&mut records, &children_of(&apex, &entry_points)?);
-        let checked = started.elapsed();
-        let (zone, signed) = match dnssec {
-            None if dnssec::presigned::is_presigned(&records) => {
-                let (zone, signed) = dnssec::presigned::secure(&apex, records);
-                (zone, Some(signed))
-            }
-            None => (Zone::build(&apex, records), None),
+        let secured = match dnssec {
+            None => None,
             Some(settings) => {
                 let keys = stored_keys
                     .iter()
@@ -564,7 +554,22 @@ pub async fn build_zone(
                     DenialKind::Nsec => None,
                 };
                 dnssec::prepare_records(&apex, &mut records, &keys, nsec3);
-                let mut zone = Zone::build(&apex, records);
+                Some((keys, denial))
+            }
+        };
+        dnssec::sync_child_ds(&mut records, &children_of(&apex, &entry_points)?);
+        // Sorted once, for the check and the build.
+        Zone::sort_records(&mut records);
+        crate::zone::check::check_sorted_zone(&apex, &records).map_err(import::RowError::from)?;
+        let checked = started.elapsed();
+        let (zone, signed) = match secured {
+            None if dnssec::presigned::is_presigned(&records) => {
+                let (zone, signed) = dnssec::presigned::secure(&apex, records);
+                (zone, Some(signed))
+            }
+            None => (Zone::build_sorted(&apex, records), None),
+            Some((keys, denial)) => {
+                let mut zone = Zone::build_sorted(&apex, records);
                 let computed = Computed {
                     lua: computing.lua.is_some(),
                     aliases: computing.aliases.is_some(),

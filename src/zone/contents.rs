@@ -23,6 +23,7 @@ use hashbrown::HashTable;
 use once_cell::race::OnceBox;
 
 use super::Record;
+use crate::cores;
 
 /// Marks the absence of a node index.
 pub(super) const NONE: u32 = u32::MAX;
@@ -97,11 +98,7 @@ impl Zone {
 
     /// [`Zone::build`] for records [`Zone::sort_records`] sorted.
     pub fn build_sorted(apex: &Name, records: Vec<Record>) -> Zone {
-        let threads = if records.len() >= PARALLEL_RECORDS {
-            std::thread::available_parallelism().map_or(1, usize::from)
-        } else {
-            1
-        };
+        let threads = cores::threads_for(records.len());
         Zone::build_on(apex, records, threads)
     }
 
@@ -116,7 +113,10 @@ impl Zone {
         let mut zone = Zone::empty(&apex, record_count);
         zone.record_count = record_count;
         let mut block = Vec::with_capacity(BLOCK);
-        for node in nodes_of_parts(split_at_owners(records, threads)).into_iter().flatten() {
+        for node in cores::map_each(split_at_owners(records, threads), nodes_of)
+            .into_iter()
+            .flatten()
+        {
             block.push(node);
             if block.len() == BLOCK {
                 zone.blocks
@@ -154,13 +154,26 @@ impl Zone {
         }
     }
 
-    /// Adds one single-record RRset to each given node, keeping each
-    /// node's RRsets sorted by type. For records derived from the built
-    /// zone, such as NSEC records, which must not change a node's type
-    /// (no cut, no DNAME).
-    pub fn add_rrsets(&mut self, additions: impl IntoIterator<Item = (u32, u16, u32, Vec<u8>)>) {
-        for (index, rtype, ttl, rdata) in additions {
-            self.set_rrset(index, rtype, Some((ttl, &rdata)));
+    /// Gives each node of `nodes` the single-record RRset of `rtype` that
+    /// `record` makes from the zone and the node's position in `nodes`,
+    /// keeping each node's RRsets sorted by type; on every core for many
+    /// nodes. For records derived from the built zone, such as NSEC
+    /// records, which must not change a node's type (no cut, no DNAME).
+    pub fn add_rrsets(&mut self, rtype: u16, nodes: &[u32], record: impl Fn(&Zone, usize) -> (u32, Vec<u8>) + Sync) {
+        let zone = &*self;
+        let made = cores::map_slices(nodes, cores::threads_for(nodes.len()), |start, part| {
+            let data: Vec<Box<[u8]>> = part
+                .iter()
+                .enumerate()
+                .map(|(offset, &index)| {
+                    let (ttl, rdata) = record(zone, start + offset);
+                    zone.node_at(index).data_with(rtype, Some((ttl, &rdata)))
+                })
+                .collect();
+            data
+        });
+        for (&index, data) in nodes.iter().zip(made.into_iter().flatten()) {
+            self.node_mut(index).set_data(data);
         }
     }
 
@@ -168,26 +181,8 @@ impl Zone {
     /// removes it; the node's signatures are dropped with its old data.
     /// The same restriction as for [`Zone::add_rrsets`] applies.
     pub fn set_rrset(&mut self, index: u32, rtype: u16, record: Option<(u32, &[u8])>) {
-        debug_assert!(!matches!(rtype, types::NS | types::DNAME | types::CNAME));
-        let node = self.node_mut(index);
-        // The bytes of the RRsets before and after the one replaced.
-        let mut before = node.name_len as usize;
-        let mut after = before;
-        for rrset in node.rrsets() {
-            let end = after + RRSET_HEADER + rrset.records.len();
-            if rrset.rtype < rtype {
-                before = end;
-            }
-            if rrset.rtype <= rtype {
-                after = end;
-            }
-        }
-        let mut data =
-            Vec::with_capacity(node.data.len() + record.map_or(0, |(_, rdata)| RRSET_HEADER + 2 + rdata.len()));
-        data.extend_from_slice(&node.data[..before]);
-        push_single(&mut data, rtype, record);
-        data.extend_from_slice(&node.data[after..]);
-        node.set_data(data.into_boxed_slice());
+        let data = self.node_at(index).data_with(rtype, record);
+        self.node_mut(index).set_data(data);
     }
 
     /// The zone's name, lowercased.
@@ -498,9 +493,6 @@ impl Zone {
     }
 }
 
-/// Zones of at least this many records are built on every core.
-const PARALLEL_RECORDS: usize = 100_000;
-
 /// Sorted records cut into at most `threads` runs, never between two
 /// records of one owner.
 fn split_at_owners(mut records: Vec<Record>, threads: usize) -> Vec<Vec<Record>> {
@@ -519,23 +511,6 @@ fn split_at_owners(mut records: Vec<Record>, threads: usize) -> Vec<Vec<Record>>
     parts.push(records);
     parts.reverse();
     parts
-}
-
-/// The nodes of each run of sorted records, each run on its own thread.
-fn nodes_of_parts(parts: Vec<Vec<Record>>) -> Vec<Vec<Node>> {
-    if parts.len() == 1 {
-        return parts.into_iter().map(nodes_of).collect();
-    }
-    std::thread::scope(|scope| {
-        let running: Vec<_> = parts
-            .into_iter()
-            .map(|part| scope.spawn(move || nodes_of(part)))
-            .collect();
-        running
-            .into_iter()
-            .map(|part| part.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
-            .collect()
-    })
 }
 
 /// The nodes of sorted records, one per owner, one RRset per run of equal
@@ -635,6 +610,30 @@ impl Node {
     /// Whether the node is in its zone, not removed by a change.
     pub fn is_live(&self) -> bool {
         self.name_len > 0
+    }
+
+    /// The node's data with its RRset of `rtype` replaced by one record,
+    /// or removed.
+    fn data_with(&self, rtype: u16, record: Option<(u32, &[u8])>) -> Box<[u8]> {
+        debug_assert!(!matches!(rtype, types::NS | types::DNAME | types::CNAME));
+        // The bytes of the RRsets before and after the one replaced.
+        let mut before = self.name_len as usize;
+        let mut after = before;
+        for rrset in self.rrsets() {
+            let end = after + RRSET_HEADER + rrset.records.len();
+            if rrset.rtype < rtype {
+                before = end;
+            }
+            if rrset.rtype <= rtype {
+                after = end;
+            }
+        }
+        let mut data =
+            Vec::with_capacity(self.data.len() + record.map_or(0, |(_, rdata)| RRSET_HEADER + 2 + rdata.len()));
+        data.extend_from_slice(&self.data[..before]);
+        push_single(&mut data, rtype, record);
+        data.extend_from_slice(&self.data[after..]);
+        data.into_boxed_slice()
     }
 
     /// Replaces the node's data (same name); its signatures go with the
