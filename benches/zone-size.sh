@@ -182,6 +182,12 @@ if have_server pooldns && [[ ${SIGNED:-1} == 1 ]]; then
     log "pooldns: $CHANGES one-record changes to the signed zone"
     start_pooldns "$CONF" "$T/pooldns/pooldns-changes.log"
     wait_readyz "$POOLDNS_API_PORT" "$LOAD_TIMEOUT" "$POOLDNS_PID" "$T/pooldns/pooldns-changes.log"
+    # Memory before the changes is measured once the background signing
+    # (signatures read from disk, every RRset signed) is over.
+    until grep -q "zone signed" "$T/pooldns/pooldns-changes.log"; do
+        kill -0 "$POOLDNS_PID" 2>/dev/null || die "pooldns exited before signing the zone"
+        sleep 0.1
+    done
     sleep "$SETTLE"
     read -r 'R[pooldns_changes_rss_before]' _ < <(mem_kb "$POOLDNS_PID")
     times=()
