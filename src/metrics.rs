@@ -68,6 +68,9 @@ impl Default for Metrics {
     }
 }
 
+/// What is done with a response over the rate limit, as `/metrics` labels.
+pub const RATE_LIMIT_ACTIONS: [&str; 3] = ["dropped", "slipped", "logged"];
+
 /// The counters of one listener thread.
 pub struct Shard {
     queries: [[AtomicU64; QTYPE_SLOTS]; RCODE_SLOTS],
@@ -77,6 +80,9 @@ pub struct Shard {
     latency: [AtomicU64; LATENCY_BOUNDS.len() + 1],
     latency_sum_ns: AtomicU64,
     dropped: AtomicU64,
+    /// Responses over the rate limit: dropped, sent truncated (slipped),
+    /// and sent anyway in log-only mode.
+    rate_limited: [AtomicU64; 3],
 }
 
 impl Metrics {
@@ -98,6 +104,7 @@ impl Metrics {
             latency: std::array::from_fn(|_| AtomicU64::new(0)),
             latency_sum_ns: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
+            rate_limited: std::array::from_fn(|_| AtomicU64::new(0)),
         });
         self.shards
             .lock()
@@ -137,6 +144,7 @@ impl Metrics {
             queries,
             truncated: sum(&|shard| &shard.truncated),
             dropped: sum(&|shard| &shard.dropped),
+            rate_limited: std::array::from_fn(|action| sum(&|shard| &shard.rate_limited[action])),
             latency_buckets,
             latency_seconds: sum(&|shard| &shard.latency_sum_ns) as f64 / 1e9,
         }
@@ -149,6 +157,8 @@ pub struct Totals {
     pub queries: Vec<(&'static str, String, u64)>,
     pub truncated: u64,
     pub dropped: u64,
+    /// Responses over the rate limit, by [`RATE_LIMIT_ACTIONS`].
+    pub rate_limited: [u64; 3],
     /// (upper bound, cumulative count), the last bound `+Inf`.
     pub latency_buckets: Vec<(String, u64)>,
     pub latency_seconds: f64,
@@ -176,6 +186,12 @@ impl Shard {
     /// Counts one message dropped without a reply.
     pub fn record_drop(&self) {
         self.dropped.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts one response over the rate limit, by what was done with it:
+    /// an index of [`RATE_LIMIT_ACTIONS`].
+    pub fn record_rate_limited(&self, action: usize) {
+        self.rate_limited[action].fetch_add(1, Ordering::Relaxed);
     }
 }
 

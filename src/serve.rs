@@ -25,6 +25,7 @@ use crate::lua;
 use crate::metrics::Metrics;
 use crate::pool::Pools;
 use crate::roller::Roller;
+use crate::server::rrl::{self, RateLimiter};
 use crate::server::{tcp, udp, ListenerContext, ListenerSettings};
 use crate::store::{redact_url, Store};
 use crate::transfer::notify::Notifier;
@@ -157,6 +158,20 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             TransferService::from_config(store.clone(), catalog.clone(), keyring.clone(), &config.transfer)
                 .map_err(|error| anyhow::anyhow!(error))?,
         ),
+        rate_limiter: (config.rrl.rate > 0).then(|| {
+            Arc::new(RateLimiter::new(rrl::Settings {
+                rate: config.rrl.rate,
+                slip: config.rrl.slip,
+                // Checked when the configuration was read.
+                exempt: config
+                    .rrl
+                    .exempt
+                    .iter()
+                    .filter_map(|network| network.parse().ok())
+                    .collect(),
+                log_only: config.rrl.log_only,
+            }))
+        }),
         runtime: tokio::runtime::Handle::current(),
     };
     let reannounce_task = tokio::spawn(

@@ -221,6 +221,9 @@ fn bad_configuration_is_reported() {
             "catalog.invalid: primaries is empty",
         ),
         ("[dns]\nresolver = \"nope\"\n", "resolver \"nope\" is not an address"),
+        ("[rrl]\nrate = 5\nexempt = [\"10/8\"]\n", "[rrl] exempt: \"10/8\""),
+        ("[rrl]\nrate = 5\nslip = 11\n", "[rrl] slip = 11 is above 10"),
+        ("[rrl]\nrate = -1\n", "rate"),
     ] {
         let config = ws.write("bad.toml", text);
         let output = Command::new(env!("CARGO_BIN_EXE_pooldns"))

@@ -29,6 +29,14 @@ pub(super) async fn render(State(state): State<AppState>) -> impl IntoResponse {
     out.family("pooldns_dropped_total", "counter", "Messages dropped without a reply.");
     out.sample("pooldns_dropped_total", &[], totals.dropped);
     out.family(
+        "pooldns_rate_limited_total",
+        "counter",
+        "UDP responses over the [rrl] rate: dropped, sent truncated (slipped), or sent in log-only mode (logged).",
+    );
+    for (action, count) in crate::metrics::RATE_LIMIT_ACTIONS.iter().zip(totals.rate_limited) {
+        out.sample("pooldns_rate_limited_total", &[("action", action)], count);
+    }
+    out.family(
         "pooldns_answer_duration_seconds",
         "histogram",
         "Time from a parsed message to its encoded reply.",

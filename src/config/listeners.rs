@@ -1,4 +1,5 @@
-//! `[dns]` and `[api]`: the DNS listeners, the HTTP API and its keys.
+//! `[dns]`, `[rrl]` and `[api]`: the DNS listeners, their response rate
+//! limiting, the HTTP API and its keys.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -119,6 +120,33 @@ impl Secret {
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("***")
+    }
+}
+
+/// `[rrl]`: response rate limiting of UDP answers (see `server::rrl`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RrlConfig {
+    /// Responses a second per client prefix (/24, /56) and kind of
+    /// response; 0 turns rate limiting off.
+    pub rate: u32,
+    /// Every `slip`-th limited response goes out truncated, so that real
+    /// resolvers retry over TCP; the others are dropped. 0: all dropped.
+    pub slip: u32,
+    /// Networks never limited ("10.0.0.0/8", "2001:db8::/32").
+    pub exempt: Vec<String>,
+    /// Count the responses that would be limited, limit none.
+    pub log_only: bool,
+}
+
+impl Default for RrlConfig {
+    fn default() -> Self {
+        RrlConfig {
+            rate: 0,
+            slip: 2,
+            exempt: Vec::new(),
+            log_only: false,
+        }
     }
 }
 

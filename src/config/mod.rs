@@ -23,7 +23,7 @@ mod store;
 mod transfer;
 
 pub use answers::{DnssecConfig, GeoipConfig, HealthConfig, LuaConfig};
-pub use listeners::{server_address, ApiConfig, ApiKeyConfig, ConfiguredKey, DnsConfig, Secret};
+pub use listeners::{server_address, ApiConfig, ApiKeyConfig, ConfiguredKey, DnsConfig, RrlConfig, Secret};
 pub use pool::{PoolConfig, PoolDelegation, RegistrarConfig};
 pub use store::{StoreConfig, ZonesConfig};
 pub use transfer::{
@@ -35,6 +35,7 @@ pub use transfer::{
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub dns: DnsConfig,
+    pub rrl: RrlConfig,
     pub api: ApiConfig,
     pub store: StoreConfig,
     pub zones: ZonesConfig,
@@ -141,6 +142,19 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "[dns] tcp_idle_timeout must be at least 1 second".into(),
             ));
+        }
+        for network in &self.rrl.exempt {
+            if network.parse::<base::netmask::Netmask>().is_err() {
+                return Err(ConfigError::Invalid(format!(
+                    "[rrl] exempt: {network:?} is not an address or a network (10.0.0.0/8, 2001:db8::/32)"
+                )));
+            }
+        }
+        if self.rrl.slip > 10 {
+            return Err(ConfigError::Invalid(format!(
+                "[rrl] slip = {} is above 10: send every 1st to 10th limited response truncated, or 0 for none",
+                self.rrl.slip
+            )));
         }
         if self.api.api_key.is_some() && self.api.api_key_file.is_some() {
             return Err(ConfigError::Invalid(

@@ -7,6 +7,7 @@
 //! TCP (RFC 7766) runs one task per connection on tokio, where waiting on
 //! slow peers is cheap.
 
+pub mod rrl;
 pub mod tcp;
 pub mod udp;
 
@@ -37,6 +38,8 @@ pub struct ListenerContext {
     pub notifies: Arc<NotifyService>,
     /// Zone transfers (TCP only).
     pub transfers: Arc<TransferService>,
+    /// Response rate limiting of UDP answers, when `[rrl] rate` is set.
+    pub rate_limiter: Option<Arc<rrl::RateLimiter>>,
     pub runtime: tokio::runtime::Handle,
 }
 

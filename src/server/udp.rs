@@ -11,9 +11,11 @@ use nix::errno::Errno;
 use nix::sys::socket::{recvmmsg, sendmmsg, MsgFlags, MultiHeaders, SockaddrStorage};
 use socket2::{Domain, Protocol, Socket, Type};
 
+use super::rrl::{self, Kind, RateLimiter, Verdict};
 use super::ListenerContext;
 use crate::answer::Query;
 use crate::answer::{Peer, Transport};
+use crate::catalog::Catalog;
 use crate::secondary::notify::NotifyService;
 use crate::update::UpdateService;
 
@@ -86,6 +88,8 @@ fn serve(socket: UdpSocket, context: ListenerContext) {
     let mut send_headers = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
     let mut received: Vec<(usize, Option<SockaddrStorage>)> = Vec::with_capacity(BATCH);
     let mut peers: Vec<Option<SockaddrStorage>> = Vec::with_capacity(BATCH);
+    // Responses over the rate limit so far, for the slip.
+    let mut limited = 0u32;
     while !context.shutdown.load(Ordering::Relaxed) {
         received.clear();
         {
@@ -162,16 +166,51 @@ fn serve(socket: UdpSocket, context: ListenerContext) {
                 &mut query,
                 response,
             );
-            match answered {
-                Some(outcome) => {
-                    shard.record(&outcome, started.elapsed());
-                    peers.push(peer);
+            let Some(outcome) = answered else {
+                shard.record_drop();
+                continue;
+            };
+            shard.record(&outcome, started.elapsed());
+            if let Some(limiter) = &context.rate_limiter {
+                let verdict = limit(limiter, catalog.load(), &query, remote, response, &mut limited);
+                match verdict {
+                    Verdict::Send => {}
+                    Verdict::Drop => {
+                        shard.record_rate_limited(0);
+                        continue;
+                    }
+                    Verdict::Slip => {
+                        shard.record_rate_limited(1);
+                        rrl::slip(response);
+                    }
+                    Verdict::Logged => shard.record_rate_limited(2),
                 }
-                None => shard.record_drop(),
             }
+            peers.push(peer);
         }
         send_all(fd, &mut send_headers, &responses[..peers.len()], &peers);
     }
+}
+
+/// What the rate limiter does with `response`, the answer to `query` from
+/// `client`: answers count against their name and type, NXDOMAIN and
+/// referrals against their zone.
+fn limit(
+    limiter: &RateLimiter,
+    catalog: &Catalog,
+    query: &Query,
+    client: SocketAddr,
+    response: &[u8],
+    limited: &mut u32,
+) -> Verdict {
+    let kind = Kind::of(response);
+    let name = match kind {
+        Kind::NxDomain | Kind::Referral => catalog
+            .find(query.qname_lower(), query.qtype)
+            .map_or(&[][..], |snapshot| snapshot.zone.apex().as_wire()),
+        Kind::Answer | Kind::Error => query.qname_lower(),
+    };
+    limiter.check(client.ip(), kind, name, query.qtype, limited)
 }
 
 /// Sends every reply; a reply the kernel refuses is skipped, the rest

@@ -1,0 +1,155 @@
+//! Response rate limiting over real sockets: a burst from one client
+//! prefix is held to the rate, every second limited answer slips out
+//! truncated, and other prefixes, TCP, exempt networks and log-only mode
+//! are not limited. Counts are bounded by the seconds the burst spanned,
+//! never by how fast the machine is.
+
+use std::collections::HashSet;
+use std::net::{SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
+
+use hickory_proto::rr::RecordType;
+use testkit::{data_path, encode_query, parse_name, query, Pooldns, PooldnsOptions, QueryOptions};
+
+/// What came back for a burst of identical queries.
+#[derive(Debug, Default)]
+struct Burst {
+    /// Replies with records.
+    full: usize,
+    /// Truncated replies without records (slipped).
+    slipped: usize,
+    /// Queries without a reply (dropped).
+    silent: usize,
+    /// Seconds of the limiter's clock the burst may have spanned.
+    seconds: u64,
+}
+
+/// Sends `count` queries for `name`/`qtype` from `source` as fast as it
+/// can, then collects the replies until none comes for half a second.
+fn burst(server: SocketAddr, source: &str, name: &str, qtype: RecordType, count: u16) -> Burst {
+    let socket = UdpSocket::bind((source, 0)).unwrap_or_else(|e| panic!("bind {source}: {e}"));
+    socket
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .expect("timeout");
+    let started = Instant::now();
+    for id in 0..count {
+        let wire = encode_query(id, &parse_name(name), qtype, &QueryOptions::udp());
+        socket.send_to(&wire, server).expect("send");
+    }
+    let sent_within = started.elapsed();
+    let mut seen = HashSet::new();
+    let mut result = Burst::default();
+    let mut buffer = [0u8; 4096];
+    while let Ok((len, _)) = socket.recv_from(&mut buffer) {
+        let reply = &buffer[..len];
+        assert!(len >= 12, "short reply");
+        let id = u16::from_be_bytes([reply[0], reply[1]]);
+        assert!(seen.insert(id), "two replies to query {id}");
+        let truncated = reply[2] & 0x02 != 0;
+        let records = u16::from_be_bytes([reply[6], reply[7]]) + u16::from_be_bytes([reply[8], reply[9]]);
+        if truncated {
+            assert_eq!(records, 0, "a slipped reply carries no records");
+            result.slipped += 1;
+        } else {
+            result.full += 1;
+        }
+    }
+    result.silent = usize::from(count) - seen.len();
+    // The queries were answered while being sent and shortly after.
+    result.seconds = sent_within.as_secs() + 2;
+    result
+}
+
+fn with_rrl(rrl: &str) -> Pooldns {
+    let mut options = PooldnsOptions::new(data_path("differential"));
+    options.extra_config = format!("\n[rrl]\n{rrl}\n");
+    Pooldns::start_with(options)
+}
+
+fn rate_limited(server: &Pooldns, action: &str) -> u64 {
+    let metrics = server.http_get("/metrics").body;
+    let line = format!("pooldns_rate_limited_total{{action=\"{action}\"}} ");
+    metrics
+        .lines()
+        .find_map(|text| text.strip_prefix(&line))
+        .unwrap_or_else(|| panic!("no {line} in /metrics:\n{metrics}"))
+        .trim()
+        .parse()
+        .expect("a count")
+}
+
+#[test]
+fn a_burst_is_held_to_the_rate_and_slips_every_second_limited_answer() {
+    let server = with_rrl("rate = 5\nslip = 2");
+    let answers = burst(server.dns, "127.0.0.1", "www.example.com.", RecordType::A, 60);
+    assert!(answers.full >= 5, "{answers:?}");
+    assert!(answers.full as u64 <= 5 * answers.seconds, "{answers:?}");
+    let limited = 60 - answers.full;
+    assert_eq!(answers.slipped + answers.silent, limited, "{answers:?}");
+    assert!(
+        answers.slipped.abs_diff(answers.silent) <= 1,
+        "slip 2: half slip, half dropped: {answers:?}"
+    );
+
+    // Another prefix, and TCP from the same one, are answered in full.
+    let other = burst(server.dns, "127.0.1.1", "www.example.com.", RecordType::A, 3);
+    assert_eq!((other.full, other.slipped, other.silent), (3, 0, 0), "{other:?}");
+    let over_tcp = query(server.dns, "www.example.com.", RecordType::A, &QueryOptions::tcp());
+    assert_eq!(over_tcp.answers.len(), 2, "{over_tcp:?}");
+
+    // Another name from the limited prefix has its own bucket.
+    let mail = burst(server.dns, "127.0.0.1", "mail.example.com.", RecordType::A, 3);
+    assert_eq!(mail.full, 3, "{mail:?}");
+
+    // NXDOMAIN counts per zone: many names under one zone share a bucket.
+    let socket = UdpSocket::bind(("127.0.0.1", 0)).expect("bind");
+    socket
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .expect("timeout");
+    let started = Instant::now();
+    for id in 0..40u16 {
+        let name = parse_name(&format!("nx{id}.example.com."));
+        socket
+            .send_to(
+                &encode_query(id, &name, RecordType::A, &QueryOptions::udp()),
+                server.dns,
+            )
+            .expect("send");
+    }
+    let seconds = started.elapsed().as_secs() + 2;
+    let mut nxdomain = 0u64;
+    let mut buffer = [0u8; 4096];
+    while let Ok((len, _)) = socket.recv_from(&mut buffer) {
+        if buffer[2] & 0x02 == 0 && len >= 12 {
+            assert_eq!(buffer[3] & 0x0f, 3, "NXDOMAIN");
+            nxdomain += 1;
+        }
+    }
+    assert!(
+        (5..=5 * seconds).contains(&nxdomain),
+        "{nxdomain} NXDOMAIN in {seconds} s"
+    );
+
+    // Every limited reply is counted, dropped or slipped.
+    let counted = rate_limited(&server, "dropped") + rate_limited(&server, "slipped");
+    assert_eq!(counted, (limited + 40 - nxdomain as usize) as u64);
+    assert!(rate_limited(&server, "slipped") >= answers.slipped as u64);
+}
+
+#[test]
+fn exempt_networks_and_log_only_mode_are_not_limited() {
+    let server = with_rrl("rate = 1\nexempt = [\"127.0.0.0/24\"]");
+    let exempt = burst(server.dns, "127.0.0.1", "www.example.com.", RecordType::A, 20);
+    assert_eq!((exempt.full, exempt.silent), (20, 0), "{exempt:?}");
+    let limited = burst(server.dns, "127.0.1.1", "www.example.com.", RecordType::A, 20);
+    assert!(limited.full as u64 <= limited.seconds, "{limited:?}");
+    drop(server);
+
+    let server = with_rrl("rate = 1\nlog_only = true");
+    let logged = burst(server.dns, "127.0.0.1", "www.example.com.", RecordType::A, 20);
+    assert_eq!((logged.full, logged.silent), (20, 0), "{logged:?}");
+    let count = rate_limited(&server, "logged");
+    assert!(count >= 20 - logged.seconds, "{count} logged");
+    assert_eq!(rate_limited(&server, "dropped"), 0);
+    assert_eq!(rate_limited(&server, "slipped"), 0);
+}
