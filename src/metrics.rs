@@ -218,6 +218,7 @@ mod tests {
             rcode: rcode::NXDOMAIN,
             qtype: types::AAAA,
             truncated: false,
+            wildcard: false,
         };
         shard.record(&outcome, Duration::from_micros(30));
         metrics.shard().record(&outcome, Duration::from_secs(1));

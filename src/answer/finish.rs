@@ -48,6 +48,7 @@ pub(super) fn finish(
         rcode,
         qtype: query.qtype,
         truncated,
+        wildcard: false,
     }
 }
 
@@ -92,5 +93,6 @@ pub(super) fn malformed(
         rcode,
         qtype: query.qtype,
         truncated: false,
+        wildcard: false,
     })
 }

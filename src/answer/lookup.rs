@@ -80,6 +80,7 @@ pub(super) fn answer<'a>(
         };
         let found = at_node(resolution, node, owner, sections)?;
         if let Some(wildcard) = wildcard {
+            resolution.wildcard = true;
             let (nodata, empty) = match found {
                 Step::NoData { empty } => (true, empty),
                 _ => (false, None),

@@ -67,6 +67,9 @@ pub struct Summary {
     pub rcode: u16,
     pub qtype: u16,
     pub truncated: bool,
+    /// Whether the answer was made from a wildcard (RFC 4592): names
+    /// that do not exist, answered alike.
+    pub wildcard: bool,
 }
 
 /// Answers queries; holds only settings, so one per listener is cheap.
@@ -140,6 +143,7 @@ impl Responder {
         };
         let mut writer = MessageWriter::new(out, query, flags, limit);
         let mut client_dependent = false;
+        let mut wildcard = false;
         // Questions about the server itself are of class CHAOS; every
         // other class but IN is refused.
         let status = if query.qclass == base::class::CH {
@@ -156,19 +160,21 @@ impl Responder {
                         let mut resolution = Resolution::new(snapshot, query, &client);
                         let status = answer(snapshot, &mut resolution, &mut writer);
                         client_dependent = resolution.client_dependent;
+                        wildcard = resolution.wildcard;
                         status
                     }
                 },
             }
         };
-        Some(finish::finish(
+        let summary = finish::finish(
             writer,
             status,
             query,
             subnet.map(|subnet| (subnet, client_dependent)),
             nsid.then_some(self.identity),
             self.max_udp_payload,
-        ))
+        );
+        Some(Summary { wildcard, ..summary })
     }
 }
 
@@ -213,6 +219,8 @@ struct Resolution<'a> {
     targets: Targets<'a>,
     /// Whether a LUA record's answer depended on the client's address.
     client_dependent: bool,
+    /// Whether the query name was answered from a wildcard.
+    wildcard: bool,
 }
 
 impl<'a> Resolution<'a> {
@@ -224,6 +232,7 @@ impl<'a> Resolution<'a> {
             client,
             targets: Targets::default(),
             client_dependent: false,
+            wildcard: false,
         }
     }
 }

@@ -5,8 +5,9 @@
 //! limiter counts responses per client prefix (/24 for IPv4, /56 for IPv6)
 //! and per kind of response, in token buckets of `rate` per second: an
 //! answer counts against the query's name and type (a resolver asking for
-//! many names is not limited), NXDOMAIN and referrals against their zone
-//! (random names under one zone are one flood), errors against the prefix.
+//! many names is not limited); NXDOMAIN, referrals and answers made from a
+//! wildcard against their zone (random names under one zone are one
+//! flood); errors against the prefix.
 //! Past the rate, responses are dropped, except every `slip`-th, which
 //! goes out truncated (TC, no records), so that a real resolver behind the
 //! prefix retries over TCP, which is never limited: a spoofed source cannot
@@ -46,6 +47,8 @@ pub enum Verdict {
 pub enum Kind {
     /// Data, or no data for the type (NODATA).
     Answer,
+    /// An answer made from a wildcard, for a name that does not exist.
+    Wildcard,
     NxDomain,
     Referral,
     /// Every other RCODE: REFUSED, SERVFAIL, FORMERR, NOTIMP.
@@ -53,8 +56,9 @@ pub enum Kind {
 }
 
 impl Kind {
-    /// The kind of `response`, a complete DNS message.
-    pub fn of(response: &[u8]) -> Kind {
+    /// The kind of `response`, a complete DNS message, made from a
+    /// wildcard or not.
+    pub fn of(response: &[u8], wildcard: bool) -> Kind {
         let Some(header) = response.get(..12) else {
             return Kind::Error;
         };
@@ -63,6 +67,7 @@ impl Kind {
         let authority = u16::from_be_bytes([header[8], header[9]]);
         match flags & 0x000f {
             rcode::NOERROR if answers == 0 && authority > 0 && flags & flag::AA == 0 => Kind::Referral,
+            rcode::NOERROR if wildcard => Kind::Wildcard,
             rcode::NOERROR => Kind::Answer,
             rcode::NXDOMAIN => Kind::NxDomain,
             _ => Kind::Error,
@@ -104,8 +109,8 @@ impl RateLimiter {
 
     /// Whether to send a response of `kind` to `client`. `name` is the
     /// query's lowercased name and type for an answer, the zone's apex for
-    /// NXDOMAIN and referrals; `limited` counts this worker's limited
-    /// responses, for the slip.
+    /// the other kinds that have one; `limited` counts this worker's
+    /// limited responses, for the slip.
     pub fn check(&self, client: IpAddr, kind: Kind, name: &[u8], qtype: u16, limited: &mut u32) -> Verdict {
         // Second 0 is that of an unused bucket.
         let now = self.started.elapsed().as_secs() as u32 + 1;
@@ -123,7 +128,7 @@ impl RateLimiter {
         };
         let key = match kind {
             Kind::Answer => self.hasher.hash_one((prefix, kind, name, qtype)),
-            Kind::NxDomain | Kind::Referral => self.hasher.hash_one((prefix, kind, name)),
+            Kind::Wildcard | Kind::NxDomain | Kind::Referral => self.hasher.hash_one((prefix, kind, name)),
             Kind::Error => self.hasher.hash_one((prefix, kind)),
         };
         if self.take(&self.buckets[key as usize % SLOTS], now) {
@@ -316,6 +321,7 @@ mod tests {
         assert_eq!(response.len(), question_end);
         assert_eq!(response[2] & 0x02, 0x02, "TC set");
         assert_eq!(&response[4..12], &[0, 1, 0, 0, 0, 0, 0, 0]);
-        assert_eq!(Kind::of(&response), Kind::Answer);
+        assert_eq!(Kind::of(&response, false), Kind::Answer);
+        assert_eq!(Kind::of(&response, true), Kind::Wildcard);
     }
 }

@@ -14,7 +14,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use super::rrl::{self, Kind, RateLimiter, Verdict};
 use super::ListenerContext;
 use crate::answer::Query;
-use crate::answer::{Peer, Transport};
+use crate::answer::{Peer, Summary, Transport};
 use crate::catalog::Catalog;
 use crate::secondary::notify::NotifyService;
 use crate::update::UpdateService;
@@ -172,7 +172,15 @@ fn serve(socket: UdpSocket, context: ListenerContext) {
             };
             shard.record(&outcome, started.elapsed());
             if let Some(limiter) = &context.rate_limiter {
-                let verdict = limit(limiter, catalog.load(), &query, remote, response, &mut limited);
+                let verdict = limit(
+                    limiter,
+                    catalog.load(),
+                    &query,
+                    &outcome,
+                    remote,
+                    response,
+                    &mut limited,
+                );
                 match verdict {
                     Verdict::Send => {}
                     Verdict::Drop => {
@@ -193,19 +201,20 @@ fn serve(socket: UdpSocket, context: ListenerContext) {
 }
 
 /// What the rate limiter does with `response`, the answer to `query` from
-/// `client`: answers count against their name and type, NXDOMAIN and
-/// referrals against their zone.
+/// `client`: answers count against their name and type, the other kinds
+/// against their zone.
 fn limit(
     limiter: &RateLimiter,
     catalog: &Catalog,
     query: &Query,
+    outcome: &Summary,
     client: SocketAddr,
     response: &[u8],
     limited: &mut u32,
 ) -> Verdict {
-    let kind = Kind::of(response);
+    let kind = Kind::of(response, outcome.wildcard);
     let name = match kind {
-        Kind::NxDomain | Kind::Referral => catalog
+        Kind::Wildcard | Kind::NxDomain | Kind::Referral => catalog
             .find(query.qname_lower(), query.qtype)
             .map_or(&[][..], |snapshot| snapshot.zone.apex().as_wire()),
         Kind::Answer | Kind::Error => query.qname_lower(),
