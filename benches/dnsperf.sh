@@ -16,6 +16,12 @@
 #   KNOT_UDP_WORKERS, KNOT_TCP_WORKERS, KNOT_BG_WORKERS   default 2, 1, 1
 #   START_TIMEOUT seconds to wait for a server to answer, default 120
 #   CHECK         1 (default): check answers before measuring; 0 = skip
+#   RRL           responses a second per client prefix: turns on response
+#                 rate limiting in both servers ([rrl] rate, Knot's mod-rrl
+#                 rate-limit); above the load it measures what checking
+#                 every answer costs, below it that the rate holds. Compare
+#                 pooldns with and without: Knot 3.2's module was seen
+#                 limiting loads well under its rate here. Default: off
 #   NOTE          free text stored in the JSON summary (e.g. the commit id)
 #   RESULTS_FILE  also append the JSON summary lines to this file
 #   KEEP_TMP      1 = keep the work dir (configs, logs, dnsperf outputs)
@@ -36,6 +42,7 @@ POOLDNS_API_PORT=${POOLDNS_API_PORT:-15380}
 KNOT_PORT=${KNOT_PORT:-15354}
 START_TIMEOUT=${START_TIMEOUT:-120}
 CHECK=${CHECK:-1}
+RRL=${RRL:-}
 NX_COUNT=100000
 ZONE=bench.test.
 
@@ -46,6 +53,7 @@ done
 [[ $DURATION =~ ^[0-9]+$ && $DURATION -ge 1 ]] || die "DURATION must be a positive integer"
 [[ $ROUNDS =~ ^[0-9]+$ && $ROUNDS -ge 1 ]] || die "ROUNDS must be a positive integer"
 [[ $WARMUP =~ ^[0-9]+$ ]] || die "WARMUP must be an integer >= 0"
+[[ -z $RRL || $RRL =~ ^[1-9][0-9]*$ ]] || die "RRL must be a positive integer"
 require_tools dnsperf kdig awk ss getconf
 have_server knot && require_tools knotd
 have_server pooldns && require_tools curl
@@ -74,7 +82,12 @@ log "zone: $(grep -cvE '^\s*(;|\$|$)' "$T/zones/bench.test.zone") records; hot: 
 # --------------------------------------------------------------------------
 declare -A PORT PID
 if have_server knot; then
-    write_knot_config "$T/knot/knot.conf" "$KNOT_PORT" "$T/knot" "$ZONE" "$T/zones/bench.test.zone"
+    if [[ -n $RRL ]]; then
+        write_knot_config "$T/knot/knot.conf" "$KNOT_PORT" "$T/knot" "$ZONE" "$T/zones/bench.test.zone" \
+            "$(printf 'mod-rrl:\n  - id: bench\n    rate-limit: %s\n    slip: 2' "$RRL")" "    module: mod-rrl/bench"
+    else
+        write_knot_config "$T/knot/knot.conf" "$KNOT_PORT" "$T/knot" "$ZONE" "$T/zones/bench.test.zone"
+    fi
     start_knot "$T/knot/knot.conf" "$T/knot/knot.log"
     PORT[knot]=$KNOT_PORT PID[knot]=$KNOT_PID
     wait_answer "$KNOT_PORT" "www.$ZONE" A "$START_TIMEOUT" "$KNOT_PID" knotd "$T/knot/knot.log"
@@ -83,6 +96,9 @@ fi
 if have_server pooldns; then
     write_pooldns_config "$T/pooldns/pooldns.toml" "$POOLDNS_PORT" "$POOLDNS_API_PORT" \
         "$T/pooldns/pooldns.db" "$T/zones"
+    if [[ -n $RRL ]]; then
+        printf '\n[rrl]\nrate = %s\nslip = 2\n' "$RRL" >>"$T/pooldns/pooldns.toml"
+    fi
     start_pooldns "$T/pooldns/pooldns.toml" "$T/pooldns/pooldns.log"
     PORT[pooldns]=$POOLDNS_PORT PID[pooldns]=$POOLDNS_PID
     wait_readyz "$POOLDNS_API_PORT" "$START_TIMEOUT" "$POOLDNS_PID" "$T/pooldns/pooldns.log"
@@ -163,7 +179,7 @@ SUMMARY_LINES=()
 NOTES=()
 
 echo
-echo "dnsperf -c $CLIENTS -q $OUTSTANDING -l $DURATION, $ROUNDS round(s), UDP over loopback, $(nproc) CPUs shared by dnsperf and the servers"
+echo "dnsperf -c $CLIENTS -q $OUTSTANDING -l $DURATION, $ROUNDS round(s), UDP over loopback, $(nproc) CPUs shared by dnsperf and the servers${RRL:+, response rate limiting at $RRL a second}"
 printf '%-9s %12s %12s %8s %16s %16s %12s %12s\n' \
     load "pooldns qps" "knot qps" ratio "pooldns cpu/1k" "knot cpu/1k" "pooldns lost" "knot lost"
 for load in $LOADS; do
@@ -178,7 +194,7 @@ for load in $LOADS; do
         "$load" "$pq" "$kq" "$ratio" "$(fmt_ms "$pc")" "$(fmt_ms "$kc")" "$pl" "$kl"
     if [[ $pb != - && $pb != 0 ]]; then log "WARNING: pooldns gave $pb answers with an rcode other than $(expected_rcode "$load") under load $load"; fi
     if [[ $kb != - && $kb != 0 ]]; then log "WARNING: knot gave $kb answers with an rcode other than $(expected_rcode "$load") under load $load"; fi
-    line="{\"bench\":\"dnsperf\",\"load\":\"$load\",\"date\":\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\",\"duration_s\":$DURATION,\"rounds\":$ROUNDS,\"clients\":$CLIENTS,\"outstanding\":$OUTSTANDING,\"pooldns_qps\":$(j "$pq"),\"knot_qps\":$(j "$kq"),\"pooldns_qps_rounds\":$(ja "$pall"),\"knot_qps_rounds\":$(ja "$kall"),\"ratio\":$(j "$ratio"),\"pooldns_cpu_ms_per_1k\":$(j "$pc"),\"knot_cpu_ms_per_1k\":$(j "$kc"),\"pooldns_lost\":$(j "$pl"),\"knot_lost\":$(j "$kl"),\"pooldns_unexpected_rcode\":$(j "$pb"),\"knot_unexpected_rcode\":$(j "$kb"),\"pooldns_latency_ms\":$(j "$plat"),\"knot_latency_ms\":$(j "$klat"),\"dnsperf_cpu_ms_per_1k_vs_pooldns\":$(j "$pg"),\"dnsperf_cpu_ms_per_1k_vs_knot\":$(j "$kg"),\"knot_udp_workers\":$KNOT_UDP_WORKERS,$VERSIONS}"
+    line="{\"bench\":\"dnsperf\",\"load\":\"$load\",\"date\":\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\",\"duration_s\":$DURATION,\"rounds\":$ROUNDS,\"clients\":$CLIENTS,\"outstanding\":$OUTSTANDING,\"pooldns_qps\":$(j "$pq"),\"knot_qps\":$(j "$kq"),\"pooldns_qps_rounds\":$(ja "$pall"),\"knot_qps_rounds\":$(ja "$kall"),\"ratio\":$(j "$ratio"),\"pooldns_cpu_ms_per_1k\":$(j "$pc"),\"knot_cpu_ms_per_1k\":$(j "$kc"),\"pooldns_lost\":$(j "$pl"),\"knot_lost\":$(j "$kl"),\"pooldns_unexpected_rcode\":$(j "$pb"),\"knot_unexpected_rcode\":$(j "$kb"),\"pooldns_latency_ms\":$(j "$plat"),\"knot_latency_ms\":$(j "$klat"),\"dnsperf_cpu_ms_per_1k_vs_pooldns\":$(j "$pg"),\"dnsperf_cpu_ms_per_1k_vs_knot\":$(j "$kg"),\"knot_udp_workers\":$KNOT_UDP_WORKERS,\"rrl_rate\":$(j "${RRL:--}"),$VERSIONS}"
     SUMMARY_LINES+=("$line")
     NOTES+=("$load: dnsperf itself used $(fmt_ms "$pg") (vs pooldns) / $(fmt_ms "$kg") (vs knot) CPU per 1,000 answers (more if queries were lost: it spins while waiting them out); median avg latency $(fmt_ms "$plat") / $(fmt_ms "$klat")")
 done
