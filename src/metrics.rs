@@ -219,6 +219,7 @@ mod tests {
             qtype: types::AAAA,
             truncated: false,
             wildcard: false,
+            valid_cookie: false,
         };
         shard.record(&outcome, Duration::from_micros(30));
         metrics.shard().record(&outcome, Duration::from_secs(1));

@@ -11,7 +11,7 @@ use anyhow::Context;
 use arc_swap::ArcSwap;
 
 use crate::alias::Aliases;
-use crate::answer::Responder;
+use crate::answer::{Cookies, Responder};
 use crate::api::auth::{ApiKey, ApiKeys};
 use crate::api::{self, AppState};
 use crate::catalog::Catalog;
@@ -149,6 +149,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             // Kept for the life of the process, read by every answer.
             identity: Box::leak(config.identity().into_boxed_str()),
             version: Box::leak(config.dns.version.clone().unwrap_or_default().into_boxed_str()),
+            cookies: Cookies::random(),
         },
         metrics: metrics.clone(),
         shutdown: shutdown.clone(),

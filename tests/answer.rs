@@ -39,7 +39,7 @@ use std::sync::Arc;
 use base::dnskey::KSK_FLAGS;
 use base::header::rcode;
 use base::Name;
-use pooldns::answer::{Peer, Query, Responder, Transport};
+use pooldns::answer::{Cookies, Peer, Query, Responder, Transport};
 use pooldns::catalog::{Catalog, Snapshot};
 use pooldns::dnssec::cache::SignatureCache;
 use pooldns::dnssec::crypto::{Algorithm, SigningKey};
@@ -66,6 +66,7 @@ const RESPONDER: Responder = Responder {
     ecs: true,
     identity: "",
     version: "",
+    cookies: Cookies::new([0; 16]),
 };
 
 #[test]

@@ -1,15 +1,18 @@
-//! Response rate limiting over real sockets: a burst from one client
-//! prefix is held to the rate, every second limited answer slips out
-//! truncated, and other prefixes, TCP, exempt networks and log-only mode
-//! are not limited. Counts are bounded by the seconds the burst spanned,
-//! never by how fast the machine is.
+//! Response rate limiting and DNS Cookies over real sockets: a burst from
+//! one client prefix is held to the rate, every second limited answer
+//! slips out truncated, and other prefixes, TCP, exempt networks, clients
+//! with a valid server cookie and log-only mode are not limited. Counts are
+//! bounded by the seconds the burst spanned, never by how fast the machine
+//! is.
 
 use std::collections::HashSet;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
 use hickory_proto::rr::RecordType;
-use testkit::{data_path, encode_query, parse_name, query, Pooldns, PooldnsOptions, QueryOptions};
+use testkit::{
+    data_path, encode_query, opt_record_with_options, parse_name, query, Pooldns, PooldnsOptions, QueryOptions,
+};
 
 /// What came back for a burst of identical queries.
 #[derive(Debug, Default)]
@@ -32,15 +35,21 @@ fn burst(server: SocketAddr, source: &str, name: &str, qtype: RecordType, count:
 
 /// [`burst`] cycling through `names`.
 fn burst_of(server: SocketAddr, source: &str, names: &[String], qtype: RecordType, count: u16) -> Burst {
+    burst_with(server, source, count, |id| {
+        let name = &names[usize::from(id) % names.len()];
+        encode_query(id, &parse_name(name), qtype, &QueryOptions::udp())
+    })
+}
+
+/// A burst of the `count` queries `query` makes from their IDs.
+fn burst_with(server: SocketAddr, source: &str, count: u16, query: impl Fn(u16) -> Vec<u8>) -> Burst {
     let socket = UdpSocket::bind((source, 0)).unwrap_or_else(|e| panic!("bind {source}: {e}"));
     socket
         .set_read_timeout(Some(Duration::from_millis(500)))
         .expect("timeout");
     let started = Instant::now();
     for id in 0..count {
-        let name = &names[usize::from(id) % names.len()];
-        let wire = encode_query(id, &parse_name(name), qtype, &QueryOptions::udp());
-        socket.send_to(&wire, server).expect("send");
+        socket.send_to(&query(id), server).expect("send");
     }
     let sent_within = started.elapsed();
     let mut seen = HashSet::new();
@@ -164,4 +173,73 @@ fn exempt_networks_and_log_only_mode_are_not_limited() {
     assert!(count >= 20 - logged.seconds, "{count} logged");
     assert_eq!(rate_limited(&server, "dropped"), 0);
     assert_eq!(rate_limited(&server, "slipped"), 0);
+}
+
+/// A query for www.example.com A with a COOKIE option of `cookie`.
+fn with_cookie(id: u16, cookie: &[u8]) -> Vec<u8> {
+    let mut wire = encode_query(
+        id,
+        &parse_name("www.example.com."),
+        RecordType::A,
+        &QueryOptions::udp().no_edns(),
+    );
+    wire[11] = 1; // ARCOUNT
+    let mut option = 10u16.to_be_bytes().to_vec();
+    option.extend_from_slice(&(cookie.len() as u16).to_be_bytes());
+    option.extend_from_slice(cookie);
+    wire.extend_from_slice(&opt_record_with_options(&[0], 1232, 0, false, &option));
+    wire
+}
+
+/// The COOKIE option of a reply, if it has one: pooldns writes the OPT
+/// record last, and the COOKIE option last in it.
+fn cookie_of(reply: &[u8]) -> Option<Vec<u8>> {
+    let tail = reply.len().checked_sub(28)?;
+    (reply[tail..tail + 4] == [0, 10, 0, 24]).then(|| reply[tail + 4..].to_vec())
+}
+
+#[test]
+fn cookies_are_answered_and_a_valid_server_cookie_is_not_limited() {
+    let server = with_rrl("rate = 2\nslip = 0");
+    // dig sends a client cookie and checks the one it gets back.
+    let shown = testkit::dig::output(server.dns, &["+cookie", "www.example.com", "A"]);
+    let line = shown
+        .lines()
+        .find(|line| line.contains("COOKIE:"))
+        .unwrap_or_else(|| panic!("no COOKIE in:\n{shown}"));
+    assert!(line.contains("(good)"), "{line}");
+    let hex = line.split_whitespace().nth(2).expect("the cookie");
+    assert_eq!(hex.len(), 48, "8 octets of client cookie, 16 of server cookie: {line}");
+
+    // The server cookie given for a client cookie, sent back, exempts its
+    // holder from the limit.
+    let socket = UdpSocket::bind(("127.0.0.1", 0)).expect("bind");
+    socket.set_read_timeout(Some(Duration::from_secs(2))).expect("timeout");
+    socket.send_to(&with_cookie(1, b"pooldns!"), server.dns).expect("send");
+    let mut buffer = [0u8; 4096];
+    let (len, _) = socket.recv_from(&mut buffer).expect("an answer");
+    let cookie = cookie_of(&buffer[..len]).expect("a COOKIE option");
+    assert_eq!(cookie.len(), 24);
+    assert_eq!(&cookie[..8], b"pooldns!", "the client cookie comes back");
+    let valid = burst_with(server.dns, "127.0.0.1", 30, |id| with_cookie(id, &cookie));
+    assert_eq!((valid.full, valid.silent), (30, 0), "{valid:?}");
+
+    // A client cookie alone, or a server cookie not given, counts.
+    let mut forged = cookie.clone();
+    forged[23] ^= 0xff;
+    for sent in [&cookie[..8], &forged[..]] {
+        let limited = burst_with(server.dns, "127.0.0.1", 30, |id| with_cookie(id, sent));
+        assert!(limited.full as u64 <= 2 * limited.seconds, "{limited:?}");
+    }
+
+    // A COOKIE option of a length RFC 7873 does not allow is FORMERR
+    // (asked from prefixes of their own: errors count against the rate).
+    for (n, bad) in [&b"short"[..], &[7u8; 12][..], &[7u8; 41][..]].into_iter().enumerate() {
+        let socket = UdpSocket::bind((format!("127.0.{}.1", 10 + n), 0)).expect("bind");
+        socket.set_read_timeout(Some(Duration::from_secs(2))).expect("timeout");
+        socket.send_to(&with_cookie(2, bad), server.dns).expect("send");
+        let (len, _) = socket.recv_from(&mut buffer).expect("an answer");
+        assert!(len >= 12);
+        assert_eq!(buffer[3] & 0x0f, 1, "FORMERR for {} octets", bad.len());
+    }
 }

@@ -11,6 +11,9 @@ pub const OPTION_NSID: u16 = 3;
 /// Option code of Client Subnet (RFC 7871 §6).
 pub const OPTION_CLIENT_SUBNET: u16 = 8;
 
+/// Option code of DNS Cookies (RFC 7873 §4).
+pub const OPTION_COOKIE: u16 = 10;
+
 /// An EDNS Client Subnet (RFC 7871 §6) from a query.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ClientSubnet {

@@ -1,9 +1,9 @@
 //! The finish stage: RCODE, the OPT record (RFC 6891 §6.1.2) with any
-//! Client Subnet echoed (RFC 7871 §7.2.1) and the NSID asked for (RFC
-//! 5001 §2.2), and truncation (RFC 2181 §9):
+//! Client Subnet echoed (RFC 7871 §7.2.1), the NSID asked for (RFC 5001
+//! §2.2) and the cookies (RFC 7873 §5.2), and truncation (RFC 2181 §9):
 //! a reply that did not fit keeps only header and question, with TC set.
 
-use base::edns::{ClientSubnet, OPTION_NSID};
+use base::edns::{ClientSubnet, OPTION_COOKIE, OPTION_NSID};
 use base::header::{flag, rcode};
 
 use super::query::{ParseError, Query};
@@ -12,13 +12,15 @@ use super::{Status, Summary};
 
 /// Completes the response in `writer` for `status`. `subnet` is the
 /// client's subnet when Client Subnet is honoured, with whether the answer
-/// depended on it; `nsid` the identity to answer an NSID request with.
+/// depended on it; `nsid` the identity to answer an NSID request with;
+/// `cookie` the COOKIE option to answer with.
 pub(super) fn finish(
     mut writer: MessageWriter<'_>,
     status: Status,
     query: &Query,
     subnet: Option<(ClientSubnet, bool)>,
     nsid: Option<&str>,
+    cookie: Option<[u8; super::cookie::ANSWER_LEN]>,
     max_udp_payload: u16,
 ) -> Summary {
     let (rcode, truncated) = match status {
@@ -42,6 +44,9 @@ pub(super) fn finish(
         if let Some(identity) = nsid {
             writer.push_option(OPTION_NSID, identity.as_bytes());
         }
+        if let Some(cookie) = cookie {
+            writer.push_option(OPTION_COOKIE, &cookie);
+        }
     }
     writer.finish();
     Summary {
@@ -49,6 +54,7 @@ pub(super) fn finish(
         qtype: query.qtype,
         truncated,
         wildcard: false,
+        valid_cookie: false,
     }
 }
 
@@ -94,5 +100,6 @@ pub(super) fn malformed(
         qtype: query.qtype,
         truncated: false,
         wildcard: false,
+        valid_cookie: false,
     })
 }

@@ -10,7 +10,8 @@
 //!   ─> authority section (authority.rs): SOA, or the referral's NS and DS,
 //!        then the denial proofs of a DNSSEC answer (dnssec.rs)
 //!   ─> additional section (additional.rs): glue, addresses of NS/MX/SRV targets
-//!   ─> finish (finish.rs): RCODE, OPT, Client Subnet, truncation
+//!   ─> finish (finish.rs): RCODE, OPT, Client Subnet, NSID, cookies
+//!        (cookie.rs), truncation
 //! ```
 //!
 //! Every RRset leaves through [`Sections`], which adds its RRSIGs when the
@@ -23,6 +24,7 @@
 mod additional;
 mod authority;
 mod chaos;
+pub mod cookie;
 mod dnssec;
 mod finish;
 mod lookup;
@@ -40,6 +42,7 @@ use std::sync::Arc;
 use base::header::{flag, rcode};
 use base::NameBuf;
 
+pub use self::cookie::Cookies;
 pub use self::query::{Edns, ParseError, Query};
 use self::sections::Sections;
 use self::writer::{Full, MessageWriter, Section};
@@ -70,6 +73,9 @@ pub struct Summary {
     /// Whether the answer was made from a wildcard (RFC 4592): names
     /// that do not exist, answered alike.
     pub wildcard: bool,
+    /// Whether the query carried a valid server cookie (RFC 7873): its
+    /// source address is not forged.
+    pub valid_cookie: bool,
 }
 
 /// Answers queries; holds only settings, so one per listener is cheap.
@@ -85,6 +91,8 @@ pub struct Responder {
     pub identity: &'static str,
     /// What CH TXT `version.server` answers; empty: REFUSED.
     pub version: &'static str,
+    /// The secret of the server cookies given to clients (RFC 7873).
+    pub cookies: Cookies,
 }
 
 /// How the answer stages ended.
@@ -132,6 +140,11 @@ impl Responder {
         if nsid {
             limit = limit.saturating_sub(4 + self.identity.len());
         }
+        // A client cookie is answered with a server cookie, valid or not.
+        let cookie = query.edns.and_then(|edns| edns.cookie);
+        if cookie.is_some() {
+            limit = limit.saturating_sub(4 + cookie::ANSWER_LEN);
+        }
         let subnet = query.edns.filter(|_| self.ecs).and_then(|edns| edns.client_subnet);
         let client = lua::Client {
             who: peer.remote,
@@ -172,9 +185,14 @@ impl Responder {
             query,
             subnet.map(|subnet| (subnet, client_dependent)),
             nsid.then_some(self.identity),
+            cookie.map(|cookie| self.cookies.answer(&cookie, peer.remote.ip())),
             self.max_udp_payload,
         );
-        Some(Summary { wildcard, ..summary })
+        Some(Summary {
+            wildcard,
+            valid_cookie: cookie.is_some_and(|cookie| self.cookies.is_valid(&cookie, peer.remote.ip())),
+            ..summary
+        })
     }
 }
 

@@ -10,7 +10,9 @@
 
 use std::fmt;
 
-use base::edns::{ClientSubnet, FLAG_DO, OPTION_CLIENT_SUBNET, OPTION_NSID};
+use base::edns::{ClientSubnet, FLAG_DO, OPTION_CLIENT_SUBNET, OPTION_COOKIE, OPTION_NSID};
+
+use super::cookie::Cookie;
 use base::header::{flag, HEADER_LEN, OPCODE_QUERY};
 use base::name::wire::skip_name;
 use base::types;
@@ -50,6 +52,8 @@ pub struct Edns {
     pub bad_client_subnet: bool,
     /// The query asked for the server's identity (NSID, RFC 5001 §2.1).
     pub nsid: bool,
+    /// The DNS Cookies of the query (RFC 7873).
+    pub cookie: Option<Cookie>,
 }
 
 /// Why a message could not be answered normally.
@@ -136,7 +140,12 @@ impl Query {
                 if self.edns.is_some() || !rr.owner_is_root {
                     return Err(malformed);
                 }
-                let Some(Options { client_subnet, nsid }) = read_options(&msg[rr.rdata..rr.end]) else {
+                let Some(Options {
+                    client_subnet,
+                    nsid,
+                    cookie,
+                }) = read_options(&msg[rr.rdata..rr.end])
+                else {
                     return Err(malformed);
                 };
                 let version = (rr.ttl >> 16) as u8;
@@ -148,6 +157,7 @@ impl Query {
                     client_subnet: client_subnet.ok(),
                     bad_client_subnet: client_subnet == Err(true),
                     nsid,
+                    cookie,
                 });
             }
             pos = rr.end;
@@ -272,13 +282,16 @@ struct Options {
     client_subnet: Result<ClientSubnet, bool>,
     /// Whether NSID was asked for.
     nsid: bool,
+    cookie: Option<Cookie>,
 }
 
 /// Reads OPT RDATA, a sequence of options (RFC 6891 §6.1.2): each a code,
-/// a length and exactly that many octets. `None` when malformed.
+/// a length and exactly that many octets. `None` when malformed, a COOKIE
+/// option of a wrong length or a second one included (RFC 7873 §5.2.2).
 fn read_options(mut rdata: &[u8]) -> Option<Options> {
     let mut subnet = Err(false);
     let mut nsid = false;
+    let mut cookie = None;
     while !rdata.is_empty() {
         if rdata.len() < 4 {
             return None;
@@ -296,11 +309,18 @@ fn read_options(mut rdata: &[u8]) -> Option<Options> {
         // The request's NSID option is empty (RFC 5001 §2.1); a value is
         // ignored, as the RFC lets a server do.
         nsid |= code == OPTION_NSID;
+        if code == OPTION_COOKIE {
+            if cookie.is_some() {
+                return None;
+            }
+            cookie = Some(Cookie::parse(value)?);
+        }
         rdata = &rdata[4 + len..];
     }
     Some(Options {
         client_subnet: subnet,
         nsid,
+        cookie,
     })
 }
 

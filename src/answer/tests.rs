@@ -205,7 +205,7 @@ fn truncation_keeps_header_and_question() {
     writer
         .push(b"\x03www\x07example\x04test\x00", types::A, 300, &[192, 0, 2, 1])
         .expect("fits");
-    let summary = finish::finish(writer, Status::Truncated, &query, None, None, 1232);
+    let summary = finish::finish(writer, Status::Truncated, &query, None, None, None, 1232);
     assert!(summary.truncated);
     assert_eq!(summary.rcode, rcode::NOERROR);
     assert_eq!(buf[2] & 0x02, 0x02, "TC set");

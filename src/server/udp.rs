@@ -171,7 +171,8 @@ fn serve(socket: UdpSocket, context: ListenerContext) {
                 continue;
             };
             shard.record(&outcome, started.elapsed());
-            if let Some(limiter) = &context.rate_limiter {
+            // A valid server cookie proves the source is not forged.
+            if let Some(limiter) = context.rate_limiter.as_ref().filter(|_| !outcome.valid_cookie) {
                 let verdict = limit(
                     limiter,
                     catalog.load(),
