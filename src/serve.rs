@@ -193,6 +193,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         },
         tcp_idle_timeout: config.tcp_idle_timeout(),
         tcp_max_connections: config.dns.tcp_max_connections,
+        tcp_max_connections_per_source: config.dns.tcp_max_connections_per_source,
+        tcp_max_queries: config.dns.tcp_max_queries,
+        tcp_max_connection_time: Duration::from_secs(config.dns.tcp_max_connection_time),
     };
     let mut udp_threads = Vec::new();
     let mut tcp_tasks = Vec::new();

@@ -19,8 +19,16 @@ pub struct DnsConfig {
     pub max_udp_payload: u16,
     /// Seconds a TCP connection may sit idle (RFC 7766 §6.2.3).
     pub tcp_idle_timeout: u64,
-    /// Concurrent TCP connections; more wait in the accept backlog.
+    /// Concurrent TCP connections per listening address. When they are
+    /// all open, idle ones are closed to make room (RFC 7766 §6.2.3).
     pub tcp_max_connections: usize,
+    /// Concurrent TCP connections from one address (IPv6: one /64).
+    pub tcp_max_connections_per_source: usize,
+    /// Queries answered on one TCP connection before it is closed.
+    pub tcp_max_queries: usize,
+    /// Seconds after which a TCP connection is closed, once its current
+    /// message (a zone transfer included) is answered.
+    pub tcp_max_connection_time: u64,
     /// Honour EDNS Client Subnet (RFC 7871): LUA records see the client's
     /// subnet, and answers carry the option back with its scope.
     pub ecs: bool,
@@ -158,6 +166,9 @@ impl Default for DnsConfig {
             max_udp_payload: 1232,
             tcp_idle_timeout: 10,
             tcp_max_connections: 1024,
+            tcp_max_connections_per_source: 64,
+            tcp_max_queries: 1000,
+            tcp_max_connection_time: 300,
             ecs: false,
             resolver: None,
             identity: None,

@@ -138,6 +138,19 @@ impl Config {
                 self.dns.max_udp_payload
             )));
         }
+        for (name, value) in [
+            ("tcp_max_connections", self.dns.tcp_max_connections),
+            (
+                "tcp_max_connections_per_source",
+                self.dns.tcp_max_connections_per_source,
+            ),
+            ("tcp_max_queries", self.dns.tcp_max_queries),
+            ("tcp_max_connection_time", self.dns.tcp_max_connection_time as usize),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::Invalid(format!("[dns] {name} must be at least 1")));
+            }
+        }
         if self.dns.tcp_idle_timeout == 0 {
             return Err(ConfigError::Invalid(
                 "[dns] tcp_idle_timeout must be at least 1 second".into(),

@@ -51,4 +51,7 @@ pub struct ListenerSettings {
     pub udp_workers: usize,
     pub tcp_idle_timeout: Duration,
     pub tcp_max_connections: usize,
+    pub tcp_max_connections_per_source: usize,
+    pub tcp_max_queries: usize,
+    pub tcp_max_connection_time: Duration,
 }

@@ -1,17 +1,24 @@
-//! Response rate limiting and DNS Cookies over real sockets: a burst from
-//! one client prefix is held to the rate, every second limited answer
-//! slips out truncated, and other prefixes, TCP, exempt networks, clients
-//! with a valid server cookie and log-only mode are not limited. Counts are
-//! bounded by the seconds the burst spanned, never by how fast the machine
-//! is.
+//! Hostile traffic over real sockets.
+//!
+//! Response rate limiting and DNS Cookies: a burst from one client prefix
+//! is held to the rate, every second limited answer slips out truncated,
+//! and other prefixes, TCP, exempt networks, clients with a valid server
+//! cookie and log-only mode are not limited. Counts are bounded by the
+//! seconds the burst spanned, never by how fast the machine is.
+//!
+//! TCP connection limits: idle connections from one source are bounded and
+//! cannot lock out other clients; a connection answers a bounded number of
+//! queries.
 
 use std::collections::HashSet;
-use std::net::{SocketAddr, UdpSocket};
+use std::io::Read;
+use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
 use hickory_proto::rr::RecordType;
 use testkit::{
-    data_path, encode_query, opt_record_with_options, parse_name, query, Pooldns, PooldnsOptions, QueryOptions,
+    data_path, encode_query, opt_record_with_options, parse_name, query, read_frame, write_frame, Pooldns,
+    PooldnsOptions, QueryOptions,
 };
 
 /// What came back for a burst of identical queries.
@@ -242,4 +249,89 @@ fn cookies_are_answered_and_a_valid_server_cookie_is_not_limited() {
         assert!(len >= 12);
         assert_eq!(buffer[3] & 0x0f, 1, "FORMERR for {} octets", bad.len());
     }
+}
+
+/// A TCP connection to `server` from the address `source`.
+fn connect_from(source: &str, server: SocketAddr) -> TcpStream {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+    let local: SocketAddr = format!("{source}:0").parse().expect("address");
+    socket
+        .bind(&local.into())
+        .unwrap_or_else(|e| panic!("bind {source}: {e}"));
+    socket.connect(&server.into()).expect("connect");
+    let stream: TcpStream = socket.into();
+    stream.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    stream
+}
+
+fn www_query(id: u16) -> Vec<u8> {
+    encode_query(id, &parse_name("www.example.com."), RecordType::A, &QueryOptions::tcp())
+}
+
+#[test]
+fn idle_tcp_connections_cannot_lock_out_other_clients() {
+    let mut options = PooldnsOptions::new(data_path("differential"));
+    options.dns_config = "tcp_max_connections = 8\ntcp_max_connections_per_source = 5\ntcp_idle_timeout = 60".into();
+    let server = Pooldns::start_with(options);
+
+    // Five idle connections from one address are held; a sixth is closed.
+    let mut held: Vec<TcpStream> = (0..5).map(|_| connect_from("127.0.0.1", server.dns)).collect();
+    let mut sixth = connect_from("127.0.0.1", server.dns);
+    sixth.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    let read = sixth.read(&mut [0u8; 1]);
+    assert!(
+        matches!(read, Ok(0)) || matches!(&read, Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset),
+        "the sixth connection is closed, not held: {read:?}"
+    );
+
+    // Three more from another address fill the listener.
+    held.extend((0..3).map(|_| connect_from("127.0.2.1", server.dns)));
+    std::thread::sleep(Duration::from_millis(1500));
+
+    // A new client from a third address is answered: the connection idle
+    // longest made room for it.
+    let mut fresh = connect_from("127.0.1.1", server.dns);
+    write_frame(&mut fresh, &www_query(7)).expect("send");
+    let reply = read_frame(&mut fresh).expect("a reply").expect("not closed");
+    assert_eq!(&reply[..2], &7u16.to_be_bytes());
+    assert_eq!(reply[3] & 0x0f, 0, "NOERROR");
+    let closed: Vec<usize> = held
+        .iter_mut()
+        .enumerate()
+        .filter_map(|(n, stream)| {
+            stream
+                .set_read_timeout(Some(Duration::from_millis(200)))
+                .expect("timeout");
+            matches!(stream.read(&mut [0u8; 1]), Ok(0)).then_some(n)
+        })
+        .collect();
+    assert!(
+        !closed.is_empty() && closed.len() < held.len(),
+        "closed to make room: {closed:?}"
+    );
+
+    // Held connections that were not closed still answer.
+    let open = (0..held.len()).find(|n| !closed.contains(n)).expect("one still open");
+    write_frame(&mut held[open], &www_query(8)).expect("send");
+    let reply = read_frame(&mut held[open]).expect("a reply").expect("not closed");
+    assert_eq!(&reply[..2], &8u16.to_be_bytes());
+}
+
+#[test]
+fn a_tcp_connection_answers_a_bounded_number_of_queries() {
+    let mut options = PooldnsOptions::new(data_path("differential"));
+    options.dns_config = "tcp_max_queries = 3".into();
+    let server = Pooldns::start_with(options);
+    let mut stream = connect_from("127.0.0.1", server.dns);
+    for id in 0..4 {
+        write_frame(&mut stream, &www_query(id)).expect("send");
+    }
+    for id in 0..3u16 {
+        let reply = read_frame(&mut stream).expect("a reply").expect("not closed yet");
+        assert_eq!(&reply[..2], &id.to_be_bytes());
+    }
+    assert!(
+        matches!(read_frame(&mut stream), Ok(None) | Err(_)),
+        "closed after 3 queries"
+    );
 }
