@@ -225,41 +225,25 @@ mod tests {
             15 / 2,
             "{verdicts:?}"
         );
-        // Same /24: the same bucket. Another name, kind or prefix: others.
-        let neighbour: IpAddr = "192.0.2.200".parse().expect("address");
-        assert_ne!(
-            limiter.check_at(1, neighbour, Kind::Answer, b"\x03www\x00", 1, &mut limited),
-            Verdict::Send
-        );
-        assert_eq!(
-            limiter.check_at(1, neighbour, Kind::Answer, b"\x04mail\x00", 1, &mut limited),
-            Verdict::Send
-        );
-        assert_eq!(
-            limiter.check_at(1, client, Kind::Answer, b"\x03www\x00", 28, &mut limited),
-            Verdict::Send
-        );
-        assert_eq!(
-            limiter.check_at(1, client, Kind::NxDomain, b"\x00", 1, &mut limited),
-            Verdict::Send
-        );
-        let other: IpAddr = "192.0.3.7".parse().expect("address");
-        assert_eq!(
-            limiter.check_at(1, other, Kind::Answer, b"\x03www\x00", 1, &mut limited),
-            Verdict::Send
-        );
-        assert_eq!(
-            limiter.check_at(2, client, Kind::Answer, b"\x03www\x00", 1, &mut limited),
-            Verdict::Send,
+        // Same /24: the same bucket. Another name, type, kind or prefix,
+        // or a new second: others, or the same refilled.
+        let mut send = |second, who: &str, kind, name: &[u8], qtype| {
+            let who: IpAddr = who.parse().expect("address");
+            limiter.check_at(second, who, kind, name, qtype, &mut limited) == Verdict::Send
+        };
+        assert!(!send(1, "192.0.2.200", Kind::Answer, b"\x03www\x00", 1));
+        assert!(send(1, "192.0.2.200", Kind::Answer, b"\x04mail\x00", 1));
+        assert!(send(1, "192.0.2.7", Kind::Answer, b"\x03www\x00", 28));
+        assert!(send(1, "192.0.2.7", Kind::NxDomain, b"\x00", 1));
+        assert!(send(1, "192.0.3.7", Kind::Answer, b"\x03www\x00", 1));
+        assert!(
+            send(2, "192.0.2.7", Kind::Answer, b"\x03www\x00", 1),
             "a new second brings new tokens"
         );
-        let exempt: IpAddr = "10.1.2.3".parse().expect("address");
-        for _ in 0..20 {
-            assert_eq!(
-                limiter.check_at(1, exempt, Kind::Answer, b"\x03www\x00", 1, &mut limited),
-                Verdict::Send
-            );
-        }
+        assert!(
+            (0..20).all(|_| send(1, "10.1.2.3", Kind::Answer, b"\x03www\x00", 1)),
+            "exempt"
+        );
     }
 
     #[test]
