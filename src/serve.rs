@@ -1,7 +1,6 @@
 //! `pooldns serve`: wires the store, the loader, the DNS listeners and the
 //! HTTP API together, and takes them down again on SIGINT or SIGTERM.
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -232,17 +231,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .with_context(|| format!("binding HTTP {}", config.api.listen))?;
     tracing::info!(address = %config.api.listen, "HTTP API listening");
     // Peer addresses let keyless installations answer loopback reads.
-    let http_task = tokio::spawn(async move {
-        axum::serve(http, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(termination())
-            .await
-    });
+    let http_task = tokio::spawn(crate::api::listener::serve(http, app, termination()));
 
     // The HTTP server stops on the signal itself; the rest follow it.
-    match http_task.await {
-        Ok(Ok(())) => {}
-        Ok(Err(error)) => tracing::error!(%error, "HTTP server failed"),
-        Err(error) => tracing::error!(%error, "HTTP server task failed"),
+    if let Err(error) = http_task.await {
+        tracing::error!(%error, "HTTP server task failed");
     }
     tracing::info!("shutting down");
     shutdown.store(true, Ordering::Relaxed);

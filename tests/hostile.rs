@@ -11,7 +11,7 @@
 //! queries.
 
 use std::collections::HashSet;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
@@ -333,5 +333,28 @@ fn a_tcp_connection_answers_a_bounded_number_of_queries() {
     assert!(
         matches!(read_frame(&mut stream), Ok(None) | Err(_)),
         "closed after 3 queries"
+    );
+}
+
+#[test]
+fn a_slow_http_client_is_dropped_and_others_are_served() {
+    let server = Pooldns::start(&data_path("differential"));
+    let mut slow = TcpStream::connect(server.api).expect("connect");
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: pooldns\r\n")
+        .expect("send");
+    assert_eq!(server.http_get("/healthz").status, 200, "others are served meanwhile");
+    // Its time for headers (10 s) runs out: the connection is closed, not
+    // held for as long as the client likes.
+    slow.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
+    let mut rest = Vec::new();
+    let read = slow.read_to_end(&mut rest);
+    assert!(
+        read.is_ok() || matches!(&read, Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset),
+        "closed by the server: {read:?}"
+    );
+    assert!(
+        !String::from_utf8_lossy(&rest).contains(" 200 "),
+        "{}",
+        String::from_utf8_lossy(&rest)
     );
 }

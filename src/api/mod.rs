@@ -9,6 +9,7 @@
 
 pub mod auth;
 pub mod health;
+pub mod listener;
 mod metrics;
 pub mod pool;
 pub mod powerdns;
