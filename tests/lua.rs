@@ -896,3 +896,37 @@ evict    LUA A ";for i = 1, 1100 do pickrandom({{'x' .. i}}) end return '192.0.2
     assert!(check.contains("\"in_use\":true"), "{check}");
     assert_eq!(a(&server, "b.branch"), ["127.0.0.3"]);
 }
+
+/// A script that makes check targets from the query name can have a
+/// bounded number of targets probed: past the record's limit, a name that
+/// needs a new target fails (SERVFAIL) and starts no probe, while names
+/// whose targets are checked already still answer.
+#[test]
+fn clients_cannot_make_a_script_probe_targets_without_end() {
+    let (server, _dir) = start(
+        r#"
+*.dyn LUA A ";local n = tonumber(qname:toString():match('^(%d+)%.')) or 0 return ifportup(9, {'127.1.' .. math.floor(n / 256) .. '.' .. (n % 256)}, {interval = 60})"
+"#,
+        "",
+    );
+    let limit = pooldns::lua::MAX_HELD_CHECKS;
+    let mut failed = Vec::new();
+    for n in 0..limit + 40 {
+        if rcode(&server, &format!("{n}.dyn"), RecordType::A) == ResponseCode::ServFail {
+            failed.push(n);
+        }
+    }
+    assert!(!failed.is_empty() && failed.len() <= 41, "failed: {failed:?}");
+    assert!(
+        failed.iter().all(|&n| n >= limit - 1),
+        "only past the limit: {failed:?}"
+    );
+    let body = server.http_get("/api/v1/health-checks").body;
+    let checks = body.matches(":9\"").count();
+    assert!(
+        (limit - 1..=limit).contains(&checks),
+        "{checks} checks for at most {limit} targets: {body}"
+    );
+    // A name whose target is checked already still answers.
+    assert_eq!(rcode(&server, "5.dyn", RecordType::A), ResponseCode::NoError);
+}

@@ -480,6 +480,14 @@ impl HealthChecker {
         tokio::spawn(schedule::run(self.shared.clone(), shutdown))
     }
 
+    /// The check of `spec` if one is registered and in use; registers
+    /// none.
+    pub fn existing(&self, spec: CheckSpec) -> Option<Check> {
+        let spec = self.normalize(spec);
+        let registry = lock(&self.shared.registry);
+        registry.checks.get(&spec)?.handle.upgrade().map(Check)
+    }
+
     /// The check for `spec`, created on first registration (and then
     /// probed at once, or as soon as [`HealthChecker::start`] runs). Its
     /// initial state is the stored one if there is one, else

@@ -31,7 +31,7 @@ pub mod select;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -49,7 +49,7 @@ use crate::health::{Check, HealthChecker};
 use crate::zone::Zone;
 
 /// Health checks one scripted record holds at most.
-const MAX_HELD_CHECKS: usize = 256;
+pub const MAX_HELD_CHECKS: usize = 256;
 
 /// `[lua]` settings.
 #[derive(Clone, Debug)]
@@ -93,6 +93,11 @@ pub struct Env {
     pub geo: Option<Arc<GeoDb>>,
     pub health: Option<HealthChecker>,
     pub settings: Arc<Settings>,
+    /// Set once a scripted record holds [`MAX_HELD_CHECKS`] checks: its
+    /// queries then use the checks that exist and start none, so a script
+    /// that builds targets from the query name cannot let clients start
+    /// probes to addresses of their choosing.
+    pub checks_full: AtomicBool,
 }
 
 impl Env {
@@ -104,6 +109,7 @@ impl Env {
             geo: runtime.geo.clone(),
             health: runtime.health.clone(),
             settings: runtime.settings.clone(),
+            checks_full: AtomicBool::new(false),
         }
     }
 }
@@ -264,6 +270,9 @@ impl Program {
                 if held.len() < MAX_HELD_CHECKS && !held.iter().any(|known| known.id() == check.id()) {
                     held.push(check);
                 }
+            }
+            if held.len() >= MAX_HELD_CHECKS {
+                self.env.checks_full.store(true, Ordering::Relaxed);
             }
         }
         result

@@ -11,11 +11,12 @@
 
 use std::net::IpAddr;
 use std::ops::Range;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::candidate::{candidate, closest, scalar_text, Candidate, Output};
 use super::literal::{Table, Value};
-use super::{hash, libc, random, Env, Query};
+use super::{hash, libc, random, Env, Query, MAX_HELD_CHECKS};
 use crate::health::{self, Check, CheckSpec, HttpProbe, Probe, Status, Timing};
 
 /// A health-checked call.
@@ -135,7 +136,17 @@ impl Checked {
             for (address, target) in group {
                 candidates.push(candidate(&address.to_string(), env));
                 if let Some(health) = &env.health {
-                    checks.push(health.register(options.spec(address, target)));
+                    let spec = options.spec(address, target);
+                    let check = if env.checks_full.load(Ordering::Relaxed) {
+                        health.existing(spec).ok_or_else(|| {
+                            format!(
+                                "{function}: the record already checks {MAX_HELD_CHECKS} targets; it starts no more"
+                            )
+                        })?
+                    } else {
+                        health.register(spec)
+                    };
+                    checks.push(check);
                 }
             }
             groups.push(start..candidates.len());
