@@ -358,3 +358,38 @@ fn a_slow_http_client_is_dropped_and_others_are_served() {
         String::from_utf8_lossy(&rest)
     );
 }
+
+#[test]
+fn an_api_key_past_its_request_rate_gets_429() {
+    let mut options = PooldnsOptions::new(data_path("differential"));
+    options.extra_config = "\n[[api.keys]]\nname = \"busy\"\nkey = \"busy-key\"\nrequests_per_second = 3\n\n\
+                            [[api.keys]]\nname = \"other\"\nkey = \"other-key\"\n"
+        .into();
+    let server = Pooldns::start_with(options);
+    let get = |key: &str| {
+        testkit::http_request(
+            server.api,
+            "GET",
+            "/api/v1/servers/localhost/zones",
+            &[("X-API-Key", key)],
+            b"",
+        )
+        .expect("HTTP")
+    };
+    let started = Instant::now();
+    let statuses: Vec<u16> = (0..12).map(|_| get("busy-key").status).collect();
+    let seconds = started.elapsed().as_secs() + 2;
+    let ok = statuses.iter().filter(|&&status| status == 200).count() as u64;
+    assert!((3..=3 * seconds).contains(&ok), "{statuses:?}");
+    assert!(
+        statuses.iter().all(|&status| status == 200 || status == 429),
+        "{statuses:?}"
+    );
+    assert!(statuses.contains(&429), "{statuses:?}");
+    let refused = get("busy-key");
+    if refused.status == 429 {
+        assert!(refused.body.contains("requests_per_second"), "{}", refused.body);
+    }
+    // Another key has its own budget, and no limit here.
+    assert!((0..12).all(|_| get("other-key").status == 200));
+}

@@ -7,7 +7,8 @@
 //! that says how to configure a key.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
@@ -31,6 +32,12 @@ pub struct ApiKey {
     pub read_only: bool,
     /// The zones (and zones below them) the key may use; empty: all.
     pub zones: Vec<String>,
+    /// Requests a second the key may make; 0: no limit.
+    rate: u32,
+    /// The second of the key's last request (since the key was made) and
+    /// the requests left in it.
+    used: Arc<Mutex<(u64, u32)>>,
+    made: Instant,
 }
 
 impl ApiKey {
@@ -42,7 +49,33 @@ impl ApiKey {
             any_nameservers,
             read_only: false,
             zones: Vec::new(),
+            rate: 0,
+            used: Arc::new(Mutex::new((0, 0))),
+            made: Instant::now(),
         }
+    }
+
+    /// The same key, allowed `rate` requests a second (0: no limit).
+    pub fn with_rate(mut self, rate: u32) -> ApiKey {
+        self.rate = rate;
+        self
+    }
+
+    /// Takes one request from the key's budget for this second.
+    fn take_request(&self) -> bool {
+        if self.rate == 0 {
+            return true;
+        }
+        let second = self.made.elapsed().as_secs() + 1;
+        let mut used = self.used.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if used.0 != second {
+            *used = (second, self.rate);
+        }
+        if used.1 == 0 {
+            return false;
+        }
+        used.1 -= 1;
+        true
     }
 
     /// The same key, limited to `zones` and the zones below them.
@@ -60,7 +93,9 @@ impl ApiKey {
 
 impl From<ConfiguredKey> for ApiKey {
     fn from(key: ConfiguredKey) -> ApiKey {
-        let api_key = ApiKey::new(key.name, key.secret.expose(), key.any_nameservers).for_zones(key.zones);
+        let api_key = ApiKey::new(key.name, key.secret.expose(), key.any_nameservers)
+            .for_zones(key.zones)
+            .with_rate(key.requests_per_second);
         if key.read_only {
             api_key.read_only()
         } else {
@@ -76,6 +111,7 @@ impl std::fmt::Debug for ApiKey {
             .field("any_nameservers", &self.any_nameservers)
             .field("read_only", &self.read_only)
             .field("zones", &self.zones)
+            .field("rate", &self.rate)
             .finish_non_exhaustive()
     }
 }
@@ -151,6 +187,8 @@ pub enum AuthError {
     BadKey,
     /// A read-only key on a write route.
     ReadOnly,
+    /// The key made more requests this second than it may.
+    TooManyRequests,
 }
 
 impl IntoResponse for AuthError {
@@ -176,8 +214,17 @@ impl IntoResponse for AuthError {
                 "read-only-key",
                 "this API key may only read",
             ),
+            AuthError::TooManyRequests => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too-many-requests",
+                "this API key made more requests this second than [api] requests_per_second allows; retry in a second",
+            ),
         };
-        (status, Json(serde_json::json!({ "error": error, "detail": detail }))).into_response()
+        let body = Json(serde_json::json!({ "error": error, "detail": detail }));
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            return (status, [(header::RETRY_AFTER, "1")], body).into_response();
+        }
+        (status, body).into_response()
     }
 }
 
@@ -214,6 +261,9 @@ where
         let key = presented
             .and_then(|presented| keys.find(&presented))
             .ok_or(AuthError::BadKey)?;
+        if !key.take_request() {
+            return Err(AuthError::TooManyRequests);
+        }
         Ok(Caller {
             name: key.name.clone(),
             any_nameservers: key.any_nameservers,

@@ -76,6 +76,9 @@ pub struct ApiConfig {
     pub api_key_file: Option<PathBuf>,
     /// Further keys, each with its own permissions.
     pub keys: Vec<ApiKeyConfig>,
+    /// Requests a second each key may make; more get 429. 0: no limit.
+    /// A key may set its own.
+    pub requests_per_second: u32,
 }
 
 /// `[[api.keys]]`: one client's key.
@@ -97,6 +100,9 @@ pub struct ApiKeyConfig {
     /// through the PowerDNS API; empty means every zone.
     #[serde(default)]
     pub zones: Vec<String>,
+    /// Requests a second this key may make; default `[api]
+    /// requests_per_second`.
+    pub requests_per_second: Option<u32>,
 }
 
 /// One API key as configured, its secret read from its file.
@@ -111,6 +117,8 @@ pub struct ConfiguredKey {
     pub read_only: bool,
     /// The zones (and the zones below them) the key may use; empty: all.
     pub zones: Vec<String>,
+    /// Requests a second the key may make; 0: no limit.
+    pub requests_per_second: u32,
 }
 
 /// A secret from the configuration: never printed.
@@ -184,6 +192,7 @@ impl Default for ApiConfig {
             api_key: None,
             api_key_file: None,
             keys: Vec::new(),
+            requests_per_second: 0,
         }
     }
 }

@@ -335,6 +335,7 @@ impl Config {
                 any_nameservers: true,
                 read_only: false,
                 zones: Vec::new(),
+                requests_per_second: self.api.requests_per_second,
             });
         }
         for entry in &self.api.keys {
@@ -349,6 +350,7 @@ impl Config {
                 any_nameservers: entry.any_nameservers,
                 read_only: entry.read_only,
                 zones: entry.zones.clone(),
+                requests_per_second: entry.requests_per_second.unwrap_or(self.api.requests_per_second),
             });
         }
         if keys.iter().any(|key| key.secret.expose().is_empty()) {
