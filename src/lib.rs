@@ -37,8 +37,9 @@
 //! | `transfer`| AXFR and IXFR out (from snapshots and the journal), NOTIFY  |
 //! | `secondary` | zones kept by transfer from other primaries, NOTIFY in,   |
 //! |           | primaries' catalog zones followed                          |
-//! | `server`  | UDP workers and TCP connections                             |
-//! | `api`     | health, readiness, metrics and registrar routes over HTTP   |
+//! | `server`  | UDP workers, TCP connections, response rate limiting        |
+//! | `api`     | the HTTP listener; health, readiness, metrics, pool,        |
+//! |           | PowerDNS and registrar routes                               |
 //! | `metrics` | per-thread query counters and latency histogram             |
 
 #![forbid(unsafe_code)]
