@@ -393,3 +393,35 @@ fn an_api_key_past_its_request_rate_gets_429() {
     // Another key has its own budget, and no limit here.
     assert!((0..12).all(|_| get("other-key").status == 200));
 }
+
+#[test]
+fn a_slow_http_body_gets_408_and_a_huge_one_413() {
+    let mut options = PooldnsOptions::new(data_path("differential"));
+    options.extra_config = "\n[[api.keys]]\nname = \"ci\"\nkey = \"ci-key\"\n".into();
+    let server = Pooldns::start_with(options);
+    let mut slow = TcpStream::connect(server.api).expect("connect");
+    slow.write_all(
+        b"PATCH /api/v1/servers/localhost/zones/example.com. HTTP/1.1\r\nHost: pooldns\r\nX-API-Key: ci-key\r\n\
+          Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"rrsets\":",
+    )
+    .expect("send");
+    slow.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
+    let mut reply = Vec::new();
+    let _ = slow.read_to_end(&mut reply);
+    let reply = String::from_utf8_lossy(&reply);
+    assert!(reply.starts_with("HTTP/1.1 408"), "{reply}");
+    assert!(reply.contains("not received in time"), "{reply}");
+
+    let huge = vec![b' '; 17 * 1024 * 1024];
+    let response = testkit::http_request(
+        server.api,
+        "PATCH",
+        "/api/v1/servers/localhost/zones/example.com.",
+        &[("X-API-Key", "ci-key"), ("Content-Type", "application/json")],
+        &huge,
+    )
+    .expect("HTTP");
+    assert_eq!(response.status, 413, "{}", response.body);
+    // Nothing was changed, and the API still answers.
+    assert_eq!(server.http_get("/healthz").status, 200);
+}

@@ -1,15 +1,21 @@
 //! The HTTP listener: hyper serving the API router, with the limits an
 //! exposed server needs. A client gets `HEADER_TIME` to send a request's
-//! headers (slow clients are dropped, not held), and at most
-//! `MAX_CONNECTIONS` are served at once; more wait in the backlog.
+//! headers and `BODY_TIME` for its body (slow clients are dropped or told
+//! 408, not held), bodies are read whole up to the largest any route takes
+//! before a handler runs, and at most `MAX_CONNECTIONS` are served at
+//! once; more wait in the backlog.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::body::Body;
 use axum::extract::ConnectInfo;
-use axum::Router;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -20,6 +26,12 @@ use tower::ServiceExt;
 
 /// Time a client has to send the headers of each request.
 const HEADER_TIME: Duration = Duration::from_secs(10);
+
+/// Time a client has to send a request's body.
+const BODY_TIME: Duration = Duration::from_secs(10);
+
+/// Largest body read, whatever the route; routes take smaller ones.
+const MAX_BODY: usize = super::powerdns::MAX_BODY;
 
 /// Connections served at once.
 const MAX_CONNECTIONS: usize = 512;
@@ -54,9 +66,26 @@ pub async fn serve(listener: TcpListener, app: Router, shutdown: impl Future<Out
             () = &mut shutdown => break,
         };
         let app = app.clone();
-        let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
-            request.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
-            app.clone().oneshot(request)
+        let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+            let app = app.clone();
+            async move {
+                let (mut parts, body) = request.into_parts();
+                parts.extensions.insert(ConnectInfo::<SocketAddr>(peer));
+                let body = match tokio::time::timeout(BODY_TIME, Limited::new(body, MAX_BODY).collect()).await {
+                    Ok(Ok(body)) => body.to_bytes(),
+                    Ok(Err(error)) if error.is::<LengthLimitError>() => {
+                        return Ok(refusal(StatusCode::PAYLOAD_TOO_LARGE, "request body too large"));
+                    }
+                    Ok(Err(_)) => return Ok(refusal(StatusCode::BAD_REQUEST, "request body not readable")),
+                    Err(_) => {
+                        return Ok(refusal(
+                            StatusCode::REQUEST_TIMEOUT,
+                            "request body not received in time",
+                        ))
+                    }
+                };
+                app.oneshot(hyper::Request::from_parts(parts, Body::from(body))).await
+            }
         });
         let connection = http1::Builder::new()
             .timer(TokioTimer::new())
@@ -73,4 +102,14 @@ pub async fn serve(listener: TcpListener, app: Router, shutdown: impl Future<Out
     if tokio::time::timeout(DRAIN_TIME, graceful.shutdown()).await.is_err() {
         tracing::warn!("HTTP requests still in progress at shutdown were cut");
     }
+}
+
+/// An error response in the API's JSON shape.
+fn refusal(status: StatusCode, detail: &str) -> Response {
+    let error = status
+        .canonical_reason()
+        .unwrap_or("error")
+        .to_lowercase()
+        .replace(' ', "-");
+    (status, Json(serde_json::json!({ "error": error, "detail": detail }))).into_response()
 }
