@@ -94,7 +94,7 @@ pub async fn fetch(primary: &Primary, zone: &Name, current: Option<&StoredRecord
         (Some(key), Some(mac)) => Some(AnswerVerifier::new(key, mac)),
         _ => None,
     };
-    let mut reader = Stream::new(zone, from.as_ref().map(|(serial, ..)| *serial));
+    let mut reader = Reader::new(zone, from.as_ref().map(|(serial, ..)| *serial));
     let mut first = true;
     while !reader.done() {
         let message = read_message(&mut stream, address).await?;
@@ -185,8 +185,9 @@ enum Phase {
     Done,
 }
 
-/// Reads the records of a transfer's messages in order.
-struct Stream<'a> {
+/// Reads the records of a transfer's messages in order: an AXFR or IXFR
+/// answer turned into what it changes, whatever the primary sent.
+pub struct Reader<'a> {
     zone: &'a Name,
     /// The serial asked from, for IXFR.
     from: Option<u32>,
@@ -206,9 +207,11 @@ struct Stream<'a> {
     limit: usize,
 }
 
-impl<'a> Stream<'a> {
-    fn new(zone: &'a Name, from: Option<u32>) -> Stream<'a> {
-        Stream {
+impl<'a> Reader<'a> {
+    /// A reader of the answer for `zone`, to IXFR from serial `from` or
+    /// to AXFR.
+    pub fn new(zone: &'a Name, from: Option<u32>) -> Reader<'a> {
+        Reader {
             zone,
             from,
             phase: Phase::Start,
@@ -223,12 +226,16 @@ impl<'a> Stream<'a> {
         }
     }
 
-    fn done(&self) -> bool {
+    /// Whether the final SOA has been read.
+    pub fn done(&self) -> bool {
         matches!(self.phase, Phase::Done)
     }
 
     /// Takes the answer records of one message.
-    fn take(&mut self, message: &[u8]) -> Result<(), String> {
+    pub fn take(&mut self, message: &[u8]) -> Result<(), String> {
+        if message.len() < 12 {
+            return Err("a message shorter than its header".into());
+        }
         let count = |at: usize| usize::from(u16::from_be_bytes([message[at], message[at + 1]]));
         let mut pos = 12;
         for _ in 0..count(4) {
@@ -329,7 +336,9 @@ impl<'a> Stream<'a> {
         Ok(())
     }
 
-    fn finish(self) -> Result<Fetched, String> {
+    /// What the answer read makes: the zone is current, or its content or
+    /// the difference to it.
+    pub fn finish(self) -> Result<Fetched, String> {
         if self.current {
             return Ok(Fetched::Current(self.serial));
         }
@@ -454,7 +463,7 @@ mod tests {
 
     fn read_at_most(limit: usize, from: Option<u32>, records: Vec<StoredRecord>) -> Result<Fetched, String> {
         let zone: Name = "example.".parse().unwrap();
-        let mut stream = Stream::new(&zone, from);
+        let mut stream = Reader::new(&zone, from);
         stream.limit = limit;
         for record in records {
             stream.record(record)?;

@@ -238,6 +238,10 @@ impl UpdateService {
 
     /// The answer to an UPDATE message; `None` for what deserves none.
     pub async fn answer(&self, wire: &[u8]) -> Option<Vec<u8>> {
+        // Shorter than a header: not even an ID to answer.
+        if wire.len() < 12 {
+            return None;
+        }
         let now = base::time::unix_now();
         let signed = match tsig::find(wire) {
             Ok(signed) => signed,
@@ -614,5 +618,19 @@ mod tests {
         assert!(glob(&[], &[]));
         assert!(!glob(&["www"], &labels("www.x")));
         assert!(glob(&["*", "apps"], &labels("x.y.apps")));
+    }
+
+    #[tokio::test]
+    async fn messages_shorter_than_a_header_get_no_answer() {
+        // Found by fuzzing: the reply echoed a header that was not there.
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(&format!("sqlite://{}/update.db", dir.path().display()))
+            .await
+            .expect("store");
+        let keyring = std::sync::Arc::new(Keyring::new(store.clone(), Vec::new(), None));
+        let service = UpdateService::new(store, keyring, Vec::new());
+        for length in 0..12 {
+            assert_eq!(service.answer(&vec![0x28; length]).await, None, "{length} bytes");
+        }
     }
 }

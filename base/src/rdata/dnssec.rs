@@ -149,6 +149,13 @@ pub(super) fn parse_nsec3(p: &mut Parser<'_, '_>) -> Result<(), RdataError> {
     parse_type_list(p, 5)
 }
 
+/// Whether NSEC3 RDATA has a text form: the next hashed owner name is
+/// written in base32, which has nothing to write for an empty one.
+pub(super) fn nsec3_expressible(wire: &[u8]) -> bool {
+    let hash_at = 5 + usize::from(wire.get(4).copied().unwrap_or(0));
+    wire.get(hash_at).is_some_and(|&length| length > 0)
+}
+
 pub(super) fn write_nsec3(out: &mut String, r: &mut Reader<'_>) -> Result<(), RdataError> {
     write_nsec3_parameters(out, r)?;
     let next = r.char_string("next hashed owner")?;

@@ -155,7 +155,8 @@ pub fn parse_rdata_text(rtype: u16, text: &str, origin: &Name) -> Result<Vec<u8>
     parse_rdata(rtype, &tokens, origin)
 }
 
-/// Formats wire RDATA as presentation text, names absolute. Errors if the wire data is malformed for the type.
+/// Formats wire RDATA as presentation text, names absolute. Errors if the
+/// wire data is malformed for the type, or the type is a meta-type.
 ///
 /// Types without a text form here, and records whose data a text form cannot
 /// express (such as a DS with an empty digest), are written in the generic
@@ -201,17 +202,24 @@ pub fn parse_ttl(text: &str) -> Option<u32> {
     u32::try_from(total).ok()
 }
 
-/// Parses RDATA like [`parse_rdata`], with an optional origin.
-///
-/// Without an origin, relative names in the RDATA are an error; the zone-file
-/// reader uses this before it knows the zone's origin.
-pub fn parse_rdata_in(rtype: u16, tokens: &[Token<'_>], origin: Option<&Name>) -> Result<Vec<u8>, RdataError> {
+/// Meta-types such as OPT, TSIG or IXFR (RFC 6895 §3.1) have no RDATA that
+/// is ever stored: neither read nor written as text.
+fn refuse_meta_type(rtype: u16) -> Result<(), RdataError> {
     if types::is_meta_type(rtype) {
         return Err(RdataError::Invalid(format!(
             "{} is a meta-type and cannot be stored in a zone (RFC 6895 §3.1)",
             types::type_to_string(rtype)
         )));
     }
+    Ok(())
+}
+
+/// Parses RDATA like [`parse_rdata`], with an optional origin.
+///
+/// Without an origin, relative names in the RDATA are an error; the zone-file
+/// reader uses this before it knows the zone's origin.
+pub fn parse_rdata_in(rtype: u16, tokens: &[Token<'_>], origin: Option<&Name>) -> Result<Vec<u8>, RdataError> {
+    refuse_meta_type(rtype)?;
     if let Some((first, rest)) = tokens.split_first() {
         if !first.quoted && first.text == "\\#" {
             return parse_generic(rtype, rest);
@@ -294,7 +302,7 @@ fn writer(rtype: u16, wire: &[u8]) -> Option<WriteFn> {
         DNSKEY | CDNSKEY if wire.len() > 4 => dnssec::write_dnskey,
         RRSIG if wire.len() > 18 => dnssec::write_rrsig,
         NSEC => dnssec::write_nsec,
-        NSEC3 if wire.len() >= 5 => dnssec::write_nsec3,
+        NSEC3 if dnssec::nsec3_expressible(wire) => dnssec::write_nsec3,
         NSEC3PARAM if wire.len() >= 5 => dnssec::write_nsec3param,
         LOC if wire.first() == Some(&0) => loc::write_loc,
         LUA => lua::write_lua,
@@ -306,6 +314,7 @@ fn writer(rtype: u16, wire: &[u8]) -> Option<WriteFn> {
 ///
 /// On error `out` may hold part of the text.
 pub fn write_rdata(out: &mut String, rtype: u16, wire: &[u8]) -> Result<(), RdataError> {
+    refuse_meta_type(rtype)?;
     let Some(write) = writer(rtype, wire) else {
         write_generic(out, wire);
         return Ok(());

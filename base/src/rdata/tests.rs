@@ -364,3 +364,24 @@ fn tokenizer() {
     assert_eq!(tokenize("\"a\\\"b\"").unwrap(), [Token::quoted("a\\\"b")]);
     assert_eq!(tokenize("é\\é").unwrap(), [Token::word("é\\é")]);
 }
+
+#[test]
+fn meta_types_have_no_text_form_either_way() {
+    // Found by fuzzing: IXFR data printed in the generic form that the
+    // parser then refused.
+    for rtype in [types::OPT, 251, types::ANY, 250] {
+        let error = format_rdata(rtype, &[0xff, 0, 0]).expect_err("a meta-type does not print");
+        assert!(error.to_string().contains("is a meta-type"), "{error}");
+    }
+}
+
+#[test]
+fn nsec3_with_an_empty_next_hash_prints_in_the_generic_form() {
+    // Found by fuzzing: the base32 of nothing printed as nothing, and the
+    // text did not parse back.
+    let wire = [1, 0, 0, 0, 0, 0];
+    let text = format_rdata(NSEC3, &wire).expect("prints");
+    assert_eq!(text, "\\# 6 010000000000");
+    let origin: Name = "example.test.".parse().expect("name");
+    assert_eq!(parse_rdata_text(NSEC3, &text, &origin).expect("parses"), wire);
+}

@@ -1,0 +1,92 @@
+//! Zone transfers in: the messages a primary sends in answer to AXFR or
+//! IXFR, read as a secondary reads them, and what they make applied to a
+//! secondary zone in a real SQLite store. No panic, whatever the primary
+//! sends; a transfer the store takes leaves the zone readable.
+//!
+//! Input: one byte, even for AXFR and odd for IXFR from the stored
+//! serial; then the messages, each after its length in two bytes (as over
+//! TCP).
+
+#![no_main]
+
+use std::sync::LazyLock;
+
+use base::Name;
+use libfuzzer_sys::fuzz_target;
+use pooldns::change::{soa_serial, ChangeSet, ZoneChange};
+use pooldns::secondary::client::{Fetched, Reader};
+use pooldns::store::{Primaries, Store};
+
+struct Fixture {
+    runtime: tokio::runtime::Runtime,
+    store: Store,
+    zone: Name,
+    _dir: tempfile::TempDir,
+}
+
+static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}/fuzz.db", dir.path().display());
+    let store = runtime.block_on(async {
+        let store = Store::open(&url).await.expect("store");
+        let primaries = Primaries {
+            addresses: vec!["192.0.2.1:53".into()],
+            tsig_key: None,
+            learned_from: None,
+        };
+        ChangeSet::new("example.test.", ZoneChange::CreateSecondary { primaries }, "fuzz")
+            .apply_alone(&store)
+            .await
+            .expect("secondary zone created");
+        store
+    });
+    Fixture {
+        runtime,
+        store,
+        zone: "example.test.".parse().expect("name"),
+        _dir: dir,
+    }
+});
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&mode, mut rest)) = data.split_first() else {
+        return;
+    };
+    let fixture = &*FIXTURE;
+    let stored = |fixture: &Fixture| {
+        fixture
+            .runtime
+            .block_on(fixture.store.zone_records_by_name("example.test."))
+            .expect("the zone reads back")
+    };
+    let from = match mode % 2 {
+        0 => None,
+        _ => stored(fixture)
+            .iter()
+            .find(|record| record.rtype == "SOA")
+            .and_then(|soa| soa_serial(&soa.content))
+            .or(Some(1)),
+    };
+    let mut reader = Reader::new(&fixture.zone, from);
+    while let [high, low, tail @ ..] = rest {
+        let length = usize::from(u16::from_be_bytes([*high, *low])).min(tail.len());
+        let (message, next) = tail.split_at(length);
+        rest = next;
+        if reader.take(message).is_err() || reader.done() {
+            break;
+        }
+    }
+    let Ok(Fetched::Changed(incoming)) = reader.finish() else {
+        return;
+    };
+    let applied = fixture.runtime.block_on(
+        ChangeSet::new("example.test.", ZoneChange::Transferred(incoming), "fuzz").apply_alone(&fixture.store),
+    );
+    if applied.is_ok() {
+        let _ = pooldns::import::from_rows(&fixture.zone, stored(fixture));
+    }
+});
