@@ -42,7 +42,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     if api_keys.is_empty() {
         tracing::info!("no API key configured: the API answers reads from loopback only and refuses writes");
     }
-    let api_keys = ApiKeys::new(api_keys.into_iter().map(ApiKey::from).collect());
+    let api_keys = ApiKeys::new(api_keys.into_iter().map(ApiKey::from).collect())
+        .with_failure_limit(config.api.failed_keys_per_minute);
     if kek.is_none() {
         let secured = store.secured_zones().await.context("listing secured zones")?;
         if secured.is_empty() {

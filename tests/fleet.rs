@@ -222,6 +222,8 @@ fn a_node_that_loses_the_database_keeps_answering_and_catches_up() {
         ["192.0.2.20"],
         "served from its snapshot"
     );
+    // Writes through A fail, saying why, and change nothing.
+    assert_eq!(call(&a, "PATCH", &path, Some(&www(&zone, "192.0.2.99"))), 503);
     assert_eq!(call(&b, "PATCH", &path, Some(&www(&zone, "192.0.2.21"))), 204);
 
     // Back: A catches up on what it missed, and is ready again.

@@ -394,6 +394,45 @@ fn an_api_key_past_its_request_rate_gets_429() {
     assert!((0..12).all(|_| get("other-key").status == 200));
 }
 
+/// GET `path` with `key` from the address `source`: the status and the
+/// Retry-After header.
+fn get_from(source: &str, api: SocketAddr, key: &str) -> (u16, Option<u64>) {
+    let mut stream = connect_from(source, api);
+    let request = format!("GET /api/v1/servers/localhost/zones HTTP/1.0\r\nX-API-Key: {key}\r\n\r\n");
+    stream.write_all(request.as_bytes()).expect("request");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("response");
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    let retry = response
+        .lines()
+        .find_map(|line| line.strip_prefix("retry-after: "))
+        .and_then(|value| value.trim().parse().ok());
+    (status, retry)
+}
+
+#[test]
+fn wrong_api_keys_lock_out_their_source_for_the_minute_and_no_one_else() {
+    let mut options = PooldnsOptions::new(data_path("differential"));
+    options.extra_config = "\n[[api.keys]]\nname = \"ops\"\nkey = \"right-key\"\n".into();
+    let server = Pooldns::start_with(options);
+    let guesses: Vec<u16> = (0..20)
+        .map(|n| get_from("127.0.0.3", server.api, &format!("guess-{n}")).0)
+        .collect();
+    assert!(guesses.iter().all(|&status| status == 401), "{guesses:?}");
+    // The 21st try is refused before the key is looked at: even the right
+    // key, from that address, waits for the minute to end.
+    for key in ["guess-21", "right-key"] {
+        let (status, retry) = get_from("127.0.0.3", server.api, key);
+        assert_eq!(status, 429, "{key}");
+        assert!(retry.is_some_and(|seconds| (1..=60).contains(&seconds)), "{retry:?}");
+    }
+    assert_eq!(get_from("127.0.0.4", server.api, "right-key").0, 200, "another source");
+}
+
 #[test]
 fn a_slow_http_body_gets_408_and_a_huge_one_413() {
     let mut options = PooldnsOptions::new(data_path("differential"));

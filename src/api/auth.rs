@@ -6,7 +6,8 @@
 //! installation can be inspected, and refuses every write with a message
 //! that says how to configure a key.
 
-use std::net::SocketAddr;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -116,16 +117,115 @@ impl std::fmt::Debug for ApiKey {
     }
 }
 
+/// Wrong keys one source may present in a minute by default; past that,
+/// every request from it is refused until the minute ends, so guessing a
+/// key takes forever while a client that made a mistake waits at most a
+/// minute.
+pub const FAILED_KEYS_PER_MINUTE: u32 = 20;
+/// Sources whose failures are counted at once: a fixed bound on memory
+/// whatever the number of addresses that try.
+const MAX_SOURCES: usize = 4096;
+
+/// Wrong keys by source (an IPv4 address, an IPv6 /64) in the current
+/// minute.
+#[derive(Debug)]
+struct Failures {
+    /// Wrong keys a source may present in a minute; 0: no limit.
+    limit: u32,
+    counts: Mutex<HashMap<IpAddr, (u64, u32)>>,
+    started: Instant,
+}
+
+impl Default for Failures {
+    fn default() -> Failures {
+        Failures::new(FAILED_KEYS_PER_MINUTE)
+    }
+}
+
+impl Failures {
+    fn new(limit: u32) -> Failures {
+        Failures {
+            limit,
+            counts: Mutex::new(HashMap::new()),
+            started: Instant::now(),
+        }
+    }
+
+    /// The minute now, and the seconds left in it.
+    fn minute(&self) -> (u64, u64) {
+        let elapsed = self.started.elapsed().as_secs();
+        (elapsed / 60, 60 - elapsed % 60)
+    }
+
+    /// Seconds until `source` may try again, when it is refused now.
+    fn refused(&self, source: IpAddr) -> Option<u64> {
+        if self.limit == 0 {
+            return None;
+        }
+        let (minute, left) = self.minute();
+        let counts = self.counts.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        counts
+            .get(&source)
+            .filter(|&&(at, count)| at == minute && count >= self.limit)
+            .map(|_| left)
+    }
+
+    fn record(&self, source: IpAddr) {
+        if self.limit == 0 {
+            return;
+        }
+        let (minute, _) = self.minute();
+        let mut counts = self.counts.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if counts.len() >= MAX_SOURCES && !counts.contains_key(&source) {
+            counts.retain(|_, (at, _)| *at == minute);
+            if counts.len() >= MAX_SOURCES {
+                return;
+            }
+        }
+        let entry = counts.entry(source).or_insert((minute, 0));
+        if entry.0 != minute {
+            *entry = (minute, 0);
+        }
+        entry.1 += 1;
+        if entry.1 == self.limit {
+            tracing::warn!(%source, "wrong API keys: the source is refused for the rest of the minute");
+        }
+    }
+}
+
+/// Where a request comes from, for counting its failures: IPv6 clients
+/// hold a /64 each.
+fn source(parts: &Parts) -> Option<IpAddr> {
+    let ConnectInfo(peer) = parts.extensions.get::<ConnectInfo<SocketAddr>>()?;
+    Some(match peer.ip() {
+        IpAddr::V6(address) => IpAddr::V6((u128::from(address) & !(u128::MAX >> 64)).into()),
+        address => address,
+    })
+}
+
 /// Every configured key.
 #[derive(Clone, Debug, Default)]
 pub struct ApiKeys {
     keys: Arc<Vec<ApiKey>>,
+    failures: Arc<Failures>,
 }
 
 impl ApiKeys {
     /// The keys the API accepts; none means loopback reads only.
     pub fn new(keys: Vec<ApiKey>) -> ApiKeys {
-        ApiKeys { keys: Arc::new(keys) }
+        ApiKeys {
+            keys: Arc::new(keys),
+            failures: Arc::default(),
+        }
+    }
+
+    /// The same keys, with `limit` wrong keys a minute allowed to one
+    /// source (0: no limit).
+    pub fn with_failure_limit(self, limit: u32) -> ApiKeys {
+        ApiKeys {
+            failures: Arc::new(Failures::new(limit)),
+            ..self
+        }
     }
 
     /// The key matching `presented`. Every key is compared, each in
@@ -189,42 +289,56 @@ pub enum AuthError {
     ReadOnly,
     /// The key made more requests this second than it may.
     TooManyRequests,
+    /// The source presented too many wrong keys this minute; it may try
+    /// again after this many seconds.
+    TooManyFailures(u64),
 }
 
 impl IntoResponse for AuthError {
     fn into_response(self) -> Response {
-        let (status, error, detail) = match self {
+        let (status, error, detail, retry) = match self {
             AuthError::NoKeyConfigured => (
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
-                "no API key is configured, so the API is read-only: set [api] api_key_file (or POOLDNS_API_KEY) and send it as X-API-Key",
+                "no API key is configured, so the API is read-only: set [api] api_key_file (or POOLDNS_API_KEY) and send it as X-API-Key".into(),
+                None,
             ),
             AuthError::NotLoopback => (
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
-                "no API key is configured, so the API answers loopback clients only",
+                "no API key is configured, so the API answers loopback clients only".into(),
+                None,
             ),
             AuthError::BadKey => (
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
-                "missing or wrong API key (send X-API-Key: <key> or Authorization: Bearer <key>)",
+                "missing or wrong API key (send X-API-Key: <key> or Authorization: Bearer <key>)".into(),
+                None,
             ),
             AuthError::ReadOnly => (
                 StatusCode::FORBIDDEN,
                 "read-only-key",
-                "this API key may only read",
+                "this API key may only read".into(),
+                None,
             ),
             AuthError::TooManyRequests => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "too-many-requests",
-                "this API key made more requests this second than [api] requests_per_second allows; retry in a second",
+                "this API key made more requests this second than [api] requests_per_second allows; retry in a second".into(),
+                Some(1),
+            ),
+            AuthError::TooManyFailures(retry) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too-many-failures",
+                format!("too many wrong API keys from this address this minute ([api] failed_keys_per_minute); retry in {retry} s"),
+                Some(retry),
             ),
         };
         let body = Json(serde_json::json!({ "error": error, "detail": detail }));
-        if status == StatusCode::TOO_MANY_REQUESTS {
-            return (status, [(header::RETRY_AFTER, "1")], body).into_response();
+        match retry {
+            Some(seconds) => (status, [(header::RETRY_AFTER, seconds.to_string())], body).into_response(),
+            None => (status, body).into_response(),
         }
-        (status, body).into_response()
     }
 }
 
@@ -258,9 +372,16 @@ where
                 Err(AuthError::NotLoopback)
             };
         }
-        let key = presented
-            .and_then(|presented| keys.find(&presented))
-            .ok_or(AuthError::BadKey)?;
+        let source = source(parts);
+        if let Some(retry) = source.and_then(|source| keys.failures.refused(source)) {
+            return Err(AuthError::TooManyFailures(retry));
+        }
+        let Some(key) = presented.and_then(|presented| keys.find(&presented)) else {
+            if let Some(source) = source {
+                keys.failures.record(source);
+            }
+            return Err(AuthError::BadKey);
+        };
         if !key.take_request() {
             return Err(AuthError::TooManyRequests);
         }

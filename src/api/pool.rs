@@ -18,9 +18,10 @@ use serde_json::{json, Map, Value};
 
 use super::auth::{AuthError, Caller};
 use super::AppState;
+use crate::change::ChangeError;
 use crate::pool::records::Region;
 use crate::pool::{CommitRequest, PoolError, Released};
-use crate::store::Allocation;
+use crate::store::{Allocation, Failure};
 
 /// The largest request body the pool routes read.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -78,11 +79,27 @@ impl From<PoolError> for RouteError {
             PoolError::FqdnMismatch { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "fqdn-mismatch"),
             PoolError::Store(_) | PoolError::Change(_) | PoolError::Keys(_) => {
                 tracing::error!(%error, "pool request failed");
-                return RouteError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "the request could not be stored; nothing changed (details are in the server log)",
-                );
+                let failure = match &error {
+                    PoolError::Store(store) | PoolError::Change(ChangeError::Store(store)) => store.failure(),
+                    _ => Failure::Other,
+                };
+                return match failure {
+                    Failure::Full => RouteError::new(
+                        StatusCode::INSUFFICIENT_STORAGE,
+                        "store-full",
+                        "the store's disk is full; nothing changed",
+                    ),
+                    Failure::Unavailable => RouteError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "store-unavailable",
+                        "the store is unavailable; nothing changed",
+                    ),
+                    Failure::Other => RouteError::new(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "internal",
+                        "the request could not be stored; nothing changed (details are in the server log)",
+                    ),
+                };
             }
         };
         RouteError::new(status, code, detail)

@@ -79,6 +79,10 @@ pub struct ApiConfig {
     /// Requests a second each key may make; more get 429. 0: no limit.
     /// A key may set its own.
     pub requests_per_second: u32,
+    /// Wrong keys one client address (an IPv6 /64) may present in a
+    /// minute; past that, its requests get 429 until the minute ends.
+    /// 0: no limit.
+    pub failed_keys_per_minute: u32,
 }
 
 /// `[[api.keys]]`: one client's key.
@@ -193,6 +197,7 @@ impl Default for ApiConfig {
             api_key_file: None,
             keys: Vec::new(),
             requests_per_second: 0,
+            failed_keys_per_minute: crate::api::auth::FAILED_KEYS_PER_MINUTE,
         }
     }
 }

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::any::AnyPoolOptions;
-use sqlx::AnyPool;
+use sqlx::{AnyPool, Connection as _};
 
 pub use bulk::RowTexts;
 pub use health::HealthCheckRow;
@@ -126,6 +126,41 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
 }
 
+/// What a failed store operation means to the client that asked for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// The disk under the store is full (SQLITE_FULL, PostgreSQL 53100).
+    Full,
+    /// The database cannot be reached, or did not answer in time.
+    Unavailable,
+    /// Anything else: a fault to read in the server log.
+    Other,
+}
+
+impl StoreError {
+    /// Classifies the failure, so that clients can be told more than
+    /// "internal error" for a full disk or a database that is away.
+    pub fn failure(&self) -> Failure {
+        match self {
+            StoreError::Database(error) | StoreError::Open { source: error, .. } => match error {
+                sqlx::Error::Database(database) => match database.code().as_deref() {
+                    Some("13" | "53100") => Failure::Full,
+                    Some(code) if code.starts_with("08") || code.starts_with("57P") => Failure::Unavailable,
+                    _ => Failure::Other,
+                },
+                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => Failure::Unavailable,
+                _ => Failure::Other,
+            },
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(error, _))
+                if error.code == rusqlite::ErrorCode::DiskFull =>
+            {
+                Failure::Full
+            }
+            _ => Failure::Other,
+        }
+    }
+}
+
 impl Store {
     /// Opens (and creates and migrates, when needed) the store at `url`.
     pub async fn open(url: &str) -> Result<Store, StoreError> {
@@ -149,7 +184,12 @@ impl Store {
         // 30 s sqlx waits by default.
         let mut options = AnyPoolOptions::new()
             .max_connections(8)
-            .acquire_timeout(Duration::from_secs(5));
+            .acquire_timeout(Duration::from_secs(5))
+            // A transaction the database ended itself (SQLite rolls back
+            // on a full disk) leaves the driver counting one that its
+            // ROLLBACK cannot end; such a connection is closed, not lent
+            // out to fail every later write.
+            .before_acquire(|connection, _| Box::pin(async move { Ok(!connection.is_in_transaction()) }));
         if backend == Backend::Sqlite {
             // One writer at a time is all SQLite allows; more connections
             // only add lock waits. Readers do not block it under WAL.

@@ -35,6 +35,8 @@ pub struct PoolOptions {
     pub store_url: Option<String>,
     /// Lines added to the `[pool]` section.
     pub pool: String,
+    /// Lines added to the `[api]` section.
+    pub api: String,
     /// Whole TOML sections appended to the configuration.
     pub extra: String,
     /// Whether the pool domain's zone is served (and signed) here.
@@ -91,6 +93,7 @@ impl PoolServer {
         let mut server_options = PooldnsOptions::new(&zones);
         let shared_store = options.store_url.is_some();
         server_options.store_url = options.store_url;
+        server_options.api_config = options.api;
         server_options.extra_config = config;
         let server = Pooldns::start_with(server_options);
         let started = PoolServer {

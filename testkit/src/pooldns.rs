@@ -102,6 +102,8 @@ pub struct PooldnsOptions {
     /// Further lines of the `[dns]` section, e.g. `ecs = true` (a TOML table
     /// cannot be reopened by `extra_config`).
     pub dns_config: String,
+    /// Further lines of the `[api]` section.
+    pub api_config: String,
     /// TOML appended to the generated configuration (whole sections).
     pub extra_config: String,
 }
@@ -116,6 +118,7 @@ impl PooldnsOptions {
             wait_ready: true,
             tcp_idle_timeout: None,
             dns_config: String::new(),
+            api_config: String::new(),
             extra_config: String::new(),
         }
     }
@@ -171,6 +174,10 @@ impl Pooldns {
         }
         writeln!(config, "\n[api]").unwrap();
         writeln!(config, "listen = {}", toml_string(&api.to_string())).unwrap();
+        config.push_str(&options.api_config);
+        if !options.api_config.is_empty() && !options.api_config.ends_with('\n') {
+            config.push('\n');
+        }
         writeln!(config, "\n[store]").unwrap();
         writeln!(config, "url = {}", toml_string(&store_url)).unwrap();
         if let Some(ms) = options.store_poll_ms {

@@ -30,7 +30,7 @@ use serde_json::{json, Value};
 use super::auth::Caller;
 use super::AppState;
 use crate::change::ChangeError;
-use crate::store::ZoneSummary;
+use crate::store::{Failure, ZoneSummary};
 
 /// The largest request body: a PATCH may carry a whole zone.
 pub const MAX_BODY: usize = 16 * 1024 * 1024;
@@ -70,7 +70,11 @@ impl From<ChangeError> for PdnsError {
             ChangeError::Invalid { message, .. } => PdnsError::new(422, message),
             ChangeError::Store(error) => {
                 tracing::error!(%error, "PowerDNS API request failed");
-                PdnsError::new(500, "the store failed; nothing changed")
+                match error.failure() {
+                    Failure::Full => PdnsError::new(507, "the store's disk is full; nothing changed"),
+                    Failure::Unavailable => PdnsError::new(503, "the store is unavailable; nothing changed"),
+                    Failure::Other => PdnsError::new(500, "the store failed; nothing changed"),
+                }
             }
         }
     }
