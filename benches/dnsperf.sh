@@ -132,9 +132,16 @@ expected_rcode() { [[ $1 == hot ]] && echo NOERROR || echo NXDOMAIN; }
 ROUNDS_TSV=$T/rounds.tsv
 : >"$ROUNDS_TSV"
 VERSIONS=$(tool_versions)
+# Resident memory (kB) of each server before and after each load: a flood
+# of unique names must not grow it.
+declare -A RSS_BEFORE RSS_AFTER
 
 for load in $LOADS; do
     servers=($SERVERS)
+    for s in "${servers[@]}"; do
+        read -r rss _ < <(mem_kb "${PID[$s]}")
+        RSS_BEFORE[$load,$s]=$rss
+    done
     if (( WARMUP > 0 )); then
         for s in "${servers[@]}"; do
             log "warm-up: $load -> $s (${WARMUP}s)"
@@ -163,6 +170,11 @@ for load in $LOADS; do
             log "$load round $r $s: $(printf '%.0f' "$qps") qps, $done answers, $lost lost, cpu ${cpu_ms} ms, rcodes $rc"
             echo "ROUND {\"bench\":\"dnsperf\",\"load\":\"$load\",\"server\":\"$s\",\"round\":$r,\"sent\":$sent,\"completed\":$done,\"lost\":$lost,\"qps\":$qps,\"avg_latency_s\":$lat,\"cpu_ms\":$cpu_ms,\"dnsperf_cpu_ms\":$((g1 - g0)),\"unexpected_rcode\":$unexpected,\"rcodes\":\"$rc\"}"
         done
+    done
+    for s in "${servers[@]}"; do
+        read -r rss _ < <(mem_kb "${PID[$s]}")
+        RSS_AFTER[$load,$s]=$rss
+        log "$load: $s resident memory ${RSS_BEFORE[$load,$s]} kB before, $rss kB after"
     done
 done
 
@@ -194,7 +206,7 @@ for load in $LOADS; do
         "$load" "$pq" "$kq" "$ratio" "$(fmt_ms "$pc")" "$(fmt_ms "$kc")" "$pl" "$kl"
     if [[ $pb != - && $pb != 0 ]]; then log "WARNING: pooldns gave $pb answers with an rcode other than $(expected_rcode "$load") under load $load"; fi
     if [[ $kb != - && $kb != 0 ]]; then log "WARNING: knot gave $kb answers with an rcode other than $(expected_rcode "$load") under load $load"; fi
-    line="{\"bench\":\"dnsperf\",\"load\":\"$load\",\"date\":\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\",\"duration_s\":$DURATION,\"rounds\":$ROUNDS,\"clients\":$CLIENTS,\"outstanding\":$OUTSTANDING,\"pooldns_qps\":$(j "$pq"),\"knot_qps\":$(j "$kq"),\"pooldns_qps_rounds\":$(ja "$pall"),\"knot_qps_rounds\":$(ja "$kall"),\"ratio\":$(j "$ratio"),\"pooldns_cpu_ms_per_1k\":$(j "$pc"),\"knot_cpu_ms_per_1k\":$(j "$kc"),\"pooldns_lost\":$(j "$pl"),\"knot_lost\":$(j "$kl"),\"pooldns_unexpected_rcode\":$(j "$pb"),\"knot_unexpected_rcode\":$(j "$kb"),\"pooldns_latency_ms\":$(j "$plat"),\"knot_latency_ms\":$(j "$klat"),\"dnsperf_cpu_ms_per_1k_vs_pooldns\":$(j "$pg"),\"dnsperf_cpu_ms_per_1k_vs_knot\":$(j "$kg"),\"knot_udp_workers\":$KNOT_UDP_WORKERS,\"rrl_rate\":$(j "${RRL:--}"),$VERSIONS}"
+    line="{\"bench\":\"dnsperf\",\"load\":\"$load\",\"date\":\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\",\"duration_s\":$DURATION,\"rounds\":$ROUNDS,\"clients\":$CLIENTS,\"outstanding\":$OUTSTANDING,\"pooldns_qps\":$(j "$pq"),\"knot_qps\":$(j "$kq"),\"pooldns_qps_rounds\":$(ja "$pall"),\"knot_qps_rounds\":$(ja "$kall"),\"ratio\":$(j "$ratio"),\"pooldns_cpu_ms_per_1k\":$(j "$pc"),\"knot_cpu_ms_per_1k\":$(j "$kc"),\"pooldns_lost\":$(j "$pl"),\"knot_lost\":$(j "$kl"),\"pooldns_unexpected_rcode\":$(j "$pb"),\"knot_unexpected_rcode\":$(j "$kb"),\"pooldns_latency_ms\":$(j "$plat"),\"knot_latency_ms\":$(j "$klat"),\"dnsperf_cpu_ms_per_1k_vs_pooldns\":$(j "$pg"),\"dnsperf_cpu_ms_per_1k_vs_knot\":$(j "$kg"),\"knot_udp_workers\":$KNOT_UDP_WORKERS,\"rrl_rate\":$(j "${RRL:--}"),\"pooldns_rss_kb_before\":$(j "${RSS_BEFORE[$load,pooldns]:--}"),\"pooldns_rss_kb_after\":$(j "${RSS_AFTER[$load,pooldns]:--}"),\"knot_rss_kb_before\":$(j "${RSS_BEFORE[$load,knot]:--}"),\"knot_rss_kb_after\":$(j "${RSS_AFTER[$load,knot]:--}"),$VERSIONS}"
     SUMMARY_LINES+=("$line")
     NOTES+=("$load: dnsperf itself used $(fmt_ms "$pg") (vs pooldns) / $(fmt_ms "$kg") (vs knot) CPU per 1,000 answers (more if queries were lost: it spins while waiting them out); median avg latency $(fmt_ms "$plat") / $(fmt_ms "$klat")")
 done

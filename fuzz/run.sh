@@ -5,7 +5,9 @@
 # under fuzz/artifacts/<target>/.
 #
 #   bash fuzz/run.sh                     # every target, 30 s each
-#   SECONDS_EACH=900 KEEP=1 bash fuzz/run.sh answer lua
+#   SECONDS_EACH=900 KEEP=1 LOG_DIR=/tmp/fuzz bash fuzz/run.sh answer lua
+#
+# LOG_DIR keeps each target's libFuzzer output (default: removed).
 #
 # cargo-fuzz needs the nightly sanitizer flags; RUSTC_BOOTSTRAP lets the
 # stable toolchain take them.
@@ -23,6 +25,8 @@ targets=("$@")
 
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
+LOG_DIR=${LOG_DIR:-$scratch}
+mkdir -p "$LOG_DIR"
 for target in "${targets[@]}"; do
     corpora=("corpus/$target")
     if [ "$KEEP" != 1 ]; then
@@ -30,7 +34,7 @@ for target in "${targets[@]}"; do
         corpora=("$scratch/$target" "corpus/$target")
     fi
     echo "fuzzing $target for ${SECONDS_EACH}s"
-    log="$scratch/$target.log"
+    log="$LOG_DIR/$target.log"
     if ! cargo fuzz run -O "$target" "${corpora[@]}" -- \
         -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 >"$log" 2>&1; then
         tail -n 60 "$log" >&2

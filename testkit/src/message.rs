@@ -131,7 +131,13 @@ fn record_text(owner: &Name, ttl: u32, rtype: u16, rdata: &[u8]) -> Result<Strin
         );
         return Ok(text);
     }
-    let rdata = format_rdata(rtype, rdata).map_err(|error| format!("{text}: {error}"))?;
+    // Meta-types (a TSIG in the additional section) have no text form;
+    // they are shown in the generic one (RFC 3597 §5).
+    let rdata = if types::is_meta_type(rtype) {
+        format!("\\# {} {}", rdata.len(), data_encoding::HEXLOWER.encode(rdata))
+    } else {
+        format_rdata(rtype, rdata).map_err(|error| format!("{text}: {error}"))?
+    };
     if !rdata.is_empty() {
         text.push(' ');
         text.push_str(&rdata);
