@@ -208,6 +208,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         tracing::info!(address = %bound, udp_workers = settings.udp_workers, "answering DNS over UDP and TCP");
     }
 
+    let listener_keys = api_keys.clone();
     let app = api::router(AppState {
         store: store.clone(),
         catalog,
@@ -232,7 +233,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .with_context(|| format!("binding HTTP {}", config.api.listen))?;
     tracing::info!(address = %config.api.listen, "HTTP API listening");
     // Peer addresses let keyless installations answer loopback reads.
-    let http_task = tokio::spawn(crate::api::listener::serve(http, app, termination()));
+    let http_task = tokio::spawn(crate::api::listener::serve(http, app, listener_keys, termination()));
 
     // The HTTP server stops on the signal itself; the rest follow it.
     if let Err(error) = http_task.await {

@@ -434,7 +434,7 @@ fn wrong_api_keys_lock_out_their_source_for_the_minute_and_no_one_else() {
 }
 
 #[test]
-fn a_slow_http_body_gets_408_and_a_huge_one_413() {
+fn a_slow_http_body_gets_408_a_huge_one_413_and_one_without_a_key_is_not_read() {
     let mut options = PooldnsOptions::new(data_path("differential"));
     options.extra_config = "\n[[api.keys]]\nname = \"ci\"\nkey = \"ci-key\"\n".into();
     let server = Pooldns::start_with(options);
@@ -463,4 +463,19 @@ fn a_slow_http_body_gets_408_and_a_huge_one_413() {
     assert_eq!(response.status, 413, "{}", response.body);
     // Nothing was changed, and the API still answers.
     assert_eq!(server.http_get("/healthz").status, 200);
+
+    // Without a key the body is not waited for: the 401 comes at once,
+    // before the 10 s a body may take.
+    let mut keyless = TcpStream::connect(server.api).expect("connect");
+    keyless
+        .write_all(
+            b"PATCH /api/v1/servers/localhost/zones/example.com. HTTP/1.1\r\nHost: pooldns\r\n\
+              Content-Type: application/json\r\nContent-Length: 16000000\r\n\r\n{\"rrsets\":",
+        )
+        .expect("send");
+    keyless.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    let mut reply = [0u8; 64];
+    let read = keyless.read(&mut reply).expect("an answer before the body");
+    let reply = String::from_utf8_lossy(&reply[..read]);
+    assert!(reply.starts_with("HTTP/1.1 401"), "{reply}");
 }

@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
-use axum::http::{header, Method, StatusCode};
+use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use subtle::ConstantTimeEq;
@@ -228,6 +228,12 @@ impl ApiKeys {
         }
     }
 
+    /// Whether `headers` carry one of the keys: only then is a request's
+    /// body worth reading, since every route that takes one needs a key.
+    pub fn accepts(&self, headers: &HeaderMap) -> bool {
+        presented_key(headers).is_some_and(|presented| self.find(&presented).is_some())
+    }
+
     /// The key matching `presented`. Every key is compared, each in
     /// constant time over SHA-256 digests, so neither where a difference
     /// lies nor the keys' lengths show in the time taken.
@@ -351,7 +357,7 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Caller, AuthError> {
         let keys = <ApiKeys as axum::extract::FromRef<S>>::from_ref(state);
-        let presented = presented_key(parts);
+        let presented = presented_key(&parts.headers);
         if keys.keys.is_empty() {
             let write = !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
             if write {
@@ -395,11 +401,11 @@ where
 }
 
 /// The key a request carries, from `X-API-Key` or a bearer token.
-fn presented_key(parts: &Parts) -> Option<String> {
-    if let Some(value) = parts.headers.get("x-api-key").and_then(|value| value.to_str().ok()) {
+fn presented_key(headers: &HeaderMap) -> Option<String> {
+    if let Some(value) = headers.get("x-api-key").and_then(|value| value.to_str().ok()) {
         return Some(value.trim().to_string());
     }
-    let authorization = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let authorization = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = authorization.trim().split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_string())
 }

@@ -2,8 +2,10 @@
 //! exposed server needs. A client gets `HEADER_TIME` to send a request's
 //! headers and `BODY_TIME` for its body (slow clients are dropped or told
 //! 408, not held), bodies are read whole up to the largest any route takes
-//! before a handler runs, and at most `MAX_CONNECTIONS` are served at
-//! once; more wait in the backlog.
+//! before a handler runs — and only from a client with an API key, since
+//! every route that takes a body needs one — and at most `MAX_CONNECTIONS`
+//! are served at once; more wait in the backlog. A client without a key
+//! thus never makes the server hold more than its headers.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -24,6 +26,8 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
 
+use super::auth::ApiKeys;
+
 /// Time a client has to send the headers of each request.
 const HEADER_TIME: Duration = Duration::from_secs(10);
 
@@ -42,7 +46,7 @@ const DRAIN_TIME: Duration = Duration::from_secs(10);
 /// Serves `app` on `listener` until `shutdown` resolves, then lets the
 /// requests in progress finish. Handlers see the peer's address as
 /// [`ConnectInfo`].
-pub async fn serve(listener: TcpListener, app: Router, shutdown: impl Future<Output = ()>) {
+pub async fn serve(listener: TcpListener, app: Router, keys: ApiKeys, shutdown: impl Future<Output = ()>) {
     let graceful = GracefulShutdown::new();
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     tokio::pin!(shutdown);
@@ -65,12 +69,18 @@ pub async fn serve(listener: TcpListener, app: Router, shutdown: impl Future<Out
             },
             () = &mut shutdown => break,
         };
-        let app = app.clone();
+        let (app, keys) = (app.clone(), keys.clone());
         let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
             let app = app.clone();
+            let keyed = keys.accepts(request.headers());
             async move {
                 let (mut parts, body) = request.into_parts();
                 parts.extensions.insert(ConnectInfo::<SocketAddr>(peer));
+                if !keyed {
+                    // The route refuses the request for want of a key; what
+                    // the client sends after its headers is not kept.
+                    return app.oneshot(hyper::Request::from_parts(parts, Body::empty())).await;
+                }
                 let body = match tokio::time::timeout(BODY_TIME, Limited::new(body, MAX_BODY).collect()).await {
                     Ok(Ok(body)) => body.to_bytes(),
                     Ok(Err(error)) if error.is::<LengthLimitError>() => {
