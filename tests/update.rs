@@ -7,6 +7,8 @@ use std::io::Write as _;
 use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use hickory_proto::op::{Message, MessageType, OpCode, Query};
+use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use testkit::{Pooldns, PooldnsOptions};
 
 const SECRET: &str = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTEyMzQ=";
@@ -219,6 +221,29 @@ fn refusals_change_nothing() {
         let (ok, text) = pooldns.nsupdate(key.as_deref(), false, &commands);
         assert!(!ok && text.contains(expected), "{what}: {text}");
     }
+
+    // A TTL past 2^31 - 1 (RFC 2181 §8), which nsupdate will not send:
+    // found by fuzzing, it was stored and kept the zone from loading.
+    let mut message = Message::new(4243, MessageType::Query, OpCode::Update);
+    message.add_query(Query::query(
+        Name::from_ascii("upd.test.").expect("name"),
+        RecordType::SOA,
+    ));
+    message.authorities.push(Record::from_rdata(
+        Name::from_ascii("www.upd.test.").expect("name"),
+        4_164_354_348,
+        RData::A("192.0.2.66".parse().expect("address")),
+    ));
+    let mut wire = message.to_vec().expect("encode");
+    sign(
+        &mut wire,
+        SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_secs(),
+    );
+    let answer = testkit::udp_exchange(pooldns.server.dns, &wire, Duration::from_secs(5))
+        .expect("exchange")
+        .expect("an answer");
+    assert_eq!(answer[3] & 0x0f, 1, "FORMERR");
+
     assert_eq!(pooldns.serial(), serial, "nothing changed");
     assert!(pooldns.dig("www.upd.test", "A").is_empty());
 
@@ -271,8 +296,6 @@ fn keys_made_with_the_cli_sign_until_removed() {
 
 #[test]
 fn a_signature_outside_the_time_fudge_is_badtime() {
-    use hickory_proto::op::{Message, MessageType, OpCode, Query};
-    use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
     let pooldns = start();
     let serial = pooldns.serial();
     // An UPDATE signed an hour ago, as a client with a wrong clock sends it.

@@ -381,7 +381,9 @@ fn read_record(message: &[u8], pos: usize) -> Result<(StoredRecord, usize), Stri
     let fixed = message.get(pos..pos + 10).ok_or("a record cut short")?;
     let rtype = u16::from_be_bytes([fixed[0], fixed[1]]);
     let rclass = u16::from_be_bytes([fixed[2], fixed[3]]);
+    // A TTL with the top bit set is read as zero (RFC 2181 §8).
     let ttl = u32::from_be_bytes([fixed[4], fixed[5], fixed[6], fixed[7]]);
+    let ttl = if ttl > crate::zone::file::MAX_TTL { 0 } else { ttl };
     let start = pos + 10;
     let end = start + usize::from(u16::from_be_bytes([fixed[8], fixed[9]]));
     if end > message.len() {
@@ -436,6 +438,18 @@ fn expanded_rdata(message: &[u8], rtype: u16, start: usize, end: usize) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_ttl_with_the_top_bit_set_reads_as_zero() {
+        let mut message = vec![0; 12];
+        message.extend_from_slice(b"\x03www\x07example\x00");
+        message.extend_from_slice(&[0, 1, 0, 1, 0x80, 0, 0, 1, 0, 4, 192, 0, 2, 1]);
+        let (record, end) = read_record(&message, 12).expect("reads");
+        assert_eq!(
+            (record.ttl, record.content.as_str(), end),
+            (0, "192.0.2.1", message.len())
+        );
+    }
 
     fn soa(serial: u32) -> StoredRecord {
         record(

@@ -486,7 +486,9 @@ fn prescan(updates: &[Entry]) -> Option<u8> {
     for update in updates {
         let meta = types::is_meta_type(update.rtype);
         let ok = match update.class {
-            DNSClass::IN => !meta && update.content.is_some(),
+            // A TTL past 2^31 - 1 (RFC 2181 §8) would be stored and then
+            // keep the zone from loading.
+            DNSClass::IN => !meta && update.content.is_some() && update.ttl <= crate::zone::file::MAX_TTL,
             DNSClass::ANY => update.ttl == 0 && update.content.is_none() && (!meta || update.rtype == types::ANY),
             DNSClass::NONE => update.ttl == 0 && !meta && update.content.is_some(),
             _ => false,
