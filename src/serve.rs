@@ -149,7 +149,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             // Kept for the life of the process, read by every answer.
             identity: Box::leak(config.identity().into_boxed_str()),
             version: Box::leak(config.dns.version.clone().unwrap_or_default().into_boxed_str()),
-            cookies: Cookies::random(),
+            cookies: config.cookie_secret()?.map_or_else(Cookies::random, Cookies::new),
         },
         metrics: metrics.clone(),
         shutdown: shutdown.clone(),

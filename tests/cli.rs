@@ -224,6 +224,10 @@ fn bad_configuration_is_reported() {
         ("[rrl]\nrate = 5\nexempt = [\"10/8\"]\n", "[rrl] exempt: \"10/8\""),
         ("[rrl]\nrate = 5\nslip = 11\n", "[rrl] slip = 11 is above 10"),
         ("[rrl]\nrate = -1\n", "rate"),
+        (
+            "[dns]\ncookie_secret_file = \"/nonexistent/cookie\"\n",
+            "/nonexistent/cookie",
+        ),
     ] {
         let config = ws.write("bad.toml", text);
         let output = Command::new(env!("CARGO_BIN_EXE_pooldns"))
@@ -234,6 +238,19 @@ fn bad_configuration_is_reported() {
         assert!(!output.status.success(), "{text}");
         assert!(error.contains(wanted), "{text}: {error}");
     }
+
+    // A cookie secret that is not 16 bytes of hex.
+    let secret = ws.write("cookie", "not hex at all");
+    let config = ws.write(
+        "bad.toml",
+        &format!("[dns]\ncookie_secret_file = {:?}\n", path_str(&secret)),
+    );
+    let output = Command::new(env!("CARGO_BIN_EXE_pooldns"))
+        .args(["--config", path_str(&config), "check-config"])
+        .output()
+        .expect("pooldns runs");
+    let error = String::from_utf8_lossy(&output.stderr);
+    assert!(error.contains("must hold 32 hexadecimal digits"), "{error}");
 
     let shown = ws.ok(&["check-config"]);
     assert!(shown.contains("127.0.0.1:5300"), "{shown}");

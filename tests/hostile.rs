@@ -251,6 +251,33 @@ fn cookies_are_answered_and_a_valid_server_cookie_is_not_limited() {
     }
 }
 
+#[test]
+fn nodes_sharing_a_cookie_secret_take_each_others_cookies() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let secret = dir.path().join("cookie-secret");
+    std::fs::write(&secret, "00112233445566778899aabbccddeeff\n").expect("secret");
+    let node = |secret_line: &str| {
+        let mut options = PooldnsOptions::new(data_path("differential"));
+        options.dns_config = secret_line.to_string();
+        options.extra_config = "\n[rrl]\nrate = 2\nslip = 0\n".into();
+        Pooldns::start_with(options)
+    };
+    let shared = format!("cookie_secret_file = {:?}\n", secret.display().to_string());
+    let (a, b, other) = (node(&shared), node(&shared), node(""));
+    let socket = UdpSocket::bind(("127.0.0.1", 0)).expect("bind");
+    socket.set_read_timeout(Some(Duration::from_secs(2))).expect("timeout");
+    socket.send_to(&with_cookie(1, b"anycast!"), a.dns).expect("send");
+    let mut buffer = [0u8; 4096];
+    let (len, _) = socket.recv_from(&mut buffer).expect("an answer");
+    let cookie = cookie_of(&buffer[..len]).expect("a COOKIE option");
+    // Node B takes the cookie node A gave: its holder is not limited.
+    let at_b = burst_with(b.dns, "127.0.0.1", 30, |id| with_cookie(id, &cookie));
+    assert_eq!((at_b.full, at_b.silent), (30, 0), "{at_b:?}");
+    // A node with a secret of its own does not.
+    let at_other = burst_with(other.dns, "127.0.0.1", 30, |id| with_cookie(id, &cookie));
+    assert!(at_other.full as u64 <= 2 * at_other.seconds, "{at_other:?}");
+}
+
 /// A TCP connection to `server` from the address `source`.
 fn connect_from(source: &str, server: SocketAddr) -> TcpStream {
     let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");

@@ -44,6 +44,11 @@ pub struct DnsConfig {
     /// What CH TXT `version.server` / `version.bind` answer; default none
     /// (REFUSED).
     pub version: Option<String>,
+    /// A file holding the secret of the server cookies (RFC 7873, RFC
+    /// 9018) as 32 hexadecimal digits. Nodes behind one anycast address
+    /// share it, so a cookie one gave is valid at the others; without it
+    /// each process makes its own.
+    pub cookie_secret_file: Option<PathBuf>,
 }
 
 /// A resolver address, the port defaulting to 53.
@@ -185,6 +190,7 @@ impl Default for DnsConfig {
             resolver: None,
             identity: None,
             version: None,
+            cookie_secret_file: None,
         }
     }
 }

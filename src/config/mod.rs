@@ -125,8 +125,32 @@ impl Config {
         Ok(())
     }
 
+    /// The secret of `[dns] cookie_secret_file`, when one is set.
+    pub fn cookie_secret(&self) -> Result<Option<[u8; 16]>, ConfigError> {
+        let Some(path) = &self.dns.cookie_secret_file else {
+            return Ok(None);
+        };
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        data_encoding::HEXLOWER_PERMISSIVE
+            .decode(text.trim().as_bytes())
+            .ok()
+            .and_then(|bytes| <[u8; 16]>::try_from(bytes).ok())
+            .map(Some)
+            .ok_or_else(|| {
+                ConfigError::Invalid(format!(
+                    "[dns] cookie_secret_file {}: it must hold 32 hexadecimal digits (16 bytes), \
+                     such as `openssl rand -hex 16` prints",
+                    path.display()
+                ))
+            })
+    }
+
     /// Checks values that parse but cannot work.
     fn validate(&self) -> Result<(), ConfigError> {
+        self.cookie_secret()?;
         if self.dns.listen.is_empty() {
             return Err(ConfigError::Invalid(
                 "[dns] listen is empty: nothing would answer queries".into(),
