@@ -1,5 +1,5 @@
 //! Key rollovers carried out by a running server, judged by delv: ZSK
-//! pre-publication, a CSK roll followed by a parent served alongside (with
+//! pre-publication (also killed with SIGKILL in each phase), a CSK roll followed by a parent served alongside (with
 //! a restart in the middle), a KSK roll that waits for a parent served
 //! elsewhere, and the misuse that must be refused.
 //!
@@ -144,6 +144,44 @@ fn zsk_roll_completes_and_validates_throughout() {
     assert_eq!(with_flags(&after, 257), with_flags(&before, 257), "the KSK stays");
     assert_ne!(with_flags(&after, 256), with_flags(&before, 256), "the ZSK changed");
     validates(server.dns, &anchors, "roll.test", "www.roll.test").expect("validates after the roll");
+}
+
+#[test]
+fn a_zsk_roll_killed_in_each_phase_resumes_and_validates() {
+    let zones = zones_dir(&[("kill.test", zone_text("kill.test", ""))]);
+    let store = tempfile::tempdir().expect("temp dir");
+    let mut server = Pooldns::start_with(options(zones.path(), &store.path().join("p.db"), ""));
+    server.cli_ok(&["zone", "secure", "kill.test", "--split"]);
+    wait_until(|| dnskeys(&server, "kill.test").len() == 2, "zone signed");
+    let before = dnskeys(&server, "kill.test");
+    let anchors = anchor_file(server.dns, "kill.test", store.path());
+    server.cli_ok(&["key", "roll", "kill.test"]);
+
+    // SIGKILL once in every phase the roll passes through; each time the
+    // restarted server validates at once and the roll goes on.
+    let deadline = Instant::now() + ROLL_DEADLINE;
+    let mut killed_in: Vec<String> = Vec::new();
+    while let Some(phase) = roll_phase(&key_list(&server, "kill.test")) {
+        if !killed_in.contains(&phase) {
+            server.kill();
+            server.restart();
+            if let Err(text) = validates(server.dns, &anchors, "kill.test", "www.kill.test") {
+                panic!("validation failed after a kill in phase {phase}:\n{text}");
+            }
+            killed_in.push(phase);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the roll did not finish; killed in {killed_in:?}"
+        );
+        thread::sleep(Duration::from_millis(300));
+    }
+    assert!(killed_in.len() >= 2, "killed in {killed_in:?}");
+    wait_until(|| dnskeys(&server, "kill.test").len() == 2, "old ZSK withdrawn");
+    let after = dnskeys(&server, "kill.test");
+    assert_ne!(after, before, "the ZSK changed");
+    validates(server.dns, &anchors, "kill.test", "www.kill.test").expect("validates after the roll");
+    println!("killed in phases {killed_in:?}");
 }
 
 #[test]
