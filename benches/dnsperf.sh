@@ -22,6 +22,10 @@
 #                 every answer costs, below it that the rate holds. Compare
 #                 pooldns with and without: Knot 3.2's module was seen
 #                 limiting loads well under its rate here. Default: off
+#                 While each round runs, a bystander in another /24
+#                 (127.0.1.2) asks www.bench.test A ten times a second: the
+#                 share it gets answered says whether the load, limited or
+#                 not, leaves other clients served.
 #   NOTE          free text stored in the JSON summary (e.g. the commit id)
 #   RESULTS_FILE  also append the JSON summary lines to this file
 #   KEEP_TMP      1 = keep the work dir (configs, logs, dnsperf outputs)
@@ -135,13 +139,19 @@ VERSIONS=$(tool_versions)
 # Resident memory (kB) of each server before and after each load: a flood
 # of unique names must not grow it.
 declare -A RSS_BEFORE RSS_AFTER
+# The bystander's queries per load and server: "answered sent".
+declare -A BYSTANDER
+
+declare -A RRL_BEFORE RRL_AFTER
 
 for load in $LOADS; do
     servers=($SERVERS)
     for s in "${servers[@]}"; do
         read -r rss _ < <(mem_kb "${PID[$s]}")
         RSS_BEFORE[$load,$s]=$rss
+        BYSTANDER[$load,$s]="0 0"
     done
+    have_server pooldns && RRL_BEFORE[$load]=$(rrl_counts "$POOLDNS_API_PORT")
     if (( WARMUP > 0 )); then
         for s in "${servers[@]}"; do
             log "warm-up: $load -> $s (${WARMUP}s)"
@@ -155,9 +165,17 @@ for load in $LOADS; do
         for s in "${order[@]}"; do
             out=$T/out/$load-$s-$r.txt
             c0=$(cpu_ticks "${PID[$s]}")
+            echo "0 0" >"$T/bystander.txt"
+            bystander "${PORT[$s]}" "www.$ZONE" "$T/bystander.txt" &
+            watcher=$!
             times >"$T/times0.txt"
             run_dnsperf "$s" "$load" "$DURATION" "$out"
             times >"$T/times1.txt"
+            kill "$watcher" 2>/dev/null || true
+            wait "$watcher" 2>/dev/null || true
+            read -r b_ok b_sent <"$T/bystander.txt"
+            read -r t_ok t_sent <<<"${BYSTANDER[$load,$s]}"
+            BYSTANDER[$load,$s]="$((t_ok + b_ok)) $((t_sent + b_sent))"
             c1=$(cpu_ticks "${PID[$s]}")
             g0=$(children_ms "$T/times0.txt") g1=$(children_ms "$T/times1.txt")
             read -r sent done lost qps lat rc < <(parse_dnsperf "$out") || die "cannot parse $out"
@@ -174,8 +192,9 @@ for load in $LOADS; do
     for s in "${servers[@]}"; do
         read -r rss _ < <(mem_kb "${PID[$s]}")
         RSS_AFTER[$load,$s]=$rss
-        log "$load: $s resident memory ${RSS_BEFORE[$load,$s]} kB before, $rss kB after"
+        log "$load: $s resident memory ${RSS_BEFORE[$load,$s]} kB before, $rss kB after; bystander answered/asked ${BYSTANDER[$load,$s]/ //}"
     done
+    have_server pooldns && RRL_AFTER[$load]=$(rrl_counts "$POOLDNS_API_PORT")
 done
 
 # --------------------------------------------------------------------------
@@ -183,6 +202,24 @@ done
 # --------------------------------------------------------------------------
 # per load+server figures over all rounds (see summarise_rounds in lib.sh)
 summarise() { summarise_rounds "$ROUNDS_TSV" "$@"; }
+
+# "pooldns_bystander":[answered,sent],... for the servers measured.
+bystander_json() {
+    local s ok sent
+    for s in $SERVERS; do
+        read -r ok sent <<<"${BYSTANDER[$1,$s]}"
+        printf '"%s_bystander":[%s,%s],' "$s" "$ok" "$sent"
+    done
+}
+
+# pooldns's responses dropped and slipped (sent truncated) during the load.
+rrl_json() {
+    have_server pooldns || return 0
+    local d0 s0 d1 s1
+    read -r d0 s0 <<<"${RRL_BEFORE[$1]}"
+    read -r d1 s1 <<<"${RRL_AFTER[$1]}"
+    printf '"pooldns_rrl_dropped":%s,"pooldns_rrl_slipped":%s,' "$((d1 - d0))" "$((s1 - s0))"
+}
 
 fmt_ms() { if [[ $1 == - ]]; then echo -; else echo "$1 ms"; fi; }
 j() { if [[ $1 == - ]]; then echo null; else echo "$1"; fi; }
@@ -206,7 +243,7 @@ for load in $LOADS; do
         "$load" "$pq" "$kq" "$ratio" "$(fmt_ms "$pc")" "$(fmt_ms "$kc")" "$pl" "$kl"
     if [[ $pb != - && $pb != 0 ]]; then log "WARNING: pooldns gave $pb answers with an rcode other than $(expected_rcode "$load") under load $load"; fi
     if [[ $kb != - && $kb != 0 ]]; then log "WARNING: knot gave $kb answers with an rcode other than $(expected_rcode "$load") under load $load"; fi
-    line="{\"bench\":\"dnsperf\",\"load\":\"$load\",\"date\":\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\",\"duration_s\":$DURATION,\"rounds\":$ROUNDS,\"clients\":$CLIENTS,\"outstanding\":$OUTSTANDING,\"pooldns_qps\":$(j "$pq"),\"knot_qps\":$(j "$kq"),\"pooldns_qps_rounds\":$(ja "$pall"),\"knot_qps_rounds\":$(ja "$kall"),\"ratio\":$(j "$ratio"),\"pooldns_cpu_ms_per_1k\":$(j "$pc"),\"knot_cpu_ms_per_1k\":$(j "$kc"),\"pooldns_lost\":$(j "$pl"),\"knot_lost\":$(j "$kl"),\"pooldns_unexpected_rcode\":$(j "$pb"),\"knot_unexpected_rcode\":$(j "$kb"),\"pooldns_latency_ms\":$(j "$plat"),\"knot_latency_ms\":$(j "$klat"),\"dnsperf_cpu_ms_per_1k_vs_pooldns\":$(j "$pg"),\"dnsperf_cpu_ms_per_1k_vs_knot\":$(j "$kg"),\"knot_udp_workers\":$KNOT_UDP_WORKERS,\"rrl_rate\":$(j "${RRL:--}"),\"pooldns_rss_kb_before\":$(j "${RSS_BEFORE[$load,pooldns]:--}"),\"pooldns_rss_kb_after\":$(j "${RSS_AFTER[$load,pooldns]:--}"),\"knot_rss_kb_before\":$(j "${RSS_BEFORE[$load,knot]:--}"),\"knot_rss_kb_after\":$(j "${RSS_AFTER[$load,knot]:--}"),$VERSIONS}"
+    line="{\"bench\":\"dnsperf\",\"load\":\"$load\",\"date\":\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\",\"duration_s\":$DURATION,\"rounds\":$ROUNDS,\"clients\":$CLIENTS,\"outstanding\":$OUTSTANDING,\"pooldns_qps\":$(j "$pq"),\"knot_qps\":$(j "$kq"),\"pooldns_qps_rounds\":$(ja "$pall"),\"knot_qps_rounds\":$(ja "$kall"),\"ratio\":$(j "$ratio"),\"pooldns_cpu_ms_per_1k\":$(j "$pc"),\"knot_cpu_ms_per_1k\":$(j "$kc"),\"pooldns_lost\":$(j "$pl"),\"knot_lost\":$(j "$kl"),\"pooldns_unexpected_rcode\":$(j "$pb"),\"knot_unexpected_rcode\":$(j "$kb"),\"pooldns_latency_ms\":$(j "$plat"),\"knot_latency_ms\":$(j "$klat"),\"dnsperf_cpu_ms_per_1k_vs_pooldns\":$(j "$pg"),\"dnsperf_cpu_ms_per_1k_vs_knot\":$(j "$kg"),\"knot_udp_workers\":$KNOT_UDP_WORKERS,\"rrl_rate\":$(j "${RRL:--}"),\"pooldns_rss_kb_before\":$(j "${RSS_BEFORE[$load,pooldns]:--}"),\"pooldns_rss_kb_after\":$(j "${RSS_AFTER[$load,pooldns]:--}"),\"knot_rss_kb_before\":$(j "${RSS_BEFORE[$load,knot]:--}"),\"knot_rss_kb_after\":$(j "${RSS_AFTER[$load,knot]:--}"),$(bystander_json "$load")$(rrl_json "$load")$VERSIONS}"
     SUMMARY_LINES+=("$line")
     NOTES+=("$load: dnsperf itself used $(fmt_ms "$pg") (vs pooldns) / $(fmt_ms "$kg") (vs knot) CPU per 1,000 answers (more if queries were lost: it spins while waiting them out); median avg latency $(fmt_ms "$plat") / $(fmt_ms "$klat")")
 done

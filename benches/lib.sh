@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Shared helpers for benches/dnsperf.sh, benches/dnssec.sh and benches/zone-size.sh.
+# Shared helpers of the benchmark scripts in benches/.
 # Sourced, not executed. Expects the caller to have `set -euo pipefail`.
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -475,4 +475,27 @@ summarise_rounds() { # TSV LOAD SERVER -> "qps cpu_per_1k lost unexpected latenc
         if (n == 0) { print "- - - - - - -"; exit }
         printf "%.0f %.3f %d %d %.3f %.3f %s\n", median(q, n), (done ? cpu * 1000 / tck / done * 1000 : 0), lost, bad, median(la, n) * 1000, (done ? gen / done * 1000 : 0), all
     }' "$1"
+}
+
+# bystander PORT NAME FILE: asks NAME A from 127.0.1.2 (another /24 than
+# the load's 127.0.0.1) every 100 ms until killed, keeping "answered sent"
+# in FILE.
+bystander() {
+    local answered=0 sent=0
+    while :; do
+        sent=$((sent + 1))
+        if kdig -b 127.0.1.2 @127.0.0.1 -p "$1" +notcp +norecurse +time=1 +retry=0 "$2" A 2>/dev/null |
+            grep -q 'status: NOERROR'; then
+            answered=$((answered + 1))
+        fi
+        echo "$answered $sent" >"$3"
+        sleep 0.1
+    done
+}
+
+# rrl_counts API_PORT: pooldns's limited responses so far, "dropped slipped".
+rrl_counts() {
+    curl -s --max-time 2 "http://127.0.0.1:$1/metrics" |
+        awk '/^pooldns_rate_limited_total\{action="dropped"\}/ {d = $2} /^pooldns_rate_limited_total\{action="slipped"\}/ {s = $2}
+             END {printf "%d %d\n", d, s}'
 }
