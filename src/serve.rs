@@ -153,6 +153,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         },
         metrics: metrics.clone(),
         shutdown: shutdown.clone(),
+        store_work: Arc::new(tokio::sync::Semaphore::new(crate::server::MAX_STORE_WORK)),
         updates,
         notifies,
         transfers: Arc::new(

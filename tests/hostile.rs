@@ -278,6 +278,63 @@ fn nodes_sharing_a_cookie_secret_take_each_others_cookies() {
     assert!(at_other.full as u64 <= 2 * at_other.seconds, "{at_other:?}");
 }
 
+#[test]
+fn a_flood_of_updates_and_notifies_leaves_queries_answered() {
+    let server = Pooldns::start_with(PooldnsOptions::new(data_path("differential")));
+    let flood = UdpSocket::bind(("127.0.2.1", 0)).expect("bind");
+    flood.set_nonblocking(true).expect("nonblocking");
+    // Unsigned UPDATEs and NOTIFYs for a zone served here: each needs the
+    // store before it can be refused.
+    let mut update = encode_query(1, &parse_name("example.com."), RecordType::SOA, &QueryOptions::udp());
+    update[2] = 5 << 3;
+    let mut notify = update.clone();
+    notify[2] = 4 << 3 | 0x04;
+    let resident = server.resident_kib();
+    let started = Instant::now();
+    let mut sent = 0u32;
+    while started.elapsed() < Duration::from_secs(3) {
+        for message in [&update, &notify] {
+            if flood.send_to(message, server.dns).is_ok() {
+                sent += 1;
+            }
+        }
+        // Queries from elsewhere are answered throughout.
+        if sent % 20_000 == 0 {
+            let answer = testkit::udp_exchange(server.dns, &www_udp_query(), Duration::from_secs(1))
+                .expect("exchange")
+                .expect("a query answered during the flood");
+            assert_eq!(answer[3] & 0x0f, 0, "NOERROR");
+        }
+    }
+    let mut buffer = [0u8; 512];
+    let mut refused = 0;
+    while let Ok((len, _)) = flood.recv_from(&mut buffer) {
+        assert!(len >= 12, "a reply shorter than a header");
+        refused += 1;
+    }
+    let metrics = server.http_get("/metrics").body;
+    println!(
+        "{sent} sent, {refused} answered; {}",
+        metrics
+            .lines()
+            .find(|l| l.starts_with("pooldns_dropped_total"))
+            .unwrap_or("")
+    );
+    assert!(sent > 10_000, "the flood was sent: {sent}");
+    // What waits on the store is bounded: the flood costs no memory to
+    // speak of.
+    let grown = server.resident_kib().saturating_sub(resident);
+    assert!(grown < 64 * 1024, "resident memory grew by {grown} KiB");
+    let answer = testkit::udp_exchange(server.dns, &www_udp_query(), Duration::from_secs(1))
+        .expect("exchange")
+        .expect("a query answered after the flood");
+    assert_eq!(answer[3] & 0x0f, 0, "NOERROR");
+}
+
+fn www_udp_query() -> Vec<u8> {
+    encode_query(7, &parse_name("www.example.com."), RecordType::A, &QueryOptions::udp())
+}
+
 /// A TCP connection to `server` from the address `source`.
 fn connect_from(source: &str, server: SocketAddr) -> TcpStream {
     let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");

@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use subtle::ConstantTimeEq;
 
-use crate::config::ConfiguredKey;
+use crate::config::{ConfiguredKey, FAILED_KEYS_PER_MINUTE};
 
 /// One configured API key and what it allows.
 #[derive(Clone)]
@@ -117,11 +117,6 @@ impl std::fmt::Debug for ApiKey {
     }
 }
 
-/// Wrong keys one source may present in a minute by default; past that,
-/// every request from it is refused until the minute ends, so guessing a
-/// key takes forever while a client that made a mistake waits at most a
-/// minute.
-pub const FAILED_KEYS_PER_MINUTE: u32 = 20;
 /// Sources whose failures are counted at once: a fixed bound on memory
 /// whatever the number of addresses that try.
 const MAX_SOURCES: usize = 4096;

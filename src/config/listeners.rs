@@ -69,6 +69,11 @@ fn resolver_address<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result
     })
 }
 
+/// Wrong API keys one client address may present in a minute, by default:
+/// guessing a key takes forever, and a client that made a mistake waits at
+/// most a minute.
+pub const FAILED_KEYS_PER_MINUTE: u32 = 20;
+
 /// `[api]`: the HTTP listener and who may use it.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -203,7 +208,7 @@ impl Default for ApiConfig {
             api_key_file: None,
             keys: Vec::new(),
             requests_per_second: 0,
-            failed_keys_per_minute: crate::api::auth::FAILED_KEYS_PER_MINUTE,
+            failed_keys_per_minute: FAILED_KEYS_PER_MINUTE,
         }
     }
 }

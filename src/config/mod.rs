@@ -23,7 +23,9 @@ mod store;
 mod transfer;
 
 pub use answers::{DnssecConfig, GeoipConfig, HealthConfig, LuaConfig};
-pub use listeners::{server_address, ApiConfig, ApiKeyConfig, ConfiguredKey, DnsConfig, RrlConfig, Secret};
+pub use listeners::{
+    server_address, ApiConfig, ApiKeyConfig, ConfiguredKey, DnsConfig, RrlConfig, Secret, FAILED_KEYS_PER_MINUTE,
+};
 pub use pool::{PoolConfig, PoolDelegation, RegistrarConfig};
 pub use store::{StoreConfig, ZonesConfig};
 pub use transfer::{

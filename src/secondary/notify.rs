@@ -5,6 +5,7 @@
 //! doing the transfers hears of it whichever node it reached.
 
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use base::header::rcode;
@@ -88,7 +89,7 @@ impl NotifyService {
         let zone_key = primaries.tsig_key.as_deref().and_then(|name| key_name(name).ok());
         let signed_by_zone_key = key.is_some() && key == zone_key.as_ref();
         if !from_primary && !signed_by_zone_key {
-            tracing::info!(%zone, %client, "NOTIFY refused: not from a primary of the zone");
+            log_refusal(&zone, client);
             return rcode::REFUSED;
         }
         if let Err(error) = self.store.mark_notified(&zone).await {
@@ -109,4 +110,21 @@ fn question(wire: &[u8]) -> Option<(Name, u16)> {
     let (name, used) = Name::from_wire_prefix(wire.get(12..)?).ok()?;
     let at = 12 + used;
     Some((name, u16::from_be_bytes([*wire.get(at)?, *wire.get(at + 1)?])))
+}
+
+/// The second of the last refusal logged, and the refusals not logged
+/// since: anyone can send NOTIFY, and a flood of them must not flood the
+/// log as well.
+static LAST_LOGGED: AtomicU64 = AtomicU64::new(0);
+static UNLOGGED: AtomicU64 = AtomicU64::new(0);
+
+/// Logs a refused NOTIFY, at most one a second.
+fn log_refusal(zone: &str, client: IpAddr) {
+    let second = base::time::unix_now();
+    if LAST_LOGGED.swap(second, Ordering::Relaxed) == second {
+        UNLOGGED.fetch_add(1, Ordering::Relaxed);
+        return;
+    }
+    let unlogged = UNLOGGED.swap(0, Ordering::Relaxed);
+    tracing::info!(%zone, %client, unlogged, "NOTIFY refused: not from a primary of the zone");
 }

@@ -41,7 +41,14 @@ pub struct ListenerContext {
     /// Response rate limiting of UDP answers, when `[rrl] rate` is set.
     pub rate_limiter: Option<Arc<rrl::RateLimiter>>,
     pub runtime: tokio::runtime::Handle,
+    /// UDP messages answered off the workers (UPDATE, NOTIFY) that may be
+    /// waiting on the store at once; past it they are dropped, so a flood
+    /// of them costs a bounded amount of memory and store time.
+    pub store_work: Arc<tokio::sync::Semaphore>,
 }
+
+/// UPDATE and NOTIFY messages over UDP in progress at once, at most.
+pub const MAX_STORE_WORK: usize = 256;
 
 /// Listener settings taken from the configuration.
 #[derive(Clone, Debug)]

@@ -132,28 +132,30 @@ fn serve(socket: UdpSocket, context: ListenerContext) {
                 shard.record_drop();
                 continue;
             };
-            if NotifyService::is_notify(&requests[index][..len]) {
-                if let Some(socket) = &reply_socket {
-                    let (notifies, socket) = (context.notifies.clone(), socket.clone());
-                    let request = requests[index][..len].to_vec();
-                    context.runtime.spawn(async move {
-                        let answer = notifies.answer(&request, remote.ip()).await;
+            let message = &requests[index][..len];
+            let notify = NotifyService::is_notify(message);
+            if notify || UpdateService::is_update(message) {
+                // The answer waits on the store: off this thread, sent
+                // later, while there is room; beyond it the message is
+                // dropped, and a real client sends it again.
+                let permit = context.store_work.clone().try_acquire_owned();
+                let (Some(socket), Ok(permit)) = (&reply_socket, permit) else {
+                    shard.record_drop();
+                    continue;
+                };
+                let (notifies, updates, socket) = (context.notifies.clone(), context.updates.clone(), socket.clone());
+                let request = message.to_vec();
+                context.runtime.spawn(async move {
+                    let answer = if notify {
+                        Some(notifies.answer(&request, remote.ip()).await)
+                    } else {
+                        updates.answer(&request).await
+                    };
+                    if let Some(answer) = answer {
                         let _ = socket.send_to(&answer, remote);
-                    });
-                }
-                continue;
-            }
-            if UpdateService::is_update(&requests[index][..len]) {
-                // The answer waits on the store: off this thread, sent later.
-                if let Some(socket) = &reply_socket {
-                    let (updates, socket) = (context.updates.clone(), socket.clone());
-                    let request = requests[index][..len].to_vec();
-                    context.runtime.spawn(async move {
-                        if let Some(answer) = updates.answer(&request).await {
-                            let _ = socket.send_to(&answer, remote);
-                        }
-                    });
-                }
+                    }
+                    drop(permit);
+                });
                 continue;
             }
             let started = Instant::now();

@@ -323,6 +323,16 @@ impl Pooldns {
         http_get(self.api, path).unwrap_or_else(|e| panic!("GET http://{}{path}: {e}", self.api))
     }
 
+    /// The process's resident memory in KiB (VmRSS).
+    pub fn resident_kib(&self) -> u64 {
+        let status = fs::read_to_string(format!("/proc/{}/status", self.child.id())).expect("/proc status");
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|value| value.split_whitespace().next()?.parse().ok())
+            .expect("VmRSS")
+    }
+
     /// Whether the process is still running.
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
