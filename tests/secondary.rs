@@ -430,6 +430,60 @@ fn a_primary_that_answers_garbage_changes_nothing() {
     assert_eq!(zone["rrsets"], json!([]), "nothing stored");
 }
 
+#[test]
+fn a_transfer_of_a_zone_that_cannot_be_served_is_not_stored() {
+    // A primary whose zone has no NS records at its apex: well formed on
+    // the wire, yet no zone (RFC 1034 §4.2.1).
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
+    let primary = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            use std::io::{Read, Write};
+            let mut length = [0u8; 2];
+            if stream.read_exact(&mut length).is_err() {
+                continue;
+            }
+            let mut request = vec![0u8; usize::from(u16::from_be_bytes(length))];
+            if stream.read_exact(&mut request).is_err() {
+                continue;
+            }
+            let apex = b"\x06no-ns1\x04test\x00";
+            let soa: &[u8] = b"\x00\x06\x00\x01\x00\x00\x01\x2c\x00\x1e\x02ns\xc0\x0c\x02hm\xc0\x0c\x00\x00\x00\x07\x00\x00\x0e\x10\x00\x00\x03\x84\x00\x09\x3a\x80\x00\x00\x01\x2c";
+            let mut answer = request[..2].to_vec();
+            answer.extend_from_slice(&[0x84, 0, 0, 1, 0, 3, 0, 0, 0, 0]);
+            answer.extend_from_slice(apex);
+            answer.extend_from_slice(&[0, 252, 0, 1]);
+            answer.extend_from_slice(&[0xc0, 0x0c]);
+            answer.extend_from_slice(soa);
+            answer.extend_from_slice(b"\x03www\xc0\x0c\x00\x01\x00\x01\x00\x00\x01\x2c\x00\x04\xc0\x00\x02\x50");
+            answer.extend_from_slice(&[0xc0, 0x0c]);
+            answer.extend_from_slice(soa);
+            let mut framed = (answer.len() as u16).to_be_bytes().to_vec();
+            framed.extend_from_slice(&answer);
+            let _ = stream.write_all(&framed);
+        }
+    });
+    let (server, _dir) = serve("");
+    let body = json!({"name": "no-ns1.test.", "kind": "Slave", "masters": [primary.to_string()]});
+    let (code, created) = call(&server, "POST", "/api/v1/servers/localhost/zones", &body);
+    assert_eq!(code, 201, "{created}");
+    wait_until("a failed check", WAIT, || {
+        server
+            .http_get("/metrics")
+            .body
+            .contains("pooldns_secondary_checks_total{result=\"failed\"} 1")
+    });
+    assert!(server.log_text().contains("no NS records"), "{}", server.log_text());
+    let (code, zone) = call(
+        &server,
+        "GET",
+        "/api/v1/servers/localhost/zones/no-ns1.test.",
+        &Value::Null,
+    );
+    assert_eq!(code, 200);
+    assert_eq!(zone["rrsets"], json!([]), "nothing stored");
+}
+
 /// A zone signed on a pooldns primary, with NSEC and with NSEC3, served by
 /// a pooldns secondary with the primary's signatures: delv, trusting only
 /// the primary's key, validates the secondary's answers, NXDOMAIN, NODATA

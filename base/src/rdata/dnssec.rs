@@ -98,6 +98,12 @@ pub(super) fn parse_rrsig(p: &mut Parser<'_, '_>) -> Result<(), RdataError> {
     Ok(())
 }
 
+/// Whether RRSIG RDATA has a text form: a signature after the signer's
+/// name, which base64 has nothing to write for when it is empty.
+pub(super) fn rrsig_expressible(wire: &[u8]) -> bool {
+    crate::name::wire::skip_name(wire, 18).is_some_and(|end| end < wire.len())
+}
+
 pub(super) fn write_rrsig(out: &mut String, r: &mut Reader<'_>) -> Result<(), RdataError> {
     let covered = r.u16("type covered")?;
     let algorithm = r.u8("algorithm")?;

@@ -300,7 +300,7 @@ fn writer(rtype: u16, wire: &[u8]) -> Option<WriteFn> {
         TLSA if wire.len() > 3 => security::write_tlsa,
         DS | CDS if dnssec::ds_expressible(wire) => dnssec::write_ds,
         DNSKEY | CDNSKEY if wire.len() > 4 => dnssec::write_dnskey,
-        RRSIG if wire.len() > 18 => dnssec::write_rrsig,
+        RRSIG if dnssec::rrsig_expressible(wire) => dnssec::write_rrsig,
         NSEC => dnssec::write_nsec,
         NSEC3 if dnssec::nsec3_expressible(wire) => dnssec::write_nsec3,
         NSEC3PARAM if wire.len() >= 5 => dnssec::write_nsec3param,

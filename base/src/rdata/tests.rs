@@ -385,3 +385,14 @@ fn nsec3_with_an_empty_next_hash_prints_in_the_generic_form() {
     let origin: Name = "example.test.".parse().expect("name");
     assert_eq!(parse_rdata_text(NSEC3, &text, &origin).expect("parses"), wire);
 }
+
+#[test]
+fn rrsig_without_a_signature_prints_in_the_generic_form() {
+    // Found by fuzzing: the base64 of nothing printed as nothing.
+    let mut wire = vec![0, 1, 13, 2, 0, 0, 1, 44, 0, 0, 0, 2, 0, 0, 0, 1, 0, 7];
+    wire.extend_from_slice(b"\x07example\x00");
+    let text = format_rdata(RRSIG, &wire).expect("prints");
+    assert!(text.starts_with("\\# 27 "), "{text}");
+    let origin: Name = "example.".parse().expect("name");
+    assert_eq!(parse_rdata_text(RRSIG, &text, &origin).expect("parses"), wire);
+}
