@@ -221,6 +221,8 @@ pub(super) fn write_svcb(out: &mut String, r: &mut Reader<'_>) -> Result<(), Rda
     let priority = r.u16("SvcPriority")?;
     put!(out, "{priority} {}", r.name("TargetName")?);
     let mut previous: Option<u16> = None;
+    let mut mandatory: &[u8] = &[];
+    let mut present = Vec::new();
     while !r.wire.is_empty() {
         let key = r.u16("SvcParamKey")?;
         let len = r.u16("SvcParam length")?;
@@ -229,16 +231,20 @@ pub(super) fn write_svcb(out: &mut String, r: &mut Reader<'_>) -> Result<(), Rda
             return Err(r.malformed("SvcParamKeys are not in strictly increasing order"));
         }
         previous = Some(key);
+        present.push(key);
         let bad = |r: &Reader<'_>| r.malformed(format!("bad value for SvcParam {}", SvcKey(key)));
         put!(out, " {}", SvcKey(key));
         match key {
             0 => {
-                // RFC 9460 §8: a non-empty list of keys in strictly increasing order.
+                // RFC 9460 §8: a non-empty list of keys in strictly
+                // increasing order, mandatory itself not among them.
                 let keys = value.chunks_exact(2).map(|k| u16::from_be_bytes([k[0], k[1]]));
                 let increasing = keys.clone().zip(keys.skip(1)).all(|(a, b)| a < b);
-                if value.is_empty() || value.len() % 2 != 0 || !increasing {
+                let lists_itself = value.chunks_exact(2).any(|k| k == [0, 0]);
+                if value.is_empty() || value.len() % 2 != 0 || !increasing || lists_itself {
                     return Err(bad(r));
                 }
+                mandatory = value;
                 for (i, listed) in value.chunks_exact(2).enumerate() {
                     out.push(if i == 0 { '=' } else { ',' });
                     put!(out, "{}", SvcKey(u16::from_be_bytes([listed[0], listed[1]])));
@@ -307,6 +313,17 @@ pub(super) fn write_svcb(out: &mut String, r: &mut Reader<'_>) -> Result<(), Rda
                 }
             }
         }
+    }
+    // Every key mandatory lists must be present (RFC 9460 §8).
+    if let Some(missing) = mandatory
+        .chunks_exact(2)
+        .map(|k| u16::from_be_bytes([k[0], k[1]]))
+        .find(|key| !present.contains(key))
+    {
+        return Err(r.malformed(format!(
+            "mandatory lists {} but the record does not have it",
+            SvcKey(missing)
+        )));
     }
     Ok(())
 }
