@@ -306,8 +306,10 @@ pub(super) fn write_svcb(out: &mut String, r: &mut Reader<'_>) -> Result<(), Rda
                 out.push('=');
                 write_quoted(out, BASE64.encode(value).as_bytes());
             }
+            // dohpath is a URI template (RFC 9461 §5): never empty.
+            7 if value.is_empty() => return Err(bad(r)),
             _ => {
-                if !value.is_empty() || key == 7 {
+                if !value.is_empty() {
                     out.push('=');
                     write_quoted(out, value);
                 }
