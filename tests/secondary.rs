@@ -386,10 +386,9 @@ fn a_pooldns_secondary_follows_a_pooldns_primary_through_its_catalog() {
     assert_eq!(short(secondary.dns, "www.a.test", "A"), ["192.0.2.1"]);
 }
 
-#[test]
-fn a_primary_that_answers_garbage_changes_nothing() {
-    // A "primary" that answers every transfer with a message shorter than
-    // a DNS header.
+/// A "primary" on a loopback port that reads each transfer request and
+/// writes back what `answer` makes of it (length prefixes included).
+fn fake_primary(answer: impl Fn(&[u8]) -> Vec<u8> + Send + 'static) -> SocketAddr {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
     let primary = listener.local_addr().unwrap();
     std::thread::spawn(move || {
@@ -400,10 +399,19 @@ fn a_primary_that_answers_garbage_changes_nothing() {
                 continue;
             }
             let mut request = vec![0u8; usize::from(u16::from_be_bytes(length))];
-            let _ = stream.read_exact(&mut request);
-            let _ = stream.write_all(&[0, 5, 1, 2, 3, 4, 5]);
+            if stream.read_exact(&mut request).is_err() {
+                continue;
+            }
+            let _ = stream.write_all(&answer(&request));
         }
     });
+    primary
+}
+
+#[test]
+fn a_primary_that_answers_garbage_changes_nothing() {
+    // Every transfer is answered with a message shorter than a DNS header.
+    let primary = fake_primary(|_| vec![0, 5, 1, 2, 3, 4, 5]);
     let (server, _dir) = serve("");
     let body = json!({"name": "bad.test.", "kind": "Slave", "masters": [primary.to_string()]});
     let (code, created) = call(&server, "POST", "/api/v1/servers/localhost/zones", &body);
@@ -434,34 +442,21 @@ fn a_primary_that_answers_garbage_changes_nothing() {
 fn a_transfer_of_a_zone_that_cannot_be_served_is_not_stored() {
     // A primary whose zone has no NS records at its apex: well formed on
     // the wire, yet no zone (RFC 1034 §4.2.1).
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
-    let primary = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for mut stream in listener.incoming().flatten() {
-            use std::io::{Read, Write};
-            let mut length = [0u8; 2];
-            if stream.read_exact(&mut length).is_err() {
-                continue;
-            }
-            let mut request = vec![0u8; usize::from(u16::from_be_bytes(length))];
-            if stream.read_exact(&mut request).is_err() {
-                continue;
-            }
-            let apex = b"\x06no-ns1\x04test\x00";
-            let soa: &[u8] = b"\x00\x06\x00\x01\x00\x00\x01\x2c\x00\x1e\x02ns\xc0\x0c\x02hm\xc0\x0c\x00\x00\x00\x07\x00\x00\x0e\x10\x00\x00\x03\x84\x00\x09\x3a\x80\x00\x00\x01\x2c";
-            let mut answer = request[..2].to_vec();
-            answer.extend_from_slice(&[0x84, 0, 0, 1, 0, 3, 0, 0, 0, 0]);
-            answer.extend_from_slice(apex);
-            answer.extend_from_slice(&[0, 252, 0, 1]);
-            answer.extend_from_slice(&[0xc0, 0x0c]);
-            answer.extend_from_slice(soa);
-            answer.extend_from_slice(b"\x03www\xc0\x0c\x00\x01\x00\x01\x00\x00\x01\x2c\x00\x04\xc0\x00\x02\x50");
-            answer.extend_from_slice(&[0xc0, 0x0c]);
-            answer.extend_from_slice(soa);
-            let mut framed = (answer.len() as u16).to_be_bytes().to_vec();
-            framed.extend_from_slice(&answer);
-            let _ = stream.write_all(&framed);
-        }
+    let primary = fake_primary(|request| {
+        let apex = b"\x06no-ns1\x04test\x00";
+        let soa: &[u8] = b"\x00\x06\x00\x01\x00\x00\x01\x2c\x00\x1e\x02ns\xc0\x0c\x02hm\xc0\x0c\x00\x00\x00\x07\x00\x00\x0e\x10\x00\x00\x03\x84\x00\x09\x3a\x80\x00\x00\x01\x2c";
+        let mut answer = request[..2].to_vec();
+        answer.extend_from_slice(&[0x84, 0, 0, 1, 0, 3, 0, 0, 0, 0]);
+        answer.extend_from_slice(apex);
+        answer.extend_from_slice(&[0, 252, 0, 1]);
+        answer.extend_from_slice(&[0xc0, 0x0c]);
+        answer.extend_from_slice(soa);
+        answer.extend_from_slice(b"\x03www\xc0\x0c\x00\x01\x00\x01\x00\x00\x01\x2c\x00\x04\xc0\x00\x02\x50");
+        answer.extend_from_slice(&[0xc0, 0x0c]);
+        answer.extend_from_slice(soa);
+        let mut framed = (answer.len() as u16).to_be_bytes().to_vec();
+        framed.extend_from_slice(&answer);
+        framed
     });
     let (server, _dir) = serve("");
     let body = json!({"name": "no-ns1.test.", "kind": "Slave", "masters": [primary.to_string()]});

@@ -19,8 +19,7 @@ use axum::Router;
 use libfuzzer_sys::fuzz_target;
 use pooldns::api::auth::{ApiKey, ApiKeys};
 use pooldns::api::AppState;
-use pooldns::change::{ChangeSet, SerialPolicy, ZoneChange};
-use pooldns::store::Store;
+use pooldns_fuzz::StoreFixture;
 use tower::ServiceExt;
 
 const KEY: &str = "fuzz-api-key";
@@ -42,35 +41,15 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/pool/pool.example.test/renew"),
 ];
 
-struct Fixture {
-    runtime: tokio::runtime::Runtime,
-    router: Router,
-    _dir: tempfile::TempDir,
-}
-
-static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let dir = tempfile::tempdir().expect("temp dir");
-    let url = format!("sqlite://{}/fuzz.db", dir.path().display());
-    let router = runtime.block_on(async {
-        let store = Store::open(&url).await.expect("store");
-        // A zone to change, and the parent of the pool's allocations.
-        for name in ["example.test.", "pool.example.test."] {
-            let apex = name.parse().expect("name");
-            let zone = "$TTL 300\n@ SOA ns1.example.test. hostmaster 1 7200 3600 1209600 300\n@ NS ns1.example.test.\n";
-            let (_, records) = pooldns::import::parse_and_check(zone, "fuzz", Some(&apex)).expect("zone");
-            let change = ZoneChange::Create {
-                records: pooldns::import::to_rows(&records).expect("rows"),
-                serial_policy: SerialPolicy::Increment,
-            };
-            ChangeSet::new(name, change, "fuzz")
-                .apply_alone(&store)
-                .await
-                .expect("zone created");
-        }
+static FIXTURE: LazyLock<(StoreFixture, Router)> = LazyLock::new(|| {
+    let fixture = StoreFixture::new();
+    // A zone to change, and the parent of the pool's allocations.
+    for name in ["example.test.", "pool.example.test."] {
+        let text = "$TTL 300\n@ SOA ns1.example.test. hostmaster 1 7200 3600 1209600 300\n@ NS ns1.example.test.\n";
+        fixture.create(name, StoreFixture::zone(name, text));
+    }
+    let store = fixture.store.clone();
+    let router = fixture.runtime.block_on(async {
         let mut config = pooldns::config::Config::default();
         config.pool.domains = vec!["pool.example.test".into()];
         config.pool.nameservers = vec!["ns1.example.test.".into()];
@@ -102,11 +81,7 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
             notify: None,
         })
     });
-    Fixture {
-        runtime,
-        router,
-        _dir: dir,
-    }
+    (fixture, router)
 });
 
 fuzz_target!(|data: &[u8]| {
@@ -114,7 +89,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let (method, path) = ROUTES[usize::from(pick) % ROUTES.len()];
-    let fixture = &*FIXTURE;
+    let (fixture, router) = &*FIXTURE;
     let mut request = Request::builder()
         .method(method)
         .uri(path)
@@ -127,7 +102,7 @@ fuzz_target!(|data: &[u8]| {
         .insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
     let response = fixture
         .runtime
-        .block_on(fixture.router.clone().oneshot(request))
+        .block_on(router.clone().oneshot(request))
         .expect("infallible");
     let status = response.status();
     if status.is_server_error() {

@@ -15,49 +15,26 @@ use base::Name;
 use libfuzzer_sys::fuzz_target;
 use pooldns::change::{soa_serial, ChangeSet, ZoneChange};
 use pooldns::secondary::client::{Fetched, Reader};
-use pooldns::store::{Primaries, Store};
+use pooldns::store::Primaries;
+use pooldns_fuzz::StoreFixture;
 
-struct Fixture {
-    runtime: tokio::runtime::Runtime,
-    store: Store,
-    zone: Name,
-    _dir: tempfile::TempDir,
-}
-
-static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let dir = tempfile::tempdir().expect("temp dir");
-    let url = format!("sqlite://{}/fuzz.db", dir.path().display());
-    let store = runtime.block_on(async {
-        let store = Store::open(&url).await.expect("store");
-        let primaries = Primaries {
-            addresses: vec!["192.0.2.1:53".into()],
-            tsig_key: None,
-            learned_from: None,
-        };
-        ChangeSet::new("example.test.", ZoneChange::CreateSecondary { primaries }, "fuzz")
-            .apply_alone(&store)
-            .await
-            .expect("secondary zone created");
-        store
-    });
-    Fixture {
-        runtime,
-        store,
-        zone: "example.test.".parse().expect("name"),
-        _dir: dir,
-    }
+static FIXTURE: LazyLock<(StoreFixture, Name)> = LazyLock::new(|| {
+    let fixture = StoreFixture::new();
+    let primaries = Primaries {
+        addresses: vec!["192.0.2.1:53".into()],
+        tsig_key: None,
+        learned_from: None,
+    };
+    fixture.create("example.test.", ZoneChange::CreateSecondary { primaries });
+    (fixture, "example.test.".parse().expect("name"))
 });
 
 fuzz_target!(|data: &[u8]| {
     let Some((&mode, mut rest)) = data.split_first() else {
         return;
     };
-    let fixture = &*FIXTURE;
-    let stored = |fixture: &Fixture| {
+    let (fixture, zone) = &*FIXTURE;
+    let stored = |fixture: &StoreFixture| {
         fixture
             .runtime
             .block_on(fixture.store.zone_records_by_name("example.test."))
@@ -71,7 +48,7 @@ fuzz_target!(|data: &[u8]| {
             .and_then(|soa| soa_serial(&soa.content))
             .or(Some(1)),
     };
-    let mut reader = Reader::new(&fixture.zone, from);
+    let mut reader = Reader::new(zone, from);
     while let [high, low, tail @ ..] = rest {
         let length = usize::from(u16::from_be_bytes([*high, *low])).min(tail.len());
         let (message, next) = tail.split_at(length);
@@ -87,7 +64,7 @@ fuzz_target!(|data: &[u8]| {
         ChangeSet::new("example.test.", ZoneChange::Transferred(incoming), "fuzz").apply_alone(&fixture.store),
     );
     if applied.is_ok() {
-        if let Err(error) = pooldns::import::from_rows(&fixture.zone, stored(fixture)) {
+        if let Err(error) = pooldns::import::from_rows(zone, stored(fixture)) {
             panic!("a transfer left a zone that does not load: {error}");
         }
     }

@@ -13,10 +13,9 @@ use std::sync::{Arc, LazyLock};
 
 use base::Name;
 use libfuzzer_sys::fuzz_target;
-use pooldns::change::{ChangeSet, SerialPolicy, ZoneChange};
-use pooldns::store::Store;
 use pooldns::update::tsig::{self, Algorithm, TsigKey};
 use pooldns::update::{Grant, Keyring, UpdateService};
+use pooldns_fuzz::StoreFixture;
 
 const ZONE: &str = "$TTL 300
 @    SOA   ns1 hostmaster 1 7200 3600 1209600 300
@@ -28,21 +27,15 @@ mail MX    10 www
 ";
 
 struct Fixture {
-    runtime: tokio::runtime::Runtime,
-    store: Store,
+    base: StoreFixture,
     service: UpdateService,
     key: TsigKey,
     apex: Name,
-    _dir: tempfile::TempDir,
 }
 
 static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let dir = tempfile::tempdir().expect("temp dir");
-    let url = format!("sqlite://{}/fuzz.db", dir.path().display());
+    let base = StoreFixture::new();
+    base.create("example.test.", StoreFixture::zone("example.test.", ZONE));
     let apex: Name = "example.test.".parse().expect("name");
     let key = TsigKey::new(
         "fuzz-key.",
@@ -50,35 +43,19 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
         "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3I=",
     )
     .expect("key");
-    let store = runtime.block_on(async {
-        let store = Store::open(&url).await.expect("store");
-        let (_, records) = pooldns::import::parse_and_check(ZONE, "fuzz", Some(&apex)).expect("zone");
-        let rows = pooldns::import::to_rows(&records).expect("rows");
-        let change = ZoneChange::Create {
-            records: rows,
-            serial_policy: SerialPolicy::Increment,
-        };
-        ChangeSet::new("example.test.", change, "fuzz")
-            .apply_alone(&store)
-            .await
-            .expect("zone created");
-        store
-    });
-    let keyring = Arc::new(Keyring::new(store.clone(), vec![key.clone()], None));
+    let keyring = Arc::new(Keyring::new(base.store.clone(), vec![key.clone()], None));
     let grant = Grant {
         key: key.name.clone(),
         zone: apex.clone(),
         names: vec!["@".into(), "*".into()],
         types: Vec::new(),
     };
-    let service = UpdateService::new(store.clone(), keyring, vec![grant]);
+    let service = UpdateService::new(base.store.clone(), keyring, vec![grant]);
     Fixture {
-        runtime,
-        store,
+        base,
         service,
         key,
         apex,
-        _dir: dir,
     }
 });
 
@@ -94,7 +71,7 @@ fuzz_target!(|data: &[u8]| {
         }
         tsig::sign_request(&mut message, &fixture.key, base::time::unix_now());
     }
-    let reply = fixture.runtime.block_on(fixture.service.answer(&message));
+    let reply = fixture.base.runtime.block_on(fixture.service.answer(&message));
     if let Some(reply) = reply {
         if let Err(error) = testkit::message::Reply::parse(&reply) {
             panic!("the reply does not parse: {error}\nmessage {message:02x?}\nreply {reply:02x?}");
@@ -102,8 +79,9 @@ fuzz_target!(|data: &[u8]| {
     }
     // Whatever was written, the zone is still one the server loads.
     let rows = fixture
+        .base
         .runtime
-        .block_on(fixture.store.zone_records_by_name("example.test."))
+        .block_on(fixture.base.store.zone_records_by_name("example.test."))
         .expect("the zone reads back");
     if let Err(error) = pooldns::import::from_rows(&fixture.apex, rows) {
         panic!("an UPDATE left a zone that does not load: {error}\nmessage {message:02x?}");

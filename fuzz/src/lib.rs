@@ -1,6 +1,7 @@
 //! What the fuzz targets share: the zones of the answer scenarios
 //! (`tests/data/answer/`) built into catalogs as the server builds them,
-//! and the queries those scenarios ask, which seed the corpora.
+//! the queries those scenarios ask, which seed the corpora, and a store
+//! on a real SQLite file for the targets that write.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -187,5 +188,53 @@ pub fn check_reply(query: &[u8], reply: &[u8], udp_limit: Option<usize>) {
             "a UDP reply of {} bytes for a buffer of {limit}",
             reply.len()
         );
+    }
+}
+
+/// A SQLite store in a directory of its own, and a runtime to drive it.
+pub struct StoreFixture {
+    pub runtime: tokio::runtime::Runtime,
+    pub store: pooldns::store::Store,
+    _dir: tempfile::TempDir,
+}
+
+impl StoreFixture {
+    pub fn new() -> StoreFixture {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}/fuzz.db", dir.path().display());
+        let store = runtime.block_on(pooldns::store::Store::open(&url)).expect("store");
+        StoreFixture {
+            runtime,
+            store,
+            _dir: dir,
+        }
+    }
+
+    /// Applies `change` to the zone `apex`: [`StoreFixture::zone`] or a
+    /// secondary zone.
+    pub fn create(&self, apex: &str, change: pooldns::change::ZoneChange) {
+        self.runtime
+            .block_on(pooldns::change::ChangeSet::new(apex, change, "fuzz").apply_alone(&self.store))
+            .expect("zone created");
+    }
+
+    /// The change creating zone `apex` with the records of `text`.
+    pub fn zone(apex: &str, text: &str) -> pooldns::change::ZoneChange {
+        let name: Name = apex.parse().expect("name");
+        let (_, records) = pooldns::import::parse_and_check(text, "fuzz", Some(&name)).expect("zone");
+        pooldns::change::ZoneChange::Create {
+            records: pooldns::import::to_rows(&records).expect("rows"),
+            serial_policy: pooldns::change::SerialPolicy::Increment,
+        }
+    }
+}
+
+impl Default for StoreFixture {
+    fn default() -> StoreFixture {
+        StoreFixture::new()
     }
 }
