@@ -181,6 +181,16 @@ fn encode_loc_precision(cm: u64) -> u8 {
     ((mantissa as u8) << 4) | exponent as u8
 }
 
+/// Whether LOC RDATA has a text form that reads back to it: version 0,
+/// and each size and precision octet the one its value encodes to (zero
+/// can be written with any exponent, and is read back with none).
+pub(super) fn loc_expressible(wire: &[u8]) -> bool {
+    wire.first() == Some(&0)
+        && wire
+            .get(1..4)
+            .is_none_or(|octets| octets.iter().all(|&octet| octet >> 4 != 0 || octet == 0))
+}
+
 /// Formats LOC in the canonical form BIND and Knot print, e.g. `52 22 23.000 N 4 53 32.000 E -2.00m 0.00m 10000m 10m`.
 pub(super) fn write_loc(out: &mut String, r: &mut Reader<'_>) -> Result<(), RdataError> {
     let _version = r.u8("version")?;

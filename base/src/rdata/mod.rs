@@ -304,7 +304,7 @@ fn writer(rtype: u16, wire: &[u8]) -> Option<WriteFn> {
         NSEC => dnssec::write_nsec,
         NSEC3 if dnssec::nsec3_expressible(wire) => dnssec::write_nsec3,
         NSEC3PARAM if wire.len() >= 5 => dnssec::write_nsec3param,
-        LOC if wire.first() == Some(&0) => loc::write_loc,
+        LOC if loc::loc_expressible(wire) => loc::write_loc,
         LUA => lua::write_lua,
         _ => return None,
     })

@@ -413,3 +413,15 @@ fn svcb_wire_is_held_to_the_rules_its_text_is() {
         "1 . mandatory=port port=443"
     );
 }
+
+#[test]
+fn loc_with_a_zero_precision_of_another_exponent_prints_generically() {
+    // Found by fuzzing: 0 x 10^9 printed as 0m, read back as 0 x 10^0.
+    let wire = [
+        0, 0x60, 0x09, 0, 0x75, 0x7a, 0x7a, 0x7a, 0x7a, 0x30, 0, 0, 0, 0, 0xfa, 0,
+    ];
+    let text = format_rdata(LOC, &wire).expect("prints");
+    assert!(text.starts_with("\\# 16 "), "{text}");
+    let origin: Name = "example.".parse().expect("name");
+    assert_eq!(parse_rdata_text(LOC, &text, &origin).expect("parses"), wire);
+}
