@@ -230,6 +230,9 @@ pub(super) fn write_svcb(out: &mut String, r: &mut Reader<'_>) -> Result<(), Rda
         if previous.is_some_and(|p| p >= key) {
             return Err(r.malformed("SvcParamKeys are not in strictly increasing order"));
         }
+        if key == u16::MAX {
+            return Err(r.malformed("SvcParamKey key65535 is reserved"));
+        }
         previous = Some(key);
         present.push(key);
         let bad = |r: &Reader<'_>| r.malformed(format!("bad value for SvcParam {}", SvcKey(key)));
@@ -237,11 +240,12 @@ pub(super) fn write_svcb(out: &mut String, r: &mut Reader<'_>) -> Result<(), Rda
         match key {
             0 => {
                 // RFC 9460 §8: a non-empty list of keys in strictly
-                // increasing order, mandatory itself not among them.
+                // increasing order, neither mandatory itself nor the
+                // reserved key65535 among them.
                 let keys = value.chunks_exact(2).map(|k| u16::from_be_bytes([k[0], k[1]]));
                 let increasing = keys.clone().zip(keys.skip(1)).all(|(a, b)| a < b);
-                let lists_itself = value.chunks_exact(2).any(|k| k == [0, 0]);
-                if value.is_empty() || value.len() % 2 != 0 || !increasing || lists_itself {
+                let listable = value.chunks_exact(2).all(|k| k != [0, 0] && k != [0xff, 0xff]);
+                if value.is_empty() || value.len() % 2 != 0 || !increasing || !listable {
                     return Err(bad(r));
                 }
                 mandatory = value;

@@ -400,13 +400,18 @@ fn rrsig_without_a_signature_prints_in_the_generic_form() {
 #[test]
 fn svcb_wire_is_held_to_the_rules_its_text_is() {
     // Found by fuzzing: mandatory listing itself or a key that is not
-    // there, and an empty dohpath, printed as text the parser refuses.
+    // there, an empty dohpath and the reserved key65535, printed as text
+    // the parser refuses.
     let listing_itself = [0, 1, 0, 0, 0, 0, 2, 0, 0];
     assert!(format_rdata(HTTPS, &listing_itself).is_err());
     let missing_key = [0, 1, 0, 0, 0, 0, 2, 0, 3];
     assert!(format_rdata(HTTPS, &missing_key).is_err());
     let empty_dohpath = [0, 1, 0, 0, 7, 0, 0];
     assert!(format_rdata(HTTPS, &empty_dohpath).is_err());
+    let reserved_key = [0, 1, 0, 0xff, 0xff, 0, 0];
+    assert!(format_rdata(HTTPS, &reserved_key).is_err());
+    let lists_reserved = [0, 1, 0, 0, 0, 0, 2, 0xff, 0xff];
+    assert!(format_rdata(HTTPS, &lists_reserved).is_err());
     let fine = [0, 1, 0, 0, 0, 0, 2, 0, 3, 0, 3, 0, 2, 1, 187];
     assert_eq!(
         format_rdata(HTTPS, &fine).expect("prints"),
