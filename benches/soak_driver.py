@@ -295,6 +295,9 @@ def main():
             failures.append(f"{len(writer.failed)} {name} writes failed, first: {writer.failed[0]}")
     if lost > sent / 1000:
         failures.append(f"dnsperf lost {lost} of {sent}")
+    for name, run in dnsperf_runs.items():
+        if run[0] == 0:
+            failures.append(f"the {name} stream reported nothing (see dnsperf-{name}.txt)")
     if drift > 0.10:
         failures.append(f"resident memory moved {drift:.1%} from {base} MiB")
     if p99_last_median > 2 * p99_second_median:
@@ -322,7 +325,7 @@ def main():
     axes[0].legend(loc="lower right")
     axes[2].set_xlabel("minutes")
     figure.suptitle(f"pooldns soak: {args.duration // 60} min at {args.rate} q/s offered "
-                    f"(UDP, DO, LUA, TCP, PATCH 2/s, UPDATE 1/s) — {summary['verdict'][:60]}")
+                    f"(UDP, DO, LUA, TCP, PATCH 2/s, UPDATE 1/s)\n{summary['verdict'][:110]}")
     figure.tight_layout()
     figure.savefig(os.path.join(args.out, "soak.png"), dpi=100)
     raise SystemExit(0 if not failures else 1)
