@@ -11,8 +11,6 @@ mod incoming;
 
 use std::collections::HashMap;
 
-use base::Name;
-
 pub use self::incoming::Incoming;
 use crate::store::{JournalEntry, LockedZone, Primaries, Store, StoreError, StoredRecord, Writer};
 
@@ -199,11 +197,6 @@ impl ChangeSet {
             (ZoneChange::Edit { remove, add }, Some(zone)) => self.edit(writer, &zone, remove, add).await,
             (ZoneChange::Bump, Some(zone)) => self.bump(writer, &zone).await,
         }
-    }
-
-    /// The zone's name.
-    fn apex(&self) -> Result<Name, ChangeError> {
-        Name::parse(&self.zone, None).map_err(|error| self.invalid(format!("not a zone name: {error}")))
     }
 
     pub(crate) fn invalid(&self, message: impl Into<String>) -> ChangeError {

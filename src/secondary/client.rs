@@ -345,6 +345,9 @@ impl<'a> Reader<'a> {
         let soa = self.soa.ok_or("an empty answer")?;
         if !self.removed.is_empty() || !self.added.is_empty() || self.records.is_empty() {
             let from = self.from.ok_or("a difference in answer to AXFR")?;
+            // New records are read as a zone file's would be.
+            crate::import::changed_records(self.zone, &self.added)
+                .map_err(|error| format!("the difference cannot be served: {error}"))?;
             // Duplicates within the additions are one record (RFC 2181 §5).
             let mut seen = HashSet::new();
             let added = self
@@ -365,6 +368,10 @@ impl<'a> Reader<'a> {
                 added,
             }));
         }
+        // A zone the loader would refuse is not taken: the old one stays.
+        let cannot = |error: &dyn std::fmt::Display| format!("the transferred zone cannot be served: {error}");
+        let records = crate::import::changed_records(self.zone, &self.records).map_err(|error| cannot(&error))?;
+        crate::zone::check::check_zone(self.zone, &records).map_err(|error| cannot(&error))?;
         Ok(Fetched::Changed(Incoming::Whole(self.records)))
     }
 }
