@@ -530,7 +530,13 @@ mod tests {
 
     #[test]
     fn whole_zone_and_current_answers() {
-        let whole = read(Some(1), vec![soa(5), record("NS", "ns1.example."), soa(5)]).unwrap();
+        let apex_ns = StoredRecord {
+            name: "example.".into(),
+            rtype: "NS".into(),
+            ttl: 300,
+            content: "ns1.example.".into(),
+        };
+        let whole = read(Some(1), vec![soa(5), apex_ns.clone(), soa(5)]).unwrap();
         assert!(matches!(whole, Fetched::Changed(Incoming::Whole(records)) if records.len() == 2));
         assert!(matches!(read(Some(5), vec![soa(5)]).unwrap(), Fetched::Current(5)));
         assert!(
@@ -538,9 +544,17 @@ mod tests {
             "a difference from another serial"
         );
         assert!(read(None, vec![record("A", "192.0.2.1")]).is_err(), "no SOA first");
-        let long = vec![soa(5), record("A", "192.0.2.1"), record("A", "192.0.2.2"), soa(5)];
-        assert!(read_at_most(4, None, long.clone()).is_ok());
-        assert_eq!(read_at_most(3, None, long).unwrap_err(), "more than 3 records");
+        let long = vec![
+            soa(5),
+            apex_ns,
+            record("A", "192.0.2.1"),
+            record("A", "192.0.2.2"),
+            soa(5),
+        ];
+        assert!(read_at_most(5, None, long.clone()).is_ok());
+        assert_eq!(read_at_most(4, None, long).unwrap_err(), "more than 4 records");
+        let no_apex_ns = vec![soa(5), record("A", "192.0.2.1"), soa(5)];
+        assert!(read(None, no_apex_ns).unwrap_err().contains("cannot be served"));
     }
 
     #[test]
