@@ -20,7 +20,8 @@ use std::collections::HashMap;
 use base::name::Name;
 use base::types;
 
-use super::contents::{Node, RRsetEncoder, NONE};
+use super::contents::NONE;
+use super::node::{Node, RRsetEncoder};
 use super::{Record, Zone};
 
 /// One change to a zone's records.

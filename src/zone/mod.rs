@@ -16,10 +16,12 @@ pub mod check;
 pub mod contents;
 pub mod edit;
 pub mod file;
+pub mod node;
 
 pub use check::{check_zone, ZoneError};
-pub use contents::{Lookup, Node, RRset, Zone};
+pub use contents::{Lookup, Zone};
 pub use edit::{Change, Edited, Refused};
+pub use node::{Node, RRset};
 
 use base::name::Name;
 use base::types;
