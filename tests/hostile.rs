@@ -300,9 +300,7 @@ fn a_flood_of_updates_and_notifies_leaves_queries_answered() {
         }
         // Queries from elsewhere are answered throughout.
         if sent % 20_000 == 0 {
-            let answer = testkit::udp_exchange(server.dns, &www_udp_query(), Duration::from_secs(1))
-                .expect("exchange")
-                .expect("a query answered during the flood");
+            let answer = answer_as_a_resolver_would(server.dns).expect("a query answered during the flood");
             assert_eq!(answer[3] & 0x0f, 0, "NOERROR");
         }
     }
@@ -333,6 +331,13 @@ fn a_flood_of_updates_and_notifies_leaves_queries_answered() {
 
 fn www_udp_query() -> Vec<u8> {
     encode_query(7, &parse_name("www.example.com."), RecordType::A, &QueryOptions::udp())
+}
+
+/// The answer to `www_udp_query`, asked up to five times a second apart as a
+/// resolver retries: under a flood the kernel drops datagrams from a full
+/// socket buffer before the server sees them, whoever sent them.
+fn answer_as_a_resolver_would(server: SocketAddr) -> Option<Vec<u8>> {
+    (0..5).find_map(|_| testkit::udp_exchange(server, &www_udp_query(), Duration::from_secs(1)).expect("exchange"))
 }
 
 /// A TCP connection to `server` from the address `source`.
@@ -407,16 +412,20 @@ fn a_tcp_connection_answers_a_bounded_number_of_queries() {
     options.dns_config = "tcp_max_queries = 3".into();
     let server = Pooldns::start_with(options);
     let mut stream = connect_from("127.0.0.1", server.dns);
-    for id in 0..4 {
+    // A pipelining client is still sending when the server has answered
+    // its three: the answers arrive all the same, then a clean close (not a
+    // reset, which would discard answers not yet read).
+    for id in 0..1000 {
         write_frame(&mut stream, &www_query(id)).expect("send");
     }
+    std::thread::sleep(Duration::from_millis(300));
     for id in 0..3u16 {
         let reply = read_frame(&mut stream).expect("a reply").expect("not closed yet");
         assert_eq!(&reply[..2], &id.to_be_bytes());
     }
     assert!(
-        matches!(read_frame(&mut stream), Ok(None) | Err(_)),
-        "closed after 3 queries"
+        matches!(read_frame(&mut stream), Ok(None)),
+        "closed cleanly after 3 queries"
     );
 }
 

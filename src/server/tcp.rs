@@ -244,7 +244,7 @@ async fn connection(
     let mut framed = Vec::with_capacity(4096);
     for _ in 0..settings.tcp_max_queries {
         if context.shutdown.load(Ordering::Relaxed) || opened.elapsed() >= settings.tcp_max_connection_time {
-            return Ok(());
+            break;
         }
         // RFC 7766 §6.2.3: the idle timer covers the wait for a new message,
         // shorter as the listener fills; a full one closes idle connections.
@@ -293,10 +293,30 @@ async fn connection(
         shard.record(&outcome, started.elapsed());
         send(&mut writer, &mut framed, &response, idle).await?;
     }
+    close_after_answers(reader, writer).await;
     Ok(())
 }
 
-/// Resolves once the shutdown flag is set.
+/// Ends a connection the server closes while the client may still be
+/// sending. Closing a socket with unread data resets it, and a reset
+/// discards answers not yet delivered; so the server half-closes first and
+/// reads what the client still sends until it closes too, or `GRACE`
+/// passes (RFC 7766 §6.2.3: the client sees a clean close and retries
+/// the rest on a new connection).
+async fn close_after_answers(
+    mut reader: BufReader<tokio::net::tcp::OwnedReadHalf>,
+    mut writer: tokio::net::tcp::OwnedWriteHalf,
+) {
+    if writer.shutdown().await.is_err() {
+        return;
+    }
+    let mut discarded = [0u8; 4096];
+    let _ = tokio::time::timeout(GRACE, async {
+        while matches!(reader.read(&mut discarded).await, Ok(read) if read > 0) {}
+    })
+    .await;
+}
+
 /// Writes `message` with its two-octet length (RFC 1035 §4.2.2) in one
 /// write, through the reused buffer `framed`; a peer that does not read it
 /// within `idle` is given up.
@@ -314,6 +334,7 @@ async fn send(
         .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "peer does not read its answers"))?
 }
 
+/// Resolves once the shutdown flag is set.
 async fn wait_for_shutdown(context: &ListenerContext) {
     while !context.shutdown.load(Ordering::Relaxed) {
         tokio::time::sleep(Duration::from_millis(100)).await;
