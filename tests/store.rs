@@ -5,7 +5,7 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use pooldns::change::{ChangeError, ChangeSet, Removal, SerialPolicy, ZoneChange};
-use pooldns::store::{Backend, HealthCheckRow, RowTexts, Store, StoreError, StoredRecord};
+use pooldns::store::{Backend, HealthCheckRow, RowTexts, Store, StoreError, StoredRecord, JOURNAL_KEPT};
 
 /// A zone name no other test (or earlier run) uses.
 fn unique_zone(tag: &str) -> String {
@@ -214,6 +214,36 @@ async fn edits_write_only_what_changes_and_bump_the_serial() {
         let journal = store.zone_changes(&zone, 0, 100).await.expect("journal");
         assert_eq!(journal.len(), 4, "create and three edits: {journal:?}");
         assert_eq!(journal[3].removed[1], StoredRecord { ttl: 900, ..www });
+        delete(&store, &zone).await.expect("deleted");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_journal_keeps_its_latest_entries_and_who_created_the_zone() {
+    on_every_backend(|store| async move {
+        let zone = unique_zone("journal");
+        create(&store, &zone, &minimal(&zone)).await.expect("stored");
+        let edits = JOURNAL_KEPT + 5;
+        for n in 0..edits {
+            let add = vec![record(&zone, "www", "TXT", &format!("\"{n}\""))];
+            ChangeSet::new(zone.clone(), ZoneChange::Edit { remove: vec![], add }, "editor")
+                .apply_alone(&store)
+                .await
+                .expect("edit");
+        }
+        let journal = store.zone_changes(&zone, 0, 2 * JOURNAL_KEPT).await.expect("journal");
+        assert_eq!(
+            journal.len() as i64,
+            JOURNAL_KEPT + 1,
+            "the latest edits and the creation"
+        );
+        assert_eq!(journal[0].kind, "create");
+        assert_eq!(
+            journal.last().and_then(|entry| entry.new_serial),
+            Some(edits as u32 + 1)
+        );
+        assert_eq!(store.zone_creator(&zone).await.expect("creator"), Some("test".into()));
         delete(&store, &zone).await.expect("deleted");
     })
     .await;

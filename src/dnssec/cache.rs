@@ -21,6 +21,7 @@
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
 use ring::digest::{digest, SHA256};
@@ -34,12 +35,16 @@ const SHARDS: usize = 16;
 
 /// Signatures by digest of the signed data. The digest covers the
 /// validity window, so signatures of past weeks are never hit again and
-/// give way to current ones as the cache evicts what was not used lately.
+/// give way to current ones as the cache evicts what was not used lately;
+/// so do the signatures of RRsets a change replaced, once the cache is
+/// fitted to what is served ([`SignatureCache::fit`]).
 pub struct SignatureCache {
     shards: Box<[Mutex<Generations>]>,
     /// Entries each shard's current generation holds before it becomes the
     /// previous one.
-    generation_size: usize,
+    generation_size: AtomicUsize,
+    /// The capacity `fit` never goes past.
+    max_capacity: usize,
     disk: Option<Disk>,
     /// The signatures kept on disk and whether they are read yet, for a
     /// persistent cache; woken when they are.
@@ -98,14 +103,32 @@ struct Disk {
 
 impl SignatureCache {
     /// A cache in memory that keeps about the last `capacity` signatures
-    /// used, and holds at most twice that.
+    /// used, and holds at most twice that, until it is fitted.
     pub fn new(capacity: u64) -> SignatureCache {
         SignatureCache {
             shards: (0..SHARDS).map(|_| Mutex::new(Generations::default())).collect(),
-            generation_size: (capacity as usize / SHARDS).max(1),
+            generation_size: AtomicUsize::new(generation_size(capacity as usize)),
+            max_capacity: capacity as usize,
             disk: None,
             stored: None,
         }
+    }
+
+    /// Sizes the cache to the zones served: `signed_records` records in
+    /// secured zones have at most as many RRsets, and as many NSEC or NSEC3
+    /// records again. Signatures of RRsets replaced by changes are then
+    /// evicted within two generations instead of accumulating up to the
+    /// initial capacity; `MIN_CAPACITY` is kept for answers signed on the
+    /// fly (LUA records).
+    pub fn fit(&self, signed_records: usize) {
+        let capacity = signed_records
+            .saturating_mul(2)
+            .clamp(MIN_CAPACITY, self.max_capacity.max(MIN_CAPACITY));
+        self.generation_size.store(generation_size(capacity), Ordering::Relaxed);
+    }
+
+    fn generation_size(&self) -> usize {
+        self.generation_size.load(Ordering::Relaxed)
     }
 
     fn shard(&self, key: &[u8; 32]) -> std::sync::MutexGuard<'_, Generations> {
@@ -113,7 +136,7 @@ impl SignatureCache {
     }
 
     fn insert(&self, key: [u8; 32], signature: Box<[u8]>) {
-        self.shard(&key).insert(key, signature, self.generation_size);
+        self.shard(&key).insert(key, signature, self.generation_size());
     }
 
     /// A cache kept in `dir` too (created if missing). The signatures
@@ -182,12 +205,12 @@ impl SignatureCache {
         let mut key = [0u8; 32];
         // SHA-256 digests are 32 octets.
         key.copy_from_slice(digest(&SHA256, data).as_ref());
-        if let Some(signature) = self.shard(&key).get(&key, self.generation_size) {
+        if let Some(signature) = self.shard(&key).get(&key, self.generation_size()) {
             return Ok(signature);
         }
         if self.stored.is_some() {
             self.wait_for_reading();
-            if let Some(signature) = self.shard(&key).get(&key, self.generation_size) {
+            if let Some(signature) = self.shard(&key).get(&key, self.generation_size()) {
                 return Ok(signature);
             }
         }
@@ -272,6 +295,13 @@ impl SignatureCache {
     }
 }
 
+/// Signatures kept at least, for answers signed as they are made.
+const MIN_CAPACITY: usize = 4096;
+
+fn generation_size(capacity: usize) -> usize {
+    (capacity / SHARDS).max(1)
+}
+
 /// The week of a `signatures-<week>.bin` file.
 fn file_week(path: &Path) -> Option<u64> {
     path.file_name()?
@@ -325,6 +355,38 @@ mod tests {
         }
         let held: usize = cache.shards.iter().map(|shard| shard.lock().unwrap().len()).sum();
         assert!(held <= 2 * SHARDS, "two generations of one entry per shard: {held}");
+    }
+
+    #[test]
+    fn a_fitted_cache_lets_replaced_signatures_go() {
+        let cache = SignatureCache::new(1_000_000);
+        let sign = |data: &[u8]| -> Result<Vec<u8>, ()> { Ok(data.to_vec()) };
+        let held =
+            |cache: &SignatureCache| -> usize { cache.shards.iter().map(|shard| shard.lock().unwrap().len()).sum() };
+        for n in 0..50_000u32 {
+            cache
+                .get_or_sign(1, &n.to_be_bytes(), || sign(&n.to_be_bytes()))
+                .expect("signed");
+        }
+        assert_eq!(held(&cache), 50_000, "unfitted, the initial capacity holds them all");
+        // Secured zones of 100 records: what changes replaced is evicted,
+        // what is still used stays.
+        cache.fit(100);
+        let kept = 7u32.to_be_bytes();
+        for n in 50_000..100_000u32 {
+            cache
+                .get_or_sign(1, &n.to_be_bytes(), || sign(&n.to_be_bytes()))
+                .expect("signed");
+            cache
+                .get_or_sign(1, &kept, || -> Result<Vec<u8>, ()> {
+                    panic!("a signature in use is kept")
+                })
+                .expect("cached");
+        }
+        assert!(held(&cache) <= 2 * MIN_CAPACITY, "{}", held(&cache));
+        // A zone that grows widens it again.
+        cache.fit(1_000_000);
+        assert_eq!(cache.generation_size(), 1_000_000 / SHARDS);
     }
 
     #[test]

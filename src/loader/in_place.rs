@@ -20,12 +20,8 @@ use base::types;
 use super::{ChildKeys, Computing};
 use crate::catalog::Snapshot;
 use crate::import;
-use crate::store::{DnssecSettings, Store, StoredKey, ZoneChangeRow};
+use crate::store::{DnssecSettings, Store, StoredKey, ZoneChangeRow, JOURNAL_KEPT};
 use crate::zone::Change;
-
-/// Journal entries read back at most: a loader further behind than this
-/// builds the zone again.
-const JOURNAL_REACH: i64 = 1000;
 
 /// Zones built from all their records, and changed in place.
 static FULL: AtomicU64 = AtomicU64::new(0);
@@ -94,13 +90,17 @@ pub(super) async fn change(
     if served.zone.removed_nodes() as usize > 1000 + served.zone.record_count() / 8 {
         return InPlace::Rebuild("compacting".into());
     }
-    let entries = match store.recent_zone_changes(name, JOURNAL_REACH).await {
+    let serial = served.zone.serial();
+    let entries = match store
+        .zone_changes_back(name, JOURNAL_KEPT, |entries| chain_from(entries, serial).is_ok())
+        .await
+    {
         Ok(entries) => entries,
         Err(error) => return InPlace::Rebuild(format!("the journal is unreadable: {error}")),
     };
-    let chain = match chain_from(&entries, served.zone.serial()) {
-        Ok(chain) if chain.is_empty() => return InPlace::Unchanged,
-        Ok(chain) => chain,
+    let chain = match chain_from(&entries, serial) {
+        Ok(0) => return InPlace::Unchanged,
+        Ok(length) => &entries[..length],
         Err(reason) => return InPlace::Rebuild(reason.into()),
     };
     let mut changes = Vec::new();
@@ -157,23 +157,21 @@ pub(super) async fn change(
     }
 }
 
-/// The journal entries (newest first) that lead from serial `served` to
-/// the newest, oldest last; empty when the newest is `served`.
-fn chain_from(entries: &[ZoneChangeRow], served: u32) -> Result<Vec<&ZoneChangeRow>, &'static str> {
-    let mut chain: Vec<&ZoneChangeRow> = Vec::new();
-    for entry in entries {
-        if chain.is_empty() && entry.new_serial == Some(served) {
-            return Ok(chain);
+/// How many of the journal entries (newest first) lead from serial
+/// `served` to the newest: 0 when the newest is `served`.
+fn chain_from(entries: &[ZoneChangeRow], served: u32) -> Result<usize, &'static str> {
+    for (index, entry) in entries.iter().enumerate() {
+        if index == 0 && entry.new_serial == Some(served) {
+            return Ok(0);
         }
         if entry.kind != "update" {
             return Err("the zone was replaced");
         }
-        if chain.last().is_some_and(|newer| newer.old_serial != entry.new_serial) {
+        if index > 0 && entries[index - 1].old_serial != entry.new_serial {
             return Err("the journal has a gap");
         }
-        chain.push(entry);
         if entry.old_serial == Some(served) {
-            return Ok(chain);
+            return Ok(index + 1);
         }
     }
     Err("the journal does not reach back to the served serial")
@@ -205,8 +203,10 @@ mod tests {
             entry("update", Some(1), Some(2)),
             entry("create", None, Some(1)),
         ];
-        let serials =
-            |served| chain_from(&entries, served).map(|chain| chain.iter().map(|e| e.new_serial).collect::<Vec<_>>());
+        let serials = |served| {
+            chain_from(&entries, served)
+                .map(|length| entries[..length].iter().map(|e| e.new_serial).collect::<Vec<_>>())
+        };
         assert_eq!(serials(4), Ok(vec![]));
         assert_eq!(serials(2), Ok(vec![Some(4), Some(3)]));
         assert_eq!(serials(1), Ok(vec![Some(4), Some(3), Some(2)]));

@@ -34,10 +34,11 @@ use crate::store::{RowTexts, Store, StoreError, StoredKey, ZoneVersion};
 use crate::zone::Zone;
 use in_place::{InPlace, Inputs};
 
-/// Signatures kept across snapshots (and at most twice as many held),
+/// Signatures kept across snapshots at most (and twice as many held),
 /// about 130 octets each: enough for every RRset of the zones of a typical
 /// fleet member, NSEC records included; a zone larger than this is
-/// re-signed in part when it changes.
+/// re-signed in part when it changes. The cache is fitted to the secured
+/// zones served, below this.
 const SIGNATURE_CACHE_ENTRIES: u64 = 2_000_000;
 
 /// Rows read from the store at a time when a zone is built.
@@ -333,11 +334,27 @@ impl Loader {
             );
         }
         self.sync_catalog_zone(&versions);
+        self.fit_signatures();
         if let Err(error) = self.signatures.flush() {
             tracing::warn!(%error, "cannot keep signatures on disk; they are made again on restart");
         }
         self.status.loaded.store(true, Ordering::Release);
         Ok(())
+    }
+
+    /// Sizes the signature cache to the secured zones served, once none is
+    /// still loading (a restart reads their signatures back into it).
+    fn fit_signatures(&self) {
+        let catalog = self.catalog.load();
+        if catalog.zones().any(|snapshot| snapshot.loading) {
+            return;
+        }
+        let signed_records = catalog
+            .zones()
+            .filter(|snapshot| snapshot.signed.is_some())
+            .map(|snapshot| snapshot.zone.record_count())
+            .sum();
+        self.signatures.fit(signed_records);
     }
 
     /// Rebuilds the catalog zone when the set of zones changed.

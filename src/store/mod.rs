@@ -32,7 +32,7 @@ pub use metadata::StoredComment;
 pub use pool::{Allocation, AuditEntry};
 pub use secondary::{Primaries, SecondaryZone};
 pub use tsig::StoredTsigKey;
-pub use writer::{JournalEntry, LockedZone, Writer, ZoneChangeRow};
+pub use writer::{JournalEntry, LockedZone, Writer, ZoneChangeRow, JOURNAL_KEPT};
 pub use zones::{StoredRecord, ZoneSummary, ZoneVersion};
 
 /// A handle on the database; cheap to clone.

@@ -28,6 +28,11 @@ pub struct LockedZone {
     pub secondary: bool,
 }
 
+/// Journal entries kept per zone: readers (the loader, IXFR) reach back at
+/// most this far and rebuild or send AXFR beyond it, so older ones would
+/// only fill the disk.
+pub const JOURNAL_KEPT: i64 = 1000;
+
 /// A journal entry about to be written.
 pub struct JournalEntry<'a> {
     pub zone: &'a str,
@@ -91,6 +96,24 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         change_rows(&rows)
+    }
+
+    /// The latest journal entries of `zone`, newest first, reaching back
+    /// as far as `enough` asks, at most `limit`: a few are read first, as
+    /// readers (the loader, a secondary's IXFR) are rarely more than a
+    /// change or two behind and each entry is decoded in full.
+    pub async fn zone_changes_back(
+        &self,
+        zone: &str,
+        limit: i64,
+        enough: impl Fn(&[ZoneChangeRow]) -> bool,
+    ) -> Result<Vec<ZoneChangeRow>, StoreError> {
+        const FIRST_READ: i64 = 8;
+        let latest = self.recent_zone_changes(zone, FIRST_READ.min(limit)).await?;
+        if enough(&latest) || (latest.len() as i64) < FIRST_READ {
+            return Ok(latest);
+        }
+        self.recent_zone_changes(zone, limit).await
     }
 
     /// The latest `limit` journal entries of `zone`, newest first.
@@ -339,7 +362,9 @@ impl Writer {
         Ok(())
     }
 
-    /// Appends a journal entry.
+    /// Appends a journal entry, and lets the zone's entries older than the
+    /// latest [`JOURNAL_KEPT`] go (not its `create` entries, which say who
+    /// created it).
     pub async fn journal(&mut self, entry: &JournalEntry<'_>) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO zone_changes (zone, kind, old_serial, new_serial, removed, added, author, created_at) \
@@ -353,6 +378,14 @@ impl Writer {
         .bind(records_to_json(entry.added)?)
         .bind(entry.author)
         .bind(self.now)
+        .execute(&mut *self.tx)
+        .await?;
+        sqlx::query(
+            "DELETE FROM zone_changes WHERE zone = $1 AND kind <> 'create' AND id < \
+             (SELECT id FROM zone_changes WHERE zone = $1 ORDER BY id DESC LIMIT 1 OFFSET $2)",
+        )
+        .bind(entry.zone)
+        .bind(JOURNAL_KEPT - 1)
         .execute(&mut *self.tx)
         .await?;
         Ok(())

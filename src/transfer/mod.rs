@@ -28,7 +28,7 @@ use tokio::sync::mpsc;
 use self::message::{Request, Transfer};
 use crate::catalog::{SharedCatalog, Snapshot};
 use crate::change::serial_ahead;
-use crate::store::{Store, StoredRecord};
+use crate::store::{Store, StoredRecord, ZoneChangeRow, JOURNAL_KEPT};
 use crate::update::tsig::{self, TsigKey};
 use crate::update::Keyring;
 use crate::zone::soa_serial;
@@ -45,9 +45,6 @@ pub fn answered() -> (u64, u64, u64) {
 
 /// Messages of a transfer buffered ahead of a slow reader.
 const QUEUED_MESSAGES: usize = 8;
-
-/// Journal entries an IXFR looks back through before sending AXFR.
-const JOURNAL_REACH: i64 = 1000;
 
 /// Serves zone transfers.
 pub struct TransferService {
@@ -206,7 +203,8 @@ impl TransferService {
     /// (RFC 1995 §4): `None` when the journal does not lead from one to
     /// the other.
     async fn ixfr(&self, apex: &str, snapshot: &Snapshot, from: u32) -> Option<Vec<Record>> {
-        let entries = match self.store.recent_zone_changes(apex, JOURNAL_REACH).await {
+        let reaches = |entries: &[ZoneChangeRow]| entries.iter().any(|entry| entry.old_serial == Some(from));
+        let entries = match self.store.zone_changes_back(apex, JOURNAL_KEPT, reaches).await {
             Ok(entries) => entries,
             Err(error) => {
                 tracing::warn!(%error, zone = apex, "cannot read the journal; sending AXFR");
