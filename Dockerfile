@@ -25,7 +25,6 @@ RUN setcap cap_net_bind_service=+ep /usr/local/bin/pooldns \
     && groupadd --system --gid 65532 pooldns \
     && useradd --system --uid 65532 --gid pooldns --home-dir /var/lib/pooldns --shell /usr/sbin/nologin pooldns \
     && install -d -o pooldns -g pooldns -m 0750 /var/lib/pooldns /etc/pooldns
-COPY zones/ /usr/share/pooldns/zones/
 USER 65532:65532
 WORKDIR /var/lib/pooldns
 ENV POOLDNS_DNS_LISTEN=0.0.0.0:5300 \
