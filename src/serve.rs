@@ -229,12 +229,22 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         keyring,
         notify: Some(changes),
     });
+    let tls = match (&config.api.tls_cert_file, &config.api.tls_key_file) {
+        (Some(cert), Some(key)) => Some(crate::api::tls::acceptor(cert, key)?),
+        _ => None,
+    };
     let http = tokio::net::TcpListener::bind(config.api.listen)
         .await
         .with_context(|| format!("binding HTTP {}", config.api.listen))?;
-    tracing::info!(address = %config.api.listen, "HTTP API listening");
+    tracing::info!(address = %config.api.listen, tls = tls.is_some(), "HTTP API listening");
     // Peer addresses let keyless installations answer loopback reads.
-    let http_task = tokio::spawn(crate::api::listener::serve(http, app, listener_keys, termination()));
+    let http_task = tokio::spawn(crate::api::listener::serve(
+        http,
+        tls,
+        app,
+        listener_keys,
+        termination(),
+    ));
 
     // The HTTP server stops on the signal itself; the rest follow it.
     if let Err(error) = http_task.await {

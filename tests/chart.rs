@@ -13,7 +13,10 @@ use serde_json::Value;
 const KUBE_VERSION: &str = "1.30.0";
 
 fn chart_dir() -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("charts/pooldns").display().to_string()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("charts/pooldns")
+        .display()
+        .to_string()
 }
 
 /// Renders the chart with `values` (a file, or `-` for the defaults):
@@ -49,7 +52,10 @@ fn valid_manifests(values: &str) -> (Value, BTreeSet<String>) {
         assert!(manifest["validated"].is_string(), "{values}: {manifest}");
         kinds.insert(manifest["kind"].as_str().expect("kind").to_string());
     }
-    println!("{values}: {}", serde_json::to_string(&report["manifests"]).expect("json"));
+    println!(
+        "{values}: {}",
+        serde_json::to_string(&report["manifests"]).expect("json")
+    );
     (report, kinds)
 }
 
@@ -110,7 +116,13 @@ fn example_values_render_and_check_out() {
 #[test]
 fn every_option_renders_valid_manifests() {
     let (report, kinds) = valid_manifests(&testkit::data_path("chart-values-full.yaml").display().to_string());
-    for kind in ["Secret", "ServiceMonitor", "PrometheusRule", "NetworkPolicy", "PodDisruptionBudget"] {
+    for kind in [
+        "Secret",
+        "ServiceMonitor",
+        "PrometheusRule",
+        "NetworkPolicy",
+        "PodDisruptionBudget",
+    ] {
         assert!(kinds.contains(kind), "{kind}: {kinds:?}");
     }
     check_config(&report);

@@ -171,6 +171,8 @@ fn a_bad_line_imports_nothing_and_is_named() {
         let broken = ws.write("broken.zone", &ZONE.replace(from, to));
         let error = ws.fails(&["zone", "import", path_str(&broken), "--replace"]);
         assert!(error.contains("broken.zone"), "error names the file: {error}");
+        assert_eq!(error.matches(expected).count(), 1, "said once: {error}");
+        assert_eq!(error.lines().count(), 1, "{error}");
         assert!(error.contains(expected), "expected {expected:?} in: {error}");
         let exported = ws.ok(&["zone", "export", "cli.test"]);
         assert!(
@@ -225,6 +227,11 @@ fn bad_configuration_is_reported() {
         ("[rrl]\nrate = 5\nslip = 11\n", "[rrl] slip = 11 is above 10"),
         ("[rrl]\nrate = -1\n", "rate"),
         (
+            "[api]\ntls_cert_file = \"/etc/cert.pem\"\n",
+            "tls_cert_file and tls_key_file go together",
+        ),
+        ("[log]\nformat = \"xml\"\n", "xml"),
+        (
             "[dns]\ncookie_secret_file = \"/nonexistent/cookie\"\n",
             "/nonexistent/cookie",
         ),
@@ -254,4 +261,52 @@ fn bad_configuration_is_reported() {
 
     let shown = ws.ok(&["check-config"]);
     assert!(shown.contains("127.0.0.1:5300"), "{shown}");
+}
+
+#[test]
+fn listings_print_json_for_programs() {
+    let ws = Workspace::new();
+    let zone = ws.write("cli.zone", ZONE);
+    ws.ok(&["zone", "import", path_str(&zone)]);
+    ws.ok(&["zone", "secure", "cli.test"]);
+    ws.ok(&["tsig", "add", "ci-key"]);
+    let json = |args: &[&str]| -> serde_json::Value {
+        let mut args = args.to_vec();
+        args.extend(["--output", "json"]);
+        serde_json::from_str(&ws.ok(&args)).unwrap_or_else(|error| panic!("{args:?}: {error}"))
+    };
+    let zones = json(&["zone", "list"]);
+    assert_eq!(zones[0]["name"], "cli.test.", "{zones}");
+    assert!(zones[0]["records"].as_u64() > Some(5), "{zones}");
+    assert!(zones[0]["secondary"].is_null(), "{zones}");
+    let keys = json(&["key", "list", "cli.test"]);
+    assert_eq!(keys["secured"], true, "{keys}");
+    assert_eq!(keys["keys"][0]["role"], "csk", "{keys}");
+    assert_eq!(keys["keys"][0]["algorithm"], "ECDSAP256SHA256", "{keys}");
+    assert!(keys["keys"][0]["tag"].is_u64(), "{keys}");
+    assert_eq!(keys["rolls"], serde_json::json!([]), "{keys}");
+    let tsig = json(&["tsig", "list"]);
+    assert_eq!(tsig[0]["name"], "ci-key.", "{tsig}");
+    assert!(!tsig.to_string().contains("secret"), "never a secret: {tsig}");
+    let pools = json(&["pool", "list", "omani.works"]);
+    assert_eq!(pools, serde_json::json!([]));
+    // Text stays the default.
+    assert!(ws.ok(&["zone", "list"]).starts_with("cli.test.\t"));
+}
+
+#[test]
+fn completions_and_a_manual_page_are_generated() {
+    let ws = Workspace::new();
+    for shell in ["bash", "zsh", "fish"] {
+        let script = ws.ok(&["completions", shell]);
+        assert!(
+            script.contains("pooldns") && script.contains("check-config"),
+            "{shell}: {script}"
+        );
+    }
+    let man = ws.ok(&["man"]);
+    assert!(man.starts_with(".ie") || man.starts_with(".TH"), "{man}");
+    assert!(man.contains("pooldns") && man.contains("zone"), "{man}");
+    let error = ws.fails(&["completions", "cmd.exe"]);
+    assert!(error.contains("cmd.exe"), "{error}");
 }

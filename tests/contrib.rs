@@ -9,7 +9,11 @@ fn unit_file(dir: &std::path::Path) -> std::path::PathBuf {
     let unit = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/contrib/pooldns.service")).expect("unit");
     let path = dir.join("pooldns.service");
     let binary = testkit::pooldns_bin();
-    std::fs::write(&path, unit.replace("/usr/local/bin/pooldns", &binary.display().to_string())).expect("write");
+    std::fs::write(
+        &path,
+        unit.replace("/usr/local/bin/pooldns", &binary.display().to_string()),
+    )
+    .expect("write");
     path
 }
 

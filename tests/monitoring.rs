@@ -28,7 +28,8 @@ fn exposed(server: &Pooldns) -> BTreeSet<String> {
     let mut names = BTreeSet::new();
     for line in metrics.lines() {
         let mut words = line.split_whitespace();
-        if let (Some("#"), Some("TYPE"), Some(name), Some(kind)) = (words.next(), words.next(), words.next(), words.next())
+        if let (Some("#"), Some("TYPE"), Some(name), Some(kind)) =
+            (words.next(), words.next(), words.next(), words.next())
         {
             names.insert(name.to_string());
             if kind == "histogram" {
@@ -52,7 +53,10 @@ fn alerts_and_dashboard_use_only_exposed_metrics() {
         let used = metric_names(&text);
         assert!(used.len() >= 5, "{file} uses {used:?}");
         let missing: Vec<_> = used.difference(&exposed).collect();
-        assert!(missing.is_empty(), "{file} uses metrics /metrics does not expose: {missing:?}");
+        assert!(
+            missing.is_empty(),
+            "{file} uses metrics /metrics does not expose: {missing:?}"
+        );
         println!("{file}: {} metrics, all exposed: {used:?}", used.len());
     }
 }

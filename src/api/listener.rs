@@ -5,7 +5,8 @@
 //! before a handler runs — and only from a client with an API key, since
 //! every route that takes a body needs one — and at most `MAX_CONNECTIONS`
 //! are served at once; more wait in the backlog. A client without a key
-//! thus never makes the server hold more than its headers.
+//! thus never makes the server hold more than its headers. With TLS, the
+//! handshake must end within `HEADER_TIME` too.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -24,6 +25,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 use super::auth::ApiKeys;
@@ -43,10 +45,16 @@ const MAX_CONNECTIONS: usize = 512;
 /// How long requests in progress may take to finish after `shutdown`.
 const DRAIN_TIME: Duration = Duration::from_secs(10);
 
-/// Serves `app` on `listener` until `shutdown` resolves, then lets the
-/// requests in progress finish. Handlers see the peer's address as
-/// [`ConnectInfo`].
-pub async fn serve(listener: TcpListener, app: Router, keys: ApiKeys, shutdown: impl Future<Output = ()>) {
+/// Serves `app` on `listener` (over TLS with `tls`) until `shutdown`
+/// resolves, then lets the requests in progress finish. Handlers see the
+/// peer's address as [`ConnectInfo`].
+pub async fn serve(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    app: Router,
+    keys: ApiKeys,
+    shutdown: impl Future<Output = ()>,
+) {
     let graceful = GracefulShutdown::new();
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     tokio::pin!(shutdown);
@@ -97,13 +105,34 @@ pub async fn serve(listener: TcpListener, app: Router, keys: ApiKeys, shutdown: 
                 app.oneshot(hyper::Request::from_parts(parts, Body::from(body))).await
             }
         });
-        let connection = http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(HEADER_TIME)
-            .serve_connection(TokioIo::new(stream), service);
-        let connection = graceful.watch(connection);
+        let mut http = http1::Builder::new();
+        http.timer(TokioTimer::new()).header_read_timeout(HEADER_TIME);
+        let watcher = graceful.watcher();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            if let Err(error) = connection.await {
+            let served = match tls {
+                None => {
+                    watcher
+                        .watch(http.serve_connection(TokioIo::new(stream), service))
+                        .await
+                }
+                Some(tls) => match tokio::time::timeout(HEADER_TIME, tls.accept(stream)).await {
+                    Ok(Ok(stream)) => {
+                        watcher
+                            .watch(http.serve_connection(TokioIo::new(stream), service))
+                            .await
+                    }
+                    Ok(Err(error)) => {
+                        tracing::debug!(%error, %peer, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::debug!(%peer, "TLS handshake not done in time");
+                        return;
+                    }
+                },
+            };
+            if let Err(error) = served {
                 tracing::debug!(%error, %peer, "HTTP connection ended");
             }
             drop(permit);

@@ -55,6 +55,26 @@ pub(super) async fn render(State(state): State<AppState>) -> impl IntoResponse {
     out.family("pooldns_records", "gauge", "Records in the zones being served.");
     out.sample("pooldns_records", &[], records);
     out.family(
+        "pooldns_dnssec_signatures_expire_seconds",
+        "gauge",
+        "When the signatures a zone signed here serves expire (Unix time); renewed weekly.",
+    );
+    for snapshot in catalog.zones() {
+        let Some(signed) = snapshot
+            .signed
+            .as_ref()
+            .filter(|signed| !signed.signer().keys().is_empty())
+        else {
+            continue;
+        };
+        let zone = snapshot.zone.apex().to_string();
+        out.sample(
+            "pooldns_dnssec_signatures_expire_seconds",
+            &[("zone", &zone)],
+            signed.signer().window().expiration,
+        );
+    }
+    out.family(
         "pooldns_zones_failed",
         "gauge",
         "Stored zones that could not be loaded.",
@@ -72,6 +92,32 @@ pub(super) async fn render(State(state): State<AppState>) -> impl IntoResponse {
         "1 when the store answers, 0 while zones are served from the last snapshots only.",
     );
     out.sample("pooldns_store_reachable", &[], u8::from(reachable));
+
+    let reconciler = crate::pool::reconcile::stats();
+    out.family(
+        "pooldns_reconciler_passes_total",
+        "counter",
+        "Reconciler passes this node ran (one node of a fleet reconciles at a time).",
+    );
+    out.sample("pooldns_reconciler_passes_total", &[], reconciler.passes);
+    out.family(
+        "pooldns_reconciler_errors_total",
+        "counter",
+        "Errors the reconciler met: allocations it could not bring in line, stores it could not read.",
+    );
+    out.sample("pooldns_reconciler_errors_total", &[], reconciler.errors);
+    out.family(
+        "pooldns_reconciler_last_pass_seconds",
+        "gauge",
+        "When this node's last reconciler pass ended (Unix time; 0: none yet).",
+    );
+    out.sample("pooldns_reconciler_last_pass_seconds", &[], reconciler.last_pass);
+    out.family(
+        "pooldns_pool_provider_failures",
+        "gauge",
+        "Allocations whose last registrar or DNS provider call failed, waiting for a retry.",
+    );
+    out.sample("pooldns_pool_provider_failures", &[], reconciler.provider_failures);
 
     let rolls = state.rolls.rolls();
     out.family(

@@ -14,6 +14,7 @@ mod metrics;
 pub mod pool;
 pub mod powerdns;
 pub mod registrar;
+pub mod tls;
 
 use std::collections::BTreeMap;
 use std::fmt::Write;

@@ -93,6 +93,10 @@ pub struct ApiConfig {
     /// minute; past that, its requests get 429 until the minute ends.
     /// 0: no limit.
     pub failed_keys_per_minute: u32,
+    /// Serve the API over TLS with this certificate chain (PEM)...
+    pub tls_cert_file: Option<PathBuf>,
+    /// ...and this private key (PEM: PKCS#8, PKCS#1 or SEC1).
+    pub tls_key_file: Option<PathBuf>,
 }
 
 /// `[[api.keys]]`: one client's key.
@@ -209,6 +213,8 @@ impl Default for ApiConfig {
             keys: Vec::new(),
             requests_per_second: 0,
             failed_keys_per_minute: FAILED_KEYS_PER_MINUTE,
+            tls_cert_file: None,
+            tls_key_file: None,
         }
     }
 }

@@ -53,6 +53,24 @@ pub struct Config {
     pub transfer: TransferConfig,
     pub catalog: CatalogConfig,
     pub secondary: SecondaryConfig,
+    pub log: LogConfig,
+}
+
+/// `[log]`: how log lines are written (to standard error; `POOLDNS_LOG`
+/// filters them).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    pub format: LogFormat,
+}
+
+/// `text` for people, `json` (one object a line) for log pipelines.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
 }
 
 /// Why the configuration is unusable.
@@ -153,6 +171,12 @@ impl Config {
     /// Checks values that parse but cannot work.
     fn validate(&self) -> Result<(), ConfigError> {
         self.cookie_secret()?;
+        if self.api.tls_cert_file.is_some() != self.api.tls_key_file.is_some() {
+            return Err(ConfigError::Invalid(
+                "[api] tls_cert_file and tls_key_file go together: set both to serve the API over TLS, or neither"
+                    .into(),
+            ));
+        }
         if self.dns.listen.is_empty() {
             return Err(ConfigError::Invalid(
                 "[dns] listen is empty: nothing would answer queries".into(),

@@ -296,7 +296,7 @@ impl SignatureCache {
 }
 
 /// Signatures kept at least, for answers signed as they are made.
-const MIN_CAPACITY: usize = 4096;
+const MIN_CAPACITY: usize = 1024;
 
 fn generation_size(capacity: usize) -> usize {
     (capacity / SHARDS).max(1)

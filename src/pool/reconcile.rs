@@ -7,6 +7,7 @@
 //! next tick.
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::{records, remove_zone_and_delegation, Pools};
 use crate::store::{Duty, Leadership};
@@ -22,6 +23,32 @@ pub struct Pass {
     pub errors: usize,
 }
 
+/// Passes this node ran, the errors they met, when the last one ended
+/// (Unix time), and the allocations whose last provider call (delegation
+/// or its removal) failed and waits for a retry: for `/metrics`.
+static PASSES: AtomicU64 = AtomicU64::new(0);
+static ERRORS: AtomicU64 = AtomicU64::new(0);
+static LAST_PASS: AtomicU64 = AtomicU64::new(0);
+static PROVIDER_FAILURES: AtomicU64 = AtomicU64::new(0);
+
+/// What the reconciler of this node has done, for `/metrics`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReconcilerStats {
+    pub passes: u64,
+    pub errors: u64,
+    pub last_pass: u64,
+    pub provider_failures: u64,
+}
+
+pub fn stats() -> ReconcilerStats {
+    ReconcilerStats {
+        passes: PASSES.load(Ordering::Relaxed),
+        errors: ERRORS.load(Ordering::Relaxed),
+        last_pass: LAST_PASS.load(Ordering::Relaxed),
+        provider_failures: PROVIDER_FAILURES.load(Ordering::Relaxed),
+    }
+}
+
 impl Pools {
     /// Runs the reconciler until the process ends.
     pub async fn reconcile_forever(self) {
@@ -34,6 +61,9 @@ impl Pools {
                 continue;
             }
             let pass = self.reconcile().await;
+            PASSES.fetch_add(1, Ordering::Relaxed);
+            ERRORS.fetch_add(pass.errors as u64, Ordering::Relaxed);
+            LAST_PASS.store(super::unix_time() as u64, Ordering::Relaxed);
             if pass != Pass::default() {
                 tracing::info!(?pass, "reconciled pool allocations");
             }
@@ -57,6 +87,11 @@ impl Pools {
             }
         }
         let now = super::unix_time();
+        let failing = allocations
+            .iter()
+            .filter(|allocation| allocation.last_error.is_some())
+            .count();
+        PROVIDER_FAILURES.store(failing as u64, Ordering::Relaxed);
         let mut owned = BTreeSet::new();
         for allocation in allocations {
             let name = format!("{}.{}", allocation.subdomain, allocation.pool_domain);

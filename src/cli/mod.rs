@@ -1,4 +1,11 @@
 //! The command line: `pooldns serve`, `pooldns zone ...`, `pooldns check-config`.
+//! Listings, in text or JSON, are in `listing`.
+
+mod listing;
+mod status;
+
+pub use listing::{error_text, print_completions, print_man, Output};
+pub use status::status;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -29,6 +36,9 @@ pub struct Cli {
     /// Configuration file (TOML); without it the embedded defaults apply.
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// How listings are printed: `text` for people, `json` for programs.
+    #[arg(long, global = true, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -50,8 +60,46 @@ pub enum Command {
     /// Manage the TSIG keys that sign UPDATE messages.
     #[command(subcommand)]
     Tsig(TsigCommand),
+    /// List pool allocations.
+    #[command(subcommand)]
+    Pool(PoolCommand),
+    /// Summarise the running server this configuration describes: zones,
+    /// failures, health checks down, rollovers, the store.
+    Status,
     /// Check the configuration and print it as understood.
     CheckConfig,
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff; `pooldns man | man -l -`).
+    Man,
+}
+
+/// `pooldns pool ...`
+#[derive(Debug, Subcommand)]
+pub enum PoolCommand {
+    /// List the allocations of every pool domain, or of one.
+    List {
+        /// A pool domain of `[pool] domains`.
+        domain: Option<String>,
+    },
+}
+
+/// Runs a `pool` command.
+pub async fn run_pool_command(config: &Config, command: PoolCommand, output: Output) -> anyhow::Result<()> {
+    let store = Store::open(&config.store.url).await?;
+    let PoolCommand::List { domain } = command;
+    // Pool domains are kept as the pool API writes them: lowercase, no final dot.
+    let domains: Vec<String> = domain
+        .map_or_else(|| config.pool.domains.clone(), |domain| vec![domain])
+        .iter()
+        .map(|domain| domain.trim().trim_end_matches('.').to_ascii_lowercase())
+        .collect();
+    let result = listing::pool(&store, &domains, output).await;
+    store.close().await;
+    result
 }
 
 /// `pooldns delegation ...`
@@ -104,7 +152,7 @@ pub enum TsigCommand {
 }
 
 /// Runs a `tsig` command.
-pub async fn run_tsig_command(config: &Config, command: TsigCommand) -> anyhow::Result<()> {
+pub async fn run_tsig_command(config: &Config, command: TsigCommand, output: Output) -> anyhow::Result<()> {
     use crate::update::tsig;
     let store = Store::open(&config.store.url).await?;
     let result = async {
@@ -138,12 +186,7 @@ pub async fn run_tsig_command(config: &Config, command: TsigCommand) -> anyhow::
                 );
                 Ok(())
             }
-            TsigCommand::List => {
-                for key in store.tsig_keys().await? {
-                    println!("{}\t{}", key.name, key.algorithm);
-                }
-                Ok(())
-            }
+            TsigCommand::List => listing::tsig_keys(&store, output).await,
             TsigCommand::Remove { name } => {
                 let name = tsig::key_name(&name).map_err(anyhow::Error::msg)?;
                 store.remove_tsig_key(&name.to_string()).await?;
@@ -259,9 +302,9 @@ pub enum ZoneCommand {
 }
 
 /// Runs a `zone` command.
-pub async fn run_zone_command(config: &Config, command: ZoneCommand) -> anyhow::Result<()> {
+pub async fn run_zone_command(config: &Config, command: ZoneCommand, output: Output) -> anyhow::Result<()> {
     let store = Store::open(&config.store.url).await?;
-    let result = zone_command(config, &store, command).await;
+    let result = zone_command(config, &store, command, output).await;
     store.close().await;
     result
 }
@@ -356,10 +399,10 @@ pub async fn run_delegation_command(config: &Config, command: DelegationCommand)
 }
 
 /// Runs a `key` command.
-pub async fn run_key_command(config: &Config, command: KeyCommand) -> anyhow::Result<()> {
+pub async fn run_key_command(config: &Config, command: KeyCommand, output: Output) -> anyhow::Result<()> {
     let store = Store::open(&config.store.url).await?;
     let result = match command {
-        KeyCommand::List { name } => list_keys(&store, &parse_zone_name(&name)?).await,
+        KeyCommand::List { name } => listing::keys(&store, &parse_zone_name(&name)?, output).await,
         KeyCommand::Roll { name, role } => start_roll(config, &store, &parse_zone_name(&name)?, role.as_deref()).await,
         KeyCommand::Remove { name, id } => {
             let apex = parse_zone_name(&name)?;
@@ -372,7 +415,7 @@ pub async fn run_key_command(config: &Config, command: KeyCommand) -> anyhow::Re
     result
 }
 
-async fn zone_command(config: &Config, store: &Store, command: ZoneCommand) -> anyhow::Result<()> {
+async fn zone_command(config: &Config, store: &Store, command: ZoneCommand, output: Output) -> anyhow::Result<()> {
     match command {
         ZoneCommand::Import {
             file,
@@ -447,7 +490,7 @@ async fn zone_command(config: &Config, store: &Store, command: ZoneCommand) -> a
                 algorithm.mnemonic(),
                 if nsec3 { "NSEC3" } else { "NSEC" }
             );
-            list_keys(store, &apex).await?;
+            listing::keys(store, &apex, Output::Text).await?;
         }
         ZoneCommand::Ds { name, digest } => {
             let apex = parse_zone_name(&name)?;
@@ -499,21 +542,7 @@ async fn zone_command(config: &Config, store: &Store, command: ZoneCommand) -> a
             crate::secondary::create(store, &apex.to_string(), primaries, "cli").await?;
             println!("added {apex}, a secondary of {shown}; the running server transfers it");
         }
-        ZoneCommand::List => {
-            let secondaries = store.secondary_zones().await?;
-            for (name, records) in store.list_zones().await? {
-                match secondaries.iter().find(|zone| zone.name == name) {
-                    Some(zone) => {
-                        let state = if zone.expired { ", expired" } else { "" };
-                        println!(
-                            "{name}\t{records} records\tsecondary of {}{state}",
-                            zone.primaries.join(" ")
-                        );
-                    }
-                    None => println!("{name}\t{records} records"),
-                }
-            }
-        }
+        ZoneCommand::List => listing::zones(store, output).await?,
         ZoneCommand::Delete { name } => {
             let apex = parse_zone_name(&name)?;
             ChangeSet::new(apex.to_string(), ZoneChange::Delete, "cli")
@@ -542,56 +571,6 @@ async fn start_roll(config: &Config, store: &Store, apex: &Name, role: Option<&s
 }
 
 /// The store row of a new key.
-/// Prints a zone's keys, one per line.
-async fn list_keys(store: &Store, apex: &Name) -> anyhow::Result<()> {
-    let id = store.zone_id(&apex.to_string()).await?;
-    let keys = store.zone_keys(id).await?;
-    if keys.is_empty() {
-        println!("{apex} is not secured");
-        return Ok(());
-    }
-    println!("ID\tROLE\tALGORITHM\tTAG\tFLAGS\tSTATE");
-    for key in keys {
-        let dnskey = key.dnskey_rdata()?;
-        let algorithm = u8::try_from(key.algorithm)
-            .ok()
-            .and_then(Algorithm::from_number)
-            .map_or_else(
-                || key.algorithm.to_string(),
-                |algorithm| algorithm.mnemonic().to_string(),
-            );
-        let flags = dnskey.get(..2).map_or(0, |f| u16::from_be_bytes([f[0], f[1]]));
-        let state = match (key.published, key.active) {
-            (true, true) => "published, active",
-            (true, false) => "published, inactive",
-            (false, true) => "unpublished, active",
-            (false, false) => "unpublished, inactive",
-        };
-        let ds = if key.ds { ", DS" } else { "" };
-        println!(
-            "{}\t{}\t{algorithm}\t{}\t{flags}\t{state}{ds}",
-            key.id,
-            key.role.to_uppercase(),
-            dnskey::key_tag(&dnskey)
-        );
-    }
-    for roll in store.rolls().await?.into_iter().filter(|roll| roll.zone_id == id) {
-        let waiting = if roll.phase == "ds-wait" && roll.ds_seen_at.is_none() {
-            "waiting for the parent's DS".to_string()
-        } else {
-            format!("next step at {} (Unix time)", roll.next_at)
-        };
-        println!(
-            "roll: {} key {} -> key {}, phase {}, {waiting}",
-            roll.role.to_uppercase(),
-            roll.old_key_id,
-            roll.new_key_id,
-            roll.phase
-        );
-    }
-    Ok(())
-}
-
 /// The signed zone as a zone file: every RRset with its RRSIGs, and the
 /// denial records, in the form a validator such as ldns-verify-zone reads.
 fn export_signed(snapshot: &Snapshot) -> anyhow::Result<String> {
