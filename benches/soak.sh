@@ -11,7 +11,7 @@
 #   DURATION      seconds, default 3600
 #   RATE          queries a second in all, default 72000
 #   SAMPLE        seconds between samples, default 10
-#   OUT           directory for soak.csv, soak.png and soak.json,
+#   OUT           directory for soak.csv, soak.png, soak.json and the dnsperf reports,
 #                 default benches/results
 #   POOLDNS_BIN   use this binary instead of building with cargo
 #   PORT_BASE     first of the 2 ports used, default 15460

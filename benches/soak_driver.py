@@ -19,6 +19,7 @@ import csv
 import json
 import os
 import random
+import shutil
 import socket
 import struct
 import subprocess
@@ -251,6 +252,11 @@ def main():
         table.writeheader()
         table.writerows(samples)
 
+    # dnsperf's own reports are kept beside the samples: a stream that
+    # reports nothing is explained there.
+    for name, *_ in streams:
+        shutil.copy(os.path.join(args.work, f"dnsperf-{name}.txt"), os.path.join(args.out, f"soak-dnsperf-{name}.txt"))
+
     # Verdict.
     dnsperf_runs = {name: dnsperf_result(os.path.join(args.work, f"dnsperf-{name}.txt")) for name, *_ in streams}
     sent = sum(run[0] for run in dnsperf_runs.values())
@@ -297,7 +303,7 @@ def main():
         failures.append(f"dnsperf lost {lost} of {sent}")
     for name, run in dnsperf_runs.items():
         if run[0] == 0:
-            failures.append(f"the {name} stream reported nothing (see dnsperf-{name}.txt)")
+            failures.append(f"the {name} stream reported nothing (see soak-dnsperf-{name}.txt)")
     if drift > 0.10:
         failures.append(f"resident memory moved {drift:.1%} from {base} MiB")
     if p99_last_median > 2 * p99_second_median:
