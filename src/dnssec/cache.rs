@@ -115,14 +115,16 @@ impl SignatureCache {
     }
 
     /// Sizes the cache to the zones served: `signed_records` records in
-    /// secured zones have at most as many RRsets, and as many NSEC or NSEC3
-    /// records again. Signatures of RRsets replaced by changes are then
-    /// evicted within two generations instead of accumulating up to the
-    /// initial capacity; `MIN_CAPACITY` is kept for answers signed on the
-    /// fly (LUA records).
+    /// secured zones have at most as many RRsets, as many NSEC or NSEC3
+    /// records again, and twice the signatures while a key rolls; one
+    /// generation holds all that, so a signature still served is not
+    /// evicted and made again differently (ECDSA is randomised). The
+    /// signatures of RRsets replaced by changes are evicted within two
+    /// generations instead of accumulating up to the initial capacity;
+    /// `MIN_CAPACITY` is kept for answers signed on the fly (LUA records).
     pub fn fit(&self, signed_records: usize) {
         let capacity = signed_records
-            .saturating_mul(2)
+            .saturating_mul(4)
             .clamp(MIN_CAPACITY, self.max_capacity.max(MIN_CAPACITY));
         self.generation_size.store(generation_size(capacity), Ordering::Relaxed);
     }
