@@ -20,12 +20,9 @@ use base::name::Name;
 use base::types;
 use hashbrown::HashTable;
 
-use super::node::{Node, RRset, RRsetEncoder};
+use super::node::{Node, RRset, RRsetEncoder, NONE};
 use super::Record;
 use crate::cores;
-
-/// Marks the absence of a node index.
-pub(super) const NONE: u32 = u32::MAX;
 
 /// Seed of the name hash: fixed so builds are reproducible.
 const HASH_SEED: u64 = 0x0070_6f6f_6c64_6e73;

@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use base::name::Name;
 use base::types;
 
-use super::contents::NONE;
+use super::node::NONE;
 use super::node::{Node, RRsetEncoder};
 use super::{Record, Zone};
 

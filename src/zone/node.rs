@@ -6,9 +6,10 @@ use base::rdata::{list, lua};
 use base::types;
 use once_cell::race::OnceBox;
 
-use super::contents::NONE;
-
 //------------ Node ----------------------------------------------------------
+
+/// Marks the absence of a node index.
+pub(super) const NONE: u32 = u32::MAX;
 
 /// One owner name and its RRsets, sorted by type.
 ///
