@@ -1,10 +1,21 @@
 //! How pooldns runs for operators: the API over TLS, and logs as JSON
 //! lines for log pipelines.
 
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use testkit::{Pooldns, PooldnsOptions};
+
+/// `url` fetched by curl, trusting only `cert`.
+fn https_get(curl: &Path, cert: &Path, url: &str) -> std::process::Output {
+    Command::new(curl)
+        .args(["-sS", "--max-time", "5", "--cacert"])
+        .arg(cert)
+        .arg(url)
+        .output()
+        .expect("curl runs")
+}
 
 #[test]
 fn the_api_answers_over_tls_and_only_over_tls() {
@@ -23,12 +34,7 @@ fn the_api_answers_over_tls_and_only_over_tls() {
     let url = format!("https://127.0.0.1:{}/readyz", server.api.port());
     let deadline = Instant::now() + Duration::from_secs(30);
     let answer = loop {
-        let output = Command::new(&curl)
-            .args(["-sS", "--max-time", "5", "--cacert"])
-            .arg(&cert)
-            .arg(&url)
-            .output()
-            .expect("curl runs");
+        let output = https_get(&curl, &cert, &url);
         let body = String::from_utf8_lossy(&output.stdout).into_owned();
         if output.status.success() && body.starts_with("ready") {
             break body;
@@ -48,12 +54,7 @@ fn the_api_answers_over_tls_and_only_over_tls() {
         "{plain:?}"
     );
     // Served still, after the plain-text attempt.
-    let again = Command::new(&curl)
-        .args(["-sS", "--max-time", "5", "--cacert"])
-        .arg(&cert)
-        .arg(&url)
-        .output()
-        .expect("curl runs");
+    let again = https_get(&curl, &cert, &url);
     assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
 }
 
