@@ -250,6 +250,34 @@ async fn the_journal_keeps_its_latest_entries_and_who_created_the_zone() {
 }
 
 #[tokio::test]
+async fn every_zones_last_change_is_read_at_once() {
+    on_every_backend(|store| async move {
+        let (first, second) = (unique_zone("last-a"), unique_zone("last-b"));
+        create(&store, &first, &minimal(&first)).await.expect("stored");
+        create(&store, &second, &minimal(&second)).await.expect("stored");
+        for n in 0..3 {
+            let add = vec![record(&first, "www", "TXT", &format!("\"{n}\""))];
+            ChangeSet::new(first.clone(), ZoneChange::Edit { remove: vec![], add }, "editor")
+                .apply_alone(&store)
+                .await
+                .expect("edit");
+        }
+        let changes = store.last_changes().await.expect("last changes");
+        let of = |zone: &str| changes.iter().find(|change| change.zone == zone).cloned();
+        let first_change = of(&first).expect("the edited zone's change");
+        assert_eq!(
+            (first_change.kind.as_str(), first_change.author.as_str(), first_change.serial),
+            ("update", "editor", Some(4))
+        );
+        let second_change = of(&second).expect("the created zone's change");
+        assert_eq!((second_change.kind.as_str(), second_change.serial), ("create", Some(1)));
+        delete(&store, &first).await.expect("deleted");
+        delete(&store, &second).await.expect("deleted");
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn concurrent_edits_lose_no_serial() {
     on_every_backend(|store| async move {
         let zone = unique_zone("concurrent");

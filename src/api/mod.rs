@@ -1,5 +1,6 @@
 //! The HTTP listener: health, readiness, metrics, health checks, the
-//! registrar routes, the pool routes and the OpenAPI document.
+//! registrar routes, the pool routes, the OpenAPI document and the
+//! operator page.
 //!
 //! [`router`] builds the whole application from an [`AppState`], so tests
 //! can drive it without a socket and `serve` mounts it on one. `/healthz`,
@@ -11,10 +12,12 @@ pub mod auth;
 pub mod health;
 pub mod listener;
 mod metrics;
+mod overview;
 pub mod pool;
 pub mod powerdns;
 pub mod registrar;
 pub mod tls;
+mod ui;
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -86,6 +89,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics::render))
         .route("/api/v1/health-checks", get(health::list))
+        .route("/api/v1/overview", get(overview::overview))
         .route("/api/v1/registrar/{registrar}/validate", post(registrar::validate))
         .route("/api/v1/registrar/{registrar}/set-ns", post(registrar::set_ns))
         .route("/api/v1/reserved", get(pool::reserved))
@@ -99,6 +103,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/openapi.json", get(openapi))
         .layer(DefaultBodyLimit::max(pool::MAX_BODY))
         .merge(powerdns_routes())
+        .merge(ui::routes())
         .with_state(state)
 }
 

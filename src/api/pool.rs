@@ -21,7 +21,7 @@ use super::AppState;
 use crate::change::ChangeError;
 use crate::pool::records::Region;
 use crate::pool::{CommitRequest, PoolError, Released};
-use crate::store::{Allocation, Failure};
+use crate::store::{Allocation, AuditEntry, Failure};
 
 /// The largest request body the pool routes read.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -131,7 +131,7 @@ fn body<T>(payload: Result<Json<T>, JsonRejection>) -> Result<T, RouteError> {
 }
 
 /// Unix seconds as RFC 3339, as PDM writes times.
-fn rfc3339(seconds: i64) -> String {
+pub(super) fn rfc3339(seconds: i64) -> String {
     let (year, month, day, hour, minute, second) = base::time::civil(seconds);
     format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}Z")
 }
@@ -170,7 +170,7 @@ fn allocation_json(allocation: &Allocation, delegated_by_provider: bool) -> Map<
     out
 }
 
-fn view(state: &AppState, allocation: &Allocation) -> Map<String, Value> {
+pub(super) fn view(state: &AppState, allocation: &Allocation) -> Map<String, Value> {
     let by_provider = state.pools.settings().registrars.contains_key(&allocation.pool_domain);
     allocation_json(allocation, by_provider)
 }
@@ -433,19 +433,19 @@ pub async fn audit_log(
         .audit_entries(query.limit.clamp(1, 1000))
         .await
         .map_err(PoolError::from)?;
-    let items: Vec<Value> = entries
-        .iter()
-        .map(|entry| {
-            json!({
-                "id": entry.id,
-                "at": rfc3339(entry.at),
-                "key": entry.key_name,
-                "route": entry.route,
-                "subject": entry.subject,
-                "status": entry.status,
-                "outcome": entry.outcome,
-            })
-        })
-        .collect();
+    let items: Vec<Value> = entries.iter().map(audit_json).collect();
     Ok(Json(json!({ "entries": items })))
+}
+
+/// An audit entry as `/api/v1/audit` shows it.
+pub(super) fn audit_json(entry: &AuditEntry) -> Value {
+    json!({
+        "id": entry.id,
+        "at": rfc3339(entry.at),
+        "key": entry.key_name,
+        "route": entry.route,
+        "subject": entry.subject,
+        "status": entry.status,
+        "outcome": entry.outcome,
+    })
 }

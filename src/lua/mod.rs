@@ -469,6 +469,11 @@ impl ZonePrograms {
         self.by_owner.is_empty()
     }
 
+    /// The owners (lowercased wire names) that have programs.
+    pub fn owners(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        self.by_owner.keys().map(|owner| &owner[..])
+    }
+
     /// The programs at a node (its stored, lowercased name).
     pub fn at(&self, owner: &[u8]) -> &[Program] {
         self.by_owner.get(owner).map_or(&[], |programs| programs)

@@ -18,6 +18,7 @@
 //! | `mmdb`     | a MaxMind DB writer for GeoIP fixtures                        |
 //! | `mocks`    | local mocks of the five registrar APIs                        |
 //! | `pool`     | a server managing a pool domain, and the pool API calls       |
+//! | `browser`  | headless Chromium through chromedriver, for the operator page |
 //!
 //! Peer programs come from Debian packages that `.ci/run` installs; a test
 //! whose peer is missing fails and says which package to install
@@ -25,6 +26,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod browser;
 pub mod client;
 pub mod compare;
 pub mod corpus;
