@@ -56,23 +56,28 @@ pub enum RowError {
 /// Reads, checks and stores the zone in `path`: a new zone with
 /// `serial_policy`, or with `replace` the new content of an existing one
 /// (only the difference is written and journalled). Returns the zone's
-/// name and its number of records.
+/// name and its number of records. `step` hears what is being done, for
+/// a progress display.
 pub async fn import_file(
     store: &Store,
     path: &Path,
     zone: Option<&Name>,
     replace: bool,
     serial_policy: SerialPolicy,
+    step: &(dyn Fn(String) + Sync),
 ) -> Result<(Name, usize), ImportError> {
     let file_name = path.display().to_string();
+    step("reading".into());
     let text = std::fs::read_to_string(path).map_err(|source| ImportError::Read {
         path: file_name.clone(),
         source,
     })?;
     let started = Instant::now();
+    step(format!("parsing and checking {} bytes", text.len()));
     let (apex, records) = parse_and_check(&text, &file_name, zone)?;
     let rows = to_rows(&records)?;
     let parsed = started.elapsed();
+    step(format!("storing {} records", records.len()));
     let name = apex.to_lowercase().to_string();
     let exists = replace && store.zone_id(&name).await.is_ok();
     let change = if exists {

@@ -328,7 +328,7 @@ async fn seed_if_empty(store: &Store, directory: &Path) -> anyhow::Result<()> {
         .collect();
     files.sort();
     for path in files {
-        match import::import_file(store, &path, None, false, SerialPolicy::Increment).await {
+        match import::import_file(store, &path, None, false, SerialPolicy::Increment, &|_| {}).await {
             Ok((zone, records)) => tracing::info!(%zone, records, file = %path.display(), "zone imported"),
             Err(error) => tracing::error!(%error, "zone file not imported"),
         }

@@ -310,3 +310,54 @@ fn completions_and_a_manual_page_are_generated() {
     let error = ws.fails(&["completions", "cmd.exe"]);
     assert!(error.contains("cmd.exe"), "{error}");
 }
+
+/// `pooldns args...` run under a pseudo-terminal by script(1); what the
+/// terminal showed.
+fn on_a_terminal(ws: &Workspace, args: &[&str]) -> String {
+    let script = testkit::require("script", "bsdutils");
+    let mut command = format!(
+        "{} --config {}",
+        env!("CARGO_BIN_EXE_pooldns"),
+        path_str(&ws.path("pooldns.toml"))
+    );
+    for arg in args {
+        command.push(' ');
+        command.push_str(arg);
+    }
+    let output = Command::new(script)
+        .args(["-qec", &command, "/dev/null"])
+        .env_remove("POOLDNS_STORE_URL")
+        .env_remove("POOLDNS_CONFIG")
+        .output()
+        .expect("script runs");
+    let shown = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "pooldns {args:?} failed: {shown}");
+    shown
+}
+
+#[test]
+fn long_imports_and_exports_show_progress_on_a_terminal_only() {
+    let ws = Workspace::new();
+    let mut zone = String::from(
+        "$ORIGIN big.test.\n$TTL 300\n@ SOA ns1 hostmaster 1 3600 600 86400 60\n@ NS ns1\nns1 A 192.0.2.1\n",
+    );
+    for n in 0..200_000 {
+        zone.push_str(&format!("h{n} A 192.0.{}.{}\n", n / 250 % 250, n % 250));
+    }
+    let file = ws.write("big.zone", &zone);
+
+    let shown = on_a_terminal(&ws, &["zone", "import", path_str(&file)]);
+    assert!(shown.contains("storing 200003 records"), "{shown}");
+    assert!(shown.contains("imported big.test.: 200003 records"), "{shown}");
+    let exported = ws.path("big.export");
+    let shown = on_a_terminal(&ws, &["zone", "export", "big.test", ">", path_str(&exported)]);
+    assert!(shown.contains("exporting big.test.: "), "{shown}");
+    assert!(std::fs::read_to_string(&exported)
+        .expect("export")
+        .contains("h199999.big.test."));
+
+    // Not on a terminal: only the result, nothing drawn.
+    let output = ws.run(&["zone", "import", path_str(&file), "--replace"]);
+    assert!(output.status.success());
+    assert_eq!(String::from_utf8_lossy(&output.stderr), "");
+}

@@ -138,6 +138,13 @@ async fn registrar_routes_follow_pdm_and_refuse_what_would_break() {
         body["supported"],
         json!(["cloudflare", "dynadot", "godaddy", "namecheap", "ovh"])
     );
+    // The two calls GoDaddy refused are counted; the unknown registrar was
+    // never called.
+    let metrics = server.http_get("/metrics").body;
+    assert!(
+        metrics.contains("pooldns_registrar_call_errors_total{registrar=\"godaddy\"} 2\n"),
+        "{metrics}"
+    );
     let (status, body) = call(validate, Some(CLIENT_KEY), json!({"token": token}))
         .await
         .expect("call");

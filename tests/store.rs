@@ -266,7 +266,11 @@ async fn every_zones_last_change_is_read_at_once() {
         let of = |zone: &str| changes.iter().find(|change| change.zone == zone).cloned();
         let first_change = of(&first).expect("the edited zone's change");
         assert_eq!(
-            (first_change.kind.as_str(), first_change.author.as_str(), first_change.serial),
+            (
+                first_change.kind.as_str(),
+                first_change.author.as_str(),
+                first_change.serial
+            ),
             ("update", "editor", Some(4))
         );
         let second_change = of(&second).expect("the created zone's change");

@@ -118,6 +118,18 @@ pub(super) async fn render(State(state): State<AppState>) -> impl IntoResponse {
         "Allocations whose last registrar or DNS provider call failed, waiting for a retry.",
     );
     out.sample("pooldns_pool_provider_failures", &[], reconciler.provider_failures);
+    out.family(
+        "pooldns_registrar_call_errors_total",
+        "counter",
+        "Registrar calls made for the registrar routes (validate, set-ns) that failed, by registrar.",
+    );
+    for (registrar, failed) in super::registrar::failed_calls() {
+        out.sample(
+            "pooldns_registrar_call_errors_total",
+            &[("registrar", registrar)],
+            failed,
+        );
+    }
 
     let rolls = state.rolls.rolls();
     out.family(

@@ -7,6 +7,8 @@
 //! without a moment of failed validation: both DS sets first, then the
 //! name servers, the old DS only once the old servers are out of caches.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -81,6 +83,26 @@ impl IntoResponse for RouteError {
     }
 }
 
+/// Registrar calls made for API callers that failed, by registrar, in
+/// [`ProviderKind::ALL`]'s order.
+static FAILED_CALLS: [AtomicU64; ProviderKind::ALL.len()] = [const { AtomicU64::new(0) }; ProviderKind::ALL.len()];
+
+/// Each registrar's failed calls from the registrar routes, for `/metrics`.
+pub fn failed_calls() -> impl Iterator<Item = (&'static str, u64)> {
+    ProviderKind::ALL
+        .iter()
+        .zip(&FAILED_CALLS)
+        .map(|(kind, count)| (kind.as_str(), count.load(Ordering::Relaxed)))
+}
+
+/// A registrar call's error, counted.
+fn call_failed(error: registrars::Error, kind: ProviderKind, domain: &str) -> RouteError {
+    if let Some(index) = ProviderKind::ALL.iter().position(|known| *known == kind) {
+        FAILED_CALLS[index].fetch_add(1, Ordering::Relaxed);
+    }
+    RouteError::provider(error, kind.as_str(), domain)
+}
+
 /// The supported registrar names, sorted.
 fn supported() -> Vec<&'static str> {
     let mut names: Vec<&'static str> = ProviderKind::ALL.iter().map(|kind| kind.as_str()).collect();
@@ -151,7 +173,7 @@ pub async fn validate(
     let (kind, provider, domain_name) = adapter(&state, &registrar, &domain, &request.token)?;
     let outcome = provider.read(&domain_name).await;
     tracing::info!(caller = %caller.name, registrar = %kind, %domain, ok = outcome.is_ok(), "registrar validate");
-    outcome.map_err(|error| RouteError::provider(error, kind.as_str(), &domain))?;
+    outcome.map_err(|error| call_failed(error, kind, &domain))?;
     Ok(Json(
         json!({ "valid": true, "registrar": kind.as_str(), "domain": domain }),
     ))
@@ -245,7 +267,7 @@ async fn set_ns_checked(
             ));
         }
     }
-    let fail = |error| RouteError::provider(error, kind.as_str(), &domain);
+    let fail = |error| call_failed(error, kind, &domain);
     // RFC 4035 §5: a DS at the parent that no key of the serving name
     // servers matches makes the domain bogus. Resolvers follow the old
     // servers (signing with the old keys) until the parent's NS TTL has

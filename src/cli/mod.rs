@@ -2,6 +2,7 @@
 //! Listings, in text or JSON, are in `listing`.
 
 mod listing;
+mod progress;
 mod status;
 
 pub use listing::{error_text, print_completions, print_man, Output};
@@ -28,6 +29,7 @@ use crate::loader;
 use crate::lua;
 use crate::store::{DnssecSettings, NewKey, Store};
 use crate::zone::file;
+use progress::Progress;
 
 /// Authoritative DNS server for multi-region platforms.
 #[derive(Debug, Parser)]
@@ -424,7 +426,13 @@ async fn zone_command(config: &Config, store: &Store, command: ZoneCommand, outp
             serial_policy,
         } => {
             let zone = zone.as_deref().map(parse_zone_name).transpose()?;
-            let (apex, records) = match import::import_file(store, &file, zone.as_ref(), replace, serial_policy).await {
+            let progress = Progress::start(format!("importing {}", file.display()), "starting");
+            let imported = import::import_file(store, &file, zone.as_ref(), replace, serial_policy, &|step| {
+                progress.step(step)
+            })
+            .await;
+            drop(progress);
+            let (apex, records) = match imported {
                 Err(import::ImportError::Change(ChangeError::ZoneExists(name))) => {
                     anyhow::bail!("zone {name} already exists (use --replace to overwrite it)")
                 }
@@ -434,13 +442,18 @@ async fn zone_command(config: &Config, store: &Store, command: ZoneCommand, outp
         }
         ZoneCommand::Export { name, dnssec: false } => {
             let apex = parse_zone_name(&name)?;
+            let progress = Progress::start(format!("exporting {apex}"), "reading the records");
             let rows = store.zone_records_by_name(&apex.to_string()).await?;
+            progress.step(format!("printing {} records", rows.len()));
             let records =
                 import::from_rows(&apex, rows).with_context(|| format!("zone {apex} in the store is not valid"))?;
-            print!("{}", import::export(&apex, &records));
+            let text = import::export(&apex, &records);
+            drop(progress);
+            print!("{text}");
         }
         ZoneCommand::Export { name, dnssec: true } => {
             let apex = parse_zone_name(&name)?;
+            let progress = Progress::start(format!("exporting {apex}"), "reading and signing the records");
             let id = store.zone_id(&apex.to_string()).await?;
             let kek = crate::dnssec::key_encryption_key(&config.dnssec)?.map(Arc::new);
             // An export signs each RRset once: nothing to reuse.
@@ -459,7 +472,10 @@ async fn zone_command(config: &Config, store: &Store, command: ZoneCommand, outp
                 signing: loader::Signing::First,
             };
             let snapshot = loader::build_zone(store, id, &apex, entry_points, securing, computing).await?;
-            print!("{}", export_signed(&snapshot)?);
+            progress.step(format!("printing {} records", snapshot.zone.record_count()));
+            let text = export_signed(&snapshot)?;
+            drop(progress);
+            print!("{text}");
         }
         ZoneCommand::Secure {
             name,
