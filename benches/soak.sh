@@ -63,9 +63,16 @@ hashed   LUA   A    "pickhashed({'192.0.2.1', '192.0.2.2', '192.0.2.3'})"
 random   LUA   A    "pickrandom({'192.0.2.1', '192.0.2.2'})"
 acme     TXT   "placeholder"
 EOF
+# The TCP stream keeps its connections for the whole run: dnsperf 2.10
+# does not survive a server that ends pipelined connections under load
+# (the queries in flight time out, then "failed to receive packet: Bad file
+# descriptor" stops the stream). The per-connection limits are tested in
+# tests/hostile.rs; the probe opens a connection per TCP query.
 cat >"$T/pooldns.toml" <<EOF
 [dns]
 listen = ["127.0.0.1:$DNS_PORT"]
+tcp_max_queries = 1000000000
+tcp_max_connection_time = 86400
 
 [api]
 listen = "127.0.0.1:$API_PORT"

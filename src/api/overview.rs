@@ -107,16 +107,16 @@ fn zones(
     failures: &BTreeMap<String, String>,
 ) -> Vec<Value> {
     let rolls = state.rolls.rolls();
+    let mut keys_of: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
+    for key in keys {
+        keys_of.entry(&key.zone).or_default().push(key_json(key));
+    }
+    let change_of: BTreeMap<&str, &LastChange> = changes.iter().map(|change| (change.zone.as_str(), change)).collect();
     let mut zones: Vec<(String, Value)> = snapshots
         .iter()
         .map(|snapshot| {
             // Stored zone names are written as names print: with the final dot.
             let name = snapshot.zone.apex().to_string();
-            let zone_keys: Vec<Value> = keys
-                .iter()
-                .filter(|key| key.zone == name)
-                .map(key_json)
-                .collect();
             let roll = rolls.iter().find(|roll| roll.zone == name).map(|roll| {
                 json!({
                     "role": roll.role,
@@ -125,7 +125,7 @@ fn zones(
                     "next_step": rfc3339(roll.next_at),
                 })
             });
-            let change = changes.iter().find(|change| change.zone == name).map(|change| {
+            let change = change_of.get(name.as_str()).map(|change| {
                 json!({ "kind": change.kind, "serial": change.serial, "author": change.author, "at": rfc3339(change.at) })
             });
             let signed = snapshot.signed.as_ref();
@@ -140,8 +140,11 @@ fn zones(
                 "failure": failures.get(&name),
                 "signed": signed.is_some(),
                 "signatures_expire": expires,
-                "lua_records": snapshot.programs.as_ref().map_or(0, |programs| programs.counts().0 + programs.counts().1 + programs.counts().2),
-                "keys": zone_keys,
+                "lua_records": snapshot.programs.as_ref().map_or(0, |programs| {
+                    let (native, script, broken) = programs.counts();
+                    native + script + broken
+                }),
+                "keys": keys_of.remove(name.as_str()).unwrap_or_default(),
                 "roll": roll,
                 "last_change": change,
             });
