@@ -60,19 +60,14 @@ pub(super) async fn render(State(state): State<AppState>) -> impl IntoResponse {
         "When the signatures a zone signed here serves expire (Unix time); renewed weekly.",
     );
     for snapshot in catalog.zones() {
-        let Some(signed) = snapshot
-            .signed
-            .as_ref()
-            .filter(|signed| !signed.signer().keys().is_empty())
-        else {
-            continue;
-        };
-        let zone = snapshot.zone.apex().to_string();
-        out.sample(
-            "pooldns_dnssec_signatures_expire_seconds",
-            &[("zone", &zone)],
-            signed.signer().window().expiration,
-        );
+        if let Some(expiration) = snapshot.signed.as_ref().and_then(|signed| signed.signatures_expire()) {
+            let zone = snapshot.zone.apex().to_string();
+            out.sample(
+                "pooldns_dnssec_signatures_expire_seconds",
+                &[("zone", &zone)],
+                expiration,
+            );
+        }
     }
     out.family(
         "pooldns_zones_failed",

@@ -21,7 +21,7 @@ use serde_json::{json, Value};
 use super::auth::Caller;
 use super::pool::{audit_json, rfc3339, view};
 use super::AppState;
-use crate::catalog::Snapshot;
+use crate::catalog::{Catalog, Snapshot};
 use crate::lua::{split_rdata, Client};
 use crate::store::{KeyState, LastChange, StoreError};
 
@@ -59,13 +59,7 @@ pub async fn overview(
 
     let catalog = state.catalog.load_full();
     let failures: BTreeMap<String, String> = state.status.failures().into_iter().collect();
-    let zones = zones(
-        &catalog.zones().cloned().collect::<Vec<_>>(),
-        &keys,
-        &changes,
-        &state,
-        &failures,
-    );
+    let zones = zones(&catalog, &keys, &changes, &state, &failures);
     let snapshots: Vec<Arc<Snapshot>> = catalog.zones().filter(|s| s.programs.is_some()).cloned().collect();
     let lua = tokio::task::spawn_blocking(move || lua_records(&snapshots))
         .await
@@ -100,7 +94,7 @@ pub async fn overview(
 
 /// The served zones, by name, with their keys, rollover and last change.
 fn zones(
-    snapshots: &[Arc<Snapshot>],
+    catalog: &Catalog,
     keys: &[KeyState],
     changes: &[LastChange],
     state: &AppState,
@@ -112,8 +106,8 @@ fn zones(
         keys_of.entry(&key.zone).or_default().push(key_json(key));
     }
     let change_of: BTreeMap<&str, &LastChange> = changes.iter().map(|change| (change.zone.as_str(), change)).collect();
-    let mut zones: Vec<(String, Value)> = snapshots
-        .iter()
+    let mut zones: Vec<(String, Value)> = catalog
+        .zones()
         .map(|snapshot| {
             // Stored zone names are written as names print: with the final dot.
             let name = snapshot.zone.apex().to_string();
@@ -130,8 +124,8 @@ fn zones(
             });
             let signed = snapshot.signed.as_ref();
             let expires = signed
-                .filter(|signed| !signed.signer().keys().is_empty())
-                .map(|signed| rfc3339(signed.signer().window().expiration as i64));
+                .and_then(|signed| signed.signatures_expire())
+                .map(|expiration| rfc3339(i64::from(expiration)));
             let value = json!({
                 "name": name,
                 "serial": snapshot.zone.serial(),
@@ -156,7 +150,7 @@ fn zones(
 }
 
 fn key_json(key: &KeyState) -> Value {
-    let tag = base64_decode(&key.dnskey).map(|rdata| base::dnskey::key_tag(&rdata));
+    let tag = key.dnskey_rdata().ok().map(|rdata| base::dnskey::key_tag(&rdata));
     json!({
         "id": key.id,
         "role": key.role,
@@ -167,10 +161,6 @@ fn key_json(key: &KeyState) -> Value {
         "ds": key.ds,
         "created": rfc3339(key.created_at),
     })
-}
-
-fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    data_encoding::BASE64.decode(text.as_bytes()).ok()
 }
 
 /// Each LUA record with what it answers now, for a client that tells

@@ -216,6 +216,13 @@ impl SignedZone {
         }
     }
 
+    /// When the signatures this server makes for the zone expire (Unix
+    /// time); `None` for a zone signed elsewhere, whose signatures are
+    /// served as they came.
+    pub fn signatures_expire(&self) -> Option<u32> {
+        (!self.signer.keys().is_empty()).then(|| self.signer.window().expiration)
+    }
+
     /// The signer of this snapshot.
     pub fn signer(&self) -> &ZoneSigner {
         &self.signer

@@ -60,10 +60,15 @@ pub struct RollUpdate {
 impl StoredKey {
     /// The DNSKEY RDATA, decoded from its stored base64.
     pub fn dnskey_rdata(&self) -> Result<Vec<u8>, StoreError> {
-        data_encoding::BASE64
-            .decode(self.dnskey.as_bytes())
-            .map_err(|error| StoreError::Corrupt(format!("DNSKEY of key {} is not base64: {error}", self.id)))
+        decode_dnskey(self.id, &self.dnskey)
     }
+}
+
+/// A key's DNSKEY RDATA from its stored base64.
+pub(super) fn decode_dnskey(id: i64, base64: &str) -> Result<Vec<u8>, StoreError> {
+    data_encoding::BASE64
+        .decode(base64.as_bytes())
+        .map_err(|error| StoreError::Corrupt(format!("DNSKEY of key {id} is not base64: {error}")))
 }
 
 impl std::fmt::Debug for StoredKey {

@@ -21,6 +21,13 @@ pub struct KeyState {
     pub created_at: i64,
 }
 
+impl KeyState {
+    /// The DNSKEY RDATA, decoded from its stored base64.
+    pub fn dnskey_rdata(&self) -> Result<Vec<u8>, StoreError> {
+        super::keys::decode_dnskey(self.id, &self.dnskey)
+    }
+}
+
 /// The latest journal entry of a zone.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LastChange {
